@@ -1,0 +1,129 @@
+//! Rules for what admins create: tenants and agents.
+
+/// Default and bounds of a tenant's settings (SPEC section 4).
+pub const DEFAULT_LANG: &str = "en";
+pub const DEFAULT_SESSION_TIMEOUT_MINUTES: i32 = 1440;
+pub const MIN_SESSION_TIMEOUT_MINUTES: i32 = 1;
+pub const MAX_SESSION_TIMEOUT_MINUTES: i32 = 10080;
+pub const DEFAULT_RATE_LIMIT_PER_SECOND: i32 = 10;
+pub const DEFAULT_RATE_LIMIT_BURST: i32 = 20;
+pub const MAX_RATE_LIMIT: i32 = 1_000_000;
+
+/// Why an admin's input was refused; `Display` is the message answered with 400.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdminInputError {
+    #[error("{0} is required")]
+    Required(&'static str),
+    #[error("subdomain must be 1 to 63 characters of a-z, 0-9 and -")]
+    Subdomain,
+    #[error("subdomain cannot be changed")]
+    SubdomainChange,
+    #[error("{0} is too long")]
+    TooLong(&'static str),
+    #[error("session_timeout_minutes must be between 1 and 10080")]
+    SessionTimeout,
+    #[error("rate_limit_per_second must be between 0 and 1000000")]
+    RatePerSecond,
+    #[error("rate_limit_burst must be between 1 and 1000000")]
+    RateBurst,
+    #[error("email is invalid")]
+    Email,
+    #[error("status must be \"active\" or \"deactivated\"")]
+    AgentStatus,
+    #[error("agent_number must be a non-negative integer")]
+    AgentNumber,
+}
+
+/// Checks a tenant subdomain: `[a-z0-9-]{1,63}`.
+pub fn check_subdomain(value: &str) -> Result<(), AdminInputError> {
+    let ok = (1..=63).contains(&value.len())
+        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(AdminInputError::Subdomain)
+    }
+}
+
+/// A required free-text field: present, not blank, at most `max` characters. Answers it trimmed.
+pub fn check_text(field: &'static str, value: Option<&str>, max: usize) -> Result<String, AdminInputError> {
+    let value = value.map(str::trim).filter(|v| !v.is_empty()).ok_or(AdminInputError::Required(field))?;
+    check_len(field, value, max)?;
+    Ok(value.to_owned())
+}
+
+pub fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), AdminInputError> {
+    if value.chars().count() > max {
+        Err(AdminInputError::TooLong(field))
+    } else {
+        Ok(())
+    }
+}
+
+pub fn check_session_timeout(minutes: i32) -> Result<(), AdminInputError> {
+    if (MIN_SESSION_TIMEOUT_MINUTES..=MAX_SESSION_TIMEOUT_MINUTES).contains(&minutes) {
+        Ok(())
+    } else {
+        Err(AdminInputError::SessionTimeout)
+    }
+}
+
+pub fn check_rate_limit(per_second: i32, burst: i32) -> Result<(), AdminInputError> {
+    if !(0..=MAX_RATE_LIMIT).contains(&per_second) {
+        return Err(AdminInputError::RatePerSecond);
+    }
+    if !(1..=MAX_RATE_LIMIT).contains(&burst) {
+        return Err(AdminInputError::RateBurst);
+    }
+    Ok(())
+}
+
+/// A plausible e-mail address: one `@` with text on both sides, no white space, at most 254
+/// characters. Deliverability is not this service's business.
+pub fn check_email(value: Option<&str>) -> Result<String, AdminInputError> {
+    let value = value.map(str::trim).filter(|v| !v.is_empty()).ok_or(AdminInputError::Required("email"))?;
+    let mut parts = value.split('@');
+    let ok = matches!((parts.next(), parts.next(), parts.next()), (Some(l), Some(d), None) if !l.is_empty() && !d.is_empty())
+        && !value.chars().any(char::is_whitespace)
+        && value.len() <= 254;
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(AdminInputError::Email)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subdomains() {
+        assert!(check_subdomain("acme").is_ok());
+        assert!(check_subdomain("a-1").is_ok());
+        assert!(check_subdomain(&"a".repeat(63)).is_ok());
+        for bad in ["", "Acme", "a_b", "a.b", "ü", &"a".repeat(64)] {
+            assert_eq!(check_subdomain(bad), Err(AdminInputError::Subdomain), "{bad}");
+        }
+    }
+
+    #[test]
+    fn settings_bounds() {
+        assert!(check_session_timeout(1).is_ok());
+        assert!(check_session_timeout(10080).is_ok());
+        assert!(check_session_timeout(0).is_err());
+        assert!(check_session_timeout(10081).is_err());
+        assert!(check_rate_limit(0, 1).is_ok());
+        assert_eq!(check_rate_limit(-1, 1), Err(AdminInputError::RatePerSecond));
+        assert_eq!(check_rate_limit(10, 0), Err(AdminInputError::RateBurst));
+    }
+
+    #[test]
+    fn emails() {
+        assert_eq!(check_email(Some(" John.Doe@foo.com ")), Ok("John.Doe@foo.com".into()));
+        assert_eq!(check_email(None), Err(AdminInputError::Required("email")));
+        for bad in ["x", "@foo", "a@", "a@b@c", "a b@c"] {
+            assert_eq!(check_email(Some(bad)), Err(AdminInputError::Email), "{bad}");
+        }
+    }
+}

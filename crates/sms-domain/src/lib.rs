@@ -1,0 +1,20 @@
+//! Domain types of the outbound SMS service.
+//!
+//! Everything here is pure: no database, no lock, no HTTP. Types are valid by construction
+//! (an [`E164Number`] can only hold a US number that passed the SPEC's rules), so the layers
+//! above never re-validate what they receive.
+
+pub mod admin;
+pub mod chat;
+pub mod error;
+pub mod json;
+pub mod phone;
+pub mod segments;
+pub mod sms;
+pub mod time;
+
+pub use chat::{ChatStatus, ChatType, DisconnectedBy};
+pub use error::SmsError;
+pub use phone::{E164Number, PhoneError};
+pub use json::BodyError;
+pub use sms::{Addressed, AgentSelector, Content, SendSmsBody, TenantPolicy};

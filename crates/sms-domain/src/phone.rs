@@ -1,0 +1,171 @@
+//! Phone numbers, valid by construction.
+
+use std::fmt;
+
+use phonenumber::country::Id;
+
+/// Why a string is not an acceptable number. Blank input is the caller's concern (it maps to the
+/// "is required" rows), so it is not a variant here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneError {
+    /// Not a phone number at all, not a valid NANP number, or one with an extension.
+    #[error("invalid phone number")]
+    Invalid,
+    /// A valid-looking number outside the United States (another country code, Canada, the
+    /// Caribbean).
+    #[error("Non-US phone number not allowed")]
+    NonUs,
+}
+
+/// Longest input worth handing to the parser; anything longer is not a phone number.
+const MAX_INPUT_LEN: usize = 64;
+
+/// A US phone number in E.164 form (`+14155550100`).
+///
+/// The only way to get one is [`E164Number::parse`], which applies the SPEC's rules: a country
+/// code other than +1 is non-US even when the rest is not a valid number of that country; a +1
+/// number valid outside the US region (Canada, the Caribbean) is non-US; anything else that is
+/// not a valid NANP number, or carries an extension, is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct E164Number(String);
+
+impl E164Number {
+    /// Parses any common US format: `+1 415-555-0100`, `(415) 555-0100`, `4155550100`, ...
+    pub fn parse(input: &str) -> Result<Self, PhoneError> {
+        let input = input.trim();
+        if input.is_empty() || input.len() > MAX_INPUT_LEN {
+            return Err(PhoneError::Invalid);
+        }
+        // The country code decides "non-US" before any validity check: the metadata cannot
+        // even parse some foreign numbers (`+82 000-000-0000`), yet they are non-US.
+        if let Some(rest) = input.strip_prefix('+') {
+            let first_digit = rest
+                .chars()
+                .find(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+                .ok_or(PhoneError::Invalid)?;
+            match first_digit {
+                '1' => {}
+                '0' | '2'..='9' => return Err(PhoneError::NonUs),
+                _ => return Err(PhoneError::Invalid),
+            }
+        }
+        let number = phonenumber::parse(Some(Id::US), input).map_err(|_| PhoneError::Invalid)?;
+        if number.extension().is_some() {
+            return Err(PhoneError::Invalid);
+        }
+        if number.code().value() != 1 {
+            return Err(PhoneError::NonUs);
+        }
+        if !phonenumber::is_valid(&number) {
+            return Err(PhoneError::Invalid);
+        }
+        match number.country().id() {
+            Some(Id::US) => {}
+            _ => return Err(PhoneError::NonUs),
+        }
+        let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+        Ok(Self(e164))
+    }
+
+    /// Rebuilds a number that was validated before it was stored. Values read back from the
+    /// database went through [`E164Number::parse`] on the way in.
+    pub fn from_trusted(e164: String) -> Self {
+        Self(e164)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+
+    /// The number with all but its last four digits hidden, for logs.
+    pub fn masked(&self) -> String {
+        mask(&self.0)
+    }
+
+    /// Loads the numbering metadata once, so the first request does not pay for it (~90 ms).
+    pub fn warm_up() {
+        let _ = Self::parse("+1 415-555-0100");
+    }
+}
+
+impl fmt::Display for E164Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Hides all but the last four characters of a phone number.
+pub fn mask(number: &str) -> String {
+    let count = number.chars().count();
+    let keep = count.saturating_sub(4);
+    number
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i < keep { '*' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(input: &str) -> String {
+        match E164Number::parse(input) {
+            Ok(n) => n.into_inner(),
+            Err(e) => panic!("{input:?} should parse, got {e:?}"),
+        }
+    }
+
+    #[test]
+    fn accepts_common_us_formats() {
+        assert_eq!(ok("+1 415-555-0100"), "+14155550100");
+        assert_eq!(ok("(415) 555-0100"), "+14155550100");
+        assert_eq!(ok("4155550100"), "+14155550100");
+        assert_eq!(ok("415.555.0100"), "+14155550100");
+        assert_eq!(ok("1 415 555 0100"), "+14155550100");
+        assert_eq!(ok("+14155550100"), "+14155550100");
+        assert_eq!(ok("  +1 628-555-0199  "), "+16285550199");
+    }
+
+    #[test]
+    fn other_country_codes_are_non_us_even_when_invalid() {
+        assert_eq!(E164Number::parse("+82 000-000-0000"), Err(PhoneError::NonUs));
+        assert_eq!(E164Number::parse("+44 20 7946 0958"), Err(PhoneError::NonUs));
+        assert_eq!(E164Number::parse("+7"), Err(PhoneError::NonUs));
+    }
+
+    #[test]
+    fn valid_nanp_numbers_outside_the_us_are_non_us() {
+        assert_eq!(E164Number::parse("+1 416-555-0100"), Err(PhoneError::NonUs));
+        assert_eq!(E164Number::parse("+1 876-555-0100"), Err(PhoneError::NonUs));
+    }
+
+    #[test]
+    fn garbage_and_invalid_nanp_are_invalid() {
+        for input in ["12345", "abc", "+", "+1", "+1 000-000-0000", "", "   ", "+abc", "555-0100"] {
+            assert_eq!(E164Number::parse(input), Err(PhoneError::Invalid), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn extensions_are_invalid() {
+        assert_eq!(E164Number::parse("+1 415-555-0100 ext. 12"), Err(PhoneError::Invalid));
+        assert_eq!(E164Number::parse("4155550100 x12"), Err(PhoneError::Invalid));
+    }
+
+    #[test]
+    fn overlong_input_is_invalid_without_parsing() {
+        let long = "4".repeat(500);
+        assert_eq!(E164Number::parse(&long), Err(PhoneError::Invalid));
+    }
+
+    #[test]
+    fn masks_all_but_last_four() {
+        assert_eq!(mask("+14155550100"), "********0100");
+        assert_eq!(mask("12"), "12");
+    }
+}

@@ -1,0 +1,54 @@
+//! How many SMS segments a text takes (SPEC section 8).
+
+/// The GSM 03.38 basic character set (without the escape character).
+const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
+¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+/// Characters of the extension table: each costs two septets (escape + character).
+const GSM7_EXTENDED: &str = "\u{c}^{}\\[~]|€";
+
+/// Segments of `text`: GSM-7 takes 160 septets in a single part and 153 per part when split;
+/// anything outside GSM-7 goes as UCS-2, 70 UTF-16 units single and 67 per part.
+pub fn count(text: &str) -> i32 {
+    let septets: Option<usize> = text.chars().try_fold(0usize, |acc, c| {
+        if GSM7_BASIC.contains(c) {
+            Some(acc + 1)
+        } else if GSM7_EXTENDED.contains(c) {
+            Some(acc + 2)
+        } else {
+            None
+        }
+    });
+    let (units, single, multi) = match septets {
+        Some(septets) => (septets, 160, 153),
+        None => (text.encode_utf16().count(), 70, 67),
+    };
+    let parts = if units <= single { 1 } else { units.div_ceil(multi) };
+    i32::try_from(parts).unwrap_or(i32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn gsm7_limits() {
+        assert_eq!(count("lorem ipsum"), 1);
+        assert_eq!(count(&"a".repeat(160)), 1);
+        assert_eq!(count(&"a".repeat(161)), 2);
+        assert_eq!(count(&"a".repeat(306)), 2);
+        assert_eq!(count(&"a".repeat(307)), 3);
+        assert_eq!(count(&"€".repeat(80)), 1);
+        assert_eq!(count(&"€".repeat(81)), 2);
+    }
+
+    #[test]
+    fn ucs2_limits() {
+        assert_eq!(count(&"ü".repeat(160)), 1, "ü is GSM-7");
+        assert_eq!(count(&"中".repeat(70)), 1);
+        assert_eq!(count(&"中".repeat(71)), 2);
+        assert_eq!(count(&"中".repeat(134)), 2);
+        assert_eq!(count(&"中".repeat(135)), 3);
+        assert_eq!(count(&"😀".repeat(35)), 1, "an emoji is two UTF-16 units");
+        assert_eq!(count(&"😀".repeat(36)), 2);
+    }
+}

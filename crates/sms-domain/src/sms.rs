@@ -1,0 +1,436 @@
+//! The body of `POST /apps/api/v1/sms` and its validation, in the SPEC's order.
+//!
+//! Validation comes in steps because the SPEC interleaves checks that need the database with
+//! checks that do not: [`SendSmsBody::addressing`] covers rows 1–9, the caller then checks that
+//! the outbound number is the tenant's (row 10), and [`SendSmsBody::content`] covers row 11 and
+//! the length limits. The agent and the session come after that.
+
+use serde::Deserialize;
+
+use crate::json::BodyError;
+use crate::{ChatType, E164Number, PhoneError, SmsError};
+
+/// Most characters (Unicode code points) a message may have.
+pub const MAX_MESSAGE_CHARS: usize = 1600;
+/// Most characters a `ticket_id` may have.
+pub const MAX_TICKET_ID_CHARS: usize = 255;
+
+/// The JSON body as sent. Unknown keys are ignored; `null` counts as absent. The camelCase
+/// agent fields and their snake_case aliases are kept apart so that camelCase can win when a
+/// client sends both.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SendSmsBody {
+    pub chat_type: Option<String>,
+    pub end_user_number: Option<String>,
+    pub outbound_number: Option<String>,
+    pub message: Option<String>,
+    pub ticket_id: Option<String>,
+    #[serde(rename = "agentId")]
+    pub agent_id_camel: Option<i64>,
+    #[serde(rename = "agent_id")]
+    pub agent_id_snake: Option<i64>,
+    #[serde(rename = "agentEmail")]
+    pub agent_email_camel: Option<String>,
+    #[serde(rename = "agent_email")]
+    pub agent_email_snake: Option<String>,
+}
+
+/// The tenant's switches that rows 3 and 4 consult.
+#[derive(Debug, Clone, Copy)]
+pub struct TenantPolicy {
+    pub sms_enabled: bool,
+    pub outbound_sms_enabled: bool,
+}
+
+/// What rows 1–9 establish: who is texted, from which number, on which channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addressed {
+    pub chat_type: ChatType,
+    pub end_user: E164Number,
+    pub outbound: E164Number,
+}
+
+/// What row 11 and the length limits establish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
+    pub message: String,
+    pub ticket_id: Option<String>,
+}
+
+/// Which agent the client asked for, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AgentSelector {
+    pub id: Option<i64>,
+    pub email: Option<String>,
+}
+
+impl AgentSelector {
+    pub fn is_empty(&self) -> bool {
+        self.id.is_none() && self.email.is_none()
+    }
+}
+
+impl SendSmsBody {
+    /// Parses the raw body; a fault names the field or the parse error.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, BodyError> {
+        crate::json::parse_object(bytes)
+    }
+
+    /// Rows 1–9, in order.
+    pub fn addressing(&self, policy: TenantPolicy) -> Result<Addressed, SmsError> {
+        let chat_type = match self.chat_type.as_deref() {
+            None => return Err(SmsError::ChatTypeMissing),
+            Some(value) => ChatType::parse(value).ok_or(SmsError::ChatTypeInvalid)?,
+        };
+        if !policy.sms_enabled {
+            return Err(SmsError::SmsDisabled);
+        }
+        if !policy.outbound_sms_enabled {
+            return Err(SmsError::OutboundSmsDisabled);
+        }
+        let end_user = parse_number(
+            self.end_user_number.as_deref(),
+            SmsError::EndUserNumberMissing,
+            SmsError::EndUserNumberInvalid,
+        )?;
+        let outbound = parse_number(
+            self.outbound_number.as_deref(),
+            SmsError::OutboundNumberMissing,
+            SmsError::OutboundNumberInvalid,
+        )?;
+        Ok(Addressed { chat_type, end_user, outbound })
+    }
+
+    /// Row 11, then the message and ticket length limits.
+    pub fn content(&self) -> Result<Content, SmsError> {
+        let message = match self.message.as_deref() {
+            Some(m) if !m.trim().is_empty() => m,
+            _ => return Err(SmsError::MessageMissing),
+        };
+        if message.chars().count() > MAX_MESSAGE_CHARS {
+            return Err(SmsError::MessageTooLong);
+        }
+        let ticket_id = self.ticket_id.as_deref().filter(|t| !t.is_empty());
+        if ticket_id.is_some_and(|t| t.chars().count() > MAX_TICKET_ID_CHARS) {
+            return Err(SmsError::TicketIdTooLong);
+        }
+        Ok(Content { message: message.to_owned(), ticket_id: ticket_id.map(str::to_owned) })
+    }
+
+    /// The agent asked for; a camelCase field wins over its snake_case alias.
+    pub fn agent_selector(&self) -> AgentSelector {
+        AgentSelector {
+            id: self.agent_id_camel.or(self.agent_id_snake),
+            email: self.agent_email_camel.clone().or_else(|| self.agent_email_snake.clone()),
+        }
+    }
+}
+
+fn parse_number(
+    value: Option<&str>,
+    missing: SmsError,
+    invalid: SmsError,
+) -> Result<E164Number, SmsError> {
+    let value = value.filter(|v| !v.trim().is_empty()).ok_or(missing)?;
+    E164Number::parse(value).map_err(|e| match e {
+        PhoneError::Invalid => invalid,
+        PhoneError::NonUs => SmsError::NonUsNumber,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    const ON: TenantPolicy = TenantPolicy { sms_enabled: true, outbound_sms_enabled: true };
+    const OWNED: &str = "+16285550199";
+
+    /// The whole domain part of the SPEC's order, with row 10 decided by a fixed number.
+    fn check(body: Value, policy: TenantPolicy) -> Result<(Addressed, Content), SmsError> {
+        let body = match SendSmsBody::from_json(body.to_string().as_bytes()) {
+            Ok(b) => b,
+            Err(e) => panic!("body should parse: {e}"),
+        };
+        let addressed = body.addressing(policy)?;
+        if addressed.outbound.as_str() != OWNED {
+            return Err(SmsError::OutboundNumberNotFound);
+        }
+        let content = body.content()?;
+        Ok((addressed, content))
+    }
+
+    fn seed() -> Value {
+        json!({
+            "chat_type": "Messaging (SMS)",
+            "end_user_number": "+1 415-555-0100",
+            "outbound_number": "+1 628-555-0199",
+            "message": "lorem ipsum",
+            "ticket_id": "5006x00000XXxxxXXX"
+        })
+    }
+
+    fn with(changes: &[(&str, Value)]) -> Value {
+        let mut body = seed();
+        for (key, value) in changes {
+            if let Some(map) = body.as_object_mut() {
+                if value.is_null() && key.starts_with('-') {
+                    map.remove(&key[1..]);
+                } else {
+                    map.insert((*key).to_owned(), value.clone());
+                }
+            }
+        }
+        body
+    }
+
+    fn err(body: Value) -> SmsError {
+        err_with(body, ON)
+    }
+
+    fn err_with(body: Value, policy: TenantPolicy) -> SmsError {
+        match check(body, policy) {
+            Err(e) => e,
+            Ok(ok) => panic!("expected an error, got {ok:?}"),
+        }
+    }
+
+    const ABSENT: Value = Value::Null;
+
+    #[test]
+    fn seed_request_is_valid() {
+        let (addressed, content) = match check(seed(), ON) {
+            Ok(v) => v,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(addressed.chat_type, ChatType::MessagingSms);
+        assert_eq!(addressed.end_user.as_str(), "+14155550100");
+        assert_eq!(addressed.outbound.as_str(), "+16285550199");
+        assert_eq!(content.message, "lorem ipsum");
+        assert_eq!(content.ticket_id.as_deref(), Some("5006x00000XXxxxXXX"));
+    }
+
+    #[test]
+    fn row_1_chat_type_absent_or_null() {
+        assert_eq!(err(with(&[("-chat_type", ABSENT)])), SmsError::ChatTypeMissing);
+        assert_eq!(err(with(&[("chat_type", Value::Null)])), SmsError::ChatTypeMissing);
+        assert_eq!(SmsError::ChatTypeMissing.to_string(), "chat_type needs to be provided");
+    }
+
+    #[test]
+    fn row_2_chat_type_not_allowed() {
+        for bad in ["In-app", "", "sms", "Messaging(SMS)", " SMS"] {
+            assert_eq!(err(with(&[("chat_type", json!(bad))])), SmsError::ChatTypeInvalid);
+        }
+        assert_eq!(SmsError::ChatTypeInvalid.to_string(), "valid chat type needs to be provided");
+        for good in ["Messaging (SMS)", "Messaging (API)", "SMS"] {
+            assert!(check(with(&[("chat_type", json!(good))]), ON).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn rows_3_and_4_tenant_switches() {
+        let off = TenantPolicy { sms_enabled: false, outbound_sms_enabled: true };
+        assert_eq!(err_with(seed(), off), SmsError::SmsDisabled);
+        assert_eq!(SmsError::SmsDisabled.to_string(), "SMS is not enabled");
+        let out_off = TenantPolicy { sms_enabled: true, outbound_sms_enabled: false };
+        assert_eq!(err_with(seed(), out_off), SmsError::OutboundSmsDisabled);
+        assert_eq!(SmsError::OutboundSmsDisabled.to_string(), "Outbound SMS is not enabled");
+        let both_off = TenantPolicy { sms_enabled: false, outbound_sms_enabled: false };
+        assert_eq!(err_with(seed(), both_off), SmsError::SmsDisabled);
+    }
+
+    #[test]
+    fn row_5_end_user_number_missing() {
+        for body in [
+            with(&[("-end_user_number", ABSENT)]),
+            with(&[("end_user_number", Value::Null)]),
+            with(&[("end_user_number", json!(""))]),
+            with(&[("end_user_number", json!("   "))]),
+        ] {
+            assert_eq!(err(body), SmsError::EndUserNumberMissing);
+        }
+        assert_eq!(SmsError::EndUserNumberMissing.to_string(), "end_user_number is required");
+    }
+
+    #[test]
+    fn row_6_end_user_number_invalid() {
+        for bad in ["12345", "abc", "+1 000-000-0000", "+1 415-555-0100 ext. 12"] {
+            assert_eq!(err(with(&[("end_user_number", json!(bad))])), SmsError::EndUserNumberInvalid);
+        }
+        assert_eq!(SmsError::EndUserNumberInvalid.to_string(), "end_user_number is invalid");
+    }
+
+    #[test]
+    fn row_7_non_us_numbers() {
+        for bad in ["+82 000-000-0000", "+1 416-555-0100", "+44 20 7946 0958"] {
+            assert_eq!(err(with(&[("end_user_number", json!(bad))])), SmsError::NonUsNumber);
+            assert_eq!(err(with(&[("outbound_number", json!(bad))])), SmsError::NonUsNumber);
+        }
+        assert_eq!(SmsError::NonUsNumber.to_string(), "Non-US phone number not allowed");
+    }
+
+    #[test]
+    fn row_8_outbound_number_missing() {
+        for body in [
+            with(&[("-outbound_number", ABSENT)]),
+            with(&[("outbound_number", Value::Null)]),
+            with(&[("outbound_number", json!(" "))]),
+        ] {
+            assert_eq!(err(body), SmsError::OutboundNumberMissing);
+        }
+        assert_eq!(SmsError::OutboundNumberMissing.to_string(), "outbound_number is required");
+    }
+
+    #[test]
+    fn row_9_outbound_number_invalid() {
+        assert_eq!(err(with(&[("outbound_number", json!("12345"))])), SmsError::OutboundNumberInvalid);
+        assert_eq!(SmsError::OutboundNumberInvalid.to_string(), "outbound_number is invalid");
+    }
+
+    #[test]
+    fn row_10_outbound_number_not_owned() {
+        assert_eq!(
+            err(with(&[("outbound_number", json!("+1 415-555-0199"))])),
+            SmsError::OutboundNumberNotFound
+        );
+        assert_eq!(SmsError::OutboundNumberNotFound.to_string(), "outbound_number is not found");
+    }
+
+    #[test]
+    fn row_11_message_missing() {
+        for body in [
+            with(&[("-message", ABSENT)]),
+            with(&[("message", Value::Null)]),
+            with(&[("message", json!(""))]),
+            with(&[("message", json!(" \n\t "))]),
+            with(&[("message", json!("\u{3000}"))]),
+        ] {
+            assert_eq!(err(body), SmsError::MessageMissing);
+        }
+        assert_eq!(SmsError::MessageMissing.to_string(), "message is required");
+    }
+
+    #[test]
+    fn message_length_counts_code_points() {
+        let at_limit = "é".repeat(MAX_MESSAGE_CHARS);
+        assert!(check(with(&[("message", json!(at_limit))]), ON).is_ok());
+        let emoji = "😀".repeat(MAX_MESSAGE_CHARS);
+        assert!(check(with(&[("message", json!(emoji))]), ON).is_ok());
+        let over = "a".repeat(MAX_MESSAGE_CHARS + 1);
+        assert_eq!(err(with(&[("message", json!(over))])), SmsError::MessageTooLong);
+        assert_eq!(SmsError::MessageTooLong.to_string(), "message is too long");
+    }
+
+    #[test]
+    fn ticket_id_rules() {
+        let (_, content) = match check(with(&[("ticket_id", json!(""))]), ON) {
+            Ok(v) => v,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(content.ticket_id, None);
+        assert!(check(with(&[("ticket_id", json!("t".repeat(255)))]), ON).is_ok());
+        assert_eq!(err(with(&[("ticket_id", json!("t".repeat(256)))])), SmsError::TicketIdTooLong);
+        assert_eq!(SmsError::TicketIdTooLong.to_string(), "ticket_id is too long");
+    }
+
+    #[test]
+    fn precedence_follows_the_table() {
+        // Everything wrong at once: row 1 wins.
+        let all_bad = json!({"end_user_number": "x", "outbound_number": "y", "message": ""});
+        let disabled = TenantPolicy { sms_enabled: false, outbound_sms_enabled: false };
+        assert_eq!(err_with(all_bad.clone(), disabled), SmsError::ChatTypeMissing);
+        // Row 2 beats the tenant switches.
+        assert_eq!(
+            err_with(with(&[("chat_type", json!("In-app"))]), disabled),
+            SmsError::ChatTypeInvalid
+        );
+        // Row 3 beats a missing number.
+        assert_eq!(err_with(with(&[("-end_user_number", ABSENT)]), disabled), SmsError::SmsDisabled);
+        // Row 5 beats a bad outbound number and a missing message.
+        assert_eq!(
+            err(with(&[("-end_user_number", ABSENT), ("outbound_number", json!("1")), ("message", json!(""))])),
+            SmsError::EndUserNumberMissing
+        );
+        // Row 6 beats row 7 of the outbound number.
+        assert_eq!(
+            err(with(&[("end_user_number", json!("12345")), ("outbound_number", json!("+82 000-000-0000"))])),
+            SmsError::EndUserNumberInvalid
+        );
+        // Row 7 of the end user beats row 8.
+        assert_eq!(
+            err(with(&[("end_user_number", json!("+82 10-1234-5678")), ("-outbound_number", ABSENT)])),
+            SmsError::NonUsNumber
+        );
+        // Row 8 beats row 11.
+        assert_eq!(
+            err(with(&[("-outbound_number", ABSENT), ("message", json!(""))])),
+            SmsError::OutboundNumberMissing
+        );
+        // Row 9 beats row 11.
+        assert_eq!(
+            err(with(&[("outbound_number", json!("abc")), ("message", json!(""))])),
+            SmsError::OutboundNumberInvalid
+        );
+        // Row 10 beats row 11.
+        assert_eq!(
+            err(with(&[("outbound_number", json!("+1 415-555-0199")), ("message", json!(""))])),
+            SmsError::OutboundNumberNotFound
+        );
+        // Row 11 beats the ticket length.
+        assert_eq!(
+            err(with(&[("message", json!("")), ("ticket_id", json!("t".repeat(300)))])),
+            SmsError::MessageMissing
+        );
+        // A message too long beats a ticket too long.
+        assert_eq!(
+            err(with(&[("message", json!("a".repeat(1601))), ("ticket_id", json!("t".repeat(300)))])),
+            SmsError::MessageTooLong
+        );
+    }
+
+    #[test]
+    fn row_12_message() {
+        assert_eq!(
+            SmsError::ActiveSession { chat_id: Some(1) }.to_string(),
+            "Outbound SMS failed. Consumer is already in an active SMS session."
+        );
+    }
+
+    #[test]
+    fn body_faults_name_the_field_or_the_parse_error() {
+        assert_eq!(SendSmsBody::from_json(b"[1]").err(), Some(BodyError::NotObject));
+        assert_eq!(SendSmsBody::from_json(b"\"x\"").err(), Some(BodyError::NotObject));
+        assert!(matches!(SendSmsBody::from_json(b"{"), Err(BodyError::NotJson(_))));
+        assert!(matches!(SendSmsBody::from_json(b""), Err(BodyError::NotJson(_))));
+        assert!(matches!(SendSmsBody::from_json(b"{} x"), Err(BodyError::NotJson(_))));
+        match SendSmsBody::from_json(br#"{"chat_type": 5}"#) {
+            Err(e @ BodyError::WrongType { .. }) => {
+                assert_eq!(e.to_string(), "invalid value for chat_type: invalid type: integer `5`, expected a string");
+            }
+            other => panic!("{other:?}"),
+        }
+        match SendSmsBody::from_json(br#"{"agentId": "1"}"#) {
+            Err(BodyError::WrongType { field, .. }) => assert_eq!(field, "agentId"),
+            other => panic!("{other:?}"),
+        }
+        assert!(SendSmsBody::from_json(br#"{"unknown": [1, {"a": 2}]}"#).is_ok());
+    }
+
+    #[test]
+    fn camel_case_agent_fields_win_over_aliases() {
+        let body = match SendSmsBody::from_json(
+            br#"{"agentId": 1, "agent_id": 2, "agentEmail": "a@x", "agent_email": "b@x"}"#,
+        ) {
+            Ok(b) => b,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(body.agent_selector(), AgentSelector { id: Some(1), email: Some("a@x".into()) });
+        let snake = match SendSmsBody::from_json(br#"{"agent_id": 2, "agent_email": "b@x"}"#) {
+            Ok(b) => b,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(snake.agent_selector(), AgentSelector { id: Some(2), email: Some("b@x".into()) });
+        assert!(SendSmsBody::default().agent_selector().is_empty());
+    }
+}

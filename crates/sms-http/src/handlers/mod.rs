@@ -1,0 +1,11 @@
+//! The HTTP handlers, one module per area.
+
+pub mod admin;
+pub mod chats;
+pub mod ops;
+pub mod sms;
+
+/// Parses an id from a path segment; anything else names no resource (404).
+pub(crate) fn parse_id(raw: &str, what: &str) -> Result<i64, crate::error::ApiError> {
+    raw.parse::<i64>().map_err(|_| crate::error::ApiError::not_found(what))
+}

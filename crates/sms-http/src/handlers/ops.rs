@@ -1,0 +1,68 @@
+//! Operational endpoints: liveness and readiness. No auth.
+
+use std::time::Duration;
+
+use actix_web::{get, web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `"ok"`.
+    pub status: String,
+}
+
+/// Readiness of each dependency.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `"ready"`; absent when not ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// `"not ready"`; present only when not ready (the error envelope).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// `"ok"` or `"unavailable"`.
+    pub database: String,
+    /// `"ok"` or `"unavailable"`.
+    pub session_lock: String,
+}
+
+/// The process is up.
+#[utoipa::path(tag = "operations", responses((status = 200, description = "Up.", body = Health)))]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok".into() })
+}
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The database and the session lock answer.
+#[utoipa::path(
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready to serve.", body = Readiness, example = json!({"status": "ready", "database": "ok", "session_lock": "ok"})),
+        (status = 503, description = "A dependency does not answer.", body = Readiness, example = json!({"message": "not ready", "database": "unavailable", "session_lock": "ok"})),
+    )
+)]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let store = state.store.clone();
+    let database = tokio::time::timeout(CHECK_TIMEOUT, web::block(move || store.ping())).await;
+    let database_ok = matches!(database, Ok(Ok(Ok(()))));
+    let lock_ok = matches!(tokio::time::timeout(CHECK_TIMEOUT, state.lock.ping()).await, Ok(Ok(())));
+    let word = |ok: bool| if ok { "ok" } else { "unavailable" }.to_owned();
+    let ready = database_ok && lock_ok;
+    let body = Readiness {
+        status: ready.then(|| "ready".to_owned()),
+        message: (!ready).then(|| "not ready".to_owned()),
+        database: word(database_ok),
+        session_lock: word(lock_ok),
+    };
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}

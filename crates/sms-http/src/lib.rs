@@ -1,0 +1,97 @@
+//! The HTTP frontend of the outbound SMS service: actix-web handlers, authentication, the error
+//! envelope and the OpenAPI document generated from the handlers.
+//!
+//! This crate never writes SQL: it calls the store's functions on actix's blocking pool.
+
+pub mod auth;
+pub mod body;
+pub mod error;
+mod fallback;
+pub mod handlers;
+mod openapi;
+pub mod session;
+pub mod state;
+pub mod wire;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{ErrorHandlers, Logger};
+use actix_web::{web, App};
+use utoipa::OpenApi;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use auth::JwtKeys;
+pub use state::AppState;
+
+/// Registers every API route; the OpenAPI document is collected from the same calls.
+fn routes(cfg: &mut ServiceConfig) {
+    use handlers::{admin, chats, ops, sms};
+    cfg.service(sms::send_sms)
+        .service(chats::list_chats)
+        .service(chats::get_chat)
+        .service(chats::end_chat)
+        .service(admin::create_tenant)
+        .service(admin::list_tenants)
+        .service(admin::get_tenant)
+        .service(admin::patch_tenant)
+        .service(admin::create_api_token)
+        .service(admin::list_api_tokens)
+        .service(admin::revoke_api_token)
+        .service(admin::create_outbound_number)
+        .service(admin::list_outbound_numbers)
+        .service(admin::delete_outbound_number)
+        .service(admin::create_agent)
+        .service(admin::list_agents)
+        .service(admin::get_agent)
+        .service(admin::patch_agent)
+        .service(ops::healthz)
+        .service(ops::readyz);
+}
+
+/// The OpenAPI document, as served at `/openapi.json` and committed in `openapi/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    App::new().into_utoipa_app().openapi(openapi::ApiDoc::openapi()).configure(routes).split_for_parts().1
+}
+
+/// The document as pretty JSON with a trailing newline, the committed file's format.
+pub fn openapi_json() -> String {
+    let mut text = openapi().to_pretty_json().unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The whole application: routes, docs UI, JSON fallbacks and request logging.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, api) = App::new()
+        .into_utoipa_app()
+        .openapi(openapi::ApiDoc::openapi())
+        .app_data(web::Data::new(state))
+        .configure(routes)
+        .split_for_parts();
+    let route_table = fallback::RouteTable::from_openapi(&api);
+    app.service(web::redirect("/docs", "/docs/"))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
+        .app_data(web::Data::new(route_table))
+        .default_service(web::to(fallback::unmatched))
+        .wrap(ErrorHandlers::new().default_handler(fallback::json_envelope))
+        // Method and route pattern only: paths and query strings may carry phone numbers.
+        .wrap(
+            Logger::new("%{route}xi %s %Dms")
+                .custom_request_replace("route", |req| {
+                    format!("{} {}", req.method(), req.match_pattern().unwrap_or_else(|| "-".into()))
+                })
+                .log_target("sms_http::access"),
+        )
+}

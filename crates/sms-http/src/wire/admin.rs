@@ -1,0 +1,173 @@
+//! Bodies of the admin API (SPEC section 4).
+
+use serde::{Deserialize, Serialize};
+use sms_domain::json::double_option;
+use sms_domain::time::format_timestamp;
+use sms_store::{Agent, ApiToken, OutboundNumber, Tenant};
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"subdomain": "acme", "name": "Acme Inc."}))]
+pub struct TenantCreate {
+    /// `[a-z0-9-]{1,63}`, unique; the tenant's key and its Basic-auth user name.
+    pub subdomain: Option<String>,
+    pub name: Option<String>,
+    /// Default `"en"`.
+    pub lang: Option<String>,
+    /// Default true.
+    pub sms_enabled: Option<bool>,
+    /// Default true.
+    pub outbound_sms_enabled: Option<bool>,
+    /// 1 to 10080; default 1440.
+    pub session_timeout_minutes: Option<i32>,
+    /// Default 10; 0 turns limiting off.
+    pub rate_limit_per_second: Option<i32>,
+    /// Default 20.
+    pub rate_limit_burst: Option<i32>,
+}
+
+/// Any field but `subdomain`; absent fields keep their value.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"outbound_sms_enabled": false}))]
+pub struct TenantPatch {
+    /// Cannot be changed: a different value answers 400.
+    pub subdomain: Option<String>,
+    pub name: Option<String>,
+    pub lang: Option<String>,
+    pub sms_enabled: Option<bool>,
+    pub outbound_sms_enabled: Option<bool>,
+    pub session_timeout_minutes: Option<i32>,
+    pub rate_limit_per_second: Option<i32>,
+    pub rate_limit_burst: Option<i32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantOut {
+    pub subdomain: String,
+    pub name: String,
+    pub lang: String,
+    pub sms_enabled: bool,
+    pub outbound_sms_enabled: bool,
+    pub session_timeout_minutes: i32,
+    pub rate_limit_per_second: i32,
+    pub rate_limit_burst: i32,
+    pub created_at: String,
+}
+
+impl From<&Tenant> for TenantOut {
+    fn from(t: &Tenant) -> Self {
+        Self {
+            subdomain: t.subdomain.clone(),
+            name: t.name.clone(),
+            lang: t.lang.clone(),
+            sms_enabled: t.sms_enabled,
+            outbound_sms_enabled: t.outbound_sms_enabled,
+            session_timeout_minutes: t.session_timeout_minutes,
+            rate_limit_per_second: t.rate_limit_per_second,
+            rate_limit_burst: t.rate_limit_burst,
+            created_at: format_timestamp(t.created_at),
+        }
+    }
+}
+
+/// A new API token: `token` is shown here and never again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiTokenCreated {
+    pub id: i64,
+    pub token: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiTokenOut {
+    pub id: i64,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+impl From<&ApiToken> for ApiTokenOut {
+    fn from(t: &ApiToken) -> Self {
+        Self { id: t.id, created_at: format_timestamp(t.created_at), revoked_at: t.revoked_at.map(format_timestamp) }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"number": "+1 628-555-0199"}))]
+pub struct OutboundNumberCreate {
+    /// A US number in any common format.
+    pub number: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboundNumberOut {
+    pub id: i64,
+    /// E.164.
+    pub number: String,
+}
+
+impl From<&OutboundNumber> for OutboundNumberOut {
+    fn from(n: &OutboundNumber) -> Self {
+        Self { id: n.id, number: n.number.clone() }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"email": "john.doe@foo.com", "first_name": "John", "last_name": "Doe", "agent_number": 9, "avatar_url": "https://foobar.com/johndoe"}))]
+pub struct AgentCreate {
+    /// Unique per tenant, case-insensitively.
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// Defaults to first and last name.
+    pub name: Option<String>,
+    pub agent_number: Option<i64>,
+    pub avatar_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"status": "deactivated"}))]
+pub struct AgentPatch {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub name: Option<String>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub agent_number: Option<Option<i64>>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub avatar_url: Option<Option<String>>,
+    /// `"active"` or `"deactivated"`.
+    pub status: Option<String>,
+}
+
+/// An agent: the `agent_info` fields plus `status`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentOut {
+    pub id: i64,
+    pub agent_number: Option<i64>,
+    pub email: String,
+    pub name: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub avatar_url: Option<String>,
+    /// `"active"` or `"deactivated"`.
+    pub status: String,
+}
+
+impl From<&Agent> for AgentOut {
+    fn from(a: &Agent) -> Self {
+        Self {
+            id: a.id,
+            agent_number: a.agent_number,
+            email: a.email.clone(),
+            name: a.name.clone(),
+            first_name: a.first_name.clone(),
+            last_name: a.last_name.clone(),
+            avatar_url: a.avatar_url.clone(),
+            status: a.status.clone(),
+        }
+    }
+}

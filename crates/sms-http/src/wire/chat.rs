@@ -1,0 +1,220 @@
+//! The chat object of SPEC section 2, byte for byte in key order and value shapes.
+
+use serde::Serialize;
+use serde_json::Value;
+use sms_domain::time::format_timestamp;
+use sms_store::{Agent, ChatBundle, Participant};
+use utoipa::ToSchema;
+
+/// The body of `POST /apps/api/v1/sms` (SPEC section 1). Unknown keys are ignored; `null`
+/// counts as absent.
+#[derive(Debug, ToSchema)]
+#[schema(example = json!({
+    "chat_type": "Messaging (SMS)",
+    "end_user_number": "+1 415-555-0100",
+    "outbound_number": "+1 628-555-0199",
+    "message": "lorem ipsum",
+    "ticket_id": "5006x00000XXxxxXXX"
+}))]
+#[allow(dead_code, non_snake_case)]
+pub struct SendSmsRequest {
+    /// `"Messaging (SMS)"`, `"Messaging (API)"` or `"SMS"` (deprecated alias of
+    /// `"Messaging (SMS)"`).
+    #[schema(example = "Messaging (SMS)")]
+    chat_type: String,
+    /// The consumer's US number in any common format.
+    #[schema(example = "+1 415-555-0100")]
+    end_user_number: String,
+    /// One of the tenant's outbound numbers.
+    #[schema(example = "+1 628-555-0199")]
+    outbound_number: String,
+    /// The text, at most 1600 characters (Unicode code points).
+    #[schema(example = "lorem ipsum", max_length = 1600)]
+    message: String,
+    /// CRM ticket to associate, at most 255 characters; empty counts as absent.
+    #[schema(max_length = 255)]
+    ticket_id: Option<String>,
+    /// Assign the chat to this agent of the tenant.
+    agentId: Option<i64>,
+    /// Alias of `agentId`; `agentId` wins when both are sent.
+    agent_id: Option<i64>,
+    /// Assign the chat to the agent with this e-mail (case-insensitive).
+    agentEmail: Option<String>,
+    /// Alias of `agentEmail`; `agentEmail` wins when both are sent.
+    agent_email: Option<String>,
+}
+
+/// The assigned agent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentInfo {
+    pub id: i64,
+    pub agent_number: Option<i64>,
+    pub email: String,
+    pub name: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub avatar_url: Option<String>,
+}
+
+impl From<&Agent> for AgentInfo {
+    fn from(a: &Agent) -> Self {
+        Self {
+            id: a.id,
+            agent_number: a.agent_number,
+            email: a.email.clone(),
+            name: a.name.clone(),
+            first_name: a.first_name.clone(),
+            last_name: a.last_name.clone(),
+            avatar_url: a.avatar_url.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndUserRef {
+    pub id: i64,
+    pub identifier: Option<String>,
+    pub out_contact_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParticipantObject {
+    pub id: i64,
+    /// `"end_user"` or `"agent"`.
+    #[serde(rename = "type")]
+    #[schema(rename = "type")]
+    pub kind: String,
+    /// `"connected"` or `"disconnected"`.
+    pub status: String,
+    pub chat_id: i64,
+    /// The agent's id, for an agent participant.
+    pub user_id: Option<i64>,
+    pub end_user_id: Option<i64>,
+    /// Seconds connected, once the participant has left.
+    pub chat_duration: Option<i64>,
+    pub connected_at: String,
+    pub ended_at: Option<String>,
+    pub fail_reason: String,
+}
+
+impl From<&Participant> for ParticipantObject {
+    fn from(p: &Participant) -> Self {
+        Self {
+            id: p.id,
+            kind: p.kind.clone(),
+            status: p.status.clone(),
+            chat_id: p.chat_id,
+            user_id: p.user_id,
+            end_user_id: p.end_user_id,
+            chat_duration: p.chat_duration.map(i64::from),
+            connected_at: format_timestamp(p.connected_at),
+            ended_at: p.ended_at.map(format_timestamp),
+            fail_reason: "nothing".into(),
+        }
+    }
+}
+
+/// A chat as CCAI clients expect it. Timestamps are UTC RFC 3339 with three fractional digits.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": 114, "lang": "en", "chat_type": "Messaging (SMS)", "status": "selecting",
+    "created_at": "2021-10-04T17:20:51.000Z", "queued_at": null, "assigned_at": null, "ends_at": null,
+    "wait_duration": 0, "chat_duration": 0, "rating": null, "has_feedback": false,
+    "out_ticket_id": "5006x00000XXxxxXXX", "out_ticket_url": null, "verified": false,
+    "disconnected_by": "disconnected_by_unknown", "fail_reason": null,
+    "selected_menu": null, "menu_path": null, "agent_info": null,
+    "end_user": {"id": 87, "identifier": null, "out_contact_id": null},
+    "photos": [], "videos": [], "transfers": [],
+    "participants": [
+        {"id": 205, "type": "end_user", "status": "connected", "chat_id": 114, "user_id": null,
+         "end_user_id": 87, "chat_duration": null, "connected_at": "2021-10-04T17:20:51.000Z",
+         "ended_at": null, "fail_reason": "nothing"}
+    ],
+    "offer_type": null, "offer_events": [], "answer_type": "manual", "outbound_number": "+16285550199"
+}))]
+pub struct ChatObject {
+    pub id: i64,
+    pub lang: String,
+    pub chat_type: String,
+    /// `selecting`, `queued`, `assigned` (active) or `finished`.
+    pub status: String,
+    pub created_at: String,
+    pub queued_at: Option<String>,
+    pub assigned_at: Option<String>,
+    pub ends_at: Option<String>,
+    pub wait_duration: i64,
+    /// Seconds from creation to the end; 0 while active.
+    pub chat_duration: i64,
+    pub rating: Option<i64>,
+    pub has_feedback: bool,
+    /// The request's `ticket_id`.
+    pub out_ticket_id: Option<String>,
+    pub out_ticket_url: Option<String>,
+    pub verified: bool,
+    /// `disconnected_by_unknown`, `disconnected_by_agent`, `disconnected_by_end_user` or
+    /// `disconnected_by_system`.
+    pub disconnected_by: String,
+    pub fail_reason: Option<String>,
+    pub selected_menu: Option<String>,
+    pub menu_path: Option<String>,
+    pub agent_info: Option<AgentInfo>,
+    pub end_user: EndUserRef,
+    #[schema(value_type = Vec<Object>)]
+    pub photos: Vec<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub videos: Vec<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub transfers: Vec<Value>,
+    pub participants: Vec<ParticipantObject>,
+    pub offer_type: Option<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub offer_events: Vec<Value>,
+    pub answer_type: String,
+    /// E.164.
+    pub outbound_number: String,
+}
+
+impl From<&ChatBundle> for ChatObject {
+    fn from(b: &ChatBundle) -> Self {
+        let chat = &b.chat;
+        Self {
+            id: chat.id,
+            lang: chat.lang.clone(),
+            chat_type: chat.chat_type.clone(),
+            status: chat.status.clone(),
+            created_at: format_timestamp(chat.created_at),
+            queued_at: None,
+            assigned_at: chat.assigned_at.map(format_timestamp),
+            ends_at: chat.ends_at.map(format_timestamp),
+            wait_duration: 0,
+            chat_duration: chat.duration_seconds(),
+            rating: None,
+            has_feedback: false,
+            out_ticket_id: chat.ticket_id.clone(),
+            out_ticket_url: None,
+            verified: false,
+            disconnected_by: chat.disconnected_by.clone(),
+            fail_reason: None,
+            selected_menu: None,
+            menu_path: None,
+            agent_info: b.agent.as_ref().map(AgentInfo::from),
+            end_user: EndUserRef { id: chat.end_user_id, identifier: None, out_contact_id: None },
+            photos: Vec::new(),
+            videos: Vec::new(),
+            transfers: Vec::new(),
+            participants: b.participants.iter().map(ParticipantObject::from).collect(),
+            offer_type: None,
+            offer_events: Vec::new(),
+            answer_type: "manual".into(),
+            outbound_number: chat.outbound_number.clone(),
+        }
+    }
+}
+
+/// The optional body of `POST /apps/api/v1/chats/{id}/end`.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct EndChatRequest {
+    /// `agent` (default), `end_user` or `system`.
+    #[schema(example = "agent")]
+    pub disconnected_by: Option<String>,
+}

@@ -1,0 +1,4 @@
+//! Request and response bodies, separate from database rows; conversions sit next to them.
+
+pub mod admin;
+pub mod chat;

@@ -1,0 +1,71 @@
+//! The session lock: the first layer of the one-active-session rule (SPEC section 6).
+//!
+//! A lock is held per (tenant, consumer number) from just before a chat is written until the
+//! chat ends, and only its owner, who knows the random token it was acquired with, may release
+//! or refresh it. [`InProcessLock`] serves a single instance; a Redis implementation of the same
+//! [`SessionLock`] trait serves many.
+
+mod guard;
+mod memory;
+
+use std::time::Duration;
+
+pub use guard::LockGuard;
+pub use memory::InProcessLock;
+
+/// Identifies one consumer of one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LockKey(String);
+
+impl LockKey {
+    /// `number` is the consumer's E.164 number.
+    pub fn new(tenant_id: i64, number: &str) -> Self {
+        Self(format!("sms:session:{tenant_id}:{number}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The secret an acquisition answers; whoever holds it owns the lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockToken(String);
+
+impl LockToken {
+    /// A fresh random token (128 bits).
+    pub fn random() -> Self {
+        Self(hex::encode(rand::random::<[u8; 16]>()))
+    }
+
+    /// A token read back from where its owner kept it (the chat row).
+    pub fn from_stored(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// The lock service cannot be reached; the request answers 503.
+    #[error("session lock unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A per-consumer lock with expiry and owner-only release.
+#[async_trait::async_trait]
+pub trait SessionLock: Send + Sync {
+    /// Takes the lock for `ttl` if nobody holds it; `None` when it is held.
+    async fn acquire(&self, key: &LockKey, ttl: Duration) -> Result<Option<LockToken>, LockError>;
+    /// Releases the lock if `token` still owns it; `false` otherwise.
+    async fn release(&self, key: &LockKey, token: &LockToken) -> Result<bool, LockError>;
+    /// Extends the lock to `ttl` from now if `token` still owns it.
+    async fn refresh(&self, key: &LockKey, token: &LockToken, ttl: Duration) -> Result<bool, LockError>;
+    /// Whether the lock service answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), LockError>;
+    /// A short name for logs and readiness (`"in-process"`, `"redis"`).
+    fn kind(&self) -> &'static str;
+}

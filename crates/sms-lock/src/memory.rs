@@ -1,0 +1,123 @@
+//! The in-process lock of the embedded single-instance default.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::{LockError, LockKey, LockToken, SessionLock};
+
+/// A map of key → (token, deadline) behind a mutex. Expired entries count as free and are
+/// swept from time to time so the map does not grow with consumers long gone.
+#[derive(Default)]
+pub struct InProcessLock {
+    entries: Mutex<HashMap<String, (String, Instant)>>,
+    acquisitions: AtomicU64,
+}
+
+impl InProcessLock {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with_entries<T>(&self, f: impl FnOnce(&mut HashMap<String, (String, Instant)>) -> T) -> T {
+        // A panic while holding the mutex cannot leave the map inconsistent (every operation is
+        // a single insert or remove), so a poisoned lock is still safe to use.
+        let mut guard = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+}
+
+const SWEEP_EVERY: u64 = 1024;
+
+#[async_trait::async_trait]
+impl SessionLock for InProcessLock {
+    async fn acquire(&self, key: &LockKey, ttl: Duration) -> Result<Option<LockToken>, LockError> {
+        let now = Instant::now();
+        let sweep = self.acquisitions.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1;
+        Ok(self.with_entries(|entries| {
+            if sweep {
+                entries.retain(|_, (_, deadline)| *deadline > now);
+            }
+            match entries.get(key.as_str()) {
+                Some((_, deadline)) if *deadline > now => None,
+                _ => {
+                    let token = LockToken::random();
+                    entries.insert(key.as_str().to_owned(), (token.as_str().to_owned(), now + ttl));
+                    Some(token)
+                }
+            }
+        }))
+    }
+
+    async fn release(&self, key: &LockKey, token: &LockToken) -> Result<bool, LockError> {
+        Ok(self.with_entries(|entries| match entries.get(key.as_str()) {
+            Some((owner, _)) if owner == token.as_str() => {
+                entries.remove(key.as_str());
+                true
+            }
+            _ => false,
+        }))
+    }
+
+    async fn refresh(&self, key: &LockKey, token: &LockToken, ttl: Duration) -> Result<bool, LockError> {
+        let now = Instant::now();
+        Ok(self.with_entries(|entries| match entries.get_mut(key.as_str()) {
+            Some((owner, deadline)) if owner == token.as_str() && *deadline > now => {
+                *deadline = now + ttl;
+                true
+            }
+            _ => false,
+        }))
+    }
+
+    async fn ping(&self) -> Result<(), LockError> {
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "in-process"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: &str) -> LockKey {
+        LockKey::new(1, n)
+    }
+
+    #[tokio::test]
+    async fn one_owner_at_a_time() -> Result<(), LockError> {
+        let lock = InProcessLock::new();
+        let ttl = Duration::from_secs(60);
+        let Some(token) = lock.acquire(&key("+14155550100"), ttl).await? else {
+            panic!("first acquisition must succeed");
+        };
+        assert!(lock.acquire(&key("+14155550100"), ttl).await?.is_none());
+        assert!(lock.acquire(&key("+14155550101"), ttl).await?.is_some(), "other keys are independent");
+        assert!(LockKey::new(2, "+14155550100") != key("+14155550100"), "tenants are independent");
+        assert!(!lock.release(&key("+14155550100"), &LockToken::random()).await?, "only the owner releases");
+        assert!(lock.acquire(&key("+14155550100"), ttl).await?.is_none());
+        assert!(lock.release(&key("+14155550100"), &token).await?);
+        assert!(!lock.release(&key("+14155550100"), &token).await?, "a second release is a no-op");
+        assert!(lock.acquire(&key("+14155550100"), ttl).await?.is_some());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn expires_and_refreshes() -> Result<(), LockError> {
+        let lock = InProcessLock::new();
+        let short = Duration::from_millis(50);
+        let Some(token) = lock.acquire(&key("a"), short).await? else { panic!("acquire") };
+        assert!(lock.refresh(&key("a"), &token, Duration::from_secs(60)).await?);
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert!(lock.acquire(&key("a"), short).await?.is_none(), "refreshed lock is still held");
+        let Some(other) = lock.acquire(&key("b"), short).await? else { panic!("acquire") };
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert!(!lock.refresh(&key("b"), &other, short).await?, "an expired lock cannot be refreshed");
+        assert!(lock.acquire(&key("b"), short).await?.is_some(), "an expired lock is free");
+        Ok(())
+    }
+}

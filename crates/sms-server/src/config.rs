@@ -1,0 +1,165 @@
+//! Configuration from the environment (SPEC section 7).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::StartupError;
+
+/// Everything the server reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `SMS_BIND`, default `127.0.0.1:8080`.
+    pub bind: String,
+    /// `DATABASE_URL`, default `sqlite://data/sms.sqlite3` (under `SMS_DATA_DIR`).
+    pub database_url: String,
+    /// `REDIS_URL`; unset means the in-process lock (one instance only).
+    pub redis_url: Option<String>,
+    /// `SMS_JWT_SECRET`; generated in the data directory when unset on SQLite.
+    pub jwt_secret: Option<String>,
+    /// `SMS_DATA_DIR`, default `data`.
+    pub data_dir: PathBuf,
+    /// `SMS_WORKERS`: HTTP worker threads; default one per core.
+    pub workers: Option<usize>,
+    /// `SMS_DB_POOL_SIZE`: database connections per instance, default 16.
+    pub db_pool_size: u32,
+    /// `SMS_SWEEP_INTERVAL_SECS`: how often idle chats are ended, default 30.
+    pub sweep_interval: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            database_url: "sqlite://data/sms.sqlite3".into(),
+            redis_url: None,
+            jwt_secret: None,
+            data_dir: PathBuf::from("data"),
+            workers: None,
+            db_pool_size: 16,
+            sweep_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn parsed<T: std::str::FromStr>(name: &str) -> Result<Option<T>, StartupError> {
+    var(name)
+        .map(|v| v.parse::<T>().map_err(|_| StartupError::Config(format!("{name} is not a valid number"))))
+        .transpose()
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, StartupError> {
+        let defaults = Self::default();
+        let data_dir = var("SMS_DATA_DIR").map_or(defaults.data_dir, PathBuf::from);
+        let database_url = var("DATABASE_URL").unwrap_or_else(|| default_sqlite_url(&data_dir));
+        Ok(Self {
+            bind: var("SMS_BIND").unwrap_or(defaults.bind),
+            database_url,
+            redis_url: var("REDIS_URL"),
+            jwt_secret: var("SMS_JWT_SECRET"),
+            data_dir,
+            workers: parsed("SMS_WORKERS")?,
+            db_pool_size: parsed("SMS_DB_POOL_SIZE")?.unwrap_or(defaults.db_pool_size),
+            sweep_interval: parsed::<u64>("SMS_SWEEP_INTERVAL_SECS")?
+                .map_or(defaults.sweep_interval, |s| Duration::from_secs(s.max(1))),
+        })
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")
+    }
+}
+
+fn default_sqlite_url(data_dir: &Path) -> String {
+    format!("sqlite://{}", data_dir.join("sms.sqlite3").display())
+}
+
+/// The JWT secret and whether it was just generated (first start of the embedded default).
+pub struct JwtSecret {
+    pub secret: Vec<u8>,
+    pub generated: bool,
+}
+
+const SECRET_FILE: &str = "jwt_secret";
+const MIN_SECRET_BYTES: usize = 32;
+
+/// `SMS_JWT_SECRET` when set; otherwise, on SQLite, the secret kept in the data directory,
+/// created on first use. PostgreSQL deployments run several instances, which must share the
+/// secret, so there it is required.
+pub fn jwt_secret(config: &Config) -> Result<JwtSecret, StartupError> {
+    if let Some(secret) = &config.jwt_secret {
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(StartupError::Config(format!("SMS_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")));
+        }
+        return Ok(JwtSecret { secret: secret.as_bytes().to_vec(), generated: false });
+    }
+    if config.is_postgres() {
+        return Err(StartupError::Config("SMS_JWT_SECRET is required with PostgreSQL".into()));
+    }
+    let path = config.data_dir.join(SECRET_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(existing) if existing.trim().len() >= MIN_SECRET_BYTES => {
+            return Ok(JwtSecret { secret: existing.trim().as_bytes().to_vec(), generated: false });
+        }
+        Ok(_) => return Err(StartupError::Config(format!("{} is too short; delete it to generate a new one", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(StartupError::Config(format!("cannot read {}: {e}", path.display()))),
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| StartupError::Config(format!("cannot create {}: {e}", config.data_dir.display())))?;
+    let secret = hex::encode(rand::random::<[u8; 32]>());
+    write_private(&path, &secret).map_err(|e| StartupError::Config(format!("cannot write {}: {e}", path.display())))?;
+    Ok(JwtSecret { secret: secret.into_bytes(), generated: true })
+}
+
+/// Writes a file readable by its owner only, refusing to overwrite one that appeared meanwhile.
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(content.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_secret_is_generated_once_and_kept() {
+        let dir = match tempfile::tempdir() {
+            Ok(d) => d,
+            Err(e) => panic!("{e}"),
+        };
+        let config = Config { data_dir: dir.path().join("data"), ..Config::default() };
+        let first = match jwt_secret(&config) {
+            Ok(s) => s,
+            Err(e) => panic!("{e}"),
+        };
+        assert!(first.generated);
+        let second = match jwt_secret(&config) {
+            Ok(s) => s,
+            Err(e) => panic!("{e}"),
+        };
+        assert!(!second.generated);
+        assert_eq!(first.secret, second.secret);
+    }
+
+    #[test]
+    fn postgres_requires_a_secret() {
+        let config = Config { database_url: "postgres://x/y".into(), ..Config::default() };
+        assert!(matches!(jwt_secret(&config), Err(StartupError::Config(_))));
+        let short = Config { jwt_secret: Some("short".into()), ..Config::default() };
+        assert!(matches!(jwt_secret(&short), Err(StartupError::Config(_))));
+    }
+}

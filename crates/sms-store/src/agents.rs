@@ -1,0 +1,62 @@
+//! Agents of a tenant. E-mails are unique per tenant, compared in lower case.
+
+use diesel::prelude::*;
+
+use crate::conn::write_tx;
+use crate::schema::agents;
+use crate::{Agent, AgentChanges, DbConn, NewAgent, StoreError};
+
+/// Creates an agent; an e-mail the tenant already has is [`StoreError::Conflict`].
+pub fn create(conn: &mut DbConn, new: &NewAgent) -> Result<Agent, StoreError> {
+    db_run!(conn, |c| diesel::insert_into(agents::table)
+        .values(new)
+        .returning(Agent::as_returning())
+        .get_result(c))
+    .map_err(StoreError::from)
+}
+
+pub fn list(conn: &mut DbConn, tenant_id: i64) -> Result<Vec<Agent>, StoreError> {
+    db_run!(conn, |c| agents::table
+        .filter(agents::tenant_id.eq(tenant_id))
+        .order(agents::id)
+        .select(Agent::as_select())
+        .load(c))
+    .map_err(StoreError::from)
+}
+
+pub fn find(conn: &mut DbConn, tenant_id: i64, id: i64) -> Result<Option<Agent>, StoreError> {
+    db_run!(conn, |c| agents::table
+        .filter(agents::id.eq(id))
+        .filter(agents::tenant_id.eq(tenant_id))
+        .select(Agent::as_select())
+        .first(c)
+        .optional())
+    .map_err(StoreError::from)
+}
+
+/// Finds an agent by e-mail, case-insensitively.
+pub fn find_by_email(conn: &mut DbConn, tenant_id: i64, email: &str) -> Result<Option<Agent>, StoreError> {
+    let lower = email.trim().to_lowercase();
+    db_run!(conn, |c| agents::table
+        .filter(agents::email_lower.eq(&lower))
+        .filter(agents::tenant_id.eq(tenant_id))
+        .select(Agent::as_select())
+        .first(c)
+        .optional())
+    .map_err(StoreError::from)
+}
+
+/// Applies `changes`; `None` when the tenant has no such agent, [`StoreError::Conflict`] when
+/// the new e-mail is taken.
+pub fn update(conn: &mut DbConn, tenant_id: i64, id: i64, changes: &AgentChanges) -> Result<Option<Agent>, StoreError> {
+    let target = agents::table.filter(agents::id.eq(id)).filter(agents::tenant_id.eq(tenant_id));
+    write_tx(conn, |conn| {
+        let updated = db_run!(conn, |c| diesel::update(target).set(changes).execute(c));
+        match updated {
+            // An empty change set is an error in diesel; it changes nothing here.
+            Err(diesel::result::Error::QueryBuilderError(_)) | Ok(_) => {}
+            Err(e) => return Err(StoreError::from(e)),
+        }
+        db_run!(conn, |c| target.select(Agent::as_select()).first(c).optional()).map_err(StoreError::from)
+    })
+}

@@ -1,0 +1,20 @@
+//! Persistence of the outbound SMS service: one diesel connection type over PostgreSQL and
+//! SQLite, an r2d2 pool, the embedded migrations and the queries.
+//!
+//! Every function that writes takes `&mut DbConn`, so a caller can compose several inside one
+//! transaction. The functions are blocking; the HTTP layer runs them on actix's blocking pool.
+
+#[macro_use]
+mod conn;
+pub mod agents;
+pub mod chats;
+mod error;
+pub mod models;
+pub mod numbers;
+pub mod schema;
+pub mod tenants;
+pub mod tokens;
+
+pub use conn::{Backend, DbConn, DbUrl, PoolOptions, Store};
+pub use error::StoreError;
+pub use models::*;

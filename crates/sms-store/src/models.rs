@@ -1,0 +1,244 @@
+//! Database rows. Wire types live in the HTTP crate and convert from these.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::schema::*;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = tenants)]
+pub struct Tenant {
+    pub id: i64,
+    pub subdomain: String,
+    pub name: String,
+    pub lang: String,
+    pub sms_enabled: bool,
+    pub outbound_sms_enabled: bool,
+    pub session_timeout_minutes: i32,
+    pub rate_limit_per_second: i32,
+    pub rate_limit_burst: i32,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = tenants)]
+pub struct NewTenant {
+    pub subdomain: String,
+    pub name: String,
+    pub lang: String,
+    pub sms_enabled: bool,
+    pub outbound_sms_enabled: bool,
+    pub session_timeout_minutes: i32,
+    pub rate_limit_per_second: i32,
+    pub rate_limit_burst: i32,
+    pub created_at: NaiveDateTime,
+}
+
+/// A partial update of a tenant; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = tenants)]
+pub struct TenantChanges {
+    pub name: Option<String>,
+    pub lang: Option<String>,
+    pub sms_enabled: Option<bool>,
+    pub outbound_sms_enabled: Option<bool>,
+    pub session_timeout_minutes: Option<i32>,
+    pub rate_limit_per_second: Option<i32>,
+    pub rate_limit_burst: Option<i32>,
+}
+
+impl TenantChanges {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.lang.is_none()
+            && self.sms_enabled.is_none()
+            && self.outbound_sms_enabled.is_none()
+            && self.session_timeout_minutes.is_none()
+            && self.rate_limit_per_second.is_none()
+            && self.rate_limit_burst.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = api_tokens)]
+pub struct ApiToken {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub token_hash: String,
+    pub created_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outbound_numbers)]
+pub struct OutboundNumber {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub number: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = agents)]
+pub struct Agent {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub email: String,
+    pub email_lower: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub name: String,
+    pub agent_number: Option<i64>,
+    pub avatar_url: Option<String>,
+    pub status: String,
+    pub created_at: NaiveDateTime,
+}
+
+impl Agent {
+    pub const ACTIVE: &'static str = "active";
+    pub const DEACTIVATED: &'static str = "deactivated";
+
+    pub fn is_active(&self) -> bool {
+        self.status == Self::ACTIVE
+    }
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = agents)]
+pub struct NewAgent {
+    pub tenant_id: i64,
+    pub email: String,
+    pub email_lower: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub name: String,
+    pub agent_number: Option<i64>,
+    pub avatar_url: Option<String>,
+    pub status: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// A partial update of an agent. The outer `Option` says whether a field changes; for the
+/// nullable fields the inner one is the new value.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = agents)]
+pub struct AgentChanges {
+    pub email: Option<String>,
+    pub email_lower: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub name: Option<String>,
+    pub agent_number: Option<Option<i64>>,
+    pub avatar_url: Option<Option<String>>,
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = chats)]
+pub struct Chat {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub end_user_id: i64,
+    pub agent_id: Option<i64>,
+    pub chat_type: String,
+    pub lang: String,
+    pub status: String,
+    pub outbound_number: String,
+    pub ticket_id: Option<String>,
+    pub disconnected_by: String,
+    pub lock_token: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub assigned_at: Option<NaiveDateTime>,
+    pub ends_at: Option<NaiveDateTime>,
+    pub last_activity_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+impl Chat {
+    /// Seconds from creation to the end; 0 while the chat is active.
+    pub fn duration_seconds(&self) -> i64 {
+        self.ends_at.map_or(0, |end| (end - self.created_at).num_seconds().max(0))
+    }
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = chats)]
+pub(crate) struct NewChat<'a> {
+    pub tenant_id: i64,
+    pub end_user_id: i64,
+    pub agent_id: Option<i64>,
+    pub chat_type: &'a str,
+    pub lang: &'a str,
+    pub status: &'a str,
+    pub outbound_number: &'a str,
+    pub ticket_id: Option<&'a str>,
+    pub disconnected_by: &'a str,
+    pub lock_token: Option<&'a str>,
+    pub created_at: NaiveDateTime,
+    pub assigned_at: Option<NaiveDateTime>,
+    pub last_activity_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = participants)]
+pub struct Participant {
+    pub id: i64,
+    pub chat_id: i64,
+    pub kind: String,
+    pub status: String,
+    pub user_id: Option<i64>,
+    pub end_user_id: Option<i64>,
+    pub connected_at: NaiveDateTime,
+    pub ended_at: Option<NaiveDateTime>,
+    pub chat_duration: Option<i32>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = participants)]
+pub(crate) struct NewParticipant<'a> {
+    pub chat_id: i64,
+    pub kind: &'a str,
+    pub status: &'a str,
+    pub user_id: Option<i64>,
+    pub end_user_id: Option<i64>,
+    pub connected_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = messages)]
+pub struct Message {
+    pub id: i64,
+    pub chat_id: i64,
+    pub tenant_id: i64,
+    pub direction: String,
+    pub body: String,
+    pub segments: i32,
+    pub delivery_status: String,
+    pub provider_message_id: Option<String>,
+    pub error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = messages)]
+pub(crate) struct NewMessage<'a> {
+    pub chat_id: i64,
+    pub tenant_id: i64,
+    pub direction: &'a str,
+    pub body: &'a str,
+    pub segments: i32,
+    pub delivery_status: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A chat with what its wire form needs: participants, the assigned agent and the end user's
+/// number.
+#[derive(Debug, Clone)]
+pub struct ChatBundle {
+    pub chat: Chat,
+    pub participants: Vec<Participant>,
+    pub agent: Option<Agent>,
+}

@@ -1,0 +1,130 @@
+//! Diesel's view of the tables in `migrations/`. Written by hand: both backends share it.
+
+diesel::table! {
+    tenants (id) {
+        id -> BigInt,
+        subdomain -> Text,
+        name -> Text,
+        lang -> Text,
+        sms_enabled -> Bool,
+        outbound_sms_enabled -> Bool,
+        session_timeout_minutes -> Integer,
+        rate_limit_per_second -> Integer,
+        rate_limit_burst -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    outbound_numbers (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        number -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    agents (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        email -> Text,
+        email_lower -> Text,
+        first_name -> Text,
+        last_name -> Text,
+        name -> Text,
+        agent_number -> Nullable<BigInt>,
+        avatar_url -> Nullable<Text>,
+        status -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    end_users (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        number -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    chats (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        end_user_id -> BigInt,
+        agent_id -> Nullable<BigInt>,
+        chat_type -> Text,
+        lang -> Text,
+        status -> Text,
+        outbound_number -> Text,
+        ticket_id -> Nullable<Text>,
+        disconnected_by -> Text,
+        lock_token -> Nullable<Text>,
+        created_at -> Timestamp,
+        assigned_at -> Nullable<Timestamp>,
+        ends_at -> Nullable<Timestamp>,
+        last_activity_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    participants (id) {
+        id -> BigInt,
+        chat_id -> BigInt,
+        kind -> Text,
+        status -> Text,
+        user_id -> Nullable<BigInt>,
+        end_user_id -> Nullable<BigInt>,
+        connected_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+        chat_duration -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> BigInt,
+        chat_id -> BigInt,
+        tenant_id -> BigInt,
+        direction -> Text,
+        body -> Text,
+        segments -> Integer,
+        delivery_status -> Text,
+        provider_message_id -> Nullable<Text>,
+        error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(api_tokens -> tenants (tenant_id));
+diesel::joinable!(outbound_numbers -> tenants (tenant_id));
+diesel::joinable!(agents -> tenants (tenant_id));
+diesel::joinable!(end_users -> tenants (tenant_id));
+diesel::joinable!(chats -> end_users (end_user_id));
+diesel::joinable!(participants -> chats (chat_id));
+diesel::joinable!(messages -> chats (chat_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    tenants,
+    api_tokens,
+    outbound_numbers,
+    agents,
+    end_users,
+    chats,
+    participants,
+    messages
+);

@@ -1,0 +1,41 @@
+//! Tenants.
+
+use diesel::prelude::*;
+
+use crate::conn::write_tx;
+use crate::schema::tenants;
+use crate::{DbConn, NewTenant, StoreError, Tenant, TenantChanges};
+
+/// Creates a tenant; a taken subdomain is [`StoreError::Conflict`].
+pub fn create(conn: &mut DbConn, new: &NewTenant) -> Result<Tenant, StoreError> {
+    db_run!(conn, |c| diesel::insert_into(tenants::table)
+        .values(new)
+        .returning(Tenant::as_returning())
+        .get_result(c))
+    .map_err(StoreError::from)
+}
+
+pub fn list(conn: &mut DbConn) -> Result<Vec<Tenant>, StoreError> {
+    db_run!(conn, |c| tenants::table.order(tenants::id).select(Tenant::as_select()).load(c))
+        .map_err(StoreError::from)
+}
+
+pub fn find_by_subdomain(conn: &mut DbConn, subdomain: &str) -> Result<Option<Tenant>, StoreError> {
+    db_run!(conn, |c| tenants::table
+        .filter(tenants::subdomain.eq(subdomain))
+        .select(Tenant::as_select())
+        .first(c)
+        .optional())
+    .map_err(StoreError::from)
+}
+
+/// Applies `changes` and answers the tenant as it is afterwards, or `None` when it is missing.
+pub fn update(conn: &mut DbConn, id: i64, changes: &TenantChanges) -> Result<Option<Tenant>, StoreError> {
+    write_tx(conn, |conn| {
+        if !changes.is_empty() {
+            db_run!(conn, |c| diesel::update(tenants::table.find(id)).set(changes).execute(c))?;
+        }
+        db_run!(conn, |c| tenants::table.find(id).select(Tenant::as_select()).first(c).optional())
+            .map_err(StoreError::from)
+    })
+}

@@ -1,0 +1,54 @@
+//! API tokens, stored as the hex SHA-256 of the token.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::schema::api_tokens;
+use crate::{ApiToken, DbConn, StoreError};
+
+pub fn create(conn: &mut DbConn, tenant_id: i64, token_hash: &str, now: NaiveDateTime) -> Result<ApiToken, StoreError> {
+    db_run!(conn, |c| diesel::insert_into(api_tokens::table)
+        .values((
+            api_tokens::tenant_id.eq(tenant_id),
+            api_tokens::token_hash.eq(token_hash),
+            api_tokens::created_at.eq(now),
+        ))
+        .returning(ApiToken::as_returning())
+        .get_result(c))
+    .map_err(StoreError::from)
+}
+
+pub fn list(conn: &mut DbConn, tenant_id: i64) -> Result<Vec<ApiToken>, StoreError> {
+    db_run!(conn, |c| api_tokens::table
+        .filter(api_tokens::tenant_id.eq(tenant_id))
+        .order(api_tokens::id)
+        .select(ApiToken::as_select())
+        .load(c))
+    .map_err(StoreError::from)
+}
+
+/// The hashes of the tenant's tokens that are not revoked.
+pub fn active_hashes(conn: &mut DbConn, tenant_id: i64) -> Result<Vec<String>, StoreError> {
+    db_run!(conn, |c| api_tokens::table
+        .filter(api_tokens::tenant_id.eq(tenant_id))
+        .filter(api_tokens::revoked_at.is_null())
+        .select(api_tokens::token_hash)
+        .load(c))
+    .map_err(StoreError::from)
+}
+
+/// Revokes a token of the tenant. `false` when the tenant has no such token; revoking twice
+/// keeps the first revocation time.
+pub fn revoke(conn: &mut DbConn, tenant_id: i64, id: i64, now: NaiveDateTime) -> Result<bool, StoreError> {
+    let owned = api_tokens::table.filter(api_tokens::id.eq(id)).filter(api_tokens::tenant_id.eq(tenant_id));
+    db_run!(conn, |c| {
+        let exists: i64 = owned.count().get_result(c)?;
+        if exists == 0 {
+            return Ok(false);
+        }
+        diesel::update(owned.filter(api_tokens::revoked_at.is_null()))
+            .set(api_tokens::revoked_at.eq(now))
+            .execute(c)?;
+        Ok(true)
+    })
+}
