@@ -1,0 +1,348 @@
+//! Starts the real application on port 0 against a database of its own, and talks HTTP to it.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{json, Value};
+use sms_http::JwtKeys;
+use sms_server::{Application, Config};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const JWT_SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
+
+/// The PostgreSQL server the suite uses: `SMS_TEST_POSTGRES_URL`, default the local one.
+pub fn postgres_admin_url() -> String {
+    std::env::var("SMS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database that exists for one test and is dropped after it.
+pub enum TestDb {
+    Sqlite { _dir: tempfile::TempDir, url: String },
+    Postgres { name: String, url: String },
+}
+
+impl TestDb {
+    pub fn create(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+                let url = format!("sqlite://{}", dir.path().join("test.sqlite3").display());
+                Self::Sqlite { _dir: dir, url }
+            }
+            Backend::Postgres => {
+                let name = format!("sms_test_{}", hex_id());
+                let admin = postgres_admin_url();
+                let mut conn = PgConnection::establish(&admin)
+                    .unwrap_or_else(|e| panic!("PostgreSQL must be running at {admin} for the PostgreSQL suite: {e}"));
+                conn.batch_execute(&format!("CREATE DATABASE {name}"))
+                    .unwrap_or_else(|e| panic!("create database: {e}"));
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+                Self::Postgres { url: format!("{base}/{name}"), name }
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            Self::Sqlite { url, .. } | Self::Postgres { url, .. } => url,
+        }
+    }
+
+    /// Runs SQL against the test's database directly (to arrange a state or check one).
+    pub fn execute(&self, sql: &str) {
+        match self {
+            Self::Sqlite { url, .. } => {
+                let path = url.trim_start_matches("sqlite://");
+                let mut conn = diesel::SqliteConnection::establish(path).unwrap_or_else(|e| panic!("{e}"));
+                conn.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+            Self::Postgres { url, .. } => {
+                let mut conn = PgConnection::establish(url).unwrap_or_else(|e| panic!("{e}"));
+                conn.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+        }
+    }
+
+    /// `SELECT COUNT(*) FROM table`.
+    pub fn count(&self, table: &str) -> i64 {
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        let rows: Vec<Count> = match self {
+            Self::Sqlite { url, .. } => {
+                let mut conn = SqliteConnection::establish(url.trim_start_matches("sqlite://")).unwrap_or_else(|e| panic!("{e}"));
+                diesel::sql_query(&sql).load(&mut conn).unwrap_or_else(|e| panic!("{e}"))
+            }
+            Self::Postgres { url, .. } => {
+                let mut conn = PgConnection::establish(url).unwrap_or_else(|e| panic!("{e}"));
+                diesel::sql_query(&sql).load(&mut conn).unwrap_or_else(|e| panic!("{e}"))
+            }
+        };
+        rows.first().map_or(0, |r| r.n)
+    }
+
+    pub fn drop_now(&self) {
+        if let Self::Postgres { name, .. } = self {
+            if let Ok(mut conn) = PgConnection::establish(&postgres_admin_url()) {
+                let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        self.drop_now();
+    }
+}
+
+fn hex_id() -> String {
+    let bytes: [u8; 8] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A running application and a client for it.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub admin_token: String,
+    pub jwt: JwtKeys,
+    pub backend: Backend,
+    handle: actix_web::dev::ServerHandle,
+    // Declared last: dropped after the server is told to stop.
+    pub db: TestDb,
+}
+
+/// A tenant with an API token.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub subdomain: String,
+    pub token: String,
+}
+
+pub fn config_for(db_url: &str) -> Config {
+    Config {
+        bind: "127.0.0.1:0".into(),
+        database_url: db_url.to_owned(),
+        jwt_secret: Some(JWT_SECRET.into()),
+        workers: Some(1),
+        db_pool_size: 8,
+        sweep_interval: Duration::from_millis(500),
+        ..Config::default()
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let db = TestDb::create(backend);
+    start(backend, db).await
+}
+
+/// Builds and starts an application on `db_url`; answers its address and handle.
+fn launch(db_url: &str) -> (String, actix_web::dev::ServerHandle) {
+    let app = Application::build(&config_for(db_url)).unwrap_or_else(|e| panic!("build: {e}"));
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    actix_web::rt::spawn(app.run_until_stopped());
+    (address, handle)
+}
+
+async fn start(backend: Backend, db: TestDb) -> TestApp {
+    let (address, handle) = launch(db.url());
+    let jwt = JwtKeys::new(JWT_SECRET.as_bytes());
+    let admin_token = jwt.admin_token(600).unwrap_or_else(|e| panic!("{e}"));
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    TestApp { address, client, admin_token, jwt, backend, handle, db }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // The command is sent at once; the returned future only waits for completion.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// An answer's status and JSON body (`Value::Null` when the body is empty).
+pub async fn read(resp: Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    (status, body)
+}
+
+pub fn msg(message: &str) -> Value {
+    json!({ "message": message })
+}
+
+/// The seed's request body.
+pub fn seed_body() -> Value {
+    json!({
+        "chat_type": "Messaging (SMS)",
+        "end_user_number": "+1 415-555-0100",
+        "outbound_number": "+1 628-555-0199",
+        "message": "lorem ipsum",
+        "ticket_id": "5006x00000XXxxxXXX"
+    })
+}
+
+/// The seed body with fields replaced (`Value::Null` values are sent as null) or removed (a
+/// key prefixed with `-`).
+pub fn body_with(changes: &[(&str, Value)]) -> Value {
+    let mut body = seed_body();
+    if let Some(map) = body.as_object_mut() {
+        for (key, value) in changes {
+            match key.strip_prefix('-') {
+                Some(k) => {
+                    map.remove(k);
+                }
+                None => {
+                    map.insert((*key).to_owned(), value.clone());
+                }
+            }
+        }
+    }
+    body
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(&self.admin_token)
+    }
+
+    pub fn as_tenant(&self, tenant: &Tenant, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path)).basic_auth(&tenant.subdomain, Some(&tenant.token))
+    }
+
+    pub async fn admin_json(&self, method: Method, path: &str, body: Value) -> (u16, Value) {
+        read(self.admin(method, path).json(&body).send().await.unwrap_or_else(|e| panic!("{e}"))).await
+    }
+
+    pub async fn admin_call(&self, method: Method, path: &str) -> (u16, Value) {
+        read(self.admin(method, path).send().await.unwrap_or_else(|e| panic!("{e}"))).await
+    }
+
+    /// Creates a tenant (with `settings` merged into the body) and an API token for it.
+    pub async fn tenant_with(&self, subdomain: &str, settings: Value) -> Tenant {
+        let mut body = json!({ "subdomain": subdomain, "name": format!("{subdomain} Inc.") });
+        if let (Some(map), Some(extra)) = (body.as_object_mut(), settings.as_object()) {
+            for (k, v) in extra {
+                map.insert(k.clone(), v.clone());
+            }
+        }
+        let (status, created) = self.admin_json(Method::POST, "/admin/v1/tenants", body).await;
+        assert_eq!(status, 201, "create tenant: {created}");
+        let (status, token) = self.admin_call(Method::POST, &format!("/admin/v1/tenants/{subdomain}/api-tokens")).await;
+        assert_eq!(status, 201, "create token: {token}");
+        let token = token["token"].as_str().unwrap_or_else(|| panic!("no token in {token}")).to_owned();
+        Tenant { subdomain: subdomain.to_owned(), token }
+    }
+
+    pub async fn tenant(&self, subdomain: &str) -> Tenant {
+        self.tenant_with(subdomain, json!({})).await
+    }
+
+    /// A tenant owning the seed's outbound number.
+    pub async fn seed_tenant(&self, subdomain: &str) -> Tenant {
+        let tenant = self.tenant(subdomain).await;
+        self.add_number(&tenant, "+1 628-555-0199").await;
+        tenant
+    }
+
+    /// A second tenant, `other`, with its own outbound number.
+    pub async fn seed_tenant_other(&self) -> Tenant {
+        let tenant = self.tenant("other").await;
+        self.add_number(&tenant, "+1 628-555-0150").await;
+        tenant
+    }
+
+    pub async fn add_number(&self, tenant: &Tenant, number: &str) -> i64 {
+        let path = format!("/admin/v1/tenants/{}/outbound-numbers", tenant.subdomain);
+        let (status, body) = self.admin_json(Method::POST, &path, json!({ "number": number })).await;
+        assert_eq!(status, 201, "add number: {body}");
+        body["id"].as_i64().unwrap_or_default()
+    }
+
+    /// The seed's agent John Doe.
+    pub async fn add_seed_agent(&self, tenant: &Tenant) -> Value {
+        self.add_agent(
+            tenant,
+            json!({
+                "email": "john.doe@foo.com", "first_name": "John", "last_name": "Doe",
+                "agent_number": 9, "avatar_url": "https://foobar.com/johndoe"
+            }),
+        )
+        .await
+    }
+
+    pub async fn add_agent(&self, tenant: &Tenant, body: Value) -> Value {
+        let path = format!("/admin/v1/tenants/{}/agents", tenant.subdomain);
+        let (status, agent) = self.admin_json(Method::POST, &path, body).await;
+        assert_eq!(status, 201, "add agent: {agent}");
+        agent
+    }
+
+    pub async fn patch_tenant(&self, tenant: &Tenant, body: Value) {
+        let path = format!("/admin/v1/tenants/{}", tenant.subdomain);
+        let (status, out) = self.admin_json(Method::PATCH, &path, body).await;
+        assert_eq!(status, 200, "patch tenant: {out}");
+    }
+
+    pub async fn send_sms(&self, tenant: &Tenant, body: &Value) -> (u16, Value) {
+        let req = self.as_tenant(tenant, Method::POST, "/apps/api/v1/sms").json(body);
+        read(req.send().await.unwrap_or_else(|e| panic!("{e}"))).await
+    }
+
+    pub async fn tenant_call(&self, tenant: &Tenant, method: Method, path: &str) -> (u16, Value) {
+        read(self.as_tenant(tenant, method, path).send().await.unwrap_or_else(|e| panic!("{e}"))).await
+    }
+
+    /// Stops this instance and starts a new one on the same database (a restart): nothing
+    /// held in memory, such as the in-process lock, survives.
+    pub async fn restart(&mut self) {
+        self.handle.stop(true).await;
+        let (address, handle) = launch(self.db.url());
+        self.address = address;
+        self.handle = handle;
+    }
+}
+
+/// Generates one test per backend for each named `async fn(Backend)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[actix_web::test]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[actix_web::test]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
