@@ -57,17 +57,18 @@ impl TestDb {
 
     /// Runs SQL against the test's database directly (to arrange a state or check one).
     pub fn execute(&self, sql: &str) {
-        match self {
-            Self::Sqlite { url, .. } => {
-                let path = url.trim_start_matches("sqlite://");
-                let mut conn = diesel::SqliteConnection::establish(path).unwrap_or_else(|e| panic!("{e}"));
-                conn.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-            }
-            Self::Postgres { url, .. } => {
-                let mut conn = PgConnection::establish(url).unwrap_or_else(|e| panic!("{e}"));
-                conn.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-            }
-        }
+        self.try_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// Like [`TestDb::execute`], answering the database's error.
+    pub fn try_execute(&self, sql: &str) -> Result<(), String> {
+        let result = match self {
+            Self::Sqlite { url, .. } => diesel::SqliteConnection::establish(url.trim_start_matches("sqlite://"))
+                .map_err(|e| e.to_string())?
+                .batch_execute(sql),
+            Self::Postgres { url, .. } => PgConnection::establish(url).map_err(|e| e.to_string())?.batch_execute(sql),
+        };
+        result.map_err(|e| e.to_string())
     }
 
     /// `SELECT COUNT(*) FROM table`.

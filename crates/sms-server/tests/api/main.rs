@@ -5,3 +5,11 @@ mod helpers;
 
 mod seed;
 mod rows;
+mod chats;
+mod auth;
+mod admin;
+mod isolation;
+mod race;
+mod routing;
+mod durability;
+mod openapi;
