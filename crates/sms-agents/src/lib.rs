@@ -142,14 +142,29 @@ mod tests {
     #[test]
     fn faults_in_order() {
         // A missing id wins over a mismatch and over an inactive agent.
-        assert_eq!(rejected(resolve(&mut directory(), 10, &sel(Some(99), Some("gone@foo.com")))), SmsError::AgentNotFound);
-        assert_eq!(rejected(resolve(&mut directory(), 10, &sel(Some(1), Some("nobody@foo.com")))), SmsError::AgentNotFound);
+        assert_eq!(
+            rejected(resolve(&mut directory(), 10, &sel(Some(99), Some("gone@foo.com")))),
+            SmsError::AgentNotFound
+        );
+        assert_eq!(
+            rejected(resolve(&mut directory(), 10, &sel(Some(1), Some("nobody@foo.com")))),
+            SmsError::AgentNotFound
+        );
         // Both found but different: mismatch, even when one is inactive.
-        assert_eq!(rejected(resolve(&mut directory(), 10, &sel(Some(1), Some("jane@foo.com")))), SmsError::AgentMismatch);
-        assert_eq!(rejected(resolve(&mut directory(), 10, &sel(Some(3), Some("jane@foo.com")))), SmsError::AgentMismatch);
+        assert_eq!(
+            rejected(resolve(&mut directory(), 10, &sel(Some(1), Some("jane@foo.com")))),
+            SmsError::AgentMismatch
+        );
+        assert_eq!(
+            rejected(resolve(&mut directory(), 10, &sel(Some(3), Some("jane@foo.com")))),
+            SmsError::AgentMismatch
+        );
         // Then the status.
         assert_eq!(rejected(resolve(&mut directory(), 10, &sel(Some(3), None))), SmsError::AgentInactive);
-        assert_eq!(rejected(resolve(&mut directory(), 10, &sel(Some(3), Some("GONE@foo.com")))), SmsError::AgentInactive);
+        assert_eq!(
+            rejected(resolve(&mut directory(), 10, &sel(Some(3), Some("GONE@foo.com")))),
+            SmsError::AgentInactive
+        );
         assert_eq!(SmsError::AgentNotFound.to_string(), "agent is not found");
         assert_eq!(SmsError::AgentMismatch.to_string(), "agentId and agentEmail refer to different agents");
         assert_eq!(SmsError::AgentInactive.to_string(), "agent is not active");

@@ -15,6 +15,6 @@ pub mod time;
 
 pub use chat::{ChatStatus, ChatType, DisconnectedBy};
 pub use error::SmsError;
-pub use phone::{E164Number, PhoneError};
 pub use json::BodyError;
+pub use phone::{E164Number, PhoneError};
 pub use sms::{Addressed, AgentSelector, Content, SendSmsBody, TenantPolicy};

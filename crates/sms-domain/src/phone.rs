@@ -39,10 +39,8 @@ impl E164Number {
         // The country code decides "non-US" before any validity check: the metadata cannot
         // even parse some foreign numbers (`+82 000-000-0000`), yet they are non-US.
         if let Some(rest) = input.strip_prefix('+') {
-            let first_digit = rest
-                .chars()
-                .find(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
-                .ok_or(PhoneError::Invalid)?;
+            let first_digit =
+                rest.chars().find(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).ok_or(PhoneError::Invalid)?;
             match first_digit {
                 '1' => {}
                 '0' | '2'..='9' => return Err(PhoneError::NonUs),
@@ -102,11 +100,7 @@ impl fmt::Display for E164Number {
 pub fn mask(number: &str) -> String {
     let count = number.chars().count();
     let keep = count.saturating_sub(4);
-    number
-        .chars()
-        .enumerate()
-        .map(|(i, c)| if i < keep { '*' } else { c })
-        .collect()
+    number.chars().enumerate().map(|(i, c)| if i < keep { '*' } else { c }).collect()
 }
 
 #[cfg(test)]

@@ -126,11 +126,7 @@ impl SendSmsBody {
     }
 }
 
-fn parse_number(
-    value: Option<&str>,
-    missing: SmsError,
-    invalid: SmsError,
-) -> Result<E164Number, SmsError> {
+fn parse_number(value: Option<&str>, missing: SmsError, invalid: SmsError) -> Result<E164Number, SmsError> {
     let value = value.filter(|v| !v.trim().is_empty()).ok_or(missing)?;
     E164Number::parse(value).map_err(|e| match e {
         PhoneError::Invalid => invalid,
@@ -290,10 +286,7 @@ mod tests {
 
     #[test]
     fn row_10_outbound_number_not_owned() {
-        assert_eq!(
-            err(with(&[("outbound_number", json!("+1 415-555-0199"))])),
-            SmsError::OutboundNumberNotFound
-        );
+        assert_eq!(err(with(&[("outbound_number", json!("+1 415-555-0199"))])), SmsError::OutboundNumberNotFound);
         assert_eq!(SmsError::OutboundNumberNotFound.to_string(), "outbound_number is not found");
     }
 
@@ -341,10 +334,7 @@ mod tests {
         let disabled = TenantPolicy { sms_enabled: false, outbound_sms_enabled: false };
         assert_eq!(err_with(all_bad.clone(), disabled), SmsError::ChatTypeMissing);
         // Row 2 beats the tenant switches.
-        assert_eq!(
-            err_with(with(&[("chat_type", json!("In-app"))]), disabled),
-            SmsError::ChatTypeInvalid
-        );
+        assert_eq!(err_with(with(&[("chat_type", json!("In-app"))]), disabled), SmsError::ChatTypeInvalid);
         // Row 3 beats a missing number.
         assert_eq!(err_with(with(&[("-end_user_number", ABSENT)]), disabled), SmsError::SmsDisabled);
         // Row 5 beats a bad outbound number and a missing message.
@@ -363,10 +353,7 @@ mod tests {
             SmsError::NonUsNumber
         );
         // Row 8 beats row 11.
-        assert_eq!(
-            err(with(&[("-outbound_number", ABSENT), ("message", json!(""))])),
-            SmsError::OutboundNumberMissing
-        );
+        assert_eq!(err(with(&[("-outbound_number", ABSENT), ("message", json!(""))])), SmsError::OutboundNumberMissing);
         // Row 9 beats row 11.
         assert_eq!(
             err(with(&[("outbound_number", json!("abc")), ("message", json!(""))])),

@@ -30,9 +30,8 @@ mod tests {
 
     #[test]
     fn formats_with_three_fraction_digits_and_z() {
-        let t = NaiveDate::from_ymd_opt(2021, 10, 4)
-            .and_then(|d| d.and_hms_milli_opt(17, 20, 51, 0))
-            .unwrap_or_default();
+        let t =
+            NaiveDate::from_ymd_opt(2021, 10, 4).and_then(|d| d.and_hms_milli_opt(17, 20, 51, 0)).unwrap_or_default();
         assert_eq!(format_timestamp(t), "2021-10-04T17:20:51.000Z");
         let t = NaiveDate::from_ymd_opt(2021, 10, 4)
             .and_then(|d| d.and_hms_micro_opt(17, 20, 51, 123_456))

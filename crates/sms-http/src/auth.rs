@@ -171,9 +171,8 @@ fn admin(req: &HttpRequest) -> Result<AdminAuth, ApiError> {
     let Presented::Bearer(jwt) = presented(req, ADMIN_CHALLENGE)? else {
         return Err(invalid());
     };
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::internal(&"application state is missing"))?;
+    let state =
+        req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal(&"application state is missing"))?;
     let claims = state.jwt.verify(&jwt).ok_or_else(invalid)?;
     match claims.role.as_deref() {
         Some(ROLE_ADMIN) => Ok(AdminAuth),
@@ -206,7 +205,13 @@ mod tests {
         };
         assert_eq!(keys.verify(&token).and_then(|c| c.role), Some("admin".into()));
         assert!(JwtKeys::new(b"another secret another secret ..").verify(&token).is_none());
-        let expired = keys.sign(&Claims { sub: "x".into(), role: Some("admin".into()), exp: unix_now() - 1, iat: None, tenant: None });
+        let expired = keys.sign(&Claims {
+            sub: "x".into(),
+            role: Some("admin".into()),
+            exp: unix_now() - 1,
+            iat: None,
+            tenant: None,
+        });
         assert!(expired.ok().and_then(|t| keys.verify(&t)).is_none());
     }
 }

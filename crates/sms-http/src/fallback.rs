@@ -81,4 +81,3 @@ pub fn json_envelope<B: MessageBody + 'static>(res: ServiceResponse<B>) -> actix
     let new = new.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/json"))).body(body);
     Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, new.map_into_boxed_body()).map_into_right_body()))
 }
-

@@ -51,8 +51,14 @@ impl Modify for Servers {
         let hosted = ServerBuilder::new()
             .url("https://{subdomain}.{domain}")
             .description(Some("A hosted deployment: one subdomain per tenant."))
-            .parameter("subdomain", ServerVariableBuilder::new().default_value("acme").description(Some("The tenant's subdomain.")))
-            .parameter("domain", ServerVariableBuilder::new().default_value("example.com").description(Some("The deployment's domain.")))
+            .parameter(
+                "subdomain",
+                ServerVariableBuilder::new().default_value("acme").description(Some("The tenant's subdomain.")),
+            )
+            .parameter(
+                "domain",
+                ServerVariableBuilder::new().default_value("example.com").description(Some("The deployment's domain.")),
+            )
             .build();
         let local = ServerBuilder::new()
             .url("http://127.0.0.1:8080")

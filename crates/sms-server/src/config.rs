@@ -105,7 +105,12 @@ pub fn jwt_secret(config: &Config) -> Result<JwtSecret, StartupError> {
         Ok(existing) if existing.trim().len() >= MIN_SECRET_BYTES => {
             return Ok(JwtSecret { secret: existing.trim().as_bytes().to_vec(), generated: false });
         }
-        Ok(_) => return Err(StartupError::Config(format!("{} is too short; delete it to generate a new one", path.display()))),
+        Ok(_) => {
+            return Err(StartupError::Config(format!(
+                "{} is too short; delete it to generate a new one",
+                path.display()
+            )))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(StartupError::Config(format!("cannot read {}: {e}", path.display()))),
     }

@@ -8,11 +8,8 @@ use crate::{Agent, AgentChanges, DbConn, NewAgent, StoreError};
 
 /// Creates an agent; an e-mail the tenant already has is [`StoreError::Conflict`].
 pub fn create(conn: &mut DbConn, new: &NewAgent) -> Result<Agent, StoreError> {
-    db_run!(conn, |c| diesel::insert_into(agents::table)
-        .values(new)
-        .returning(Agent::as_returning())
-        .get_result(c))
-    .map_err(StoreError::from)
+    db_run!(conn, |c| diesel::insert_into(agents::table).values(new).returning(Agent::as_returning()).get_result(c))
+        .map_err(StoreError::from)
 }
 
 pub fn list(conn: &mut DbConn, tenant_id: i64) -> Result<Vec<Agent>, StoreError> {

@@ -61,13 +61,14 @@ pub fn create(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Created, Stor
     let result = write_tx(conn, |conn| {
         let end_user_id = upsert_end_user(conn, spec.tenant_id, spec.end_user_number, spec.now)?;
         let expired = match active_chat_of(conn, spec.tenant_id, end_user_id)? {
-            Some(active) if active.expires_at <= spec.now => finish(conn, &active, DisconnectedBy::System, active.expires_at)?
-                .then(|| EndedChat {
+            Some(active) if active.expires_at <= spec.now => {
+                finish(conn, &active, DisconnectedBy::System, active.expires_at)?.then(|| EndedChat {
                     chat_id: active.id,
                     tenant_id: active.tenant_id,
                     end_user_number: spec.end_user_number.as_str().to_owned(),
                     lock_token: active.lock_token.clone(),
-                }),
+                })
+            }
             Some(active) => return Err(StoreError::ActiveChat { chat_id: Some(active.id) }),
             None => None,
         };
@@ -145,7 +146,12 @@ pub fn create(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Created, Stor
     }
 }
 
-fn upsert_end_user(conn: &mut DbConn, tenant_id: i64, number: &E164Number, now: NaiveDateTime) -> Result<i64, StoreError> {
+fn upsert_end_user(
+    conn: &mut DbConn,
+    tenant_id: i64,
+    number: &E164Number,
+    now: NaiveDateTime,
+) -> Result<i64, StoreError> {
     db_run!(conn, |c| diesel::insert_into(end_users::table)
         .values((
             end_users::tenant_id.eq(tenant_id),
@@ -189,9 +195,7 @@ pub fn active_chat(conn: &mut DbConn, tenant_id: i64, number: &E164Number) -> Re
 /// Ends `chat` if it is still active; `false` when someone else ended it first.
 fn finish(conn: &mut DbConn, chat: &Chat, by: DisconnectedBy, at: NaiveDateTime) -> Result<bool, StoreError> {
     let changed = db_run!(conn, |c| diesel::update(
-        chats::table
-            .filter(chats::id.eq(chat.id))
-            .filter(chats::status.eq_any(ChatStatus::active_names()))
+        chats::table.filter(chats::id.eq(chat.id)).filter(chats::status.eq_any(ChatStatus::active_names()))
     )
     .set((
         chats::status.eq(ChatStatus::Finished.as_str()),
@@ -228,11 +232,17 @@ fn seconds_between(from: NaiveDateTime, to: NaiveDateTime) -> i32 {
 pub enum EndOutcome {
     NotFound,
     NotActive,
-    Ended { bundle: ChatBundle, ended: EndedChat },
+    Ended { bundle: Box<ChatBundle>, ended: EndedChat },
 }
 
 /// Ends an active chat of the tenant on request (`POST /chats/{id}/end`).
-pub fn end(conn: &mut DbConn, tenant_id: i64, chat_id: i64, by: DisconnectedBy, now: NaiveDateTime) -> Result<EndOutcome, StoreError> {
+pub fn end(
+    conn: &mut DbConn,
+    tenant_id: i64,
+    chat_id: i64,
+    by: DisconnectedBy,
+    now: NaiveDateTime,
+) -> Result<EndOutcome, StoreError> {
     let outcome = write_tx(conn, |conn| {
         let Some(chat) = find_chat(conn, tenant_id, chat_id)? else {
             return Ok(None);
@@ -248,14 +258,19 @@ pub fn end(conn: &mut DbConn, tenant_id: i64, chat_id: i64, by: DisconnectedBy, 
                 return Ok(EndOutcome::NotFound);
             };
             let ended = ended_chat(conn, &bundle.chat)?;
-            Ok(EndOutcome::Ended { bundle, ended })
+            Ok(EndOutcome::Ended { bundle: Box::new(bundle), ended })
         }
     }
 }
 
 fn ended_chat(conn: &mut DbConn, chat: &Chat) -> Result<EndedChat, StoreError> {
     let number: String = db_run!(conn, |c| end_users::table.find(chat.end_user_id).select(end_users::number).first(c))?;
-    Ok(EndedChat { chat_id: chat.id, tenant_id: chat.tenant_id, end_user_number: number, lock_token: chat.lock_token.clone() })
+    Ok(EndedChat {
+        chat_id: chat.id,
+        tenant_id: chat.tenant_id,
+        end_user_number: number,
+        lock_token: chat.lock_token.clone(),
+    })
 }
 
 /// Ends `chat` as timed out (at the moment its timeout elapsed) if it is still active and past
@@ -343,12 +358,8 @@ pub fn list(conn: &mut DbConn, tenant_id: i64, filter: &ChatFilter) -> Result<(V
     let offset = (filter.page.max(1) - 1).saturating_mul(filter.per);
     let (rows, total) = db_run!(conn, |c| {
         let total: i64 = filtered!().count().get_result(c)?;
-        let rows: Vec<Chat> = filtered!()
-            .order(chats::id.desc())
-            .offset(offset)
-            .limit(filter.per)
-            .select(Chat::as_select())
-            .load(c)?;
+        let rows: Vec<Chat> =
+            filtered!().order(chats::id.desc()).offset(offset).limit(filter.per).select(Chat::as_select()).load(c)?;
         Ok::<_, diesel::result::Error>((rows, total))
     })?;
     Ok((bundles(conn, rows)?, total))

@@ -47,15 +47,22 @@ pub(crate) fn write_tx<T>(
     }
     sqlite_tm(conn, |c| AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"))?;
     match f(conn) {
-        Ok(value) => match sqlite_tm(conn, <AnsiTransactionManager as TransactionManager<SqliteConnection>>::commit_transaction) {
-            Ok(()) => Ok(value),
-            Err(e) => {
-                let _ = sqlite_tm(conn, <AnsiTransactionManager as TransactionManager<SqliteConnection>>::rollback_transaction);
-                Err(e.into())
+        Ok(value) => {
+            match sqlite_tm(conn, <AnsiTransactionManager as TransactionManager<SqliteConnection>>::commit_transaction)
+            {
+                Ok(()) => Ok(value),
+                Err(e) => {
+                    let _ = sqlite_tm(
+                        conn,
+                        <AnsiTransactionManager as TransactionManager<SqliteConnection>>::rollback_transaction,
+                    );
+                    Err(e.into())
+                }
             }
-        },
+        }
         Err(e) => {
-            let _ = sqlite_tm(conn, <AnsiTransactionManager as TransactionManager<SqliteConnection>>::rollback_transaction);
+            let _ =
+                sqlite_tm(conn, <AnsiTransactionManager as TransactionManager<SqliteConnection>>::rollback_transaction);
             Err(e)
         }
     }
@@ -95,9 +102,7 @@ impl DbUrl {
             }
             Ok(Self::Sqlite(PathBuf::from(path)))
         } else {
-            Err(StoreError::Config(
-                "DATABASE_URL must start with postgres://, postgresql:// or sqlite://".into(),
-            ))
+            Err(StoreError::Config("DATABASE_URL must start with postgres://, postgresql:// or sqlite://".into()))
         }
     }
 
@@ -257,7 +262,10 @@ mod tests {
     #[test]
     fn adds_a_connect_timeout() {
         assert_eq!(with_connect_timeout("postgres://h/db"), "postgres://h/db?connect_timeout=2");
-        assert_eq!(with_connect_timeout("postgres://h/db?sslmode=disable"), "postgres://h/db?sslmode=disable&connect_timeout=2");
+        assert_eq!(
+            with_connect_timeout("postgres://h/db?sslmode=disable"),
+            "postgres://h/db?sslmode=disable&connect_timeout=2"
+        );
         assert_eq!(with_connect_timeout("postgres://h/db?connect_timeout=9"), "postgres://h/db?connect_timeout=9");
     }
 }

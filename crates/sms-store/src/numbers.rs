@@ -8,7 +8,12 @@ use crate::schema::outbound_numbers;
 use crate::{DbConn, OutboundNumber, StoreError};
 
 /// Registers a number; one registered by any tenant is [`StoreError::Conflict`].
-pub fn create(conn: &mut DbConn, tenant_id: i64, number: &E164Number, now: NaiveDateTime) -> Result<OutboundNumber, StoreError> {
+pub fn create(
+    conn: &mut DbConn,
+    tenant_id: i64,
+    number: &E164Number,
+    now: NaiveDateTime,
+) -> Result<OutboundNumber, StoreError> {
     db_run!(conn, |c| diesel::insert_into(outbound_numbers::table)
         .values((
             outbound_numbers::tenant_id.eq(tenant_id),
@@ -40,9 +45,8 @@ pub fn is_tenant_number(conn: &mut DbConn, tenant_id: i64, number: &E164Number) 
 
 /// Deletes a number of the tenant; `false` when the tenant has no such number.
 pub fn delete(conn: &mut DbConn, tenant_id: i64, id: i64) -> Result<bool, StoreError> {
-    let target = outbound_numbers::table
-        .filter(outbound_numbers::id.eq(id))
-        .filter(outbound_numbers::tenant_id.eq(tenant_id));
+    let target =
+        outbound_numbers::table.filter(outbound_numbers::id.eq(id)).filter(outbound_numbers::tenant_id.eq(tenant_id));
     let deleted = db_run!(conn, |c| diesel::delete(target).execute(c))?;
     Ok(deleted > 0)
 }

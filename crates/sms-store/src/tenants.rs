@@ -8,16 +8,12 @@ use crate::{DbConn, NewTenant, StoreError, Tenant, TenantChanges};
 
 /// Creates a tenant; a taken subdomain is [`StoreError::Conflict`].
 pub fn create(conn: &mut DbConn, new: &NewTenant) -> Result<Tenant, StoreError> {
-    db_run!(conn, |c| diesel::insert_into(tenants::table)
-        .values(new)
-        .returning(Tenant::as_returning())
-        .get_result(c))
-    .map_err(StoreError::from)
+    db_run!(conn, |c| diesel::insert_into(tenants::table).values(new).returning(Tenant::as_returning()).get_result(c))
+        .map_err(StoreError::from)
 }
 
 pub fn list(conn: &mut DbConn) -> Result<Vec<Tenant>, StoreError> {
-    db_run!(conn, |c| tenants::table.order(tenants::id).select(Tenant::as_select()).load(c))
-        .map_err(StoreError::from)
+    db_run!(conn, |c| tenants::table.order(tenants::id).select(Tenant::as_select()).load(c)).map_err(StoreError::from)
 }
 
 pub fn find_by_subdomain(conn: &mut DbConn, subdomain: &str) -> Result<Option<Tenant>, StoreError> {

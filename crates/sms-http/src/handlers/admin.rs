@@ -57,12 +57,17 @@ fn optional_text(field: &'static str, value: Option<&str>, max: usize) -> Result
     security(("bearer" = []))
 )]
 #[post("/admin/v1/tenants")]
-pub async fn create_tenant(_: AdminAuth, state: web::Data<AppState>, body: JsonBody<TenantCreate>) -> Result<HttpResponse, ApiError> {
+pub async fn create_tenant(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    body: JsonBody<TenantCreate>,
+) -> Result<HttpResponse, ApiError> {
     let input = body.0;
     let subdomain = input.subdomain.ok_or(AdminInputError::Required("subdomain"))?;
     rules::check_subdomain(&subdomain)?;
     let name = rules::check_text("name", input.name.as_deref(), MAX_NAME_CHARS)?;
-    let lang = optional_text("lang", input.lang.as_deref(), MAX_LANG_CHARS)?.unwrap_or_else(|| rules::DEFAULT_LANG.into());
+    let lang =
+        optional_text("lang", input.lang.as_deref(), MAX_LANG_CHARS)?.unwrap_or_else(|| rules::DEFAULT_LANG.into());
     let session_timeout_minutes = input.session_timeout_minutes.unwrap_or(rules::DEFAULT_SESSION_TIMEOUT_MINUTES);
     rules::check_session_timeout(session_timeout_minutes)?;
     let rate_limit_per_second = input.rate_limit_per_second.unwrap_or(rules::DEFAULT_RATE_LIMIT_PER_SECOND);
@@ -114,7 +119,11 @@ pub async fn list_tenants(_: AdminAuth, state: web::Data<AppState>) -> Result<Ht
     security(("bearer" = []))
 )]
 #[get("/admin/v1/tenants/{subdomain}")]
-pub async fn get_tenant(_: AdminAuth, state: web::Data<AppState>, subdomain: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get_tenant(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    subdomain: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let subdomain = subdomain.into_inner();
     let tenant = state.db(move |conn| tenant_of(conn, &subdomain)).await?;
     Ok(HttpResponse::Ok().json(TenantOut::from(&tenant)))
@@ -188,7 +197,11 @@ pub async fn patch_tenant(
     security(("bearer" = []))
 )]
 #[post("/admin/v1/tenants/{subdomain}/api-tokens")]
-pub async fn create_api_token(_: AdminAuth, state: web::Data<AppState>, subdomain: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn create_api_token(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    subdomain: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let subdomain = subdomain.into_inner();
     let (token, hash) = auth::new_api_token();
     let row = state
@@ -217,7 +230,11 @@ pub async fn create_api_token(_: AdminAuth, state: web::Data<AppState>, subdomai
     security(("bearer" = []))
 )]
 #[get("/admin/v1/tenants/{subdomain}/api-tokens")]
-pub async fn list_api_tokens(_: AdminAuth, state: web::Data<AppState>, subdomain: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn list_api_tokens(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    subdomain: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let subdomain = subdomain.into_inner();
     let rows = state
         .db(move |conn| {
@@ -244,7 +261,11 @@ pub async fn list_api_tokens(_: AdminAuth, state: web::Data<AppState>, subdomain
     security(("bearer" = []))
 )]
 #[delete("/admin/v1/tenants/{subdomain}/api-tokens/{id}")]
-pub async fn revoke_api_token(_: AdminAuth, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+pub async fn revoke_api_token(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
     let (subdomain, id) = path.into_inner();
     state
         .db(move |conn| {
@@ -315,7 +336,11 @@ pub async fn create_outbound_number(
     security(("bearer" = []))
 )]
 #[get("/admin/v1/tenants/{subdomain}/outbound-numbers")]
-pub async fn list_outbound_numbers(_: AdminAuth, state: web::Data<AppState>, subdomain: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn list_outbound_numbers(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    subdomain: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let subdomain = subdomain.into_inner();
     let rows = state
         .db(move |conn| {
@@ -342,7 +367,11 @@ pub async fn list_outbound_numbers(_: AdminAuth, state: web::Data<AppState>, sub
     security(("bearer" = []))
 )]
 #[delete("/admin/v1/tenants/{subdomain}/outbound-numbers/{id}")]
-pub async fn delete_outbound_number(_: AdminAuth, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+pub async fn delete_outbound_number(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
     let (subdomain, id) = path.into_inner();
     state
         .db(move |conn| {
@@ -396,7 +425,8 @@ pub async fn create_agent(
     let email = rules::check_email(input.email.as_deref())?;
     let first_name = rules::check_text("first_name", input.first_name.as_deref(), MAX_NAME_CHARS)?;
     let last_name = rules::check_text("last_name", input.last_name.as_deref(), MAX_NAME_CHARS)?;
-    let name = optional_text("name", input.name.as_deref(), MAX_NAME_CHARS)?.unwrap_or_else(|| format!("{first_name} {last_name}"));
+    let name = optional_text("name", input.name.as_deref(), MAX_NAME_CHARS)?
+        .unwrap_or_else(|| format!("{first_name} {last_name}"));
     let agent_number = check_agent_number(input.agent_number)?;
     let avatar_url = optional_text("avatar_url", input.avatar_url.as_deref(), MAX_URL_CHARS)?;
     let agent = state
@@ -433,7 +463,11 @@ pub async fn create_agent(
     security(("bearer" = []))
 )]
 #[get("/admin/v1/tenants/{subdomain}/agents")]
-pub async fn list_agents(_: AdminAuth, state: web::Data<AppState>, subdomain: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn list_agents(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    subdomain: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let subdomain = subdomain.into_inner();
     let rows = state
         .db(move |conn| {
@@ -460,7 +494,11 @@ pub async fn list_agents(_: AdminAuth, state: web::Data<AppState>, subdomain: we
     security(("bearer" = []))
 )]
 #[get("/admin/v1/tenants/{subdomain}/agents/{id}")]
-pub async fn get_agent(_: AdminAuth, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+pub async fn get_agent(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
     let (subdomain, id) = path.into_inner();
     let agent = state
         .db(move |conn| {

@@ -33,12 +33,13 @@ pub struct ChatListParams {
 
 impl ChatListParams {
     fn filter(&self) -> Result<ChatFilter, ApiError> {
-        let status = match self.status.as_deref() {
-            None | Some("") => None,
-            Some(s) => Some(ChatStatus::parse(s).ok_or_else(|| {
-                ApiError::bad_request("status must be one of selecting, queued, assigned, finished")
-            })?),
-        };
+        let status =
+            match self.status.as_deref() {
+                None | Some("") => None,
+                Some(s) => Some(ChatStatus::parse(s).ok_or_else(|| {
+                    ApiError::bad_request("status must be one of selecting, queued, assigned, finished")
+                })?),
+            };
         let end_user_number = match self.end_user_number.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(n) => Some(E164Number::parse(n).map_err(|e| match e {
@@ -48,7 +49,11 @@ impl ChatListParams {
         };
         let page = match self.page.as_deref() {
             None => 1,
-            Some(p) => p.parse::<i64>().ok().filter(|p| *p >= 1).ok_or_else(|| ApiError::bad_request("page must be an integer of at least 1"))?,
+            Some(p) => p
+                .parse::<i64>()
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or_else(|| ApiError::bad_request("page must be an integer of at least 1"))?,
         };
         let per = match self.per.as_deref() {
             None => MAX_PER_PAGE,
@@ -76,7 +81,11 @@ impl ChatListParams {
     security(("basic" = []), ("bearer" = []))
 )]
 #[get("/apps/api/v1/chats/{id}")]
-pub async fn get_chat(req: HttpRequest, id: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn get_chat(
+    req: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let tenant = auth::tenant(&req, &state).await?;
     let chat_id = parse_id(&id, "chat")?;
     let bundle = state.db(move |conn| Ok(chats::find(conn, tenant.id, chat_id)?)).await?;
@@ -156,7 +165,7 @@ pub async fn end_chat(
         EndOutcome::NotActive => Err(ApiError::conflict("chat is not active")),
         EndOutcome::Ended { bundle, ended } => {
             session::release_ended(&state, &ended).await;
-            Ok(HttpResponse::Ok().json(ChatObject::from(&bundle)))
+            Ok(HttpResponse::Ok().json(ChatObject::from(bundle.as_ref())))
         }
     }
 }

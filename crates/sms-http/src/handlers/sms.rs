@@ -45,7 +45,11 @@ use crate::{auth, body, session};
     security(("basic" = []), ("bearer" = []))
 )]
 #[post("/apps/api/v1/sms")]
-pub async fn send_sms(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn send_sms(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let tenant = auth::tenant(&req, &state).await?;
     let bytes = body::read_json_bytes(&req, payload).await?;
     let request = SendSmsBody::from_json(&bytes)?;

@@ -8,7 +8,8 @@ use crate::seed::is_timestamp;
 
 async fn tenants(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (status, created) = app.admin_json(Method::POST, "/admin/v1/tenants", json!({"subdomain": "acme", "name": "Acme"})).await;
+    let (status, created) =
+        app.admin_json(Method::POST, "/admin/v1/tenants", json!({"subdomain": "acme", "name": "Acme"})).await;
     assert_eq!(status, 201);
     let created_at = created["created_at"].clone();
     assert!(created_at.as_str().is_some_and(is_timestamp));
@@ -40,14 +41,32 @@ async fn tenants(backend: Backend) {
         (json!({"subdomain": "a".repeat(64), "name": "x"}), "subdomain must be 1 to 63 characters of a-z, 0-9 and -"),
         (json!({"subdomain": "ok"}), "name is required"),
         (json!({"subdomain": "ok", "name": "  "}), "name is required"),
-        (json!({"subdomain": "ok", "name": "x", "session_timeout_minutes": 0}), "session_timeout_minutes must be between 1 and 10080"),
-        (json!({"subdomain": "ok", "name": "x", "session_timeout_minutes": 10081}), "session_timeout_minutes must be between 1 and 10080"),
-        (json!({"subdomain": "ok", "name": "x", "rate_limit_per_second": -1}), "rate_limit_per_second must be between 0 and 1000000"),
-        (json!({"subdomain": "ok", "name": "x", "rate_limit_burst": 0}), "rate_limit_burst must be between 1 and 1000000"),
+        (
+            json!({"subdomain": "ok", "name": "x", "session_timeout_minutes": 0}),
+            "session_timeout_minutes must be between 1 and 10080",
+        ),
+        (
+            json!({"subdomain": "ok", "name": "x", "session_timeout_minutes": 10081}),
+            "session_timeout_minutes must be between 1 and 10080",
+        ),
+        (
+            json!({"subdomain": "ok", "name": "x", "rate_limit_per_second": -1}),
+            "rate_limit_per_second must be between 0 and 1000000",
+        ),
+        (
+            json!({"subdomain": "ok", "name": "x", "rate_limit_burst": 0}),
+            "rate_limit_burst must be between 1 and 1000000",
+        ),
     ] {
-        assert_eq!(app.admin_json(Method::POST, "/admin/v1/tenants", body.clone()).await, (400, msg(message)), "{body}");
+        assert_eq!(
+            app.admin_json(Method::POST, "/admin/v1/tenants", body.clone()).await,
+            (400, msg(message)),
+            "{body}"
+        );
     }
-    let (status, body) = app.admin_json(Method::POST, "/admin/v1/tenants", json!({"subdomain": "ok", "name": "x", "sms_enabled": "yes"})).await;
+    let (status, body) = app
+        .admin_json(Method::POST, "/admin/v1/tenants", json!({"subdomain": "ok", "name": "x", "sms_enabled": "yes"}))
+        .await;
     assert_eq!(status, 400);
     assert!(body["message"].as_str().is_some_and(|m| m.starts_with("invalid value for sms_enabled")), "{body}");
 
@@ -58,7 +77,11 @@ async fn tenants(backend: Backend) {
     assert_eq!(app.admin_call(Method::GET, "/admin/v1/tenants/nobody").await, (404, msg("tenant not found")));
 
     let (status, patched) = app
-        .admin_json(Method::PATCH, "/admin/v1/tenants/acme", json!({"name": "Acme 2", "outbound_sms_enabled": false, "session_timeout_minutes": 5, "subdomain": "acme"}))
+        .admin_json(
+            Method::PATCH,
+            "/admin/v1/tenants/acme",
+            json!({"name": "Acme 2", "outbound_sms_enabled": false, "session_timeout_minutes": 5, "subdomain": "acme"}),
+        )
         .await;
     assert_eq!(status, 200, "{patched}");
     assert_eq!((patched["name"].as_str(), patched["outbound_sms_enabled"].as_bool()), (Some("Acme 2"), Some(false)));
@@ -72,7 +95,10 @@ async fn tenants(backend: Backend) {
         app.admin_json(Method::PATCH, "/admin/v1/tenants/acme", json!({"session_timeout_minutes": 0})).await,
         (400, msg("session_timeout_minutes must be between 1 and 10080"))
     );
-    assert_eq!(app.admin_json(Method::PATCH, "/admin/v1/tenants/nobody", json!({"name": "x"})).await, (404, msg("tenant not found")));
+    assert_eq!(
+        app.admin_json(Method::PATCH, "/admin/v1/tenants/nobody", json!({"name": "x"})).await,
+        (404, msg("tenant not found"))
+    );
     assert_eq!(app.admin_json(Method::PATCH, "/admin/v1/tenants/acme", json!({})).await.0, 200);
 }
 
@@ -93,9 +119,18 @@ async fn api_tokens(backend: Backend) {
     assert_eq!(app.admin_call(Method::DELETE, &path).await, (204, Value::Null));
     let (_, list) = app.admin_call(Method::GET, "/admin/v1/tenants/acme/api-tokens").await;
     assert!(list[1]["revoked_at"].as_str().is_some_and(is_timestamp));
-    assert_eq!(app.admin_call(Method::DELETE, "/admin/v1/tenants/acme/api-tokens/999").await, (404, msg("api token not found")));
-    assert_eq!(app.admin_call(Method::POST, "/admin/v1/tenants/nobody/api-tokens").await, (404, msg("tenant not found")));
-    assert_eq!(app.admin_call(Method::GET, "/admin/v1/tenants/nobody/api-tokens").await, (404, msg("tenant not found")));
+    assert_eq!(
+        app.admin_call(Method::DELETE, "/admin/v1/tenants/acme/api-tokens/999").await,
+        (404, msg("api token not found"))
+    );
+    assert_eq!(
+        app.admin_call(Method::POST, "/admin/v1/tenants/nobody/api-tokens").await,
+        (404, msg("tenant not found"))
+    );
+    assert_eq!(
+        app.admin_call(Method::GET, "/admin/v1/tenants/nobody/api-tokens").await,
+        (404, msg("tenant not found"))
+    );
 }
 
 async fn outbound_numbers(backend: Backend) {
@@ -117,16 +152,28 @@ async fn outbound_numbers(backend: Backend) {
     }
     let taken = (409, msg("outbound number is already registered"));
     assert_eq!(app.admin_json(Method::POST, path, json!({"number": "+16285550199"})).await, taken);
-    assert_eq!(app.admin_json(Method::POST, "/admin/v1/tenants/other/outbound-numbers", json!({"number": "628-555-0199"})).await, taken);
+    assert_eq!(
+        app.admin_json(Method::POST, "/admin/v1/tenants/other/outbound-numbers", json!({"number": "628-555-0199"}))
+            .await,
+        taken
+    );
     assert_eq!(app.admin_call(Method::GET, path).await, (200, json!([number])));
     assert_eq!(app.admin_call(Method::GET, "/admin/v1/tenants/other/outbound-numbers").await, (200, json!([])));
     // Another tenant's number is not found through this tenant.
     let other_path = format!("/admin/v1/tenants/other/outbound-numbers/{}", number["id"]);
     assert_eq!(app.admin_call(Method::DELETE, &other_path).await, (404, msg("outbound number not found")));
     assert_eq!(app.admin_call(Method::DELETE, &format!("{path}/{}", number["id"])).await, (204, Value::Null));
-    assert_eq!(app.admin_call(Method::DELETE, &format!("{path}/{}", number["id"])).await, (404, msg("outbound number not found")));
+    assert_eq!(
+        app.admin_call(Method::DELETE, &format!("{path}/{}", number["id"])).await,
+        (404, msg("outbound number not found"))
+    );
     // Once removed, it can be registered again, by any tenant.
-    assert_eq!(app.admin_json(Method::POST, "/admin/v1/tenants/other/outbound-numbers", json!({"number": "628-555-0199"})).await.0, 201);
+    assert_eq!(
+        app.admin_json(Method::POST, "/admin/v1/tenants/other/outbound-numbers", json!({"number": "628-555-0199"}))
+            .await
+            .0,
+        201
+    );
 }
 
 async fn agents(backend: Backend) {
@@ -145,11 +192,16 @@ async fn agents(backend: Backend) {
     );
     let conflict = (409, msg("an agent with this email already exists"));
     assert_eq!(
-        app.admin_json(Method::POST, path, json!({"email": "JOHN.DOE@FOO.COM", "first_name": "J", "last_name": "D"})).await,
+        app.admin_json(Method::POST, path, json!({"email": "JOHN.DOE@FOO.COM", "first_name": "J", "last_name": "D"}))
+            .await,
         conflict
     );
     let (status, _) = app
-        .admin_json(Method::POST, "/admin/v1/tenants/other/agents", json!({"email": "john.doe@foo.com", "first_name": "J", "last_name": "D"}))
+        .admin_json(
+            Method::POST,
+            "/admin/v1/tenants/other/agents",
+            json!({"email": "john.doe@foo.com", "first_name": "J", "last_name": "D"}),
+        )
         .await;
     assert_eq!(status, 201, "e-mails are unique per tenant only");
     for (body, message) in [
@@ -157,7 +209,10 @@ async fn agents(backend: Backend) {
         (json!({"email": "nope", "first_name": "a", "last_name": "b"}), "email is invalid"),
         (json!({"email": "a@b.c", "last_name": "b"}), "first_name is required"),
         (json!({"email": "a@b.c", "first_name": "a"}), "last_name is required"),
-        (json!({"email": "a@b.c", "first_name": "a", "last_name": "b", "agent_number": -1}), "agent_number must be a non-negative integer"),
+        (
+            json!({"email": "a@b.c", "first_name": "a", "last_name": "b", "agent_number": -1}),
+            "agent_number must be a non-negative integer",
+        ),
     ] {
         assert_eq!(app.admin_json(Method::POST, path, body.clone()).await, (400, msg(message)), "{body}");
     }
@@ -169,12 +224,19 @@ async fn agents(backend: Backend) {
     assert_eq!(app.admin_call(Method::GET, path).await, (200, json!([john, jane])));
     let one = format!("{path}/{}", jane["id"]);
     assert_eq!(app.admin_call(Method::GET, &one).await, (200, jane.clone()));
-    assert_eq!(app.admin_call(Method::GET, &format!("/admin/v1/tenants/other/agents/{}", jane["id"])).await, (404, msg("agent not found")));
+    assert_eq!(
+        app.admin_call(Method::GET, &format!("/admin/v1/tenants/other/agents/{}", jane["id"])).await,
+        (404, msg("agent not found"))
+    );
     assert_eq!(app.admin_call(Method::GET, &format!("{path}/9999")).await, (404, msg("agent not found")));
 
-    let (status, patched) = app.admin_json(Method::PATCH, &one, json!({"status": "deactivated", "avatar_url": null})).await;
+    let (status, patched) =
+        app.admin_json(Method::PATCH, &one, json!({"status": "deactivated", "avatar_url": null})).await;
     assert_eq!(status, 200);
-    assert_eq!((patched["status"].as_str(), patched["avatar_url"].is_null(), patched["agent_number"].as_i64()), (Some("deactivated"), true, Some(7)));
+    assert_eq!(
+        (patched["status"].as_str(), patched["avatar_url"].is_null(), patched["agent_number"].as_i64()),
+        (Some("deactivated"), true, Some(7))
+    );
     assert_eq!(
         app.admin_json(Method::PATCH, &one, json!({"status": "gone"})).await,
         (400, msg("status must be \"active\" or \"deactivated\""))
@@ -182,14 +244,19 @@ async fn agents(backend: Backend) {
     assert_eq!(app.admin_json(Method::PATCH, &one, json!({"email": "JOHN.doe@foo.com"})).await, conflict);
     let (status, back) = app.admin_json(Method::PATCH, &one, json!({"status": "active"})).await;
     assert_eq!((status, back["status"].as_str()), (200, Some("active")));
-    assert_eq!(app.admin_json(Method::PATCH, &format!("{path}/9999"), json!({"status": "active"})).await, (404, msg("agent not found")));
+    assert_eq!(
+        app.admin_json(Method::PATCH, &format!("{path}/9999"), json!({"status": "active"})).await,
+        (404, msg("agent not found"))
+    );
 }
 
 async fn admin_bodies(backend: Backend) {
     let app = spawn_app(backend).await;
-    let resp = app.admin(Method::POST, "/admin/v1/tenants").header("Content-Type", "text/plain").body("{}").send().await;
+    let resp =
+        app.admin(Method::POST, "/admin/v1/tenants").header("Content-Type", "text/plain").body("{}").send().await;
     assert_eq!(read(resp.unwrap_or_else(|e| panic!("{e}"))).await, (415, msg("Content-Type must be application/json")));
-    let resp = app.admin(Method::POST, "/admin/v1/tenants").header("Content-Type", "application/json").body("{").send().await;
+    let resp =
+        app.admin(Method::POST, "/admin/v1/tenants").header("Content-Type", "application/json").body("{").send().await;
     let (status, body) = read(resp.unwrap_or_else(|e| panic!("{e}"))).await;
     assert_eq!(status, 400);
     assert!(body["message"].as_str().is_some_and(|m| m.starts_with("request body is not valid JSON")));
@@ -199,7 +266,10 @@ async fn admin_bodies(backend: Backend) {
         .body(format!("{{\"name\": \"{}\"}}", "x".repeat(70_000)))
         .send()
         .await;
-    assert_eq!(read(resp.unwrap_or_else(|e| panic!("{e}"))).await, (413, msg("request body is larger than 65536 bytes")));
+    assert_eq!(
+        read(resp.unwrap_or_else(|e| panic!("{e}"))).await,
+        (413, msg("request body is larger than 65536 bytes"))
+    );
 }
 
 crate::on_both_backends!(tenants, api_tokens, outbound_numbers, agents, admin_bodies);

@@ -41,7 +41,10 @@ async fn tenant_api_credentials(backend: Backend) {
     assert_eq!(with_auth(&app, Method::POST, sms, None).await, (401, msg("authentication required")));
     assert_eq!(with_auth(&app, Method::GET, "/apps/api/v1/chats", None).await, (401, msg("authentication required")));
     assert_eq!(with_auth(&app, Method::GET, "/apps/api/v1/chats/1", None).await, (401, msg("authentication required")));
-    assert_eq!(with_auth(&app, Method::POST, "/apps/api/v1/chats/1/end", None).await, (401, msg("authentication required")));
+    assert_eq!(
+        with_auth(&app, Method::POST, "/apps/api/v1/chats/1/end", None).await,
+        (401, msg("authentication required"))
+    );
     for bad in [
         basic("acme", "wrong"),
         basic("acme", ""),
@@ -60,16 +63,25 @@ async fn tenant_api_credentials(backend: Backend) {
     // Basic with the tenant's token works, and so does a tenant JWT.
     assert_eq!(with_auth(&app, Method::GET, "/apps/api/v1/chats", Some(&basic("acme", &t.token))).await.0, 200);
     let exp = unix_now() + 600;
-    let good = sign(Algorithm::HS256, JWT_SECRET, &json!({"sub": "crm", "role": "tenant", "tenant": "acme", "exp": exp}));
+    let good =
+        sign(Algorithm::HS256, JWT_SECRET, &json!({"sub": "crm", "role": "tenant", "tenant": "acme", "exp": exp}));
     let (status, chat) = with_auth(&app, Method::POST, sms, Some(&format!("Bearer {good}"))).await;
     assert_eq!(status, 200, "{chat}");
 
     // JWTs that must be refused.
     let bad_jwts = [
-        sign(Algorithm::HS256, "another-secret-another-secret-another", &json!({"sub": "crm", "role": "tenant", "tenant": "acme", "exp": exp})),
+        sign(
+            Algorithm::HS256,
+            "another-secret-another-secret-another",
+            &json!({"sub": "crm", "role": "tenant", "tenant": "acme", "exp": exp}),
+        ),
         sign(Algorithm::HS512, JWT_SECRET, &json!({"sub": "crm", "role": "tenant", "tenant": "acme", "exp": exp})),
         sign(Algorithm::HS256, JWT_SECRET, &json!({"sub": "crm", "role": "tenant", "tenant": "acme"})),
-        sign(Algorithm::HS256, JWT_SECRET, &json!({"sub": "crm", "role": "tenant", "tenant": "acme", "exp": unix_now() - 5})),
+        sign(
+            Algorithm::HS256,
+            JWT_SECRET,
+            &json!({"sub": "crm", "role": "tenant", "tenant": "acme", "exp": unix_now() - 5}),
+        ),
         sign(Algorithm::HS256, JWT_SECRET, &json!({"role": "tenant", "tenant": "acme", "exp": exp})),
         sign(Algorithm::HS256, JWT_SECRET, &json!({"sub": "crm", "role": "tenant", "tenant": "nobody", "exp": exp})),
         sign(Algorithm::HS256, JWT_SECRET, &json!({"sub": "crm", "role": "tenant", "exp": exp})),
@@ -78,7 +90,11 @@ async fn tenant_api_credentials(backend: Backend) {
         unsigned(&json!({"sub": "crm", "role": "tenant", "tenant": "acme", "exp": exp})),
     ];
     for jwt in &bad_jwts {
-        assert_eq!(with_auth(&app, Method::GET, "/apps/api/v1/chats", Some(&format!("Bearer {jwt}"))).await, unauthorized, "{jwt}");
+        assert_eq!(
+            with_auth(&app, Method::GET, "/apps/api/v1/chats", Some(&format!("Bearer {jwt}"))).await,
+            unauthorized,
+            "{jwt}"
+        );
     }
     // An admin JWT is valid but has no right to a tenant's API.
     let admin = format!("Bearer {}", app.admin_token);
@@ -97,7 +113,11 @@ async fn admin_api_credentials(backend: Backend) {
     assert_eq!(with_auth(&app, Method::GET, path, Some(&basic("acme", &t.token))).await, unauthorized);
     let exp = unix_now() + 600;
     for jwt in [
-        sign(Algorithm::HS256, "another-secret-another-secret-another", &json!({"sub": "ops", "role": "admin", "exp": exp})),
+        sign(
+            Algorithm::HS256,
+            "another-secret-another-secret-another",
+            &json!({"sub": "ops", "role": "admin", "exp": exp}),
+        ),
         sign(Algorithm::HS384, JWT_SECRET, &json!({"sub": "ops", "role": "admin", "exp": exp})),
         sign(Algorithm::HS256, JWT_SECRET, &json!({"sub": "ops", "role": "admin"})),
         sign(Algorithm::HS256, JWT_SECRET, &json!({"sub": "ops", "role": "admin", "exp": unix_now() - 1})),
@@ -106,7 +126,8 @@ async fn admin_api_credentials(backend: Backend) {
     ] {
         assert_eq!(with_auth(&app, Method::GET, path, Some(&format!("Bearer {jwt}"))).await, unauthorized, "{jwt}");
     }
-    let tenant_jwt = sign(Algorithm::HS256, JWT_SECRET, &json!({"sub": "crm", "role": "tenant", "tenant": "acme", "exp": exp}));
+    let tenant_jwt =
+        sign(Algorithm::HS256, JWT_SECRET, &json!({"sub": "crm", "role": "tenant", "tenant": "acme", "exp": exp}));
     assert_eq!(
         with_auth(&app, Method::GET, path, Some(&format!("Bearer {tenant_jwt}"))).await,
         (403, msg("a tenant token cannot use the admin API"))
@@ -114,7 +135,8 @@ async fn admin_api_credentials(backend: Backend) {
     // Credentials are checked before the body.
     let resp = app.client.post(app.url(path)).header("Content-Type", "text/plain").body("x").send().await;
     assert_eq!(read(resp.unwrap_or_else(|e| panic!("{e}"))).await, (401, msg("authentication required")));
-    let good = sign(Algorithm::HS256, JWT_SECRET, &json!({"sub": "ops", "role": "admin", "exp": exp, "iat": unix_now()}));
+    let good =
+        sign(Algorithm::HS256, JWT_SECRET, &json!({"sub": "ops", "role": "admin", "exp": exp, "iat": unix_now()}));
     assert_eq!(with_auth(&app, Method::GET, path, Some(&format!("Bearer {good}"))).await.0, 200);
 }
 
@@ -124,7 +146,10 @@ async fn revoked_token_fails_at_once(backend: Backend) {
     assert_eq!(app.tenant_call(&t, Method::GET, "/apps/api/v1/chats").await.0, 200);
     let (_, tokens) = app.admin_call(Method::GET, "/admin/v1/tenants/acme/api-tokens").await;
     let id = tokens[0]["id"].clone();
-    assert_eq!(app.admin_call(Method::DELETE, &format!("/admin/v1/tenants/acme/api-tokens/{id}")).await, (204, Value::Null));
+    assert_eq!(
+        app.admin_call(Method::DELETE, &format!("/admin/v1/tenants/acme/api-tokens/{id}")).await,
+        (204, Value::Null)
+    );
     assert_eq!(app.tenant_call(&t, Method::GET, "/apps/api/v1/chats").await, (401, msg("invalid credentials")));
     assert_eq!(app.send_sms(&t, &seed_body()).await, (401, msg("invalid credentials")));
 }

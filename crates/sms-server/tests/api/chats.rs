@@ -5,7 +5,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{body_with, msg, read, spawn_app, Backend, TestApp, Tenant};
+use crate::helpers::{body_with, msg, read, spawn_app, Backend, Tenant, TestApp};
 use crate::seed::is_timestamp;
 
 async fn send(app: &TestApp, t: &Tenant, number: &str) -> Value {
@@ -16,10 +16,35 @@ async fn send(app: &TestApp, t: &Tenant, number: &str) -> Value {
 
 /// The exact key set of the chat object, in order.
 const CHAT_KEYS: [&str; 29] = [
-    "id", "lang", "chat_type", "status", "created_at", "queued_at", "assigned_at", "ends_at", "wait_duration",
-    "chat_duration", "rating", "has_feedback", "out_ticket_id", "out_ticket_url", "verified", "disconnected_by",
-    "fail_reason", "selected_menu", "menu_path", "agent_info", "end_user", "photos", "videos", "transfers",
-    "participants", "offer_type", "offer_events", "answer_type", "outbound_number",
+    "id",
+    "lang",
+    "chat_type",
+    "status",
+    "created_at",
+    "queued_at",
+    "assigned_at",
+    "ends_at",
+    "wait_duration",
+    "chat_duration",
+    "rating",
+    "has_feedback",
+    "out_ticket_id",
+    "out_ticket_url",
+    "verified",
+    "disconnected_by",
+    "fail_reason",
+    "selected_menu",
+    "menu_path",
+    "agent_info",
+    "end_user",
+    "photos",
+    "videos",
+    "transfers",
+    "participants",
+    "offer_type",
+    "offer_events",
+    "answer_type",
+    "outbound_number",
 ];
 
 async fn read_a_chat(backend: Backend) {
@@ -61,7 +86,8 @@ async fn list_chats(backend: Backend) {
             let resp = req.send().await.unwrap_or_else(|e| panic!("{e}"));
             let total = resp.headers().get("x-total-count").and_then(|v| v.to_str().ok()).map(str::to_owned);
             let (status, body) = read(resp).await;
-            let ids: Vec<Value> = body.as_array().map(|a| a.iter().map(|c| c["id"].clone()).collect()).unwrap_or_default();
+            let ids: Vec<Value> =
+                body.as_array().map(|a| a.iter().map(|c| c["id"].clone()).collect()).unwrap_or_default();
             (status, total, ids, body)
         }
     };
@@ -122,7 +148,11 @@ async fn end_a_chat(backend: Backend) {
     assert_eq!(app.tenant_call(&t, Method::POST, "/apps/api/v1/chats/424242/end").await, (404, msg("chat not found")));
 
     // Who ended it, from the body.
-    for (by, expected) in [("end_user", "disconnected_by_end_user"), ("system", "disconnected_by_system"), ("agent", "disconnected_by_agent")] {
+    for (by, expected) in [
+        ("end_user", "disconnected_by_end_user"),
+        ("system", "disconnected_by_system"),
+        ("agent", "disconnected_by_agent"),
+    ] {
         let chat = send(&app, &t, "+1 415-555-0100").await;
         let path = format!("/apps/api/v1/chats/{}/end", chat["id"]);
         let resp = app.as_tenant(&t, Method::POST, &path).json(&json!({"disconnected_by": by})).send().await;
@@ -132,7 +162,10 @@ async fn end_a_chat(backend: Backend) {
     let chat = send(&app, &t, "+1 415-555-0100").await;
     let path = format!("/apps/api/v1/chats/{}/end", chat["id"]);
     let resp = app.as_tenant(&t, Method::POST, &path).json(&json!({"disconnected_by": "nobody"})).send().await;
-    assert_eq!(read(resp.unwrap_or_else(|e| panic!("{e}"))).await, (400, msg("disconnected_by must be one of agent, end_user, system")));
+    assert_eq!(
+        read(resp.unwrap_or_else(|e| panic!("{e}"))).await,
+        (400, msg("disconnected_by must be one of agent, end_user, system"))
+    );
     let resp = app.as_tenant(&t, Method::POST, &path).header("Content-Type", "text/plain").body("x").send().await;
     assert_eq!(read(resp.unwrap_or_else(|e| panic!("{e}"))).await.0, 415);
     let resp = app.as_tenant(&t, Method::POST, &path).json(&json!({})).send().await;
@@ -191,10 +224,4 @@ async fn sweeper_ends_idle_chats(backend: Backend) {
     send(&app, &t, "+1 415-555-0100").await;
 }
 
-crate::on_both_backends!(
-    read_a_chat,
-    list_chats,
-    end_a_chat,
-    idle_chat_ends_on_next_send,
-    sweeper_ends_idle_chats,
-);
+crate::on_both_backends!(read_a_chat, list_chats, end_a_chat, idle_chat_ends_on_next_send, sweeper_ends_idle_chats,);

@@ -94,7 +94,8 @@ async fn postgres_outage_answers_503() {
     let started = std::time::Instant::now();
     assert_eq!(app.send_sms(&t, &seed_body()).await, (503, msg("service unavailable")));
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "answered in {:?}", started.elapsed());
-    let (status, ready) = crate::helpers::read(app.client.get(app.url("/readyz")).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
+    let (status, ready) =
+        crate::helpers::read(app.client.get(app.url("/readyz")).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
     assert_eq!(status, 503);
     assert_eq!(ready, json!({"message": "not ready", "database": "unavailable", "session_lock": "ok"}));
 }

@@ -82,7 +82,8 @@ impl TestDb {
         let sql = format!("SELECT COUNT(*) AS n FROM {table}");
         let rows: Vec<Count> = match self {
             Self::Sqlite { url, .. } => {
-                let mut conn = SqliteConnection::establish(url.trim_start_matches("sqlite://")).unwrap_or_else(|e| panic!("{e}"));
+                let mut conn =
+                    SqliteConnection::establish(url.trim_start_matches("sqlite://")).unwrap_or_else(|e| panic!("{e}"));
                 diesel::sql_query(&sql).load(&mut conn).unwrap_or_else(|e| panic!("{e}"))
             }
             Self::Postgres { url, .. } => {
@@ -118,8 +119,6 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub admin_token: String,
-    pub jwt: JwtKeys,
-    pub backend: Backend,
     handle: actix_web::dev::ServerHandle,
     // Declared last: dropped after the server is told to stop.
     pub db: TestDb,
@@ -146,7 +145,7 @@ pub fn config_for(db_url: &str) -> Config {
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
     let db = TestDb::create(backend);
-    start(backend, db).await
+    start(db).await
 }
 
 /// Builds and starts an application on `db_url`; answers its address and handle.
@@ -158,7 +157,7 @@ fn launch(db_url: &str) -> (String, actix_web::dev::ServerHandle) {
     (address, handle)
 }
 
-async fn start(backend: Backend, db: TestDb) -> TestApp {
+async fn start(db: TestDb) -> TestApp {
     let (address, handle) = launch(db.url());
     let jwt = JwtKeys::new(JWT_SECRET.as_bytes());
     let admin_token = jwt.admin_token(600).unwrap_or_else(|e| panic!("{e}"));
@@ -167,7 +166,7 @@ async fn start(backend: Backend, db: TestDb) -> TestApp {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
-    TestApp { address, client, admin_token, jwt, backend, handle, db }
+    TestApp { address, client, admin_token, handle, db }
 }
 
 impl Drop for TestApp {

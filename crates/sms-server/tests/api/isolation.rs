@@ -24,8 +24,22 @@ async fn tenants_are_isolated(backend: Backend) {
     // B cannot send from A's number, nor assign A's agent.
     assert_eq!(app.send_sms(&b, &seed_body()).await, (400, msg("outbound_number is not found")));
     let from_b = body_with(&[("outbound_number", json!("+1 628-555-0150"))]);
-    assert_eq!(app.send_sms(&b, &body_with(&[("outbound_number", json!("+1 628-555-0150")), ("agentId", agent_a["id"].clone())])).await, (400, msg("agent is not found")));
-    assert_eq!(app.send_sms(&b, &body_with(&[("outbound_number", json!("+1 628-555-0150")), ("agentEmail", json!("john.doe@foo.com"))])).await, (400, msg("agent is not found")));
+    assert_eq!(
+        app.send_sms(
+            &b,
+            &body_with(&[("outbound_number", json!("+1 628-555-0150")), ("agentId", agent_a["id"].clone())])
+        )
+        .await,
+        (400, msg("agent is not found"))
+    );
+    assert_eq!(
+        app.send_sms(
+            &b,
+            &body_with(&[("outbound_number", json!("+1 628-555-0150")), ("agentEmail", json!("john.doe@foo.com"))])
+        )
+        .await,
+        (400, msg("agent is not found"))
+    );
 
     // The one-session rule is per tenant: the same consumer may be texted by B, as another end user.
     let (status, chat_b) = app.send_sms(&b, &from_b).await;
@@ -40,7 +54,10 @@ async fn tenants_are_isolated(backend: Backend) {
     let (_, agents_b) = app.admin_call(Method::GET, "/admin/v1/tenants/other/agents").await;
     assert_eq!(agents_b, json!([]));
     let agent_via_b = format!("/admin/v1/tenants/other/agents/{}", agent_a["id"]);
-    assert_eq!(app.admin_json(Method::PATCH, &agent_via_b, json!({"status": "deactivated"})).await, (404, msg("agent not found")));
+    assert_eq!(
+        app.admin_json(Method::PATCH, &agent_via_b, json!({"status": "deactivated"})).await,
+        (404, msg("agent not found"))
+    );
     let (_, tokens_a) = app.admin_call(Method::GET, "/admin/v1/tenants/acme/api-tokens").await;
     let token_via_b = format!("/admin/v1/tenants/other/api-tokens/{}", tokens_a[0]["id"]);
     assert_eq!(app.admin_call(Method::DELETE, &token_via_b).await, (404, msg("api token not found")));

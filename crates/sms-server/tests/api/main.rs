@@ -3,13 +3,13 @@
 
 mod helpers;
 
-mod seed;
-mod rows;
-mod chats;
-mod auth;
 mod admin;
+mod auth;
+mod chats;
+mod durability;
 mod isolation;
+mod openapi;
 mod race;
 mod routing;
-mod durability;
-mod openapi;
+mod rows;
+mod seed;

@@ -19,7 +19,10 @@ fn document_covers_every_route_with_security_and_examples() {
     assert_eq!(doc["servers"][0]["url"], "https://{subdomain}.{domain}");
     assert!(doc["components"]["securitySchemes"]["basic"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
-    assert_eq!(doc["paths"]["/apps/api/v1/sms"]["post"]["security"], serde_json::json!([{"basic": []}, {"bearer": []}]));
+    assert_eq!(
+        doc["paths"]["/apps/api/v1/sms"]["post"]["security"],
+        serde_json::json!([{"basic": []}, {"bearer": []}])
+    );
     for (path, item) in doc["paths"].as_object().into_iter().flatten() {
         for (method, op) in item.as_object().into_iter().flatten() {
             for (status, response) in op["responses"].as_object().into_iter().flatten() {

@@ -29,7 +29,8 @@ async fn thirty_parallel_requests_one_chat(backend: Backend) {
 async fn parallel_requests_for_many_consumers(backend: Backend) {
     let app = spawn_app(backend).await;
     let t = app.seed_tenant("acme").await;
-    let bodies: Vec<_> = (0..20).map(|i| body_with(&[("end_user_number", json!(format!("+1 415-555-{:04}", 100 + i % 10)))])).collect();
+    let bodies: Vec<_> =
+        (0..20).map(|i| body_with(&[("end_user_number", json!(format!("+1 415-555-{:04}", 100 + i % 10)))])).collect();
     let answers = join_all(bodies.iter().map(|b| app.send_sms(&t, b))).await;
     let ok = answers.iter().filter(|(s, _)| *s == 200).count();
     assert_eq!(ok, 10, "one chat per consumer: {answers:?}");

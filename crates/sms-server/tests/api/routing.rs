@@ -32,12 +32,16 @@ async fn unknown_routes_and_methods(backend: Backend) {
 
 async fn operational_endpoints(backend: Backend) {
     let app = spawn_app(backend).await;
-    assert_eq!(read(app.client.get(app.url("/healthz")).send().await.unwrap_or_else(|e| panic!("{e}"))).await, (200, serde_json::json!({"status": "ok"})));
+    assert_eq!(
+        read(app.client.get(app.url("/healthz")).send().await.unwrap_or_else(|e| panic!("{e}"))).await,
+        (200, serde_json::json!({"status": "ok"}))
+    );
     assert_eq!(
         read(app.client.get(app.url("/readyz")).send().await.unwrap_or_else(|e| panic!("{e}"))).await,
         (200, serde_json::json!({"status": "ready", "database": "ok", "session_lock": "ok"}))
     );
-    let (status, doc) = read(app.client.get(app.url("/openapi.json")).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
+    let (status, doc) =
+        read(app.client.get(app.url("/openapi.json")).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
     assert_eq!(status, 200);
     assert_eq!(doc, serde_json::from_str::<Value>(&sms_http::openapi_json()).unwrap_or_default());
     let resp = app.client.get(app.url("/docs/")).send().await.unwrap_or_else(|e| panic!("{e}"));

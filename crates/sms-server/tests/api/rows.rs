@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{body_with, msg, read, seed_body, spawn_app, Backend, TestApp, Tenant};
+use crate::helpers::{body_with, msg, read, seed_body, spawn_app, Backend, Tenant, TestApp};
 
 const ACTIVE: &str = "Outbound SMS failed. Consumer is already in an active SMS session.";
 
@@ -99,7 +99,14 @@ async fn chat_types_and_fields(backend: Backend) {
     assert_eq!(chat["chat_type"], "Messaging (SMS)", "the deprecated alias is stored as Messaging (SMS)");
     assert_eq!(chat["out_ticket_id"], Value::Null, "an empty ticket_id is absent");
     let (status, chat) = app
-        .send_sms(&t, &body_with(&[("chat_type", json!("Messaging (API)")), ("end_user_number", json!("4155550102")), ("unknown", json!({"x": [1]}))]))
+        .send_sms(
+            &t,
+            &body_with(&[
+                ("chat_type", json!("Messaging (API)")),
+                ("end_user_number", json!("4155550102")),
+                ("unknown", json!({"x": [1]})),
+            ]),
+        )
         .await;
     assert_eq!(status, 200, "unknown keys are ignored: {chat}");
     assert_eq!(chat["chat_type"], "Messaging (API)");
@@ -118,7 +125,13 @@ async fn length_limits(backend: Backend) {
     let t = app.seed_tenant("acme").await;
     expect(&app, &t, body_with(&[("message", json!("a".repeat(1601)))]), "message is too long").await;
     expect(&app, &t, body_with(&[("ticket_id", json!("t".repeat(256)))]), "ticket_id is too long").await;
-    expect(&app, &t, body_with(&[("message", json!("a".repeat(1601))), ("ticket_id", json!("t".repeat(256)))]), "message is too long").await;
+    expect(
+        &app,
+        &t,
+        body_with(&[("message", json!("a".repeat(1601))), ("ticket_id", json!("t".repeat(256)))]),
+        "message is too long",
+    )
+    .await;
     // 1600 code points of a four-byte character is within the limit.
     let (status, chat) = app
         .send_sms(&t, &body_with(&[("message", json!("😀".repeat(1600))), ("ticket_id", json!("t".repeat(255)))]))
@@ -135,24 +148,78 @@ async fn precedence(backend: Backend) {
     expect(&app, &t, json!({"message": ""}), "chat_type needs to be provided").await;
     expect(&app, &t, body_with(&[("chat_type", json!("In-app"))]), "valid chat type needs to be provided").await;
     // Row 3 before any number fault.
-    expect(&app, &t, body_with(&[("end_user_number", json!("x")), ("outbound_number", json!(null))]), "SMS is not enabled").await;
+    expect(
+        &app,
+        &t,
+        body_with(&[("end_user_number", json!("x")), ("outbound_number", json!(null))]),
+        "SMS is not enabled",
+    )
+    .await;
     app.patch_tenant(&t, json!({"sms_enabled": true})).await;
     expect(&app, &t, body_with(&[("end_user_number", json!("x"))]), "Outbound SMS is not enabled").await;
     app.patch_tenant(&t, json!({"outbound_sms_enabled": true})).await;
     // Row 5 before rows 8–11.
-    expect(&app, &t, body_with(&[("-end_user_number", json!(null)), ("outbound_number", json!("1")), ("message", json!(""))]), "end_user_number is required").await;
+    expect(
+        &app,
+        &t,
+        body_with(&[("-end_user_number", json!(null)), ("outbound_number", json!("1")), ("message", json!(""))]),
+        "end_user_number is required",
+    )
+    .await;
     // Row 6 before the outbound number's row 7.
-    expect(&app, &t, body_with(&[("end_user_number", json!("12345")), ("outbound_number", json!("+82 000-000-0000"))]), "end_user_number is invalid").await;
+    expect(
+        &app,
+        &t,
+        body_with(&[("end_user_number", json!("12345")), ("outbound_number", json!("+82 000-000-0000"))]),
+        "end_user_number is invalid",
+    )
+    .await;
     // The end user's row 7 before row 8.
-    expect(&app, &t, body_with(&[("end_user_number", json!("+82 10-1234-5678")), ("-outbound_number", json!(null))]), "Non-US phone number not allowed").await;
+    expect(
+        &app,
+        &t,
+        body_with(&[("end_user_number", json!("+82 10-1234-5678")), ("-outbound_number", json!(null))]),
+        "Non-US phone number not allowed",
+    )
+    .await;
     // Rows 8, 9, 10 before row 11.
-    expect(&app, &t, body_with(&[("-outbound_number", json!(null)), ("message", json!(""))]), "outbound_number is required").await;
-    expect(&app, &t, body_with(&[("outbound_number", json!("abc")), ("message", json!(""))]), "outbound_number is invalid").await;
-    expect(&app, &t, body_with(&[("outbound_number", json!("+1 628-555-0100")), ("message", json!(""))]), "outbound_number is not found").await;
+    expect(
+        &app,
+        &t,
+        body_with(&[("-outbound_number", json!(null)), ("message", json!(""))]),
+        "outbound_number is required",
+    )
+    .await;
+    expect(
+        &app,
+        &t,
+        body_with(&[("outbound_number", json!("abc")), ("message", json!(""))]),
+        "outbound_number is invalid",
+    )
+    .await;
+    expect(
+        &app,
+        &t,
+        body_with(&[("outbound_number", json!("+1 628-555-0100")), ("message", json!(""))]),
+        "outbound_number is not found",
+    )
+    .await;
     // Row 11 before the lengths and the agent.
-    expect(&app, &t, body_with(&[("message", json!("")), ("ticket_id", json!("t".repeat(300))), ("agentId", json!(999))]), "message is required").await;
+    expect(
+        &app,
+        &t,
+        body_with(&[("message", json!("")), ("ticket_id", json!("t".repeat(300))), ("agentId", json!(999))]),
+        "message is required",
+    )
+    .await;
     // Lengths before the agent.
-    expect(&app, &t, body_with(&[("ticket_id", json!("t".repeat(300))), ("agentId", json!(999))]), "ticket_id is too long").await;
+    expect(
+        &app,
+        &t,
+        body_with(&[("ticket_id", json!("t".repeat(300))), ("agentId", json!(999))]),
+        "ticket_id is too long",
+    )
+    .await;
     // The agent before row 12.
     let (status, _) = app.send_sms(&t, &seed_body()).await;
     assert_eq!(status, 200);
@@ -204,16 +271,28 @@ async fn body_faults(backend: Backend) {
         format!("{head}{}{tail}", "x".repeat(total - head.len() - tail.len()))
     };
     let big = padded(65_537);
-    let resp = app.as_tenant(&t, Method::POST, "/apps/api/v1/sms").header("Content-Type", "text/plain").body(big).send().await;
+    let resp =
+        app.as_tenant(&t, Method::POST, "/apps/api/v1/sms").header("Content-Type", "text/plain").body(big).send().await;
     let (status, body) = read(resp.unwrap_or_else(|e| panic!("{e}"))).await;
     assert_eq!((status, body), (413, msg("request body is larger than 65536 bytes")));
     let exact = padded(65_536);
-    let resp = app.as_tenant(&t, Method::POST, "/apps/api/v1/sms").header("Content-Type", "application/json").body(exact).send().await;
+    let resp = app
+        .as_tenant(&t, Method::POST, "/apps/api/v1/sms")
+        .header("Content-Type", "application/json")
+        .body(exact)
+        .send()
+        .await;
     let (status, body) = read(resp.unwrap_or_else(|e| panic!("{e}"))).await;
     assert_eq!(status, 200, "{body}");
 
     // Credentials come before everything.
-    let resp = app.client.post(app.url("/apps/api/v1/sms")).header("Content-Type", "text/plain").body(padded(70_000)).send().await;
+    let resp = app
+        .client
+        .post(app.url("/apps/api/v1/sms"))
+        .header("Content-Type", "text/plain")
+        .body(padded(70_000))
+        .send()
+        .await;
     let (status, body) = read(resp.unwrap_or_else(|e| panic!("{e}"))).await;
     assert_eq!((status, body), (401, msg("authentication required")));
 }
@@ -231,16 +310,29 @@ async fn agent_faults(backend: Backend) {
     expect(&app, &t, body_with(&[("agentEmail", json!("x@bar.com"))]), "agent is not found").await;
     expect(&app, &t, body_with(&[("agentEmail", json!("nobody@foo.com"))]), "agent is not found").await;
     expect(&app, &t, body_with(&[("agent_id", json!(9999))]), "agent is not found").await;
-    expect(&app, &t, body_with(&[("agentId", john["id"].clone()), ("agentEmail", json!("jane@foo.com"))]), "agentId and agentEmail refer to different agents").await;
+    expect(
+        &app,
+        &t,
+        body_with(&[("agentId", john["id"].clone()), ("agentEmail", json!("jane@foo.com"))]),
+        "agentId and agentEmail refer to different agents",
+    )
+    .await;
 
     let deactivate = format!("/admin/v1/tenants/acme/agents/{}", jane["id"]);
     assert_eq!(app.admin_json(Method::PATCH, &deactivate, json!({"status": "deactivated"})).await.0, 200);
     expect(&app, &t, body_with(&[("agentEmail", json!("JANE@foo.com"))]), "agent is not active").await;
-    expect(&app, &t, body_with(&[("agentId", jane["id"].clone()), ("agentEmail", json!("jane@foo.com"))]), "agent is not active").await;
+    expect(
+        &app,
+        &t,
+        body_with(&[("agentId", jane["id"].clone()), ("agentEmail", json!("jane@foo.com"))]),
+        "agent is not active",
+    )
+    .await;
     assert_eq!(app.db.count("chats"), 0);
 
     // camelCase wins over snake_case: the snake_case agent is not even looked up.
-    let (status, chat) = app.send_sms(&t, &body_with(&[("agentId", john["id"].clone()), ("agent_id", json!(9999))])).await;
+    let (status, chat) =
+        app.send_sms(&t, &body_with(&[("agentId", john["id"].clone()), ("agent_id", json!(9999))])).await;
     assert_eq!(status, 200, "{chat}");
     assert_eq!(chat["agent_info"]["id"], john["id"]);
     assert_eq!(chat["status"], "assigned");

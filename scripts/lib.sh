@@ -1,0 +1,65 @@
+# Shared helpers of the project's scripts: install what the build and tests need on a fresh
+# Debian machine, and make sure PostgreSQL answers. Source it; do not run it.
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else
+    log "need root for: $*"; return 1; fi
+}
+
+apt_updated=""
+apt_install() {
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# The C libraries diesel links against.
+ensure_build_deps() {
+  local missing=()
+  for pkg in libpq-dev libsqlite3-dev pkg-config; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then log "installing ${missing[*]}"; apt_install "${missing[@]}"; fi
+}
+
+pg_answers() { psql "$1" -Atqc 'SELECT 1' >/dev/null 2>&1; }
+
+# Makes SMS_TEST_POSTGRES_URL point at a PostgreSQL server that accepts the `postgres` user
+# without a password: the one given, the machine's own cluster (started if it is down), or a
+# private trust-auth cluster this script creates (installing the Debian package if absent).
+ensure_postgres() {
+  local url="${SMS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+  if ! command -v psql >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+    log "installing PostgreSQL"
+    apt_install postgresql postgresql-client
+  fi
+  if pg_answers "$url"; then export SMS_TEST_POSTGRES_URL="$url"; return 0; fi
+
+  if command -v pg_lsclusters >/dev/null 2>&1; then
+    local ver name
+    while read -r ver name _; do
+      log "starting PostgreSQL cluster $ver/$name"
+      as_root pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" start >/dev/null 2>&1 || true
+    done < <(pg_lsclusters -h 2>/dev/null)
+    for _ in $(seq 1 20); do pg_answers "$url" && break; sleep 0.5; done
+    if pg_answers "$url"; then export SMS_TEST_POSTGRES_URL="$url"; return 0; fi
+  fi
+
+  # A private cluster with trust auth on its own port, owned by the postgres OS user.
+  local bin dir port=55432
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  dir="${SMS_PG_DIR:-/tmp/sms-test-pg}"
+  url="postgres://postgres@127.0.0.1:$port/postgres"
+  if ! pg_answers "$url"; then
+    log "starting a private PostgreSQL on 127.0.0.1:$port ($dir)"
+    if [ ! -f "$dir/PG_VERSION" ]; then
+      as_root mkdir -p "$dir"; as_root chown postgres:postgres "$dir"
+      as_root runuser -u postgres -- "$bin/initdb" -D "$dir" -A trust -U postgres >/dev/null
+    fi
+    as_root runuser -u postgres -- "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300" start >/dev/null
+  fi
+  pg_answers "$url" || { log "PostgreSQL does not answer at $url"; return 1; }
+  export SMS_TEST_POSTGRES_URL="$url"
+}
