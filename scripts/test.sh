@@ -12,4 +12,11 @@ cd "$(dirname "$0")/.."
 ensure_build_deps
 ensure_postgres
 log "PostgreSQL for the suite: $SMS_TEST_POSTGRES_URL"
-cargo test --workspace --locked "$@"
+log_file=$(mktemp)
+trap 'rm -f "$log_file"' EXIT
+status=0
+cargo test --workspace --locked "$@" 2>&1 | tee "$log_file" || status=$?
+# One closing line over all test binaries.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log_file"
+exit "$status"
