@@ -63,3 +63,26 @@ ensure_postgres() {
   pg_answers "$url" || { log "PostgreSQL does not answer at $url"; return 1; }
   export SMS_TEST_POSTGRES_URL="$url"
 }
+
+redis_answers() { [ "$(redis-cli -u "$1" ping 2>/dev/null)" = "PONG" ]; }
+
+# Makes SMS_TEST_REDIS_URL point at a Redis that answers: the one given, or one this script
+# starts on that address (installing Debian's redis-server if absent). The multi-instance test
+# starts Redis servers of its own from the same binary.
+ensure_redis() {
+  local url="${SMS_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+  if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+    log "installing redis-server"
+    apt_install redis-server
+  fi
+  if ! redis_answers "$url"; then
+    local hostport="${url#redis://}"; hostport="${hostport%%/*}"
+    local port="${hostport##*:}"
+    log "starting Redis on 127.0.0.1:$port"
+    redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+      --dir /tmp --logfile "/tmp/sms-test-redis-$port.log" >/dev/null
+    for _ in $(seq 1 20); do redis_answers "$url" && break; sleep 0.25; done
+  fi
+  redis_answers "$url" || { log "Redis does not answer at $url"; return 1; }
+  export SMS_TEST_REDIS_URL="$url"
+}

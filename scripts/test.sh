@@ -2,8 +2,10 @@
 # The test command of the README: every test, on both backends.
 #
 # Unit tests need nothing. The HTTP integration suite (crates/sms-server/tests/api) runs each
-# test twice, once on a fresh SQLite file and once on a fresh PostgreSQL database, so this
-# script makes sure a PostgreSQL server answers first (starting or installing one if needed).
+# test twice: on a fresh SQLite file with the in-process lock (the embedded default), and on a
+# fresh PostgreSQL database with the Redis lock (a deployment). The lock conformance suite and
+# the multi-instance test need Redis too. So this script makes sure PostgreSQL and Redis answer
+# first, starting or installing them if needed.
 # Extra arguments go to `cargo test`, e.g. `scripts/test.sh rows` or `scripts/test.sh on_sqlite`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +13,8 @@ cd "$(dirname "$0")/.."
 
 ensure_build_deps
 ensure_postgres
-log "PostgreSQL for the suite: $SMS_TEST_POSTGRES_URL"
+ensure_redis
+log "PostgreSQL for the suite: $SMS_TEST_POSTGRES_URL; Redis: $SMS_TEST_REDIS_URL"
 log_file=$(mktemp)
 trap 'rm -f "$log_file"' EXIT
 status=0

@@ -11,9 +11,9 @@ use sms_store::chats::{self, EndedChat};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// How long a freshly taken lock lives before its chat is committed. Short, so a lock whose
-/// request died half-way (a killed process) frees the consumer soon; refreshed to the full
-/// session lifetime once the chat exists.
+/// How long a freshly taken lock lives before its chat is committed, by default. Short, so a
+/// lock whose request died half-way (a killed process) frees the consumer soon; refreshed to
+/// the full session lifetime once the chat exists.
 pub const PENDING_TTL: Duration = Duration::from_secs(30);
 /// Added to the session timeout so the lock outlives its chat's timeout until the chat is
 /// ended and the lock released explicitly.
@@ -37,7 +37,7 @@ pub async fn acquire(state: &AppState, tenant_id: i64, number: &E164Number) -> R
     let key = LockKey::new(tenant_id, number.as_str());
     let deadline = Instant::now() + WAIT_FOR_HOLDER;
     loop {
-        if let Some(token) = state.lock.acquire(&key, PENDING_TTL).await? {
+        if let Some(token) = state.lock.acquire(&key, state.pending_ttl).await? {
             return Ok(LockGuard::new(state.lock.clone(), key, token));
         }
         let lookup = number.clone();

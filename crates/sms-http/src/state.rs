@@ -1,6 +1,7 @@
 //! What every handler shares.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::web;
 use sms_lock::SessionLock;
@@ -15,11 +16,18 @@ pub struct AppState {
     pub store: Store,
     pub lock: Arc<dyn SessionLock>,
     pub jwt: Arc<JwtKeys>,
+    /// How long a session lock lives before its chat is committed.
+    pub pending_ttl: Duration,
 }
 
 impl AppState {
     pub fn new(store: Store, lock: Arc<dyn SessionLock>, jwt: JwtKeys) -> Self {
-        Self { store, lock, jwt: Arc::new(jwt) }
+        Self { store, lock, jwt: Arc::new(jwt), pending_ttl: crate::session::PENDING_TTL }
+    }
+
+    pub fn with_pending_ttl(mut self, ttl: Duration) -> Self {
+        self.pending_ttl = ttl;
+        self
     }
 
     /// Runs blocking database work on actix's blocking pool, never on a worker thread.

@@ -2,25 +2,26 @@
 //!
 //! A lock is held per (tenant, consumer number) from just before a chat is written until the
 //! chat ends, and only its owner, who knows the random token it was acquired with, may release
-//! or refresh it. [`InProcessLock`] serves a single instance; a Redis implementation of the same
-//! [`SessionLock`] trait serves many.
+//! or refresh it. [`InProcessLock`] serves a single instance; [`RedisLock`] serves many.
 
 mod guard;
 mod memory;
+mod redis;
 
 use std::time::Duration;
 
 pub use guard::LockGuard;
 pub use memory::InProcessLock;
+pub use redis::RedisLock;
 
 /// Identifies one consumer of one tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LockKey(String);
 
 impl LockKey {
-    /// `number` is the consumer's E.164 number.
+    /// `number` is the consumer's E.164 number. The Redis lock puts its key prefix in front.
     pub fn new(tenant_id: i64, number: &str) -> Self {
-        Self(format!("sms:session:{tenant_id}:{number}"))
+        Self(format!("session:{tenant_id}:{number}"))
     }
 
     pub fn as_str(&self) -> &str {
@@ -53,6 +54,9 @@ pub enum LockError {
     /// The lock service cannot be reached; the request answers 503.
     #[error("session lock unavailable: {0}")]
     Unavailable(String),
+    /// The lock cannot be set up as configured (a malformed `REDIS_URL`).
+    #[error("session lock configuration: {0}")]
+    Config(String),
 }
 
 /// A per-consumer lock with expiry and owner-only release.

@@ -14,6 +14,11 @@ pub struct Config {
     pub database_url: String,
     /// `REDIS_URL`; unset means the in-process lock (one instance only).
     pub redis_url: Option<String>,
+    /// `REDIS_KEY_PREFIX`, default `sms:`: namespaces this deployment's keys.
+    pub redis_key_prefix: String,
+    /// `SMS_LOCK_PENDING_TTL_SECS`, default 30: how long a session lock taken by a request
+    /// lives before the request's chat is committed (what a crashed instance leaves behind).
+    pub lock_pending_ttl: Duration,
     /// `SMS_JWT_SECRET`; generated in the data directory when unset on SQLite.
     pub jwt_secret: Option<String>,
     /// `SMS_DATA_DIR`, default `data`.
@@ -32,6 +37,8 @@ impl Default for Config {
             bind: "127.0.0.1:8080".into(),
             database_url: "sqlite://data/sms.sqlite3".into(),
             redis_url: None,
+            redis_key_prefix: "sms:".into(),
+            lock_pending_ttl: Duration::from_secs(30),
             jwt_secret: None,
             data_dir: PathBuf::from("data"),
             workers: None,
@@ -60,6 +67,9 @@ impl Config {
             bind: var("SMS_BIND").unwrap_or(defaults.bind),
             database_url,
             redis_url: var("REDIS_URL"),
+            redis_key_prefix: var("REDIS_KEY_PREFIX").unwrap_or(defaults.redis_key_prefix),
+            lock_pending_ttl: parsed::<u64>("SMS_LOCK_PENDING_TTL_SECS")?
+                .map_or(defaults.lock_pending_ttl, |s| Duration::from_secs(s.max(1))),
             jwt_secret: var("SMS_JWT_SECRET"),
             data_dir,
             workers: parsed("SMS_WORKERS")?,

@@ -8,7 +8,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::HttpServer;
 use sms_domain::E164Number;
 use sms_http::{AppState, JwtKeys};
-use sms_lock::{InProcessLock, SessionLock};
+use sms_lock::{InProcessLock, LockError, RedisLock, SessionLock};
 use sms_store::{DbUrl, PoolOptions, Store, StoreError};
 
 use crate::config::{self, Config};
@@ -19,6 +19,8 @@ pub enum StartupError {
     Config(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error("cannot listen on the configured address: {0}")]
     Bind(#[from] std::io::Error),
 }
@@ -44,17 +46,17 @@ impl Application {
         let store = Store::new(&url, PoolOptions { max_size: config.db_pool_size, ..PoolOptions::default() })?;
         store.migrate()?;
         E164Number::warm_up();
-        if config.redis_url.is_some() {
-            tracing::warn!("REDIS_URL is set, but this build uses the in-process session lock: run one instance only");
-        }
-        let lock: Arc<dyn SessionLock> = Arc::new(InProcessLock::new());
+        let lock: Arc<dyn SessionLock> = match &config.redis_url {
+            Some(url) => Arc::new(RedisLock::new(url, &config.redis_key_prefix)?),
+            None => Arc::new(InProcessLock::new()),
+        };
         let jwt = JwtKeys::new(&secret.secret);
         let first_start_admin_token = if secret.generated {
             Some(jwt.admin_token(FIRST_START_TOKEN_TTL).map_err(|e| StartupError::Config(e.to_string()))?)
         } else {
             None
         };
-        let state = AppState::new(store, lock, jwt);
+        let state = AppState::new(store, lock, jwt).with_pending_ttl(config.lock_pending_ttl);
         let listener = TcpListener::bind(&config.bind)?;
         let port = listener.local_addr()?.port();
         let app_state = state.clone();

@@ -120,6 +120,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub admin_token: String,
     handle: actix_web::dev::ServerHandle,
+    config: Config,
     // Declared last: dropped after the server is told to stop.
     pub db: TestDb,
 }
@@ -131,10 +132,20 @@ pub struct Tenant {
     pub token: String,
 }
 
-pub fn config_for(db_url: &str) -> Config {
+/// The Redis the PostgreSQL variant of the suite locks with: `SMS_TEST_REDIS_URL`.
+pub fn redis_url() -> String {
+    std::env::var("SMS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// SQLite runs as the embedded default (in-process lock); PostgreSQL runs as a deployment
+/// does, with the Redis lock under a key prefix of the test's own.
+pub fn config_for(backend: Backend, db_url: &str) -> Config {
+    let redis = (backend == Backend::Postgres).then(redis_url);
     Config {
         bind: "127.0.0.1:0".into(),
         database_url: db_url.to_owned(),
+        redis_url: redis,
+        redis_key_prefix: format!("test:{}:", hex_id()),
         jwt_secret: Some(JWT_SECRET.into()),
         workers: Some(1),
         db_pool_size: 8,
@@ -145,20 +156,21 @@ pub fn config_for(db_url: &str) -> Config {
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
     let db = TestDb::create(backend);
-    start(db).await
+    let config = config_for(backend, db.url());
+    start(db, config).await
 }
 
 /// Builds and starts an application on `db_url`; answers its address and handle.
-fn launch(db_url: &str) -> (String, actix_web::dev::ServerHandle) {
-    let app = Application::build(&config_for(db_url)).unwrap_or_else(|e| panic!("build: {e}"));
+fn launch(config: &Config) -> (String, actix_web::dev::ServerHandle) {
+    let app = Application::build(config).unwrap_or_else(|e| panic!("build: {e}"));
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
     (address, handle)
 }
 
-async fn start(db: TestDb) -> TestApp {
-    let (address, handle) = launch(db.url());
+async fn start(db: TestDb, config: Config) -> TestApp {
+    let (address, handle) = launch(&config);
     let jwt = JwtKeys::new(JWT_SECRET.as_bytes());
     let admin_token = jwt.admin_token(600).unwrap_or_else(|e| panic!("{e}"));
     let client = reqwest::Client::builder()
@@ -166,13 +178,24 @@ async fn start(db: TestDb) -> TestApp {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
-    TestApp { address, client, admin_token, handle, db }
+    TestApp { address, client, admin_token, handle, config, db }
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         // The command is sent at once; the returned future only waits for completion.
         drop(self.handle.stop(false));
+        if let Some(url) = &self.config.redis_url {
+            delete_keys(url, &self.config.redis_key_prefix);
+        }
+    }
+}
+
+/// Deletes the keys a test left in the shared Redis.
+fn delete_keys(url: &str, prefix: &str) {
+    const DELETE: &str = "local n = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do n = n + redis.call('DEL', k) end return n";
+    if let Ok(mut conn) = redis::Client::open(url).and_then(|c| c.get_connection()) {
+        let _: redis::RedisResult<i64> = redis::cmd("EVAL").arg(DELETE).arg(0).arg(format!("{prefix}*")).query(&mut conn);
     }
 }
 
@@ -314,11 +337,11 @@ impl TestApp {
         read(self.as_tenant(tenant, method, path).send().await.unwrap_or_else(|e| panic!("{e}"))).await
     }
 
-    /// Stops this instance and starts a new one on the same database (a restart): nothing
-    /// held in memory, such as the in-process lock, survives.
+    /// Stops this instance and starts a new one on the same database and Redis prefix (a
+    /// restart): nothing held in memory, such as the in-process lock, survives.
     pub async fn restart(&mut self) {
         self.handle.stop(true).await;
-        let (address, handle) = launch(self.db.url());
+        let (address, handle) = launch(&self.config);
         self.address = address;
         self.handle = handle;
     }

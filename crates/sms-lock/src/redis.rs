@@ -1,0 +1,142 @@
+//! The Redis lock: one session per consumer across every instance.
+//!
+//! `SET key token NX PX ttl` takes the lock; release and refresh are Lua scripts that act only
+//! when the key still holds the caller's token, so an instance can never free or extend a lock
+//! that expired and was taken by another.
+
+use std::future::Future;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisError, RedisResult, Script};
+
+use crate::{LockError, LockKey, LockToken, SessionLock};
+
+/// Compare-and-delete: frees the lock only for its owner.
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
+/// Compare-and-extend: refreshes the lock only for its owner.
+const REFRESH: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+";
+
+/// The most one lock operation may take, reconnect and retry included: past it the request
+/// answers 503 rather than hang (the SPEC's client sees an answer within 2 s).
+const OPERATION_BUDGET: Duration = Duration::from_millis(1500);
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+const RESPONSE_TIMEOUT: Duration = Duration::from_millis(1000);
+
+pub struct RedisLock {
+    conn: ConnectionManager,
+    prefix: String,
+    release: Script,
+    refresh: Script,
+}
+
+impl RedisLock {
+    /// Connects lazily: the server starts (and reports "not ready") while Redis is away, and
+    /// reconnects by itself when it comes back. `prefix` namespaces every key (`sms:`).
+    pub fn new(url: &str, prefix: &str) -> Result<Self, LockError> {
+        let client = redis::Client::open(url).map_err(|e| LockError::Config(e.to_string()))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500));
+        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(|e| LockError::Config(e.to_string()))?;
+        Ok(Self { conn, prefix: prefix.to_owned(), release: Script::new(RELEASE), refresh: Script::new(REFRESH) })
+    }
+
+    fn key(&self, key: &LockKey) -> String {
+        format!("{}{}", self.prefix, key.as_str())
+    }
+
+    /// Runs `op` within the budget. A connection that dropped since its last use fails its
+    /// first command even though the manager reconnects behind it, so such a failure is tried
+    /// once more on the fresh connection.
+    async fn run<T, F, Fut>(&self, op: F) -> Result<T, LockError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let attempt = async {
+            match op(self.conn.clone()).await {
+                Err(e) if is_stale_connection(&e) => op(self.conn.clone()).await,
+                other => other,
+            }
+        };
+        match tokio::time::timeout(OPERATION_BUDGET, attempt).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(LockError::Unavailable(e.to_string())),
+            Err(_) => Err(LockError::Unavailable("redis did not answer in time".into())),
+        }
+    }
+}
+
+fn is_stale_connection(e: &RedisError) -> bool {
+    e.is_connection_dropped() || e.is_io_error()
+}
+
+fn millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+#[async_trait::async_trait]
+impl SessionLock for RedisLock {
+    async fn acquire(&self, key: &LockKey, ttl: Duration) -> Result<Option<LockToken>, LockError> {
+        let token = LockToken::random();
+        let key = self.key(key);
+        let set: Option<String> = self
+            .run(|mut conn| {
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(&key).arg(token.as_str()).arg("NX").arg("PX").arg(millis(ttl));
+                async move { cmd.query_async(&mut conn).await }
+            })
+            .await?;
+        Ok(set.map(|_| token))
+    }
+
+    async fn release(&self, key: &LockKey, token: &LockToken) -> Result<bool, LockError> {
+        let key = self.key(key);
+        let deleted: i64 = self
+            .run(|mut conn| {
+                let mut call = self.release.key(&key);
+                call.arg(token.as_str());
+                async move { call.invoke_async(&mut conn).await }
+            })
+            .await?;
+        Ok(deleted == 1)
+    }
+
+    async fn refresh(&self, key: &LockKey, token: &LockToken, ttl: Duration) -> Result<bool, LockError> {
+        let key = self.key(key);
+        let extended: i64 = self
+            .run(|mut conn| {
+                let mut call = self.refresh.key(&key);
+                call.arg(token.as_str()).arg(millis(ttl));
+                async move { call.invoke_async(&mut conn).await }
+            })
+            .await?;
+        Ok(extended == 1)
+    }
+
+    async fn ping(&self) -> Result<(), LockError> {
+        let _: String = self
+            .run(|mut conn| async move { redis::cmd("PING").query_async(&mut conn).await })
+            .await?;
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+}

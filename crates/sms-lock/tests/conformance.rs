@@ -1,0 +1,109 @@
+//! One suite, both locks: the in-process lock and the Redis lock against a real Redis
+//! (`SMS_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`), each run under a key prefix of
+//! its own so runs do not meet.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sms_lock::{InProcessLock, LockKey, LockToken, RedisLock, SessionLock};
+
+fn redis_url() -> String {
+    std::env::var("SMS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+fn redis_lock() -> Arc<dyn SessionLock> {
+    let prefix = format!("test:{}:", hex::encode(rand::random::<[u8; 8]>()));
+    match RedisLock::new(&redis_url(), &prefix) {
+        Ok(lock) => Arc::new(lock),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn in_process() -> Arc<dyn SessionLock> {
+    Arc::new(InProcessLock::new())
+}
+
+const LONG: Duration = Duration::from_secs(60);
+
+async fn acquire(lock: &dyn SessionLock, key: &LockKey, ttl: Duration) -> Option<LockToken> {
+    lock.acquire(key, ttl).await.unwrap_or_else(|e| panic!("acquire: {e}"))
+}
+
+async fn one_owner_at_a_time(lock: Arc<dyn SessionLock>) {
+    let key = LockKey::new(1, "+14155550100");
+    let token = acquire(&*lock, &key, LONG).await.unwrap_or_else(|| panic!("a free lock is taken"));
+    assert!(acquire(&*lock, &key, LONG).await.is_none(), "a held lock is refused");
+    assert!(acquire(&*lock, &LockKey::new(1, "+14155550101"), LONG).await.is_some(), "other consumers are free");
+    assert!(acquire(&*lock, &LockKey::new(2, "+14155550100"), LONG).await.is_some(), "other tenants are free");
+    assert!(!lock.release(&key, &LockToken::random()).await.unwrap_or(true), "a stranger cannot release");
+    assert!(!lock.refresh(&key, &LockToken::random(), LONG).await.unwrap_or(true), "a stranger cannot refresh");
+    assert!(acquire(&*lock, &key, LONG).await.is_none(), "still held");
+    assert!(lock.release(&key, &token).await.unwrap_or(false), "the owner releases");
+    assert!(!lock.release(&key, &token).await.unwrap_or(true), "releasing twice is a no-op");
+    assert!(acquire(&*lock, &key, LONG).await.is_some(), "free again");
+}
+
+async fn expires_unless_refreshed(lock: Arc<dyn SessionLock>) {
+    let key = LockKey::new(1, "+14155550102");
+    let token = acquire(&*lock, &key, Duration::from_millis(300)).await.unwrap_or_else(|| panic!("taken"));
+    assert!(lock.refresh(&key, &token, LONG).await.unwrap_or(false), "the owner refreshes");
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert!(acquire(&*lock, &key, LONG).await.is_none(), "a refreshed lock outlives its first TTL");
+
+    let other = LockKey::new(1, "+14155550103");
+    let stale = acquire(&*lock, &other, Duration::from_millis(200)).await.unwrap_or_else(|| panic!("taken"));
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let fresh = acquire(&*lock, &other, LONG).await.unwrap_or_else(|| panic!("an expired lock is free"));
+    assert!(!lock.release(&other, &stale).await.unwrap_or(true), "the old owner cannot free the new owner's lock");
+    assert!(!lock.refresh(&other, &stale, LONG).await.unwrap_or(true), "nor extend it");
+    assert!(lock.release(&other, &fresh).await.unwrap_or(false));
+}
+
+async fn concurrent_acquisitions_have_one_winner(lock: Arc<dyn SessionLock>) {
+    let key = LockKey::new(7, "+14155550104");
+    let attempts = (0..50).map(|_| {
+        let lock = Arc::clone(&lock);
+        let key = key.clone();
+        tokio::spawn(async move { lock.acquire(&key, LONG).await.map(|t| t.is_some()) })
+    });
+    let mut winners = 0;
+    for attempt in attempts {
+        if attempt.await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|e| panic!("{e}")) {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+}
+
+async fn answers_ping(lock: Arc<dyn SessionLock>) {
+    lock.ping().await.unwrap_or_else(|e| panic!("ping: {e}"));
+}
+
+macro_rules! on_both_locks {
+    ($($name:ident),* $(,)?) => {
+        mod in_process {
+            $( #[tokio::test] async fn $name() { super::$name(super::in_process()).await } )*
+        }
+        mod redis {
+            $( #[tokio::test] async fn $name() { super::$name(super::redis_lock()).await } )*
+        }
+    };
+}
+
+on_both_locks!(one_owner_at_a_time, expires_unless_refreshed, concurrent_acquisitions_have_one_winner, answers_ping);
+
+#[tokio::test]
+async fn redis_unreachable_is_unavailable_within_the_budget() {
+    // Nothing listens on port 1.
+    let lock = RedisLock::new("redis://127.0.0.1:1", "test:").unwrap_or_else(|e| panic!("{e}"));
+    let started = std::time::Instant::now();
+    let result = lock.acquire(&LockKey::new(1, "+14155550105"), LONG).await;
+    assert!(matches!(result, Err(sms_lock::LockError::Unavailable(_))), "{result:?}");
+    assert!(lock.ping().await.is_err());
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn malformed_url_is_a_configuration_error() {
+    assert!(matches!(RedisLock::new("not a url", "x:"), Err(sms_lock::LockError::Config(_))));
+}
