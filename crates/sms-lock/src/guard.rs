@@ -54,3 +54,66 @@ impl Drop for LockGuard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::InProcessLock;
+
+    async fn take(lock: &Arc<dyn SessionLock>, key: &LockKey) -> LockGuard {
+        match lock.acquire(key, Duration::from_secs(60)).await {
+            Ok(Some(token)) => LockGuard::new(Arc::clone(lock), key.clone(), token),
+            other => panic!("acquire: {other:?}"),
+        }
+    }
+
+    async fn is_free(lock: &Arc<dyn SessionLock>, key: &LockKey) -> bool {
+        match lock.acquire(key, Duration::from_secs(60)).await {
+            Ok(Some(token)) => {
+                let _ = lock.release(key, &token).await;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    #[tokio::test]
+    async fn dropping_a_guard_releases_the_lock() {
+        let lock: Arc<dyn SessionLock> = Arc::new(InProcessLock::new());
+        let key = LockKey::new(1, "+14155550100");
+        let guard = take(&lock, &key).await;
+        assert!(!is_free(&lock, &key).await);
+        drop(guard);
+        tokio::task::yield_now().await;
+        assert!(is_free(&lock, &key).await, "a dropped guard (error, panic, disconnect) frees the lock");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_task_releases_its_lock() {
+        let lock: Arc<dyn SessionLock> = Arc::new(InProcessLock::new());
+        let key = LockKey::new(1, "+14155550101");
+        let guard = take(&lock, &key).await;
+        let task = tokio::spawn(async move {
+            let _guard = guard;
+            panic!("handler panicked");
+        });
+        assert!(task.await.is_err());
+        tokio::task::yield_now().await;
+        assert!(is_free(&lock, &key).await);
+    }
+
+    #[tokio::test]
+    async fn kept_and_released_guards() {
+        let lock: Arc<dyn SessionLock> = Arc::new(InProcessLock::new());
+        let key = LockKey::new(1, "+14155550102");
+        let token = take(&lock, &key).await.keep();
+        tokio::task::yield_now().await;
+        assert!(!is_free(&lock, &key).await, "a kept lock stays held past the guard");
+        assert!(token.is_some());
+        let other = LockKey::new(1, "+14155550103");
+        take(&lock, &other).await.release().await;
+        assert!(is_free(&lock, &other).await);
+    }
+}

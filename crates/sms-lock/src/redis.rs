@@ -52,7 +52,8 @@ impl RedisLock {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(|e| LockError::Config(e.to_string()))?;
+        let conn =
+            ConnectionManager::new_lazy_with_config(client, config).map_err(|e| LockError::Config(e.to_string()))?;
         Ok(Self { conn, prefix: prefix.to_owned(), release: Script::new(RELEASE), refresh: Script::new(REFRESH) })
     }
 
@@ -130,9 +131,7 @@ impl SessionLock for RedisLock {
     }
 
     async fn ping(&self) -> Result<(), LockError> {
-        let _: String = self
-            .run(|mut conn| async move { redis::cmd("PING").query_async(&mut conn).await })
-            .await?;
+        let _: String = self.run(|mut conn| async move { redis::cmd("PING").query_async(&mut conn).await }).await?;
         Ok(())
     }
 

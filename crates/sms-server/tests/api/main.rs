@@ -1,6 +1,8 @@
 //! The HTTP integration suite: the real application on port 0, a database of its own per test,
 //! every test on SQLite and on PostgreSQL.
 
+#[path = "../support/db.rs"]
+mod db;
 mod helpers;
 
 mod admin;

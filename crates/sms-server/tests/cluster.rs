@@ -1,0 +1,344 @@
+//! The one-session rule across real processes: three `sms-server` instances on one PostgreSQL
+//! database and one Redis of the test's own (on its own port, so the test can stop it), as a
+//! scaled-out deployment runs them.
+//!
+//! Steps, in order: a 60-request race spread over the instances; the same after Redis forgets
+//! every lock (FLUSHALL); Redis down (503, nothing written) and back (200, no restart); an
+//! instance killed with SIGKILL while it holds a lock mid-request (no orphan rows, the consumer
+//! free again once the lock's TTL passes); the sweepers of all instances ending an idle chat.
+
+#[path = "support/db.rs"]
+#[allow(dead_code)]
+mod db;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use db::{Backend, TestDb};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use futures_util::future::join_all;
+use serde_json::{json, Value};
+use sms_http::JwtKeys;
+
+const SECRET: &str = "cluster-secret-0123456789abcdef0123456789";
+const ACTIVE: &str = "Outbound SMS failed. Consumer is already in an active SMS session.";
+const PENDING_TTL_SECS: u64 = 3;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A Redis server of the test's own.
+struct RedisServer {
+    port: u16,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    fn start(port: u16, dir: tempfile::TempDir) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("redis-server must be installed (scripts/test.sh installs it): {e}"));
+        let server = Self { port, child: Some(child), dir };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while server.command::<String>(&mut redis::cmd("PING")).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn command<T: redis::FromRedisValue>(&self, cmd: &mut redis::Cmd) -> redis::RedisResult<T> {
+        let mut conn = redis::Client::open(self.url())?.get_connection()?;
+        cmd.query(&mut conn)
+    }
+
+    fn keys(&self, pattern: &str) -> Vec<String> {
+        self.command(redis::cmd("KEYS").arg(pattern)).unwrap_or_default()
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn restart(mut self) -> Self {
+        self.stop();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")));
+        Self::start(self.port, dir)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One `sms-server` process.
+struct Instance {
+    child: Child,
+    base: String,
+}
+
+impl Instance {
+    fn start(db_url: &str, redis_url: &str, log: &std::path::Path) -> Self {
+        let stderr = std::fs::File::create(log).unwrap_or_else(|e| panic!("{e}"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sms-server"))
+            .env("SMS_BIND", "127.0.0.1:0")
+            .env("DATABASE_URL", db_url)
+            .env("REDIS_URL", redis_url)
+            .env("SMS_JWT_SECRET", SECRET)
+            .env("SMS_WORKERS", "1")
+            .env("SMS_DB_POOL_SIZE", "4")
+            .env("SMS_SWEEP_INTERVAL_SECS", "1")
+            .env("SMS_LOCK_PENDING_TTL_SECS", PENDING_TTL_SECS.to_string())
+            .env("SMS_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let mut base = None;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("Serving on ") {
+                base = rest.split_whitespace().next().map(str::to_owned);
+                break;
+            }
+        }
+        let base = base.unwrap_or_else(|| panic!("the instance did not start; see {}", log.display()));
+        Self { child, base }
+    }
+
+    /// SIGKILL: no shutdown, no cleanup.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+struct Client {
+    http: reqwest::Client,
+    admin: String,
+    subdomain: String,
+    token: String,
+}
+
+impl Client {
+    async fn call(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
+        match req.send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                (status, resp.json().await.unwrap_or(Value::Null))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    async fn admin(&self, base: &str, path: &str, body: Value) -> Value {
+        let (status, out) =
+            self.call(self.http.post(format!("{base}{path}")).bearer_auth(&self.admin).json(&body)).await;
+        assert!(status == 201 || status == 200, "{path}: {status} {out}");
+        out
+    }
+
+    async fn send(&self, base: &str, number: &str) -> (u16, Value) {
+        let body = json!({
+            "chat_type": "Messaging (SMS)", "end_user_number": number,
+            "outbound_number": "+1 628-555-0199", "message": "lorem ipsum"
+        });
+        let req = self
+            .http
+            .post(format!("{base}/apps/api/v1/sms"))
+            .basic_auth(&self.subdomain, Some(&self.token))
+            .json(&body);
+        self.call(req).await
+    }
+
+    async fn get(&self, base: &str, path: &str) -> (u16, Value) {
+        self.call(self.http.get(format!("{base}{path}")).basic_auth(&self.subdomain, Some(&self.token))).await
+    }
+
+    /// `count` requests for one consumer, spread round-robin over the instances, all at once.
+    async fn race(&self, bases: &[String], number: &str, count: usize) -> Vec<(u16, Value)> {
+        join_all((0..count).map(|i| self.send(&bases[i % bases.len()], number))).await
+    }
+}
+
+#[test]
+fn three_instances_one_session() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    let db = TestDb::create(Backend::Postgres);
+    let logs = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut redis = RedisServer::start(free_port(), tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")));
+    let mut instances: Vec<Instance> = (0..3)
+        .map(|i| Instance::start(db.url(), &redis.url(), &logs.path().join(format!("instance-{i}.log"))))
+        .collect();
+    let bases: Vec<String> = instances.iter().map(|i| i.base.clone()).collect();
+    let admin = JwtKeys::new(SECRET.as_bytes()).admin_token(600).unwrap_or_else(|e| panic!("{e}"));
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_else(|e| panic!("{e}"));
+    let mut client = Client { http, admin, subdomain: "acme".into(), token: String::new() };
+
+    runtime.block_on(async {
+        client.admin(&bases[0], "/admin/v1/tenants", json!({"subdomain": "acme", "name": "Acme"})).await;
+        let token = client.admin(&bases[1], "/admin/v1/tenants/acme/api-tokens", json!({})).await;
+        client.token = token["token"].as_str().unwrap_or_default().to_owned();
+        client.admin(&bases[2], "/admin/v1/tenants/acme/outbound-numbers", json!({"number": "+1 628-555-0199"})).await;
+    });
+
+    // 1. Sixty requests for one consumer over three instances: exactly one chat.
+    let first_id = runtime.block_on(async {
+        let answers = client.race(&bases, "+1 415-555-0100", 60).await;
+        let winners: Vec<&Value> = answers.iter().filter(|(s, _)| *s == 200).map(|(_, b)| b).collect();
+        assert_eq!(winners.len(), 1, "exactly one 200: {answers:?}");
+        let id = winners[0]["id"].clone();
+        for (status, body) in answers.iter().filter(|(s, _)| *s != 200) {
+            assert_eq!((*status, body), (400, &json!({"message": ACTIVE, "chat_id": id})));
+        }
+        println!("race: 1 × 200, 59 × 400 row 12 with chat_id {id}");
+        id
+    });
+    assert_eq!(db.count("chats"), 1);
+
+    // 2. Redis forgets every lock: the database still allows only the first chat.
+    let flushed: String = redis.command(&mut redis::cmd("FLUSHALL")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(flushed, "OK");
+    runtime.block_on(async {
+        let answers = client.race(&bases, "(415) 555-0100", 60).await;
+        for (status, body) in &answers {
+            assert_eq!((*status, body), (400, &json!({"message": ACTIVE, "chat_id": first_id})), "after FLUSHALL");
+        }
+        println!("after FLUSHALL: 60 × 400 row 12 with chat_id {first_id}");
+    });
+    assert_eq!(db.count("chats"), 1);
+    assert!(redis.keys("sms:*").is_empty(), "no lock is left behind by the refused requests");
+
+    // 3. Redis down: 503 within 2 s, nothing written, not ready.
+    redis.stop();
+    runtime.block_on(async {
+        for base in &bases {
+            let started = Instant::now();
+            let (status, body) = client.send(base, "+1 415-555-0101").await;
+            assert_eq!((status, body), (503, json!({"message": "service unavailable"})));
+            assert!(started.elapsed() < Duration::from_secs(2), "503 took {:?}", started.elapsed());
+            let (status, ready) = client.call(client.http.get(format!("{base}/readyz"))).await;
+            assert_eq!(
+                (status, ready),
+                (503, json!({"message": "not ready", "database": "ok", "session_lock": "unavailable"}))
+            );
+        }
+        println!("redis down: 503 within 2 s on every instance, /readyz 503");
+    });
+    assert_eq!(db.count("chats"), 1);
+    assert_eq!(db.count("end_users"), 1);
+
+    // 4. Redis back: the same instances serve again, no restart.
+    redis = redis.restart();
+    let second = runtime.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (status, body) = client.send(&bases[0], "+1 415-555-0101").await;
+            if status == 200 {
+                return body;
+            }
+            assert_eq!(status, 503, "{body}");
+            assert!(Instant::now() < deadline, "no recovery after Redis came back");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    runtime.block_on(async {
+        for base in &bases {
+            let (status, ready) = client.call(client.http.get(format!("{base}/readyz"))).await;
+            assert_eq!(status, 200, "{base}: {ready}");
+        }
+        println!("redis back: 200 and ready without a restart");
+    });
+
+    // 5. kill -9 an instance that holds a consumer's lock mid-request.
+    let mut blocker = PgConnection::establish(db.url()).unwrap_or_else(|e| panic!("{e}"));
+    blocker.batch_execute("BEGIN; LOCK TABLE chats IN EXCLUSIVE MODE;").unwrap_or_else(|e| panic!("{e}"));
+    let victim = bases[2].clone();
+    let pending = runtime.spawn({
+        let http = client.http.clone();
+        let (subdomain, token) = (client.subdomain.clone(), client.token.clone());
+        async move {
+            let body = json!({"chat_type": "SMS", "end_user_number": "+1 415-555-0102", "outbound_number": "+1 628-555-0199", "message": "x"});
+            http.post(format!("{victim}/apps/api/v1/sms")).basic_auth(subdomain, Some(token)).json(&body).send().await
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while redis.keys("sms:session:*:+14155550102").is_empty()
+        || db.count("pg_stat_activity WHERE wait_event_type = 'Lock'") == 0
+    {
+        assert!(Instant::now() < deadline, "the request never reached its insert");
+        runtime.block_on(async { tokio::time::sleep(Duration::from_millis(50)).await });
+    }
+    instances[2].kill();
+    blocker.batch_execute("ROLLBACK").unwrap_or_else(|e| panic!("{e}"));
+    let outcome = runtime.block_on(pending).unwrap_or_else(|e| panic!("{e}"));
+    assert!(outcome.is_err(), "the killed instance cannot have answered");
+    runtime.block_on(async { tokio::time::sleep(Duration::from_millis(500)).await });
+    assert_eq!(db.count("end_users WHERE number = '+14155550102'"), 0, "no orphan rows");
+    assert_eq!(db.count("chats"), 2, "only the two chats that were answered");
+    assert!(!redis.keys("sms:session:*:+14155550102").is_empty(), "the dead instance's lock is still held");
+    let freed_after = runtime.block_on(async {
+        let started = Instant::now();
+        let (status, body) = client.send(&bases[0], "+1 415-555-0102").await;
+        assert_eq!((status, body), (400, json!({"message": ACTIVE})), "held by a request that never finished");
+        loop {
+            let (status, body) = client.send(&bases[1], "+1 415-555-0102").await;
+            if status == 200 {
+                return started.elapsed();
+            }
+            assert_eq!(body["message"], ACTIVE);
+            assert!(started.elapsed() < Duration::from_secs(PENDING_TTL_SECS + 8), "the orphan lock never expired");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+    println!("kill -9 mid-request: no orphan rows; consumer free again after {freed_after:?} (pending TTL {PENDING_TTL_SECS} s)");
+
+    // 6. Idle chats: the surviving instances' sweepers end one, once, and free its lock.
+    db.execute(&format!(
+        "UPDATE chats SET last_activity_at = '2020-01-01 00:00:00', expires_at = '2020-01-01 00:01:00' WHERE id = {}",
+        second["id"]
+    ));
+    let bases_alive = &bases[..2];
+    runtime.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (_, chat) = client.get(&bases_alive[0], &format!("/apps/api/v1/chats/{}", second["id"])).await;
+            if chat["status"] == "finished" {
+                assert_eq!(chat["disconnected_by"], "disconnected_by_system");
+                assert_eq!(chat["ends_at"], "2020-01-01T00:01:00.000Z");
+                break;
+            }
+            assert!(Instant::now() < deadline, "the sweepers never ended the idle chat");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(redis.keys("sms:session:*:+14155550101").is_empty(), "its lock was released");
+        let (status, _) = client.send(&bases_alive[1], "+1 415-555-0101").await;
+        assert_eq!(status, 200, "the consumer can be texted again");
+        println!("sweepers: idle chat ended once by the system, lock released");
+    });
+    assert_eq!(db.count(&format!("participants WHERE chat_id = {} AND status = 'disconnected'", second["id"])), 1);
+}

@@ -1,0 +1,109 @@
+//! A database that exists for one test: a temporary SQLite file, or a fresh PostgreSQL database
+//! dropped afterwards. Shared by the test binaries through `#[path]`.
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+
+/// Which backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server the suite uses: `SMS_TEST_POSTGRES_URL`, default the local one.
+pub fn postgres_admin_url() -> String {
+    std::env::var("SMS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database that exists for one test and is dropped after it.
+pub enum TestDb {
+    Sqlite { _dir: tempfile::TempDir, url: String },
+    Postgres { name: String, url: String },
+}
+
+impl TestDb {
+    pub fn create(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+                let url = format!("sqlite://{}", dir.path().join("test.sqlite3").display());
+                Self::Sqlite { _dir: dir, url }
+            }
+            Backend::Postgres => {
+                let name = format!("sms_test_{}", hex_id());
+                let admin = postgres_admin_url();
+                let mut conn = PgConnection::establish(&admin)
+                    .unwrap_or_else(|e| panic!("PostgreSQL must be running at {admin} for the PostgreSQL suite: {e}"));
+                conn.batch_execute(&format!("CREATE DATABASE {name}"))
+                    .unwrap_or_else(|e| panic!("create database: {e}"));
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+                Self::Postgres { url: format!("{base}/{name}"), name }
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            Self::Sqlite { url, .. } | Self::Postgres { url, .. } => url,
+        }
+    }
+
+    /// Runs SQL against the test's database directly (to arrange a state or check one).
+    pub fn execute(&self, sql: &str) {
+        self.try_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// Like [`TestDb::execute`], answering the database's error.
+    pub fn try_execute(&self, sql: &str) -> Result<(), String> {
+        let result = match self {
+            Self::Sqlite { url, .. } => diesel::SqliteConnection::establish(url.trim_start_matches("sqlite://"))
+                .map_err(|e| e.to_string())?
+                .batch_execute(sql),
+            Self::Postgres { url, .. } => PgConnection::establish(url).map_err(|e| e.to_string())?.batch_execute(sql),
+        };
+        result.map_err(|e| e.to_string())
+    }
+
+    /// `SELECT COUNT(*) FROM table`.
+    pub fn count(&self, table: &str) -> i64 {
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        let rows: Vec<Count> = match self {
+            Self::Sqlite { url, .. } => {
+                let mut conn =
+                    SqliteConnection::establish(url.trim_start_matches("sqlite://")).unwrap_or_else(|e| panic!("{e}"));
+                diesel::sql_query(&sql).load(&mut conn).unwrap_or_else(|e| panic!("{e}"))
+            }
+            Self::Postgres { url, .. } => {
+                let mut conn = PgConnection::establish(url).unwrap_or_else(|e| panic!("{e}"));
+                diesel::sql_query(&sql).load(&mut conn).unwrap_or_else(|e| panic!("{e}"))
+            }
+        };
+        rows.first().map_or(0, |r| r.n)
+    }
+
+    pub fn drop_now(&self) {
+        if let Self::Postgres { name, .. } = self {
+            if let Ok(mut conn) = PgConnection::establish(&postgres_admin_url()) {
+                let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        self.drop_now();
+    }
+}
+
+pub fn hex_id() -> String {
+    let bytes: [u8; 8] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
