@@ -45,11 +45,16 @@ pub fn check_subdomain(value: &str) -> Result<(), AdminInputError> {
     }
 }
 
-/// A required free-text field: present, not blank, at most `max` characters. Answers it trimmed.
+/// A required free-text field: present, not blank, at most `max` characters as sent. Answers it
+/// trimmed.
 pub fn check_text(field: &'static str, value: Option<&str>, max: usize) -> Result<String, AdminInputError> {
-    let value = value.map(str::trim).filter(|v| !v.is_empty()).ok_or(AdminInputError::Required(field))?;
+    let value = value.ok_or(AdminInputError::Required(field))?;
     check_len(field, value, max)?;
-    Ok(value.to_owned())
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(AdminInputError::Required(field));
+    }
+    Ok(trimmed.to_owned())
 }
 
 pub fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), AdminInputError> {
@@ -78,14 +83,14 @@ pub fn check_rate_limit(per_second: i32, burst: i32) -> Result<(), AdminInputErr
     Ok(())
 }
 
-/// A plausible e-mail address: one `@` with text on both sides, no white space, at most 254
-/// characters. Deliverability is not this service's business.
+/// A plausible e-mail address: one `@` with text on both sides, no white space anywhere, at most
+/// 254 characters. Deliverability is not this service's business.
 pub fn check_email(value: Option<&str>) -> Result<String, AdminInputError> {
-    let value = value.map(str::trim).filter(|v| !v.is_empty()).ok_or(AdminInputError::Required("email"))?;
+    let value = value.filter(|v| !v.is_empty()).ok_or(AdminInputError::Required("email"))?;
     let mut parts = value.split('@');
     let ok = matches!((parts.next(), parts.next(), parts.next()), (Some(l), Some(d), None) if !l.is_empty() && !d.is_empty())
         && !value.chars().any(char::is_whitespace)
-        && value.len() <= 254;
+        && value.chars().count() <= 254;
     if ok {
         Ok(value.to_owned())
     } else {
@@ -119,8 +124,20 @@ mod tests {
     }
 
     #[test]
+    fn text_limits_count_what_was_sent() {
+        assert_eq!(check_text("name", Some("  Acme "), 255), Ok("Acme".into()));
+        assert_eq!(check_text("name", Some("   "), 255), Err(AdminInputError::Required("name")));
+        assert_eq!(check_text("name", None, 255), Err(AdminInputError::Required("name")));
+        assert_eq!(
+            check_text("name", Some(&format!(" {}", "a".repeat(255))), 255),
+            Err(AdminInputError::TooLong("name"))
+        );
+    }
+
+    #[test]
     fn emails() {
-        assert_eq!(check_email(Some(" John.Doe@foo.com ")), Ok("John.Doe@foo.com".into()));
+        assert_eq!(check_email(Some("John.Doe@foo.com")), Ok("John.Doe@foo.com".into()));
+        assert_eq!(check_email(Some(" John.Doe@foo.com")), Err(AdminInputError::Email));
         assert_eq!(check_email(None), Err(AdminInputError::Required("email")));
         for bad in ["x", "@foo", "a@", "a@b@c", "a b@c"] {
             assert_eq!(check_email(Some(bad)), Err(AdminInputError::Email), "{bad}");

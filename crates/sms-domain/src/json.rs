@@ -55,3 +55,64 @@ where
 {
     serde::Deserialize::deserialize(de).map(Some)
 }
+
+/// An optional integer that accepts any JSON number without a fractional part (`1` and `1.0`),
+/// as JSON Schema's `integer` does. Use with `#[serde(default, deserialize_with = "integer")]`.
+pub fn integer<'de, D, T>(de: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    let number: Option<serde_json::Number> = serde::Deserialize::deserialize(de)?;
+    number.map(|n| whole::<T, D::Error>(&n)).transpose()
+}
+
+/// [`integer`] for `PATCH` bodies, telling `null` (`Some(None)`) from absent (`None`).
+pub fn double_option_integer<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    integer(de).map(Some)
+}
+
+fn whole<T: TryFrom<i64>, E: serde::de::Error>(n: &serde_json::Number) -> Result<T, E> {
+    const LIMIT: f64 = 9_007_199_254_740_992.0; // 2^53: every whole f64 below it is exact.
+    let value = n.as_i64().or_else(|| {
+        n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < LIMIT).map(|f| {
+            #[allow(clippy::cast_possible_truncation)]
+            let whole = f as i64;
+            whole
+        })
+    });
+    value
+        .and_then(|v| T::try_from(v).ok())
+        .ok_or_else(|| E::custom(format!("invalid value: {n}, expected an integer in range")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Body {
+        #[serde(default, deserialize_with = "integer")]
+        n: Option<i32>,
+        #[serde(default, deserialize_with = "double_option_integer")]
+        m: Option<Option<i64>>,
+    }
+
+    #[test]
+    fn integers_may_be_written_as_whole_floats() {
+        let parsed: Result<Body, _> = parse_object(br#"{"n": 1.0, "m": null}"#);
+        assert!(matches!(parsed, Ok(Body { n: Some(1), m: Some(None) })));
+        let parsed: Result<Body, _> = parse_object(br#"{"n": 7}"#);
+        assert!(matches!(parsed, Ok(Body { n: Some(7), m: None })));
+        for bad in [r#"{"n": 1.5}"#, r#"{"n": "1"}"#, r#"{"n": 99999999999}"#, r#"{"n": 1e300}"#] {
+            match parse_object::<Body>(bad.as_bytes()) {
+                Err(BodyError::WrongType { field, .. }) => assert_eq!(field, "n", "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+}

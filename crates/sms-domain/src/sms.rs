@@ -25,9 +25,9 @@ pub struct SendSmsBody {
     pub outbound_number: Option<String>,
     pub message: Option<String>,
     pub ticket_id: Option<String>,
-    #[serde(rename = "agentId")]
+    #[serde(rename = "agentId", default, deserialize_with = "crate::json::integer")]
     pub agent_id_camel: Option<i64>,
-    #[serde(rename = "agent_id")]
+    #[serde(rename = "agent_id", default, deserialize_with = "crate::json::integer")]
     pub agent_id_snake: Option<i64>,
     #[serde(rename = "agentEmail")]
     pub agent_email_camel: Option<String>,

@@ -31,8 +31,7 @@ impl RouteTable {
                 routes.push((ResourceDef::new(path), methods));
             }
         }
-        // The docs UI and its document are routes too, though not operations of the API.
-        routes.push((ResourceDef::new("/openapi.json"), vec!["GET".into()]));
+        // The docs UI is a route too, though not an operation of the API.
         routes.push((ResourceDef::root_prefix("/docs"), vec!["GET".into()]));
         Self(routes)
     }

@@ -47,17 +47,24 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(admin::get_agent)
         .service(admin::patch_agent)
         .service(ops::healthz)
-        .service(ops::readyz);
+        .service(ops::readyz)
+        .service(ops::openapi_json);
 }
 
 /// The OpenAPI document, as served at `/openapi.json` and committed in `openapi/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    App::new().into_utoipa_app().openapi(openapi::ApiDoc::openapi()).configure(routes).split_for_parts().1
+    finish(App::new().into_utoipa_app().openapi(openapi::ApiDoc::openapi()).configure(routes).split_for_parts().1)
+}
+
+fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    openapi::add_standard_errors(&mut api);
+    openapi::add_links(&mut api);
+    api
 }
 
 /// The document as pretty JSON with a trailing newline, the committed file's format.
 pub fn openapi_json() -> String {
-    let mut text = openapi().to_pretty_json().unwrap_or_default();
+    let mut text = openapi::to_json(&openapi(), true);
     text.push('\n');
     text
 }
@@ -80,10 +87,14 @@ pub fn app(
         .app_data(web::Data::new(state))
         .configure(routes)
         .split_for_parts();
+    let api = finish(api);
     let route_table = fallback::RouteTable::from_openapi(&api);
+    let document = handlers::ops::OpenApiDocument(openapi::to_json(&api, false));
     app.service(web::redirect("/docs", "/docs/"))
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", api))
+        // The UI only: the document itself is the documented `/openapi.json` operation.
+        .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
         .app_data(web::Data::new(route_table))
+        .app_data(web::Data::new(document))
         .default_service(web::to(fallback::unmatched))
         .wrap(ErrorHandlers::new().default_handler(fallback::json_envelope))
         // Method and route pattern only: paths and query strings may carry phone numbers.

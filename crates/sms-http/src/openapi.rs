@@ -67,3 +67,121 @@ impl Modify for Servers {
         openapi.servers = Some(vec![hosted, local]);
     }
 }
+
+/// The answers every operation shares, added after the handlers' own so each operation lists
+/// every status it can answer, with an example: 500 everywhere; 503 wherever the database or
+/// the session lock is used; 401 and 403 on authenticated operations; 400, 413 and 415 on
+/// operations that take a JSON body. An operation's own entry for a status wins.
+pub fn add_standard_errors(openapi: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let uses_dependencies = !matches!(path.as_str(), "/healthz" | "/openapi.json");
+        for op in
+            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
+        {
+            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let admin = path.starts_with("/admin/");
+            let has_body = op.request_body.is_some();
+            let mut add = |status: &str, description: &str, message: &str| {
+                op.responses.responses.entry(status.to_owned()).or_insert_with(|| error_response(description, message));
+            };
+            if has_body {
+                add(
+                    "400",
+                    "A body that is not JSON, or a field of the wrong type.",
+                    "request body is not valid JSON: EOF while parsing a value at line 1 column 0",
+                );
+            }
+            if secured {
+                add("401", "Missing or invalid credentials.", "authentication required");
+                if admin {
+                    add("403", "A tenant token on the admin API.", "a tenant token cannot use the admin API");
+                } else {
+                    add("403", "An admin token on the tenant API.", "an admin token cannot use the tenant API");
+                }
+            }
+            if has_body {
+                add("413", "A body over 65536 bytes.", "request body is larger than 65536 bytes");
+                add("415", "A Content-Type other than application/json.", "Content-Type must be application/json");
+            }
+            add("500", "An internal fault; the cause is logged, nothing is half-written.", "internal server error");
+            if uses_dependencies {
+                add(
+                    "503",
+                    "The database (or the session lock) is unreachable; nothing was written.",
+                    "service unavailable",
+                );
+            }
+        }
+    }
+}
+
+/// Links from a created chat to the operations on it, so clients (and stateful testers) can
+/// follow `id` from `POST /apps/api/v1/sms` to reading, listing and ending the chat.
+pub fn add_links(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::link::LinkBuilder;
+    use utoipa::openapi::RefOr;
+    let Some(created) = openapi
+        .paths
+        .paths
+        .get_mut("/apps/api/v1/sms")
+        .and_then(|item| item.post.as_mut())
+        .and_then(|op| op.responses.responses.get_mut("200"))
+    else {
+        return;
+    };
+    if let RefOr::T(response) = created {
+        for (name, operation, description) in [
+            ("GetChat", "get_chat", "Read the chat just created."),
+            ("EndChat", "end_chat", "End the chat just created."),
+        ] {
+            let link = LinkBuilder::new()
+                .operation_id(operation)
+                .parameter("id", "$response.body#/id")
+                .description(description)
+                .build();
+            response.links.insert(name.to_owned(), RefOr::T(link));
+        }
+    }
+}
+
+/// Serialises the document. utoipa 5 writes a link's `operationId`/`operationRef` in snake
+/// case, which no OpenAPI tool reads; they are renamed here.
+pub fn to_json(api: &utoipa::openapi::OpenApi, pretty: bool) -> String {
+    let mut value = serde_json::to_value(api).unwrap_or_default();
+    if let Some(paths) = value.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        let responses = paths
+            .values_mut()
+            .filter_map(|item| item.as_object_mut())
+            .flat_map(|item| item.values_mut())
+            .filter_map(|op| op.get_mut("responses").and_then(|r| r.as_object_mut()))
+            .flat_map(|r| r.values_mut());
+        for response in responses {
+            for link in
+                response.get_mut("links").and_then(|l| l.as_object_mut()).into_iter().flat_map(|l| l.values_mut())
+            {
+                if let Some(link) = link.as_object_mut() {
+                    for (from, to) in [
+                        ("operation_id", "operationId"),
+                        ("operation_ref", "operationRef"),
+                        ("request_body", "requestBody"),
+                    ] {
+                        if let Some(v) = link.remove(from) {
+                            link.insert(to.to_owned(), v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let text = if pretty { serde_json::to_string_pretty(&value) } else { serde_json::to_string(&value) };
+    text.unwrap_or_default()
+}
+
+fn error_response(description: &str, message: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("ErrorBody")))
+        .example(Some(serde_json::json!({ "message": message })))
+        .build();
+    ResponseBuilder::new().description(description).content("application/json", content).build().into()
+}

@@ -36,6 +36,19 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok".into() })
 }
 
+/// The OpenAPI document, serialised once at start.
+pub struct OpenApiDocument(pub String);
+
+/// This document (OpenAPI 3.1). The docs UI at `/docs` reads it; clients are generated from it.
+#[utoipa::path(
+    tag = "operations",
+    responses((status = 200, description = "The OpenAPI document.", content_type = "application/json", body = Object))
+)]
+#[get("/openapi.json")]
+pub async fn openapi_json(document: web::Data<OpenApiDocument>) -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(document.0.clone())
+}
+
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The database and the session lock answer.

@@ -14,15 +14,19 @@ use crate::{auth, body, session};
 /// Sends an SMS to a consumer, opening a new chat.
 ///
 /// Checks, first fault wins: credentials (401); body size (413), content type (415), JSON
-/// (400); rows 1–11 of the SPEC's error table; message and ticket length; the agent; then the
-/// one-active-session rule (row 12, with the active chat's `chat_id`). On success the chat and
-/// its first message are stored in one transaction and the message is queued for delivery.
+/// (400); then, each answering 400, the faults in the order of the examples below (chat type,
+/// the tenant's switches, the end user's number, the outbound number, the message), the message
+/// and ticket lengths (`message is too long`, `ticket_id is too long`), the agent (`agent is not
+/// found`, `agentId and agentEmail refer to different agents`, `agent is not active`), and last
+/// the one-active-session rule, whose answer carries the active chat's `chat_id`. On success the
+/// chat and its first message are stored in one transaction and the message is queued for
+/// delivery. Nothing is written on any fault.
 #[utoipa::path(
     tag = "sms",
     request_body(content = SendSmsRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The chat was created.", body = ChatObject),
-        (status = 400, description = "A fault of the request, in the SPEC's order.", body = ErrorBody, examples(
+        (status = 400, description = "A fault of the request; the first in the documented order is reported.", body = ErrorBody, examples(
             ("chat_type missing" = (value = json!({"message": "chat_type needs to be provided"}))),
             ("chat_type invalid" = (value = json!({"message": "valid chat type needs to be provided"}))),
             ("SMS disabled" = (value = json!({"message": "SMS is not enabled"}))),

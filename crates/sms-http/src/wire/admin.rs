@@ -1,7 +1,10 @@
 //! Bodies of the admin API (SPEC section 4).
+//!
+//! Patterns spell white space out as Rust's `char::is_whitespace` (Unicode White_Space), which
+//! is what the server trims and refuses; JSON Schema's `\s` is ECMAScript's, a different set.
 
 use serde::{Deserialize, Serialize};
-use sms_domain::json::double_option;
+use sms_domain::json::{double_option, double_option_integer, integer};
 use sms_domain::time::format_timestamp;
 use sms_store::{Agent, ApiToken, OutboundNumber, Tenant};
 use utoipa::ToSchema;
@@ -10,19 +13,39 @@ use utoipa::ToSchema;
 #[schema(example = json!({"subdomain": "acme", "name": "Acme Inc."}))]
 pub struct TenantCreate {
     /// `[a-z0-9-]{1,63}`, unique; the tenant's key and its Basic-auth user name.
+    #[schema(required = true, nullable = false, pattern = "^[a-z0-9-]{1,63}$", example = "acme")]
     pub subdomain: Option<String>,
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
+        example = "Acme Inc."
+    )]
     pub name: Option<String>,
     /// Default `"en"`.
+    #[schema(
+        min_length = 1,
+        max_length = 35,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub lang: Option<String>,
     /// Default true.
     pub sms_enabled: Option<bool>,
     /// Default true.
     pub outbound_sms_enabled: Option<bool>,
     /// 1 to 10080; default 1440.
+    #[schema(minimum = 1, maximum = 10080)]
+    #[serde(default, deserialize_with = "integer")]
     pub session_timeout_minutes: Option<i32>,
     /// Default 10; 0 turns limiting off.
+    #[schema(minimum = 0, maximum = 1000000)]
+    #[serde(default, deserialize_with = "integer")]
     pub rate_limit_per_second: Option<i32>,
     /// Default 20.
+    #[schema(minimum = 1, maximum = 1000000)]
+    #[serde(default, deserialize_with = "integer")]
     pub rate_limit_burst: Option<i32>,
 }
 
@@ -30,14 +53,31 @@ pub struct TenantCreate {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"outbound_sms_enabled": false}))]
 pub struct TenantPatch {
-    /// Cannot be changed: a different value answers 400.
+    /// Cannot be changed: the tenant's own value is accepted, a different one answers 400.
+    #[schema(ignore)]
     pub subdomain: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub name: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 35,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub lang: Option<String>,
     pub sms_enabled: Option<bool>,
     pub outbound_sms_enabled: Option<bool>,
+    #[schema(minimum = 1, maximum = 10080)]
+    #[serde(default, deserialize_with = "integer")]
     pub session_timeout_minutes: Option<i32>,
+    #[schema(minimum = 0, maximum = 1000000)]
+    #[serde(default, deserialize_with = "integer")]
     pub rate_limit_per_second: Option<i32>,
+    #[schema(minimum = 1, maximum = 1000000)]
+    #[serde(default, deserialize_with = "integer")]
     pub rate_limit_burst: Option<i32>,
 }
 
@@ -94,7 +134,8 @@ impl From<&ApiToken> for ApiTokenOut {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"number": "+1 628-555-0199"}))]
 pub struct OutboundNumberCreate {
-    /// A US number in any common format.
+    /// A US number in any common format. A string that is not a valid US number answers 400.
+    #[schema(required = true, nullable = false, example = "+1 628-555-0199")]
     pub number: Option<String>,
 }
 
@@ -115,32 +156,95 @@ impl From<&OutboundNumber> for OutboundNumberOut {
 #[schema(example = json!({"email": "john.doe@foo.com", "first_name": "John", "last_name": "Doe", "agent_number": 9, "avatar_url": "https://foobar.com/johndoe"}))]
 pub struct AgentCreate {
     /// Unique per tenant, case-insensitively.
+    #[schema(
+        required = true,
+        nullable = false,
+        max_length = 254,
+        pattern = "^[^@\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+@[^@\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+$",
+        example = "john.doe@foo.com"
+    )]
     pub email: Option<String>,
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
+        example = "John"
+    )]
     pub first_name: Option<String>,
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
+        example = "Doe"
+    )]
     pub last_name: Option<String>,
     /// Defaults to first and last name.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub name: Option<String>,
+    #[schema(minimum = 0)]
+    #[serde(default, deserialize_with = "integer")]
     pub agent_number: Option<i64>,
+    #[schema(
+        min_length = 1,
+        max_length = 2048,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub avatar_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"status": "deactivated"}))]
 pub struct AgentPatch {
+    #[schema(
+        max_length = 254,
+        pattern = "^[^@\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+@[^@\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+$"
+    )]
     pub email: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub first_name: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub last_name: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub name: Option<String>,
     /// `null` clears it.
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<i64>)]
+    #[serde(default, deserialize_with = "double_option_integer")]
+    #[schema(value_type = Option<i64>, minimum = 0)]
     pub agent_number: Option<Option<i64>>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 2048, pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
     pub avatar_url: Option<Option<String>>,
-    /// `"active"` or `"deactivated"`.
+    #[schema(value_type = Option<AgentStatus>)]
     pub status: Option<String>,
+}
+
+/// An agent's status.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum AgentStatus {
+    Active,
+    Deactivated,
 }
 
 /// An agent: the `agent_info` fields plus `status`.
@@ -153,7 +257,7 @@ pub struct AgentOut {
     pub first_name: String,
     pub last_name: String,
     pub avatar_url: Option<String>,
-    /// `"active"` or `"deactivated"`.
+    #[schema(value_type = AgentStatus)]
     pub status: String,
 }
 

@@ -6,8 +6,7 @@ use sms_domain::time::format_timestamp;
 use sms_store::{Agent, ChatBundle, Participant};
 use utoipa::ToSchema;
 
-/// The body of `POST /apps/api/v1/sms` (SPEC section 1). Unknown keys are ignored; `null`
-/// counts as absent.
+/// The body of `POST /apps/api/v1/sms`. Unknown keys are ignored; `null` counts as absent.
 #[derive(Debug, ToSchema)]
 #[schema(example = json!({
     "chat_type": "Messaging (SMS)",
@@ -18,9 +17,8 @@ use utoipa::ToSchema;
 }))]
 #[allow(dead_code, non_snake_case)]
 pub struct SendSmsRequest {
-    /// `"Messaging (SMS)"`, `"Messaging (API)"` or `"SMS"` (deprecated alias of
-    /// `"Messaging (SMS)"`).
-    #[schema(example = "Messaging (SMS)")]
+    /// `"SMS"` is the deprecated alias of `"Messaging (SMS)"`.
+    #[schema(value_type = ChatTypeName, example = "Messaging (SMS)")]
     chat_type: String,
     /// The consumer's US number in any common format.
     #[schema(example = "+1 415-555-0100")]
@@ -28,20 +26,39 @@ pub struct SendSmsRequest {
     /// One of the tenant's outbound numbers.
     #[schema(example = "+1 628-555-0199")]
     outbound_number: String,
-    /// The text, at most 1600 characters (Unicode code points).
-    #[schema(example = "lorem ipsum", max_length = 1600)]
+    /// The text, at most 1600 characters (Unicode code points), not only white space.
+    #[schema(
+        example = "lorem ipsum",
+        min_length = 1,
+        max_length = 1600,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     message: String,
     /// CRM ticket to associate, at most 255 characters; empty counts as absent.
     #[schema(max_length = 255)]
     ticket_id: Option<String>,
     /// Assign the chat to this agent of the tenant.
+    #[schema(minimum = 1)]
     agentId: Option<i64>,
     /// Alias of `agentId`; `agentId` wins when both are sent.
+    #[schema(minimum = 1)]
     agent_id: Option<i64>,
     /// Assign the chat to the agent with this e-mail (case-insensitive).
     agentEmail: Option<String>,
     /// Alias of `agentEmail`; `agentEmail` wins when both are sent.
     agent_email: Option<String>,
+}
+
+/// The chat types a client may ask for.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub enum ChatTypeName {
+    #[schema(rename = "Messaging (SMS)")]
+    MessagingSms,
+    #[schema(rename = "Messaging (API)")]
+    MessagingApi,
+    #[schema(rename = "SMS")]
+    Sms,
 }
 
 /// The assigned agent.
@@ -214,7 +231,17 @@ impl From<&ChatBundle> for ChatObject {
 /// The optional body of `POST /apps/api/v1/chats/{id}/end`.
 #[derive(Debug, serde::Deserialize, ToSchema)]
 pub struct EndChatRequest {
-    /// `agent` (default), `end_user` or `system`.
-    #[schema(example = "agent")]
+    /// Who ended the chat; default `agent`.
+    #[schema(value_type = Option<EndedBy>, example = "agent")]
     pub disconnected_by: Option<String>,
+}
+
+/// Who ends a chat.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum EndedBy {
+    Agent,
+    EndUser,
+    System,
 }

@@ -207,6 +207,9 @@ async fn agents(backend: Backend) {
     for (body, message) in [
         (json!({"first_name": "a", "last_name": "b"}), "email is required"),
         (json!({"email": "nope", "first_name": "a", "last_name": "b"}), "email is invalid"),
+        (json!({"email": " a@b.c", "first_name": "a", "last_name": "b"}), "email is invalid"),
+        (json!({"email": "a@b.c", "first_name": " ", "last_name": "b"}), "first_name is required"),
+        (json!({"email": "a@b.c", "first_name": "a", "last_name": "b", "name": "x".repeat(256)}), "name is too long"),
         (json!({"email": "a@b.c", "last_name": "b"}), "first_name is required"),
         (json!({"email": "a@b.c", "first_name": "a"}), "last_name is required"),
         (

@@ -109,6 +109,7 @@ async fn list_chats(backend: Backend) {
 
     for (query, message) in [
         ("?status=active", "status must be one of selecting, queued, assigned, finished"),
+        ("?status=", "status must be one of selecting, queued, assigned, finished"),
         ("?end_user_number=12345", "end_user_number is invalid"),
         ("?end_user_number=%2B82%20000-000-0000", "Non-US phone number not allowed"),
         ("?page=0", "page must be an integer of at least 1"),
@@ -169,6 +170,13 @@ async fn end_a_chat(backend: Backend) {
     let resp = app.as_tenant(&t, Method::POST, &path).header("Content-Type", "text/plain").body("x").send().await;
     assert_eq!(read(resp.unwrap_or_else(|e| panic!("{e}"))).await.0, 415);
     let resp = app.as_tenant(&t, Method::POST, &path).json(&json!({})).send().await;
+    let (status, ended) = read(resp.unwrap_or_else(|e| panic!("{e}"))).await;
+    assert_eq!((status, ended["disconnected_by"].as_str()), (200, Some("disconnected_by_agent")));
+    // A JSON null body is no body.
+    let chat = send(&app, &t, "+1 415-555-0100").await;
+    let path = format!("/apps/api/v1/chats/{}/end", chat["id"]);
+    let resp =
+        app.as_tenant(&t, Method::POST, &path).header("Content-Type", "application/json").body("null").send().await;
     let (status, ended) = read(resp.unwrap_or_else(|e| panic!("{e}"))).await;
     assert_eq!((status, ended["disconnected_by"].as_str()), (200, Some("disconnected_by_agent")));
 }

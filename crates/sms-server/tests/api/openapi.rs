@@ -15,7 +15,7 @@ fn committed_openapi_matches_the_code() {
 fn document_covers_every_route_with_security_and_examples() {
     let doc: serde_json::Value = serde_json::from_str(&sms_http::openapi_json()).unwrap_or_default();
     let paths = doc["paths"].as_object().map(|p| p.len()).unwrap_or_default();
-    assert_eq!(paths, 14);
+    assert_eq!(paths, 15);
     assert_eq!(doc["servers"][0]["url"], "https://{subdomain}.{domain}");
     assert!(doc["components"]["securitySchemes"]["basic"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
