@@ -17,7 +17,7 @@ apt_install() {
 # The C libraries diesel links against.
 ensure_build_deps() {
   local missing=()
-  for pkg in libpq-dev libsqlite3-dev pkg-config; do
+  for pkg in libpq-dev libsqlite3-dev libssl-dev pkg-config; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done
   if [ "${#missing[@]}" -gt 0 ]; then log "installing ${missing[*]}"; apt_install "${missing[@]}"; fi

@@ -23,15 +23,16 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use auth::JwtKeys;
-pub use state::AppState;
+pub use state::{AppState, WebhookSettings};
 
 /// Registers every API route; the OpenAPI document is collected from the same calls.
 fn routes(cfg: &mut ServiceConfig) {
-    use handlers::{admin, chats, ops, sms};
+    use handlers::{admin, chats, ops, sms, webhooks};
     cfg.service(sms::send_sms)
         .service(chats::list_chats)
         .service(chats::get_chat)
         .service(chats::end_chat)
+        .service(chats::chat_messages)
         .service(admin::create_tenant)
         .service(admin::list_tenants)
         .service(admin::get_tenant)
@@ -46,6 +47,10 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(admin::list_agents)
         .service(admin::get_agent)
         .service(admin::patch_agent)
+        .service(admin::list_opt_outs)
+        .service(admin::delete_opt_out)
+        .service(webhooks::twilio_status)
+        .service(webhooks::twilio_inbound)
         .service(ops::healthz)
         .service(ops::readyz)
         .service(ops::openapi_json);

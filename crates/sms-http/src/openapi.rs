@@ -21,6 +21,7 @@ ids in paths that are not integers answer 404.",
         (name = "chats", description = "Chats after creation."),
         (name = "admin", description = "Tenants, API tokens, outbound numbers and agents. Admin JWT."),
         (name = "operations", description = "Health, readiness and this document. No auth."),
+        (name = "webhooks", description = "Provider callbacks: delivery reports and consumer replies, checked with `X-Twilio-Signature` against `SMS_PUBLIC_URL`."),
     ),
     modifiers(&Security, &Servers)
 )]
@@ -80,7 +81,7 @@ pub fn add_standard_errors(openapi: &mut utoipa::openapi::OpenApi) {
         {
             let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
             let admin = path.starts_with("/admin/");
-            let has_body = op.request_body.is_some();
+            let has_body = op.request_body.as_ref().is_some_and(|b| b.content.contains_key("application/json"));
             let mut add = |status: &str, description: &str, message: &str| {
                 op.responses.responses.entry(status.to_owned()).or_insert_with(|| error_response(description, message));
             };
@@ -102,6 +103,8 @@ pub fn add_standard_errors(openapi: &mut utoipa::openapi::OpenApi) {
             if has_body {
                 add("413", "A body over 65536 bytes.", "request body is larger than 65536 bytes");
                 add("415", "A Content-Type other than application/json.", "Content-Type must be application/json");
+            } else if path.starts_with("/webhooks/") {
+                add("413", "A body over 65536 bytes.", "request body is larger than 65536 bytes");
             }
             add("500", "An internal fault; the cause is logged, nothing is half-written.", "internal server error");
             if uses_dependencies {

@@ -18,11 +18,33 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// How long a session lock lives before its chat is committed.
     pub pending_ttl: Duration,
+    /// Checking provider callbacks.
+    pub webhooks: Arc<WebhookSettings>,
+}
+
+/// What the provider callbacks are checked against.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookSettings {
+    /// This service's public base URL (`SMS_PUBLIC_URL`): Twilio signs the URL it called.
+    pub public_url: String,
+    /// `TWILIO_AUTH_TOKEN`; without it no callback can be verified, so every one is refused.
+    pub twilio_auth_token: Option<String>,
 }
 
 impl AppState {
     pub fn new(store: Store, lock: Arc<dyn SessionLock>, jwt: JwtKeys) -> Self {
-        Self { store, lock, jwt: Arc::new(jwt), pending_ttl: crate::session::PENDING_TTL }
+        Self {
+            store,
+            lock,
+            jwt: Arc::new(jwt),
+            pending_ttl: crate::session::PENDING_TTL,
+            webhooks: Arc::new(WebhookSettings::default()),
+        }
+    }
+
+    pub fn with_webhooks(mut self, settings: WebhookSettings) -> Self {
+        self.webhooks = Arc::new(settings);
+        self
     }
 
     pub fn with_pending_ttl(mut self, ttl: Duration) -> Self {

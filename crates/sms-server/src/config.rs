@@ -29,6 +29,59 @@ pub struct Config {
     pub db_pool_size: u32,
     /// `SMS_SWEEP_INTERVAL_SECS`: how often idle chats are ended, default 30.
     pub sweep_interval: Duration,
+    /// `SMS_PUBLIC_URL`: this service as providers reach it; default `http://` + `SMS_BIND`.
+    pub public_url: Option<String>,
+    /// The SMS provider and the delivery worker.
+    pub delivery: DeliveryConfig,
+}
+
+/// Which provider delivers, and how (SPEC section 8).
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// `SMS_PROVIDER`: `log` (default), `twilio` or `webhook`.
+    pub provider: String,
+    /// `TWILIO_ACCOUNT_SID`.
+    pub twilio_account_sid: Option<String>,
+    /// `TWILIO_AUTH_TOKEN`: sends, and checks Twilio's callbacks.
+    pub twilio_auth_token: Option<String>,
+    /// `TWILIO_BASE_URL`, default `https://api.twilio.com`.
+    pub twilio_base_url: String,
+    /// `SMS_WEBHOOK_URL` and `SMS_WEBHOOK_SECRET`.
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<String>,
+    /// `SMS_DELIVERY_WORKER`: `on` (default) or `off` (this instance only serves the API).
+    pub worker: bool,
+    /// `SMS_DELIVERY_MAX_ATTEMPTS`, default 8.
+    pub max_attempts: u32,
+    /// `SMS_DELIVERY_RETRY_BASE_MS`, default 1000.
+    pub retry_base: Duration,
+    /// `SMS_DELIVERY_RETRY_MAX_SECS`, default 300.
+    pub retry_max: Duration,
+    /// `SMS_DELIVERY_CONNECT_TIMEOUT_SECS`, default 3, and `SMS_DELIVERY_TIMEOUT_SECS`, default 10.
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    /// `SMS_DELIVERY_POLL_MS`, default 500.
+    pub poll: Duration,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            provider: "log".into(),
+            twilio_account_sid: None,
+            twilio_auth_token: None,
+            twilio_base_url: "https://api.twilio.com".into(),
+            webhook_url: None,
+            webhook_secret: None,
+            worker: true,
+            max_attempts: 8,
+            retry_base: Duration::from_millis(1000),
+            retry_max: Duration::from_secs(300),
+            connect_timeout: Duration::from_secs(3),
+            timeout: Duration::from_secs(10),
+            poll: Duration::from_millis(500),
+        }
+    }
 }
 
 impl Default for Config {
@@ -44,6 +97,8 @@ impl Default for Config {
             workers: None,
             db_pool_size: 16,
             sweep_interval: Duration::from_secs(30),
+            public_url: None,
+            delivery: DeliveryConfig::default(),
         }
     }
 }
@@ -76,11 +131,61 @@ impl Config {
             db_pool_size: parsed("SMS_DB_POOL_SIZE")?.unwrap_or(defaults.db_pool_size),
             sweep_interval: parsed::<u64>("SMS_SWEEP_INTERVAL_SECS")?
                 .map_or(defaults.sweep_interval, |s| Duration::from_secs(s.max(1))),
+            public_url: var("SMS_PUBLIC_URL"),
+            delivery: DeliveryConfig::from_env()?,
         })
     }
 
     pub fn is_postgres(&self) -> bool {
         self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")
+    }
+}
+
+impl DeliveryConfig {
+    fn from_env() -> Result<Self, StartupError> {
+        let d = Self::default();
+        let worker = match var("SMS_DELIVERY_WORKER").as_deref() {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(_) => return Err(StartupError::Config("SMS_DELIVERY_WORKER must be on or off".into())),
+        };
+        let config = Self {
+            provider: var("SMS_PROVIDER").unwrap_or(d.provider),
+            twilio_account_sid: var("TWILIO_ACCOUNT_SID"),
+            twilio_auth_token: var("TWILIO_AUTH_TOKEN"),
+            twilio_base_url: var("TWILIO_BASE_URL").unwrap_or(d.twilio_base_url),
+            webhook_url: var("SMS_WEBHOOK_URL"),
+            webhook_secret: var("SMS_WEBHOOK_SECRET"),
+            worker,
+            max_attempts: parsed::<u32>("SMS_DELIVERY_MAX_ATTEMPTS")?.unwrap_or(d.max_attempts).max(1),
+            retry_base: parsed::<u64>("SMS_DELIVERY_RETRY_BASE_MS")?.map_or(d.retry_base, Duration::from_millis),
+            retry_max: parsed::<u64>("SMS_DELIVERY_RETRY_MAX_SECS")?.map_or(d.retry_max, Duration::from_secs),
+            connect_timeout: parsed::<u64>("SMS_DELIVERY_CONNECT_TIMEOUT_SECS")?
+                .map_or(d.connect_timeout, Duration::from_secs),
+            timeout: parsed::<u64>("SMS_DELIVERY_TIMEOUT_SECS")?.map_or(d.timeout, Duration::from_secs),
+            poll: parsed::<u64>("SMS_DELIVERY_POLL_MS")?.map_or(d.poll, Duration::from_millis),
+        };
+        Ok(config)
+    }
+
+    /// Refuses a provider whose settings are missing, at start rather than at the first send.
+    pub fn check(&self) -> Result<(), StartupError> {
+        let missing =
+            |name: &str| StartupError::Config(format!("{name} is required with SMS_PROVIDER={}", self.provider));
+        match self.provider.as_str() {
+            "log" => Ok(()),
+            "twilio" => {
+                self.twilio_account_sid.as_ref().ok_or_else(|| missing("TWILIO_ACCOUNT_SID"))?;
+                self.twilio_auth_token.as_ref().ok_or_else(|| missing("TWILIO_AUTH_TOKEN"))?;
+                Ok(())
+            }
+            "webhook" => {
+                self.webhook_url.as_ref().ok_or_else(|| missing("SMS_WEBHOOK_URL"))?;
+                self.webhook_secret.as_ref().ok_or_else(|| missing("SMS_WEBHOOK_SECRET"))?;
+                Ok(())
+            }
+            other => Err(StartupError::Config(format!("SMS_PROVIDER must be log, twilio or webhook, not {other}"))),
+        }
     }
 }
 

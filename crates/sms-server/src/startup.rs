@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::HttpServer;
+use sms_delivery::{DeliverySettings, LogProvider, Provider, TwilioProvider, WebhookProvider, Worker};
 use sms_domain::E164Number;
-use sms_http::{AppState, JwtKeys};
+use sms_http::{AppState, JwtKeys, WebhookSettings};
 use sms_lock::{InProcessLock, LockError, RedisLock, SessionLock};
 use sms_store::{DbUrl, PoolOptions, Store, StoreError};
 
@@ -31,6 +32,7 @@ pub struct Application {
     server: Server,
     state: AppState,
     sweep_interval: Duration,
+    worker: Option<Worker>,
     /// A ready admin token when the embedded default generated its secret just now.
     pub first_start_admin_token: Option<String>,
 }
@@ -56,7 +58,10 @@ impl Application {
         } else {
             None
         };
-        let state = AppState::new(store, lock, jwt).with_pending_ttl(config.lock_pending_ttl);
+        let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.bind));
+        let worker = delivery_worker(config, &store, &public_url)?;
+        let webhooks = WebhookSettings { public_url, twilio_auth_token: config.delivery.twilio_auth_token.clone() };
+        let state = AppState::new(store, lock, jwt).with_pending_ttl(config.lock_pending_ttl).with_webhooks(webhooks);
         let listener = TcpListener::bind(&config.bind)?;
         let port = listener.local_addr()?.port();
         let app_state = state.clone();
@@ -65,7 +70,14 @@ impl Application {
             server = server.workers(workers.max(1));
         }
         tracing::info!(port, backend = ?url.backend(), lock = state.lock.kind(), "listening");
-        Ok(Self { port, server: server.run(), state, sweep_interval: config.sweep_interval, first_start_admin_token })
+        Ok(Self {
+            port,
+            server: server.run(),
+            state,
+            sweep_interval: config.sweep_interval,
+            worker,
+            first_start_admin_token,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -76,13 +88,59 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped, ending idle chats in the background.
+    /// Serves until stopped, ending idle chats and delivering messages in the background. On
+    /// shutdown (SIGTERM, SIGINT) the delivery worker finishes the batch it is sending.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let sweeper = actix_web::rt::spawn(sweep_forever(self.state.clone(), self.sweep_interval));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = self.worker.map(|w| actix_web::rt::spawn(w.run(stopped)));
         let result = self.server.await;
         sweeper.abort();
+        let _ = stop.send(true);
+        if let Some(worker) = worker {
+            if tokio::time::timeout(WORKER_DRAIN, worker).await.is_err() {
+                tracing::warn!(
+                    "delivery worker still busy at shutdown; its leases will expire and another instance retries"
+                );
+            }
+        }
         result
     }
+}
+
+/// How long shutdown waits for messages being sent.
+const WORKER_DRAIN: Duration = Duration::from_secs(15);
+
+fn delivery_worker(config: &Config, store: &Store, public_url: &str) -> Result<Option<Worker>, StartupError> {
+    let d = &config.delivery;
+    d.check()?;
+    if !d.worker {
+        return Ok(None);
+    }
+    let client =
+        sms_delivery::http_client(d.connect_timeout, d.timeout).map_err(|e| StartupError::Config(e.to_string()))?;
+    let value = |v: &Option<String>| v.clone().unwrap_or_default();
+    let provider: Arc<dyn Provider> = match d.provider.as_str() {
+        "twilio" => Arc::new(TwilioProvider::new(
+            client,
+            &d.twilio_base_url,
+            &value(&d.twilio_account_sid),
+            &value(&d.twilio_auth_token),
+        )),
+        "webhook" => Arc::new(WebhookProvider::new(client, &value(&d.webhook_url), &value(&d.webhook_secret))),
+        _ => Arc::new(LogProvider),
+    };
+    let settings = DeliverySettings {
+        max_attempts: d.max_attempts,
+        retry_base: d.retry_base,
+        retry_max: d.retry_max,
+        // Longer than any one provider call, so a live sender never loses its lease.
+        lease: d.timeout + d.connect_timeout + Duration::from_secs(30),
+        poll: d.poll,
+        public_url: public_url.to_owned(),
+        ..DeliverySettings::default()
+    };
+    Ok(Some(Worker::new(store.clone(), provider, settings)))
 }
 
 async fn sweep_forever(state: AppState, every: Duration) {

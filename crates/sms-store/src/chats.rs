@@ -132,6 +132,9 @@ pub fn create(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Created, Stor
             delivery_status: DELIVERY_QUEUED,
             created_at: spec.now,
             updated_at: spec.now,
+            from_number: spec.outbound_number.as_str(),
+            to_number: spec.end_user_number.as_str(),
+            provider_message_id: None,
         };
         db_run!(conn, |c| diesel::insert_into(messages::table).values(&message).execute(c))?;
         Ok(Created { bundle: ChatBundle { chat, participants, agent: spec.agent.cloned() }, expired })

@@ -8,6 +8,7 @@
 mod conn;
 pub mod agents;
 pub mod chats;
+pub mod delivery;
 mod error;
 pub mod models;
 pub mod numbers;

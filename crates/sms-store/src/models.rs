@@ -205,7 +205,7 @@ pub(crate) struct NewParticipant<'a> {
     pub connected_at: NaiveDateTime,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = messages)]
 pub struct Message {
     pub id: i64,
@@ -219,6 +219,11 @@ pub struct Message {
     pub error: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub from_number: String,
+    pub to_number: String,
+    pub attempts: i32,
+    pub next_attempt_at: Option<NaiveDateTime>,
+    pub locked_until: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -232,6 +237,18 @@ pub(crate) struct NewMessage<'a> {
     pub delivery_status: &'a str,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub from_number: &'a str,
+    pub to_number: &'a str,
+    pub provider_message_id: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = opt_outs)]
+pub struct OptOut {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub number: String,
+    pub created_at: NaiveDateTime,
 }
 
 /// A chat with what its wire form needs: participants, the assigned agent and the end user's

@@ -107,6 +107,32 @@ diesel::table! {
         error -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        from_number -> Text,
+        to_number -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    opt_outs (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        number -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    unrouted_messages (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        from_number -> Text,
+        to_number -> Text,
+        body -> Text,
+        provider_message_id -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }
 
@@ -126,5 +152,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     end_users,
     chats,
     participants,
-    messages
+    messages,
+    opt_outs,
+    unrouted_messages
 );

@@ -531,3 +531,65 @@ pub async fn patch_agent(
         .await?;
     Ok(HttpResponse::Ok().json(AgentOut::from(&agent)))
 }
+
+// ---- opt-outs ----
+
+/// Lists the consumers who opted out of the tenant's messages (by replying STOP).
+#[utoipa::path(
+    tag = "admin",
+    params(("subdomain" = String, Path, description = "The tenant's subdomain.")),
+    responses(
+        (status = 200, description = "The opted-out numbers.", body = Vec<OptOutOut>),
+        (status = 404, description = "No such tenant.", body = ErrorBody, example = json!({"message": "tenant not found"})),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/admin/v1/tenants/{subdomain}/opt-outs")]
+pub async fn list_opt_outs(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    subdomain: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let subdomain = subdomain.into_inner();
+    let rows = state
+        .db(move |conn| {
+            let tenant = tenant_of(conn, &subdomain)?;
+            Ok(sms_store::delivery::list_opt_outs(conn, tenant.id)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(rows.iter().map(OptOutOut::from).collect::<Vec<_>>()))
+}
+
+/// Removes an opt-out, so the tenant may text the number again.
+#[utoipa::path(
+    tag = "admin",
+    params(
+        ("subdomain" = String, Path, description = "The tenant's subdomain."),
+        ("number" = String, Path, description = "The number, any common US format (URL-encoded)."),
+    ),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 404, description = "No such tenant, or the number is not opted out.", body = ErrorBody, example = json!({"message": "opt-out not found"})),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/admin/v1/tenants/{subdomain}/opt-outs/{number}")]
+pub async fn delete_opt_out(
+    _: AdminAuth,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (subdomain, number) = path.into_inner();
+    state
+        .db(move |conn| {
+            let tenant = tenant_of(conn, &subdomain)?;
+            let number = E164Number::parse(&number).map_err(|_| ApiError::not_found("opt-out"))?;
+            if sms_store::delivery::opt_in(conn, tenant.id, number.as_str())? {
+                Ok(())
+            } else {
+                Err(ApiError::not_found("opt-out"))
+            }
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 use super::parse_id;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use crate::wire::chat::{ChatObject, EndChatRequest};
+use crate::wire::chat::{ChatObject, EndChatRequest, MessageObject};
 use crate::{auth, body, session};
 
 pub const MAX_PER_PAGE: i64 = 100;
@@ -182,4 +182,33 @@ pub async fn end_chat(
             Ok(HttpResponse::Ok().json(ChatObject::from(bundle.as_ref())))
         }
     }
+}
+
+/// The chat's messages, oldest first, both directions.
+#[utoipa::path(
+    tag = "chats",
+    params(("id" = i64, Path, description = "The chat's id.")),
+    responses(
+        (status = 200, description = "The messages.", body = Vec<MessageObject>),
+        (status = 404, description = "No such chat in this tenant.", body = ErrorBody, example = json!({"message": "chat not found"})),
+    ),
+    security(("basic" = []), ("bearer" = []))
+)]
+#[get("/apps/api/v1/chats/{id}/messages")]
+pub async fn chat_messages(
+    req: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = auth::tenant(&req, &state).await?;
+    let chat_id = parse_id(&id, "chat")?;
+    let messages = state
+        .db(move |conn| {
+            if chats::find(conn, tenant.id, chat_id)?.is_none() {
+                return Err(ApiError::not_found("chat"));
+            }
+            Ok(chats::messages(conn, chat_id)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(messages.iter().map(MessageObject::from).collect::<Vec<_>>()))
 }

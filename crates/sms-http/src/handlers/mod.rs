@@ -4,6 +4,7 @@ pub mod admin;
 pub mod chats;
 pub mod ops;
 pub mod sms;
+pub mod webhooks;
 
 /// Parses an id from a path segment; anything else names no resource (404).
 pub(crate) fn parse_id(raw: &str, what: &str) -> Result<i64, crate::error::ApiError> {

@@ -38,6 +38,7 @@ use crate::{auth, body, session};
             ("outbound invalid" = (value = json!({"message": "outbound_number is invalid"}))),
             ("outbound not found" = (value = json!({"message": "outbound_number is not found"}))),
             ("message missing" = (value = json!({"message": "message is required"}))),
+            ("opted out" = (value = json!({"message": "end_user_number has opted out"}))),
             ("active session" = (value = json!({"message": "Outbound SMS failed. Consumer is already in an active SMS session.", "chat_id": 114}))),
         )),
         (status = 401, description = "Missing or wrong credentials.", body = ErrorBody, example = json!({"message": "authentication required"})),
@@ -62,6 +63,7 @@ pub async fn send_sms(
 
     let tenant_id = tenant.id;
     let outbound = addressed.outbound.clone();
+    let addressed_end_user = addressed.end_user.clone();
     let (content, agent) = state
         .db(move |conn| {
             if !sms_store::numbers::is_tenant_number(conn, tenant_id, &outbound)? {
@@ -69,6 +71,9 @@ pub async fn send_sms(
             }
             let content = request.content()?;
             let agent = sms_agents::resolve(conn, tenant_id, &request.agent_selector())?;
+            if sms_store::delivery::is_opted_out(conn, tenant_id, &addressed_end_user)? {
+                return Err(SmsError::OptedOut.into());
+            }
             Ok((content, agent))
         })
         .await?;

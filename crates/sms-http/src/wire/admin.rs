@@ -275,3 +275,17 @@ impl From<&Agent> for AgentOut {
         }
     }
 }
+
+/// A consumer who opted out of the tenant's messages.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OptOutOut {
+    /// E.164.
+    pub number: String,
+    pub created_at: String,
+}
+
+impl From<&sms_store::OptOut> for OptOutOut {
+    fn from(o: &sms_store::OptOut) -> Self {
+        Self { number: o.number.clone(), created_at: format_timestamp(o.created_at) }
+    }
+}

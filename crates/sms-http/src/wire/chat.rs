@@ -245,3 +245,37 @@ pub enum EndedBy {
     EndUser,
     System,
 }
+
+/// One message of a chat, either direction.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageObject {
+    pub id: i64,
+    /// `outbound` (to the consumer) or `inbound` (a reply).
+    pub direction: String,
+    pub body: String,
+    /// SMS segments: GSM-7 160 single / 153 per part, otherwise UCS-2 70 / 67.
+    pub segments: i32,
+    /// `queued`, `sending`, `sent`, `delivered`, `undelivered`, `failed`; `received` for replies.
+    pub delivery_status: String,
+    pub provider_message_id: Option<String>,
+    /// The provider's reason when delivery failed or is being retried.
+    pub error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&sms_store::Message> for MessageObject {
+    fn from(m: &sms_store::Message) -> Self {
+        Self {
+            id: m.id,
+            direction: m.direction.clone(),
+            body: m.body.clone(),
+            segments: m.segments,
+            delivery_status: m.delivery_status.clone(),
+            provider_message_id: m.provider_message_id.clone(),
+            error: m.error.clone(),
+            created_at: format_timestamp(m.created_at),
+            updated_at: format_timestamp(m.updated_at),
+        }
+    }
+}

@@ -47,13 +47,21 @@ pub fn config_for(backend: Backend, db_url: &str) -> Config {
         workers: Some(1),
         db_pool_size: 8,
         sweep_interval: Duration::from_millis(500),
+        // Tests of the API see messages as written; the delivery tests turn the worker on.
+        delivery: sms_server::config::DeliveryConfig { worker: false, ..Default::default() },
         ..Config::default()
     }
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Like [`spawn_app`], with the configuration adjusted first (a provider, the worker on).
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let db = TestDb::create(backend);
-    let config = config_for(backend, db.url());
+    let mut config = config_for(backend, db.url());
+    adjust(&mut config);
     start(db, config).await
 }
 
@@ -239,6 +247,12 @@ impl TestApp {
     /// Stops this instance and starts a new one on the same database and Redis prefix (a
     /// restart): nothing held in memory, such as the in-process lock, survives.
     pub async fn restart(&mut self) {
+        self.restart_with(|_| {}).await;
+    }
+
+    /// A restart with the configuration adjusted first.
+    pub async fn restart_with(&mut self, adjust: impl FnOnce(&mut Config)) {
+        adjust(&mut self.config);
         self.handle.stop(true).await;
         let (address, handle) = launch(&self.config);
         self.address = address;

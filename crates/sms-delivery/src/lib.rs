@@ -1,0 +1,49 @@
+//! Delivery: the worker that empties the outbox, and the providers it hands messages to.
+//!
+//! A message is written `queued` in the same transaction as its chat (the outbox row). Every
+//! instance runs a [`Worker`]; it claims due messages with a lease (so two instances never send
+//! the same message at once, and a crashed sender's messages are claimed again when the lease
+//! runs out), hands each to the configured [`Provider`], and records the outcome: `sent`, a
+//! retry later with exponential backoff and jitter, or `failed` with the provider's reason.
+
+mod provider;
+pub mod twilio;
+mod webhook;
+mod worker;
+
+pub use provider::{LogProvider, Outgoing, Provider, SendError};
+pub use twilio::TwilioProvider;
+pub use webhook::{webhook_signature, WebhookProvider};
+pub use worker::{DeliverySettings, Worker};
+
+use std::time::Duration;
+
+/// The HTTP client providers share: bounded connect and total time, so a hung provider costs a
+/// retry, never a stuck worker.
+pub fn http_client(connect_timeout: Duration, timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder().connect_timeout(connect_timeout).timeout(timeout).build()
+}
+
+/// Classifies an HTTP answer of a provider: 2xx is accepted; 429 and 5xx are worth another
+/// try; any other status is final.
+pub(crate) fn classify(status: reqwest::StatusCode, reason: String) -> Result<(), SendError> {
+    if status.is_success() {
+        Ok(())
+    } else if status.as_u16() == 429 || status.is_server_error() {
+        Err(SendError::Transient(reason))
+    } else {
+        Err(SendError::Permanent(reason))
+    }
+}
+
+/// A transport fault (connect, timeout, reset) is always worth another try.
+pub(crate) fn transport(err: &reqwest::Error) -> SendError {
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "could not connect"
+    } else {
+        "transport error"
+    };
+    SendError::Transient(format!("provider {kind}"))
+}

@@ -1,0 +1,47 @@
+//! The provider seam.
+
+use sms_domain::phone::mask;
+
+/// One message to hand over.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub message_id: i64,
+    pub from: String,
+    pub to: String,
+    pub body: String,
+    /// Where the provider should report delivery (`…/webhooks/twilio/{subdomain}/status`).
+    pub status_callback: String,
+}
+
+/// Why a provider did not take a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Timeouts, 5xx, 429: try again later.
+    #[error("{0}")]
+    Transient(String),
+    /// Any other refusal: the message fails with this reason.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// Hands a message to an SMS carrier (or stand-in). Answers the provider's message id, if any.
+#[async_trait::async_trait]
+pub trait Provider: Send + Sync {
+    async fn send(&self, message: &Outgoing) -> Result<Option<String>, SendError>;
+    fn name(&self) -> &'static str;
+}
+
+/// For development: records the message as sent and logs it (number masked, no body).
+pub struct LogProvider;
+
+#[async_trait::async_trait]
+impl Provider for LogProvider {
+    async fn send(&self, message: &Outgoing) -> Result<Option<String>, SendError> {
+        tracing::info!(message_id = message.message_id, to = %mask(&message.to), chars = message.body.chars().count(), "log provider: message sent");
+        Ok(Some(format!("log-{}", message.message_id)))
+    }
+
+    fn name(&self) -> &'static str {
+        "log"
+    }
+}

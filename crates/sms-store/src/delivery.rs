@@ -1,0 +1,292 @@
+//! The outbox: claiming queued messages for delivery, recording outcomes, provider status
+//! reports, consumer replies and opt-outs.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Timestamp};
+use sms_domain::delivery::DeliveryStatus;
+use sms_domain::{DisconnectedBy, E164Number};
+
+use crate::chats::EndedChat;
+use crate::conn::write_tx;
+use crate::models::NewMessage;
+use crate::schema::{chats, messages, opt_outs, tenants, unrouted_messages};
+use crate::{Chat, DbConn, Message, OptOut, StoreError};
+
+pub const DIRECTION_INBOUND: &str = "inbound";
+
+/// An outbound message claimed for one delivery attempt, with its tenant's subdomain (the
+/// status callback URL names it).
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub message: Message,
+    pub subdomain: String,
+}
+
+const CLAIM_PG: &str =
+    "UPDATE messages SET delivery_status = 'sending', locked_until = $1, attempts = attempts + 1, updated_at = $2 \
+     WHERE id IN (SELECT id FROM messages WHERE direction = 'outbound' AND \
+       ((delivery_status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= $2)) \
+        OR (delivery_status = 'sending' AND locked_until < $2)) \
+       ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+     RETURNING *";
+
+// SQLite has one writer at a time: the statement itself is the claim.
+const CLAIM_SQLITE: &str =
+    "UPDATE messages SET delivery_status = 'sending', locked_until = ?1, attempts = attempts + 1, updated_at = ?2 \
+     WHERE id IN (SELECT id FROM messages WHERE direction = 'outbound' AND \
+       ((delivery_status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?2)) \
+        OR (delivery_status = 'sending' AND locked_until < ?2)) \
+       ORDER BY id LIMIT ?3) \
+     RETURNING *";
+
+/// Claims up to `limit` messages that are due: queued ones whose next attempt has come, and
+/// ones whose sender's lease ran out (it crashed or hung). Each is leased until `lease_until`
+/// and its attempt counted; two workers never claim the same message at once.
+pub fn claim(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<Job>, StoreError> {
+    let claimed: Vec<Message> = match conn {
+        DbConn::Postgres(c) => diesel::sql_query(CLAIM_PG)
+            .bind::<Timestamp, _>(lease_until)
+            .bind::<Timestamp, _>(now)
+            .bind::<BigInt, _>(limit)
+            .load(c)?,
+        DbConn::Sqlite(c) => diesel::sql_query(CLAIM_SQLITE)
+            .bind::<Timestamp, _>(lease_until)
+            .bind::<Timestamp, _>(now)
+            .bind::<BigInt, _>(limit)
+            .load(c)?,
+    };
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tenant_ids: Vec<i64> = claimed.iter().map(|m| m.tenant_id).collect();
+    let names: Vec<(i64, String)> = db_run!(conn, |c| tenants::table
+        .filter(tenants::id.eq_any(&tenant_ids))
+        .select((tenants::id, tenants::subdomain))
+        .load(c))?;
+    Ok(claimed
+        .into_iter()
+        .map(|message| {
+            let subdomain =
+                names.iter().find(|(id, _)| *id == message.tenant_id).map(|(_, s)| s.clone()).unwrap_or_default();
+            Job { message, subdomain }
+        })
+        .collect())
+}
+
+/// The provider took the message.
+pub fn mark_sent(
+    conn: &mut DbConn,
+    id: i64,
+    provider_message_id: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let target = messages::table
+        .filter(messages::id.eq(id))
+        .filter(messages::delivery_status.eq(DeliveryStatus::Sending.as_str()));
+    db_run!(conn, |c| diesel::update(target)
+        .set((
+            messages::delivery_status.eq(DeliveryStatus::Sent.as_str()),
+            messages::provider_message_id.eq(provider_message_id),
+            messages::error.eq(None::<String>),
+            messages::locked_until.eq(None::<NaiveDateTime>),
+            messages::updated_at.eq(now),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+/// A transient fault: queue the message again for `next_attempt_at`, keeping the reason.
+pub fn mark_retry(
+    conn: &mut DbConn,
+    id: i64,
+    next_attempt_at: NaiveDateTime,
+    error: &str,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let target = messages::table
+        .filter(messages::id.eq(id))
+        .filter(messages::delivery_status.eq(DeliveryStatus::Sending.as_str()));
+    db_run!(conn, |c| diesel::update(target)
+        .set((
+            messages::delivery_status.eq(DeliveryStatus::Queued.as_str()),
+            messages::next_attempt_at.eq(Some(next_attempt_at)),
+            messages::error.eq(Some(error)),
+            messages::locked_until.eq(None::<NaiveDateTime>),
+            messages::updated_at.eq(now),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+/// A permanent fault, or the last attempt failed: the message will not be sent.
+pub fn mark_failed(conn: &mut DbConn, id: i64, error: &str, now: NaiveDateTime) -> Result<(), StoreError> {
+    let target = messages::table
+        .filter(messages::id.eq(id))
+        .filter(messages::delivery_status.eq(DeliveryStatus::Sending.as_str()));
+    db_run!(conn, |c| diesel::update(target)
+        .set((
+            messages::delivery_status.eq(DeliveryStatus::Failed.as_str()),
+            messages::error.eq(Some(error)),
+            messages::locked_until.eq(None::<NaiveDateTime>),
+            messages::updated_at.eq(now),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+/// What a provider's status report did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusReport {
+    /// No message of the tenant has that provider id.
+    Unknown,
+    /// The report would move the status backwards (or nowhere): ignored.
+    Stale,
+    Applied,
+}
+
+/// Applies a provider's report about a message, forward only.
+pub fn apply_status(
+    conn: &mut DbConn,
+    tenant_id: i64,
+    provider_message_id: &str,
+    status: DeliveryStatus,
+    error: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<StatusReport, StoreError> {
+    write_tx(conn, |conn| {
+        let found: Option<(i64, String)> = db_run!(conn, |c| messages::table
+            .filter(messages::tenant_id.eq(tenant_id))
+            .filter(messages::provider_message_id.eq(provider_message_id))
+            .select((messages::id, messages::delivery_status))
+            .first(c)
+            .optional())?;
+        let Some((id, current)) = found else { return Ok(StatusReport::Unknown) };
+        let current_status = DeliveryStatus::parse(&current).unwrap_or(DeliveryStatus::Queued);
+        if !current_status.may_become(status) {
+            return Ok(StatusReport::Stale);
+        }
+        let target = messages::table.filter(messages::id.eq(id)).filter(messages::delivery_status.eq(current));
+        db_run!(conn, |c| diesel::update(target)
+            .set((
+                messages::delivery_status.eq(status.as_str()),
+                messages::error.eq(error),
+                messages::updated_at.eq(now),
+            ))
+            .execute(c))?;
+        Ok(StatusReport::Applied)
+    })
+}
+
+/// Where a consumer's reply went.
+#[derive(Debug, Clone)]
+pub enum Inbound {
+    /// Added to the consumer's active chat, whose timeout starts again; the chat's lock token
+    /// is answered so the session lock can be refreshed too.
+    Joined { chat: Box<Chat>, end_user_number: String },
+    /// No active chat for this consumer and number: kept aside.
+    Unrouted,
+}
+
+/// Records a consumer's reply: into their active chat with this tenant and outbound number,
+/// or aside when there is none.
+#[allow(clippy::too_many_arguments)]
+pub fn record_inbound(
+    conn: &mut DbConn,
+    tenant_id: i64,
+    from: &E164Number,
+    to: &E164Number,
+    body: &str,
+    segments: i32,
+    provider_message_id: Option<&str>,
+    now: NaiveDateTime,
+    session_timeout: Duration,
+) -> Result<Inbound, StoreError> {
+    let active = crate::chats::active_chat(conn, tenant_id, from)?
+        .filter(|chat| chat.outbound_number == to.as_str() && chat.expires_at > now);
+    write_tx(conn, |conn| {
+        let Some(chat) = active else {
+            db_run!(conn, |c| diesel::insert_into(unrouted_messages::table)
+                .values((
+                    unrouted_messages::tenant_id.eq(tenant_id),
+                    unrouted_messages::from_number.eq(from.as_str()),
+                    unrouted_messages::to_number.eq(to.as_str()),
+                    unrouted_messages::body.eq(body),
+                    unrouted_messages::provider_message_id.eq(provider_message_id),
+                    unrouted_messages::created_at.eq(now),
+                ))
+                .execute(c))?;
+            return Ok(Inbound::Unrouted);
+        };
+        let message = NewMessage {
+            chat_id: chat.id,
+            tenant_id,
+            direction: DIRECTION_INBOUND,
+            body,
+            segments,
+            delivery_status: DeliveryStatus::Received.as_str(),
+            created_at: now,
+            updated_at: now,
+            from_number: from.as_str(),
+            to_number: to.as_str(),
+            provider_message_id,
+        };
+        db_run!(conn, |c| diesel::insert_into(messages::table).values(&message).execute(c))?;
+        let expires_at = now + session_timeout;
+        db_run!(conn, |c| diesel::update(chats::table.filter(chats::id.eq(chat.id)))
+            .set((chats::last_activity_at.eq(now), chats::expires_at.eq(expires_at)))
+            .execute(c))?;
+        Ok(Inbound::Joined {
+            chat: Box::new(Chat { last_activity_at: now, expires_at, ..chat }),
+            end_user_number: from.as_str().to_owned(),
+        })
+    })
+}
+
+/// Whether the consumer opted out of the tenant's messages.
+pub fn is_opted_out(conn: &mut DbConn, tenant_id: i64, number: &E164Number) -> Result<bool, StoreError> {
+    let query = opt_outs::table.filter(opt_outs::tenant_id.eq(tenant_id)).filter(opt_outs::number.eq(number.as_str()));
+    let count: i64 = db_run!(conn, |c| query.count().get_result(c))?;
+    Ok(count > 0)
+}
+
+/// Opts the consumer out and ends their active chat with the tenant, if any (answered, so its
+/// lock can be released).
+pub fn opt_out(
+    conn: &mut DbConn,
+    tenant_id: i64,
+    number: &E164Number,
+    now: NaiveDateTime,
+) -> Result<Option<EndedChat>, StoreError> {
+    db_run!(conn, |c| diesel::insert_into(opt_outs::table)
+        .values((opt_outs::tenant_id.eq(tenant_id), opt_outs::number.eq(number.as_str()), opt_outs::created_at.eq(now)))
+        .on_conflict((opt_outs::tenant_id, opt_outs::number))
+        .do_nothing()
+        .execute(c))?;
+    let Some(chat) = crate::chats::active_chat(conn, tenant_id, number)? else { return Ok(None) };
+    match crate::chats::end(conn, tenant_id, chat.id, DisconnectedBy::EndUser, now)? {
+        crate::chats::EndOutcome::Ended { ended, .. } => Ok(Some(ended)),
+        _ => Ok(None),
+    }
+}
+
+/// Opts the consumer back in; `false` when they were not opted out.
+pub fn opt_in(conn: &mut DbConn, tenant_id: i64, number: &str) -> Result<bool, StoreError> {
+    let target = opt_outs::table.filter(opt_outs::tenant_id.eq(tenant_id)).filter(opt_outs::number.eq(number));
+    let deleted = db_run!(conn, |c| diesel::delete(target).execute(c))?;
+    Ok(deleted > 0)
+}
+
+pub fn list_opt_outs(conn: &mut DbConn, tenant_id: i64) -> Result<Vec<OptOut>, StoreError> {
+    db_run!(conn, |c| opt_outs::table
+        .filter(opt_outs::tenant_id.eq(tenant_id))
+        .order(opt_outs::id)
+        .select(OptOut::as_select())
+        .load(c))
+    .map_err(StoreError::from)
+}

@@ -1,0 +1,10 @@
+DROP TABLE unrouted_messages;
+DROP TABLE opt_outs;
+DROP INDEX messages_provider_id;
+DROP INDEX messages_outbox;
+CREATE INDEX messages_queued ON messages (id) WHERE delivery_status = 'queued';
+ALTER TABLE messages DROP COLUMN locked_until;
+ALTER TABLE messages DROP COLUMN next_attempt_at;
+ALTER TABLE messages DROP COLUMN attempts;
+ALTER TABLE messages DROP COLUMN to_number;
+ALTER TABLE messages DROP COLUMN from_number;
