@@ -32,7 +32,7 @@ ADMIN=$(SMS_DATA_DIR="$work/data" target/debug/sms-server admin-token)
 
 # --- the README's steps ---
 curl -sf -X POST $B/admin/v1/tenants -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
-  -d '{"subdomain": "acme", "name": "Acme Inc."}' >/dev/null
+  -d '{"subdomain": "acme", "name": "Acme Inc.", "rate_limit_per_second": 0}' >/dev/null
 TOKEN=$(curl -sf -X POST $B/admin/v1/tenants/acme/api-tokens -H "Authorization: Bearer $ADMIN" | sed -E 's/.*"token":"([^"]+)".*/\1/')
 curl -sf -X POST $B/admin/v1/tenants/acme/outbound-numbers -H "Authorization: Bearer $ADMIN" \
   -H 'Content-Type: application/json' -d '{"number": "+1 628-555-0199"}' >/dev/null

@@ -123,6 +123,8 @@ impl Worker {
             Err(SendError::Transient(_)) => "retry",
         };
         tracing::info!(message_id = id, attempt = attempts, outcome = label, "delivery attempt");
+        metrics::counter!("sms_delivery_attempts_total", "provider" => self.provider.name(), "outcome" => label)
+            .increment(1);
         let recorded = blocking(move || {
             let now = now_millis();
             store.with_conn(|conn| match outcome {

@@ -27,11 +27,12 @@ pub struct ApiError {
     chat_id: Option<i64>,
     challenge: Option<&'static str>,
     allow: Option<String>,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), chat_id: None, challenge: None, allow: None }
+        Self { status, message: message.into(), chat_id: None, challenge: None, allow: None, retry_after: None }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -59,6 +60,12 @@ impl ApiError {
         Self { allow: Some(allow), ..Self::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed") }
     }
 
+    /// 429 with `Retry-After` in whole seconds (at least 1).
+    pub fn rate_limited(retry_after: std::time::Duration) -> Self {
+        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        Self { retry_after: Some(seconds.max(1)), ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded") }
+    }
+
     pub fn unavailable() -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "service unavailable")
     }
@@ -71,6 +78,15 @@ impl ApiError {
 
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The envelope as JSON text, as the response carries it.
+    pub fn body_json(&self) -> String {
+        serde_json::to_string(&ErrorBody { message: self.message.clone(), chat_id: self.chat_id }).unwrap_or_default()
     }
 }
 
@@ -89,6 +105,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status);
         if let Some(challenge) = self.challenge {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge)));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         if let Some(allow) = &self.allow {
             if let Ok(value) = HeaderValue::from_str(allow) {

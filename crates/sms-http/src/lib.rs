@@ -8,14 +8,16 @@ pub mod body;
 pub mod error;
 mod fallback;
 pub mod handlers;
+mod observe;
 mod openapi;
 pub mod session;
 pub mod state;
+pub mod telemetry;
 pub mod wire;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{ErrorHandlers, Logger};
+use actix_web::middleware::ErrorHandlers;
 use actix_web::{web, App};
 use utoipa::OpenApi;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -53,7 +55,8 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(webhooks::twilio_inbound)
         .service(ops::healthz)
         .service(ops::readyz)
-        .service(ops::openapi_json);
+        .service(ops::openapi_json)
+        .service(telemetry::prometheus_metrics);
 }
 
 /// The OpenAPI document, as served at `/openapi.json` and committed in `openapi/openapi.json`.
@@ -86,6 +89,7 @@ pub fn app(
         InitError = (),
     >,
 > {
+    telemetry::install();
     let (app, api) = App::new()
         .into_utoipa_app()
         .openapi(openapi::ApiDoc::openapi())
@@ -102,12 +106,5 @@ pub fn app(
         .app_data(web::Data::new(document))
         .default_service(web::to(fallback::unmatched))
         .wrap(ErrorHandlers::new().default_handler(fallback::json_envelope))
-        // Method and route pattern only: paths and query strings may carry phone numbers.
-        .wrap(
-            Logger::new("%{route}xi %s %Dms")
-                .custom_request_replace("route", |req| {
-                    format!("{} {}", req.method(), req.match_pattern().unwrap_or_else(|| "-".into()))
-                })
-                .log_target("sms_http::access"),
-        )
+        .wrap(actix_web::middleware::from_fn(observe::observe))
 }

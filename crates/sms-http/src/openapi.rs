@@ -75,7 +75,7 @@ impl Modify for Servers {
 /// operations that take a JSON body. An operation's own entry for a status wins.
 pub fn add_standard_errors(openapi: &mut utoipa::openapi::OpenApi) {
     for (path, item) in openapi.paths.paths.iter_mut() {
-        let uses_dependencies = !matches!(path.as_str(), "/healthz" | "/openapi.json");
+        let uses_dependencies = !matches!(path.as_str(), "/healthz" | "/openapi.json" | "/metrics");
         for op in
             [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
         {
@@ -98,6 +98,11 @@ pub fn add_standard_errors(openapi: &mut utoipa::openapi::OpenApi) {
                     add("403", "A tenant token on the admin API.", "a tenant token cannot use the admin API");
                 } else {
                     add("403", "An admin token on the tenant API.", "an admin token cannot use the tenant API");
+                    add(
+                        "429",
+                        "Over the tenant's rate limit; `Retry-After` says when to try again.",
+                        "rate limit exceeded",
+                    );
                 }
             }
             if has_body {

@@ -37,9 +37,14 @@ pub async fn acquire(state: &AppState, tenant_id: i64, number: &E164Number) -> R
     let key = LockKey::new(tenant_id, number.as_str());
     let deadline = Instant::now() + WAIT_FOR_HOLDER;
     loop {
-        if let Some(token) = state.lock.acquire(&key, state.pending_ttl).await? {
+        let acquired = state.lock.acquire(&key, state.pending_ttl).await.inspect_err(|_| {
+            metrics::counter!("sms_session_lock_total", "outcome" => "error").increment(1);
+        })?;
+        if let Some(token) = acquired {
+            metrics::counter!("sms_session_lock_total", "outcome" => "acquired").increment(1);
             return Ok(LockGuard::new(state.lock.clone(), key, token));
         }
+        metrics::counter!("sms_session_lock_total", "outcome" => "busy").increment(1);
         let lookup = number.clone();
         let active = state.db(move |conn| Ok(chats::active_chat(conn, tenant_id, &lookup)?)).await?;
         match active {
@@ -69,10 +74,14 @@ pub async fn release_ended(state: &AppState, ended: &EndedChat) {
     }
 }
 
-/// Ends every chat past its timeout and frees its lock. Safe to run in every instance at once:
+/// Ends every chat past its timeout and frees its lock, and forgets expired idempotency keys. Safe to run in every instance at once:
 /// each chat is ended by exactly one of them. Answers how many chats this call ended.
 pub async fn sweep_once(state: &AppState) -> Result<usize, ApiError> {
     let ended = state.db(|conn| Ok(chats::expire_idle(conn, now_millis(), 500)?)).await?;
+    let purged = state.db(|conn| Ok(sms_store::idempotency::purge_expired(conn, now_millis())?)).await?;
+    if purged > 0 {
+        tracing::info!(count = purged, "purged expired idempotency keys");
+    }
     for chat in &ended {
         release_ended(state, chat).await;
     }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
-use sms_lock::SessionLock;
+use sms_lock::{InProcessRateLimiter, RateLimiter, SessionLock};
 use sms_store::{DbConn, Store};
 
 use crate::auth::JwtKeys;
@@ -20,6 +20,8 @@ pub struct AppState {
     pub pending_ttl: Duration,
     /// Checking provider callbacks.
     pub webhooks: Arc<WebhookSettings>,
+    /// The tenants' request budgets.
+    pub limiter: Arc<dyn RateLimiter>,
 }
 
 /// What the provider callbacks are checked against.
@@ -39,7 +41,13 @@ impl AppState {
             jwt: Arc::new(jwt),
             pending_ttl: crate::session::PENDING_TTL,
             webhooks: Arc::new(WebhookSettings::default()),
+            limiter: Arc::new(InProcessRateLimiter::new()),
         }
+    }
+
+    pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = limiter;
+        self
     }
 
     pub fn with_webhooks(mut self, settings: WebhookSettings) -> Self {

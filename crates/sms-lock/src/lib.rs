@@ -6,13 +6,15 @@
 
 mod guard;
 mod memory;
+pub mod rate;
 mod redis;
 
 use std::time::Duration;
 
 pub use guard::LockGuard;
 pub use memory::InProcessLock;
-pub use redis::RedisLock;
+pub use rate::{Decision, InProcessRateLimiter, RateLimiter};
+pub use redis::{RedisLock, RedisRateLimiter};
 
 /// Identifies one consumer of one tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -34,6 +34,33 @@ const OPERATION_BUDGET: Duration = Duration::from_millis(1500);
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 const RESPONSE_TIMEOUT: Duration = Duration::from_millis(1000);
 
+/// A token bucket per tenant on Redis's clock; answers `{allowed, wait in ms}`.
+const TOKEN_BUCKET: &str = r"
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1])
+local ts = tonumber(state[2])
+if tokens == nil or ts == nil then
+    tokens = burst
+    ts = now
+end
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000)
+local allowed = 0
+local wait = 0
+if tokens >= 1 then
+    tokens = tokens - 1
+    allowed = 1
+else
+    wait = math.ceil((1 - tokens) * 1000 / rate)
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
+return {allowed, wait}
+";
+
 pub struct RedisLock {
     conn: ConnectionManager,
     prefix: String,
@@ -137,5 +164,40 @@ impl SessionLock for RedisLock {
 
     fn kind(&self) -> &'static str {
         "redis"
+    }
+}
+
+/// The rate limiter on the same Redis as the lock, shared by all instances.
+pub struct RedisRateLimiter {
+    redis: RedisLock,
+    script: Script,
+}
+
+impl RedisRateLimiter {
+    pub fn new(url: &str, prefix: &str) -> Result<Self, LockError> {
+        Ok(Self { redis: RedisLock::new(url, prefix)?, script: Script::new(TOKEN_BUCKET) })
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::RateLimiter for RedisRateLimiter {
+    async fn check(&self, tenant_id: i64, rate: u32, burst: u32) -> Result<crate::Decision, LockError> {
+        if rate == 0 {
+            return Ok(crate::Decision::Allowed);
+        }
+        let key = format!("{}rate:{tenant_id}", self.redis.prefix);
+        let (allowed, wait): (i64, i64) = self
+            .redis
+            .run(|mut conn| {
+                let mut call = self.script.key(&key);
+                call.arg(rate).arg(burst.max(1));
+                async move { call.invoke_async(&mut conn).await }
+            })
+            .await?;
+        Ok(if allowed == 1 {
+            crate::Decision::Allowed
+        } else {
+            crate::Decision::Limited { retry_after: Duration::from_millis(u64::try_from(wait).unwrap_or(1000)) }
+        })
     }
 }

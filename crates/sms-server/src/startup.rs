@@ -9,7 +9,7 @@ use actix_web::HttpServer;
 use sms_delivery::{DeliverySettings, LogProvider, Provider, TwilioProvider, WebhookProvider, Worker};
 use sms_domain::E164Number;
 use sms_http::{AppState, JwtKeys, WebhookSettings};
-use sms_lock::{InProcessLock, LockError, RedisLock, SessionLock};
+use sms_lock::{InProcessLock, InProcessRateLimiter, LockError, RateLimiter, RedisLock, RedisRateLimiter, SessionLock};
 use sms_store::{DbUrl, PoolOptions, Store, StoreError};
 
 use crate::config::{self, Config};
@@ -48,9 +48,12 @@ impl Application {
         let store = Store::new(&url, PoolOptions { max_size: config.db_pool_size, ..PoolOptions::default() })?;
         store.migrate()?;
         E164Number::warm_up();
-        let lock: Arc<dyn SessionLock> = match &config.redis_url {
-            Some(url) => Arc::new(RedisLock::new(url, &config.redis_key_prefix)?),
-            None => Arc::new(InProcessLock::new()),
+        let (lock, limiter): (Arc<dyn SessionLock>, Arc<dyn RateLimiter>) = match &config.redis_url {
+            Some(url) => (
+                Arc::new(RedisLock::new(url, &config.redis_key_prefix)?),
+                Arc::new(RedisRateLimiter::new(url, &config.redis_key_prefix)?),
+            ),
+            None => (Arc::new(InProcessLock::new()), Arc::new(InProcessRateLimiter::new())),
         };
         let jwt = JwtKeys::new(&secret.secret);
         let first_start_admin_token = if secret.generated {
@@ -61,7 +64,10 @@ impl Application {
         let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.bind));
         let worker = delivery_worker(config, &store, &public_url)?;
         let webhooks = WebhookSettings { public_url, twilio_auth_token: config.delivery.twilio_auth_token.clone() };
-        let state = AppState::new(store, lock, jwt).with_pending_ttl(config.lock_pending_ttl).with_webhooks(webhooks);
+        let state = AppState::new(store, lock, jwt)
+            .with_pending_ttl(config.lock_pending_ttl)
+            .with_webhooks(webhooks)
+            .with_limiter(limiter);
         let listener = TcpListener::bind(&config.bind)?;
         let port = listener.local_addr()?.port();
         let app_state = state.clone();

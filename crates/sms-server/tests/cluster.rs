@@ -162,6 +162,12 @@ impl Client {
         out
     }
 
+    async fn admin_patch(&self, base: &str, path: &str, body: Value) {
+        let (status, out) =
+            self.call(self.http.patch(format!("{base}{path}")).bearer_auth(&self.admin).json(&body)).await;
+        assert_eq!(status, 200, "{path}: {out}");
+    }
+
     async fn send(&self, base: &str, number: &str) -> (u16, Value) {
         let body = json!({
             "chat_type": "Messaging (SMS)", "end_user_number": number,
@@ -200,7 +206,13 @@ fn three_instances_one_session() {
     let mut client = Client { http, admin, subdomain: "acme".into(), token: String::new() };
 
     runtime.block_on(async {
-        client.admin(&bases[0], "/admin/v1/tenants", json!({"subdomain": "acme", "name": "Acme"})).await;
+        client
+            .admin(
+                &bases[0],
+                "/admin/v1/tenants",
+                json!({"subdomain": "acme", "name": "Acme", "rate_limit_per_second": 0}),
+            )
+            .await;
         let token = client.admin(&bases[1], "/admin/v1/tenants/acme/api-tokens", json!({})).await;
         client.token = token["token"].as_str().unwrap_or_default().to_owned();
         client.admin(&bases[2], "/admin/v1/tenants/acme/outbound-numbers", json!({"number": "+1 628-555-0199"})).await;
@@ -236,6 +248,11 @@ fn three_instances_one_session() {
     // 3. Redis down: 503 within 2 s, nothing written, not ready.
     redis.stop();
     runtime.block_on(async {
+        let body = json!({"chat_type": "SMS", "end_user_number": "+1 415-555-0109", "outbound_number": "+1 628-555-0199", "message": "x"});
+        let req = client.http.post(format!("{}/apps/api/v1/sms", bases[0])).basic_auth(&client.subdomain, Some(&client.token));
+        let (status, _) = client.call(req.header("Idempotency-Key", "during-outage").json(&body)).await;
+        assert_eq!(status, 503);
+        assert_eq!(db.count("idempotency_keys"), 0, "a server fault is not remembered as the key's answer");
         for base in &bases {
             let started = Instant::now();
             let (status, body) = client.send(base, "+1 415-555-0101").await;
@@ -317,7 +334,25 @@ fn three_instances_one_session() {
     });
     println!("kill -9 mid-request: no orphan rows; consumer free again after {freed_after:?} (pending TTL {PENDING_TTL_SECS} s)");
 
-    // 6. Idle chats: the surviving instances' sweepers end one, once, and free its lock.
+    // 6. One rate limit for the tenant across instances (the Redis token bucket).
+    runtime.block_on(async {
+        client
+            .admin_patch(
+                &bases[0],
+                "/admin/v1/tenants/acme",
+                json!({"rate_limit_per_second": 1, "rate_limit_burst": 3}),
+            )
+            .await;
+        let answers = join_all((0..6).map(|i| client.get(&bases[i % 2], "/apps/api/v1/chats"))).await;
+        let allowed = answers.iter().filter(|(s, _)| *s == 200).count();
+        let limited =
+            answers.iter().filter(|(s, b)| *s == 429 && b == &json!({"message": "rate limit exceeded"})).count();
+        assert_eq!((allowed, limited), (3, 3), "a burst of 3 shared by the instances: {answers:?}");
+        client.admin_patch(&bases[0], "/admin/v1/tenants/acme", json!({"rate_limit_per_second": 0})).await;
+        println!("rate limit: burst 3 shared across instances, 3 × 200 then 3 × 429");
+    });
+
+    // 7. Idle chats: the surviving instances' sweepers end one, once, and free its lock.
     db.execute(&format!(
         "UPDATE chats SET last_activity_at = '2020-01-01 00:00:00', expires_at = '2020-01-01 00:01:00' WHERE id = {}",
         second["id"]
@@ -335,7 +370,12 @@ fn three_instances_one_session() {
             assert!(Instant::now() < deadline, "the sweepers never ended the idle chat");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        assert!(redis.keys("sms:session:*:+14155550101").is_empty(), "its lock was released");
+        // The sweeper releases the lock right after the chat is ended in the database.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !redis.keys("sms:session:*:+14155550101").is_empty() {
+            assert!(Instant::now() < deadline, "its lock was never released");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let (status, _) = client.send(&bases_alive[1], "+1 415-555-0101").await;
         assert_eq!(status, 200, "the consumer can be texted again");
         println!("sweepers: idle chat ended once by the system, lock released");

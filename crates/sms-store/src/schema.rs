@@ -136,6 +136,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    idempotency_keys (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        key -> Text,
+        request_hash -> Text,
+        state -> Text,
+        response_status -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        created_at -> Timestamp,
+        locked_until -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(api_tokens -> tenants (tenant_id));
 diesel::joinable!(outbound_numbers -> tenants (tenant_id));
 diesel::joinable!(agents -> tenants (tenant_id));
@@ -154,5 +169,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     participants,
     messages,
     opt_outs,
-    unrouted_messages
+    unrouted_messages,
+    idempotency_keys
 );

@@ -1,10 +1,13 @@
 //! `POST /apps/api/v1/sms`: the outbound SMS endpoint.
 
+use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse};
+use sha2::{Digest, Sha256};
 use sms_domain::time::now_millis;
 use sms_domain::{segments, SendSmsBody, SmsError, TenantPolicy};
 use sms_store::chats::{self, NewChatSpec};
-use sms_store::StoreError;
+use sms_store::idempotency::{self, Begin};
+use sms_store::{StoreError, Tenant};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -20,10 +23,11 @@ use crate::{auth, body, session};
 /// found`, `agentId and agentEmail refer to different agents`, `agent is not active`), and last
 /// the one-active-session rule, whose answer carries the active chat's `chat_id`. On success the
 /// chat and its first message are stored in one transaction and the message is queued for
-/// delivery. Nothing is written on any fault.
+/// delivery. Nothing is written on any fault. The tenant's rate limit applies (429, after 401).
 #[utoipa::path(
     tag = "sms",
     request_body(content = SendSmsRequest, content_type = "application/json"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key with the same body, within 24 hours, replays the first answer (marked `Idempotent-Replayed: true`) and creates nothing. 1 to 255 visible ASCII characters, per tenant.")),
     responses(
         (status = 200, description = "The chat was created.", body = ChatObject),
         (status = 400, description = "A fault of the request; the first in the documented order is reported.", body = ErrorBody, examples(
@@ -41,6 +45,9 @@ use crate::{auth, body, session};
             ("opted out" = (value = json!({"message": "end_user_number has opted out"}))),
             ("active session" = (value = json!({"message": "Outbound SMS failed. Consumer is already in an active SMS session.", "chat_id": 114}))),
         )),
+        (status = 409, description = "A request with the same `Idempotency-Key` is still running.", body = ErrorBody, example = json!({"message": "a request with this Idempotency-Key is still in progress"})),
+        (status = 422, description = "The `Idempotency-Key` was used with another body.", body = ErrorBody, example = json!({"message": "Idempotency-Key was already used with a different request body"})),
+        (status = 429, description = "The tenant's rate limit; `Retry-After` says when to try again.", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds until a request is allowed.")), example = json!({"message": "rate limit exceeded"})),
         (status = 401, description = "Missing or wrong credentials.", body = ErrorBody, example = json!({"message": "authentication required"})),
         (status = 403, description = "An admin token on the tenant API.", body = ErrorBody, example = json!({"message": "an admin token cannot use the tenant API"})),
         (status = 413, description = "Body over 65536 bytes.", body = ErrorBody, example = json!({"message": "request body is larger than 65536 bytes"})),
@@ -57,7 +64,83 @@ pub async fn send_sms(
 ) -> Result<HttpResponse, ApiError> {
     let tenant = auth::tenant(&req, &state).await?;
     let bytes = body::read_json_bytes(&req, payload).await?;
-    let request = SendSmsBody::from_json(&bytes)?;
+    let Some(key) = idempotency_key(&req)? else {
+        return create(&state, tenant, &bytes).await.map(|chat| HttpResponse::Ok().json(chat));
+    };
+    let tenant_id = tenant.id;
+    let hash = request_hash(&bytes);
+    let claim_key = key.clone();
+    let begun = state
+        .db(move |conn| {
+            let now = now_millis();
+            let lease = now + chrono::Duration::seconds(IDEMPOTENCY_LEASE_SECS);
+            let expires = now + chrono::Duration::hours(IDEMPOTENCY_TTL_HOURS);
+            Ok(idempotency::begin(conn, tenant_id, &claim_key, &hash, now, lease, expires)?)
+        })
+        .await?;
+    match begun {
+        Begin::Replay { status, body } => {
+            let status = StatusCode::from_u16(u16::try_from(status).unwrap_or(200)).unwrap_or(StatusCode::OK);
+            return Ok(HttpResponse::build(status)
+                .content_type("application/json")
+                .insert_header(("Idempotent-Replayed", "true"))
+                .body(body));
+        }
+        Begin::Mismatch => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Idempotency-Key was already used with a different request body",
+            ))
+        }
+        Begin::Running => return Err(ApiError::conflict("a request with this Idempotency-Key is still in progress")),
+        Begin::Started => {}
+    }
+    let outcome = create(&state, tenant, &bytes).await;
+    let (status, body) = match &outcome {
+        Ok(chat) => (StatusCode::OK, serde_json::to_string(chat).unwrap_or_default()),
+        Err(e) => (e.status(), e.body_json()),
+    };
+    // A server fault is not the answer to remember: the client's retry must run again.
+    let remembered = state
+        .db(move |conn| {
+            if status.is_server_error() {
+                Ok(idempotency::abandon(conn, tenant_id, &key)?)
+            } else {
+                Ok(idempotency::finish(conn, tenant_id, &key, i32::from(status.as_u16()), &body)?)
+            }
+        })
+        .await;
+    if let Err(e) = remembered {
+        tracing::warn!(error = %e, "could not record the idempotent answer; a retry runs again");
+    }
+    outcome.map(|chat| HttpResponse::Ok().json(chat))
+}
+
+const IDEMPOTENCY_TTL_HOURS: i64 = 24;
+/// How long a running request holds its key; a request that died frees it after this.
+const IDEMPOTENCY_LEASE_SECS: i64 = 60;
+
+/// The `Idempotency-Key` header: 1 to 255 visible ASCII characters.
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("Idempotency-Key") else { return Ok(None) };
+    let text = value.to_str().unwrap_or_default();
+    if (1..=255).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(Some(text.to_owned()))
+    } else {
+        Err(ApiError::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters"))
+    }
+}
+
+/// The body's identity: its JSON re-serialised with sorted keys (so spacing and key order do not
+/// matter), or the raw bytes when it is not JSON.
+fn request_hash(bytes: &[u8]) -> String {
+    let canonical = serde_json::from_slice::<serde_json::Value>(bytes).ok().and_then(|v| serde_json::to_vec(&v).ok());
+    hex::encode(Sha256::digest(canonical.as_deref().unwrap_or(bytes)))
+}
+
+/// Validates the request and opens the chat.
+async fn create(state: &AppState, tenant: Tenant, bytes: &[u8]) -> Result<ChatObject, ApiError> {
+    let request = SendSmsBody::from_json(bytes)?;
     let policy = TenantPolicy { sms_enabled: tenant.sms_enabled, outbound_sms_enabled: tenant.outbound_sms_enabled };
     let addressed = request.addressing(policy)?;
 
@@ -78,7 +161,7 @@ pub async fn send_sms(
         })
         .await?;
 
-    let guard = session::acquire(&state, tenant_id, &addressed.end_user).await?;
+    let guard = session::acquire(state, tenant_id, &addressed.end_user).await?;
     let token = guard.token().map(|t| t.as_str().to_owned());
     let ttl = session::session_ttl(tenant.session_timeout_minutes);
     let end_user = addressed.end_user.clone();
@@ -114,10 +197,10 @@ pub async fn send_sms(
                 }
             }
             if let Some(expired) = &created.expired {
-                session::release_ended(&state, expired).await;
+                session::release_ended(state, expired).await;
             }
             tracing::info!(chat_id = created.bundle.chat.id, end_user = %end_user.masked(), "outbound chat created");
-            Ok(HttpResponse::Ok().json(ChatObject::from(&created.bundle)))
+            Ok(ChatObject::from(&created.bundle))
         }
         Err(e) => {
             guard.release().await;

@@ -169,9 +169,11 @@ impl TestApp {
         read(self.admin(method, path).send().await.unwrap_or_else(|e| panic!("{e}"))).await
     }
 
-    /// Creates a tenant (with `settings` merged into the body) and an API token for it.
+    /// Creates a tenant (with `settings` merged into the body) and an API token for it. Test
+    /// tenants have no rate limit unless `settings` sets one.
     pub async fn tenant_with(&self, subdomain: &str, settings: Value) -> Tenant {
-        let mut body = json!({ "subdomain": subdomain, "name": format!("{subdomain} Inc.") });
+        let mut body =
+            json!({ "subdomain": subdomain, "name": format!("{subdomain} Inc."), "rate_limit_per_second": 0 });
         if let (Some(map), Some(extra)) = (body.as_object_mut(), settings.as_object()) {
             for (k, v) in extra {
                 map.insert(k.clone(), v.clone());

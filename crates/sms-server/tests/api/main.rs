@@ -12,6 +12,7 @@ mod delivery;
 mod durability;
 mod fake_provider;
 mod isolation;
+mod limits;
 mod openapi;
 mod race;
 mod routing;

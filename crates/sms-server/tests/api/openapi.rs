@@ -34,6 +34,7 @@ fn document_covers_every_route_with_security_and_examples() {
             "/apps/api/v1/chats/{id}/messages",
             "/apps/api/v1/sms",
             "/healthz",
+            "/metrics",
             "/openapi.json",
             "/readyz",
             "/webhooks/twilio/{subdomain}/inbound",
