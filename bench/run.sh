@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The benchmark of POST /apps/api/v1/sms against the database's own floor, on loopback.
+#
+#   bench/run.sh [SECONDS] [CONNECTIONS]    (defaults: 20 s, 16 connections)
+#
+# 1. A release sms-server on PostgreSQL + Redis (delivery worker off: this measures the
+#    endpoint), driven by wrk with a new consumer on every request, after a 5 s warm-up.
+# 2. pgbench running the same durable work as SQL (bench/durable_work.sql) at the same
+#    concurrency, on the same server.
+# 3. The embedded default (SQLite, in-process lock) under the same wrk load.
+# Prints requests/s, p50, p99, errors, the server's peak RSS and the endpoint/pgbench ratio.
+# Run by hand, not by CI; BENCHMARKS.md records results.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+seconds=${1:-20}
+connections=${2:-16}
+command -v wrk >/dev/null 2>&1 || { log "installing wrk"; apt_install wrk; }
+ensure_postgres
+command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+PGBENCH=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -n 1)
+cargo build -q --locked --release -p sms-server
+BIN=target/release/sms-server
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+work=$(mktemp -d)
+db="sms_bench_$$"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  psql "$SMS_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+export SMS_JWT_SECRET; SMS_JWT_SECRET=$(openssl rand -hex 32)
+
+start_server() { # start_server NAME ENV...: runs the server, sets PORT and PID
+  PORT=$(free_port)
+  env "$@" SMS_BIND="127.0.0.1:$PORT" SMS_LOG=warn SMS_DELIVERY_WORKER=off "$BIN" >"$work/$1.out" 2>"$work/$1.err" &
+  PID=$!
+  pids+=("$PID")
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && return; sleep 0.1; done
+  cat "$work/$1.err" >&2; exit 1
+}
+setup_tenant() { # setup_tenant BASE ADMIN: a tenant without a rate limit; sets SMS_BASIC
+  local b=$1 admin=$2
+  curl -sf -X POST "$b/admin/v1/tenants" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+    -d '{"subdomain": "bench", "name": "Bench", "rate_limit_per_second": 0}' >/dev/null
+  local token; token=$(curl -sf -X POST "$b/admin/v1/tenants/bench/api-tokens" -H "Authorization: Bearer $admin" | sed -E 's/.*"token":"([^"]+)".*/\1/')
+  curl -sf -X POST "$b/admin/v1/tenants/bench/outbound-numbers" -H "Authorization: Bearer $admin" \
+    -H 'Content-Type: application/json' -d '{"number": "+1 628-555-0199"}' >/dev/null
+  SMS_BASIC=$(printf 'bench:%s' "$token" | base64 -w0); export SMS_BASIC
+}
+drive() { # drive BASE SECONDS: wrk's summary line
+  wrk -t2 -c"$connections" -d"$2s" --latency -s bench/new_consumer.lua "$1/apps/api/v1/sms" | grep '^BENCH'
+}
+peak_rss_mb() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+value() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+# --- PostgreSQL + Redis ---
+psql "$SMS_TEST_POSTGRES_URL" -qc "CREATE DATABASE $db" >/dev/null
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
+pids+=($!)
+start_server postgres DATABASE_URL="${SMS_TEST_POSTGRES_URL%/*}/$db" REDIS_URL="redis://127.0.0.1:$redis_port"
+B="http://127.0.0.1:$PORT"
+setup_tenant "$B" "$("$BIN" admin-token --ttl 600)"
+drive "$B" 5 >/dev/null
+pg=$(drive "$B" "$seconds")
+pg_rss=$(peak_rss_mb "$PID")
+echo "endpoint (PostgreSQL + Redis): $pg peak_rss_mb=$pg_rss"
+
+# --- pgbench: the same durable work, same concurrency, same database server ---
+DB_URL="${SMS_TEST_POSTGRES_URL%/*}/$db"
+psql "$DB_URL" -qc "CREATE SEQUENCE IF NOT EXISTS bench_numbers START 1000000"
+tenant_id=$(psql "$DB_URL" -Atc "SELECT id FROM tenants WHERE subdomain = 'bench'")
+"$PGBENCH" -n -c "$connections" -j 2 -T 5 -D tenant="$tenant_id" -f bench/durable_work.sql "$DB_URL" >/dev/null
+floor=$("$PGBENCH" -n -c "$connections" -j 2 -T "$seconds" -D tenant="$tenant_id" -f bench/durable_work.sql "$DB_URL" \
+  | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+echo "pgbench (same durable work, $connections clients): tps=$floor"
+
+# --- the embedded default: SQLite, in-process lock ---
+start_server sqlite DATABASE_URL="sqlite://$work/bench.sqlite3" SMS_DATA_DIR="$work/data"
+B="http://127.0.0.1:$PORT"
+setup_tenant "$B" "$("$BIN" admin-token --ttl 600)"
+drive "$B" 5 >/dev/null
+lite=$(drive "$B" "$seconds")
+echo "endpoint (SQLite): $lite peak_rss_mb=$(peak_rss_mb "$PID")"
+
+ratio=$(python3 -c "print(f'{float(\"$(value "$pg" rps)\") / float(\"$floor\"):.2f}')")
+cat <<SUMMARY
+
+== summary ($seconds s, $connections connections, $(nproc) cores shared with the load generator)
+PostgreSQL + Redis: $(value "$pg" rps) requests/s, p50 $(value "$pg" p50_ms) ms, p99 $(value "$pg" p99_ms) ms, errors $(value "$pg" errors), non-2xx $(value "$pg" non2xx), peak RSS $pg_rss MB
+pgbench floor:      $floor transactions/s
+ratio:              $ratio of the pgbench rate (goal >= 0.70)
+SQLite default:     $(value "$lite" rps) requests/s, p99 $(value "$lite" p99_ms) ms, errors $(value "$lite" errors), non-2xx $(value "$lite" non2xx) (goal >= 1500 requests/s)
+SUMMARY
