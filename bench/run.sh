@@ -36,12 +36,13 @@ trap cleanup EXIT
 export SMS_JWT_SECRET; SMS_JWT_SECRET=$(openssl rand -hex 32)
 
 start_server() { # start_server NAME ENV...: runs the server, sets PORT and PID
+  local name=$1; shift
   PORT=$(free_port)
-  env "$@" SMS_BIND="127.0.0.1:$PORT" SMS_LOG=warn SMS_DELIVERY_WORKER=off "$BIN" >"$work/$1.out" 2>"$work/$1.err" &
+  env "$@" SMS_BIND="127.0.0.1:$PORT" SMS_LOG=warn SMS_DELIVERY_WORKER=off "$BIN" >"$work/$name.out" 2>"$work/$name.err" &
   PID=$!
   pids+=("$PID")
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && return; sleep 0.1; done
-  cat "$work/$1.err" >&2; exit 1
+  cat "$work/$name.err" >&2; exit 1
 }
 setup_tenant() { # setup_tenant BASE ADMIN: a tenant without a rate limit; sets SMS_BASIC
   local b=$1 admin=$2
@@ -52,8 +53,10 @@ setup_tenant() { # setup_tenant BASE ADMIN: a tenant without a rate limit; sets 
     -H 'Content-Type: application/json' -d '{"number": "+1 628-555-0199"}' >/dev/null
   SMS_BASIC=$(printf 'bench:%s' "$token" | base64 -w0); export SMS_BASIC
 }
-drive() { # drive BASE SECONDS: wrk's summary line
-  wrk -t2 -c"$connections" -d"$2s" --latency -s bench/new_consumer.lua "$1/apps/api/v1/sms" | grep '^BENCH'
+run=0
+drive() { # drive BASE SECONDS: wrk's summary line; each run texts consumers of its own
+  run=$((run + 1))
+  SMS_BENCH_RUN=$run wrk -t2 -c"$connections" -d"$2s" --latency -s bench/new_consumer.lua "$1/apps/api/v1/sms" | grep '^BENCH'
 }
 peak_rss_mb() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 value() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
