@@ -79,6 +79,21 @@ pub fn claim(
         .collect())
 }
 
+/// Records the outcome of an attempt on a message this worker is sending: the `$set`
+/// assignments, and the end of its lease. A message no longer `sending` (its lease ran out and
+/// another worker took it) is left alone.
+macro_rules! settle {
+    ($conn:expr, $id:expr, $now:expr, $($set:expr),+ $(,)?) => {{
+        let target = messages::table
+            .filter(messages::id.eq($id))
+            .filter(messages::delivery_status.eq(DeliveryStatus::Sending.as_str()));
+        db_run!($conn, |c| diesel::update(target)
+            .set(($($set,)+ messages::locked_until.eq(None::<NaiveDateTime>), messages::updated_at.eq($now)))
+            .execute(c))?;
+        Ok(())
+    }};
+}
+
 /// The provider took the message.
 pub fn mark_sent(
     conn: &mut DbConn,
@@ -86,19 +101,14 @@ pub fn mark_sent(
     provider_message_id: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let target = messages::table
-        .filter(messages::id.eq(id))
-        .filter(messages::delivery_status.eq(DeliveryStatus::Sending.as_str()));
-    db_run!(conn, |c| diesel::update(target)
-        .set((
-            messages::delivery_status.eq(DeliveryStatus::Sent.as_str()),
-            messages::provider_message_id.eq(provider_message_id),
-            messages::error.eq(None::<String>),
-            messages::locked_until.eq(None::<NaiveDateTime>),
-            messages::updated_at.eq(now),
-        ))
-        .execute(c))?;
-    Ok(())
+    settle!(
+        conn,
+        id,
+        now,
+        messages::delivery_status.eq(DeliveryStatus::Sent.as_str()),
+        messages::provider_message_id.eq(provider_message_id),
+        messages::error.eq(None::<String>),
+    )
 }
 
 /// A transient fault: queue the message again for `next_attempt_at`, keeping the reason.
@@ -109,35 +119,25 @@ pub fn mark_retry(
     error: &str,
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let target = messages::table
-        .filter(messages::id.eq(id))
-        .filter(messages::delivery_status.eq(DeliveryStatus::Sending.as_str()));
-    db_run!(conn, |c| diesel::update(target)
-        .set((
-            messages::delivery_status.eq(DeliveryStatus::Queued.as_str()),
-            messages::next_attempt_at.eq(Some(next_attempt_at)),
-            messages::error.eq(Some(error)),
-            messages::locked_until.eq(None::<NaiveDateTime>),
-            messages::updated_at.eq(now),
-        ))
-        .execute(c))?;
-    Ok(())
+    settle!(
+        conn,
+        id,
+        now,
+        messages::delivery_status.eq(DeliveryStatus::Queued.as_str()),
+        messages::next_attempt_at.eq(Some(next_attempt_at)),
+        messages::error.eq(Some(error)),
+    )
 }
 
 /// A permanent fault, or the last attempt failed: the message will not be sent.
 pub fn mark_failed(conn: &mut DbConn, id: i64, error: &str, now: NaiveDateTime) -> Result<(), StoreError> {
-    let target = messages::table
-        .filter(messages::id.eq(id))
-        .filter(messages::delivery_status.eq(DeliveryStatus::Sending.as_str()));
-    db_run!(conn, |c| diesel::update(target)
-        .set((
-            messages::delivery_status.eq(DeliveryStatus::Failed.as_str()),
-            messages::error.eq(Some(error)),
-            messages::locked_until.eq(None::<NaiveDateTime>),
-            messages::updated_at.eq(now),
-        ))
-        .execute(c))?;
-    Ok(())
+    settle!(
+        conn,
+        id,
+        now,
+        messages::delivery_status.eq(DeliveryStatus::Failed.as_str()),
+        messages::error.eq(Some(error))
+    )
 }
 
 /// What a provider's status report did.
