@@ -10,6 +10,10 @@
 # 3. The embedded default (SQLite, in-process lock) under the same wrk load.
 # Prints requests/s, p50, p99, errors, the server's peak RSS and the endpoint/pgbench ratio.
 # Run by hand, not by CI; BENCHMARKS.md records results.
+#
+# PERF=1 also samples the whole machine with `perf record` (cpu-clock, call graphs) during each
+# measured wrk run and prints where the CPU went: by process, then the server's hottest
+# functions. The data stays in bench/profiles/ for `perf report -i`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -17,6 +21,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-20}
 connections=${2:-16}
 command -v wrk >/dev/null 2>&1 || { log "installing wrk"; apt_install wrk; }
+if [ "${PERF:-0}" = 1 ] && ! command -v perf >/dev/null 2>&1; then log "installing perf"; apt_install linux-perf; fi
 ensure_postgres
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server
 PGBENCH=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -n 1)
@@ -54,9 +59,28 @@ setup_tenant() { # setup_tenant BASE ADMIN: a tenant without a rate limit; sets 
   SMS_BASIC=$(printf 'bench:%s' "$token" | base64 -w0); export SMS_BASIC
 }
 run=0
-drive() { # drive BASE SECONDS: wrk's summary line; each run texts consumers of its own
+drive() { # drive BASE SECONDS [PROFILE]: wrk's summary line; each run texts consumers of its own
   run=$((run + 1))
+  local perf_pid=
+  if [ -n "${3:-}" ] && [ "${PERF:-0}" = 1 ]; then
+    mkdir -p bench/profiles
+    perf record -q -a -g -F 499 -o "bench/profiles/$3.data" -- sleep "$2" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   SMS_BENCH_RUN=$run wrk -t2 -c"$connections" -d"$2s" --latency -s bench/new_consumer.lua "$1/apps/api/v1/sms" | grep '^BENCH'
+  if [ -n "$perf_pid" ]; then wait "$perf_pid" || true; fi
+}
+tidy() { sed -e 's/ \{3,\}-  .*$//' -e 's/ *$//' | grep -v '^$' | cut -c1-160; }
+profile_report() { # profile_report NAME SERVER_PID: CPU by process, then the server's hottest functions
+  [ "${PERF:-0}" = 1 ] || return 0
+  echo "-- $1: CPU samples by process"
+  perf report -q -i "bench/profiles/$1.data" --no-children --sort comm --stdio -g none 2>/dev/null | tidy | head -n 12 || true
+  echo "-- $1: the server's hottest functions (self time)"
+  perf report -q -i "bench/profiles/$1.data" --no-children --pid "$2" --sort dso,symbol --stdio -g none 2>/dev/null \
+    | tidy | head -n 30 || true
+  echo "-- $1: the database's hottest functions (self time)"
+  perf report -q -i "bench/profiles/$1.data" --no-children --comm postgres --sort symbol --stdio -g none 2>/dev/null \
+    | tidy | head -n 15 || true
 }
 peak_rss_mb() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 value() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
@@ -70,9 +94,15 @@ start_server postgres DATABASE_URL="${SMS_TEST_POSTGRES_URL%/*}/$db" REDIS_URL="
 B="http://127.0.0.1:$PORT"
 setup_tenant "$B" "$("$BIN" admin-token --ttl 600)"
 drive "$B" 5 >/dev/null
-pg=$(drive "$B" "$seconds")
+commits() { psql "${SMS_TEST_POSTGRES_URL%/*}/$db" -Atc "SELECT xact_commit FROM pg_stat_database WHERE datname = '$db'"; }
+before=$(commits)
+pg=$(drive "$B" "$seconds" postgres)
 pg_rss=$(peak_rss_mb "$PID")
-echo "endpoint (PostgreSQL + Redis): $pg peak_rss_mb=$pg_rss"
+# Every statement outside a transaction commits on its own: commits per request counts the
+# server's database round trips that are not inside the chat's transaction, plus that one.
+per_request=$(python3 -c "print(f'{($(commits) - $before) / max(1, $(value "$pg" requests)):.1f}')")
+echo "endpoint (PostgreSQL + Redis): $pg peak_rss_mb=$pg_rss db_commits_per_request=$per_request"
+profile_report postgres "$PID"
 
 # --- pgbench: the same durable work, same concurrency, same database server ---
 DB_URL="${SMS_TEST_POSTGRES_URL%/*}/$db"
@@ -88,8 +118,9 @@ start_server sqlite DATABASE_URL="sqlite://$work/bench.sqlite3" SMS_DATA_DIR="$w
 B="http://127.0.0.1:$PORT"
 setup_tenant "$B" "$("$BIN" admin-token --ttl 600)"
 drive "$B" 5 >/dev/null
-lite=$(drive "$B" "$seconds")
+lite=$(drive "$B" "$seconds" sqlite)
 echo "endpoint (SQLite): $lite peak_rss_mb=$(peak_rss_mb "$PID")"
+profile_report sqlite "$PID"
 
 ratio=$(python3 -c "print(f'{float(\"$(value "$pg" rps)\") / float(\"$floor\"):.2f}')")
 cat <<SUMMARY

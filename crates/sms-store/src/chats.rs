@@ -21,6 +21,17 @@ pub const PARTICIPANT_DISCONNECTED: &str = "disconnected";
 pub const DIRECTION_OUTBOUND: &str = "outbound";
 pub const DELIVERY_QUEUED: &str = "queued";
 
+/// The SQL of "the chat is active", written exactly as the predicate of the partial indexes
+/// `chats_one_active_per_end_user` and `chats_active_expiry`. A planner uses a partial index
+/// only when it can prove the query implies the index's predicate, and a bound list
+/// (`status = ANY($1)`) proves nothing: every active-chat lookup would scan all the tenant's
+/// chats. With the literal, each is one index probe.
+const ACTIVE_PREDICATE: &str = "chats.status IN ('selecting', 'queued', 'assigned')";
+
+fn is_active() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql(ACTIVE_PREDICATE)
+}
+
 /// Everything needed to open a chat.
 #[derive(Debug, Clone)]
 pub struct NewChatSpec<'a> {
@@ -173,7 +184,7 @@ fn active_chat_of(conn: &mut DbConn, tenant_id: i64, end_user_id: i64) -> Result
     db_run!(conn, |c| chats::table
         .filter(chats::tenant_id.eq(tenant_id))
         .filter(chats::end_user_id.eq(end_user_id))
-        .filter(chats::status.eq_any(ChatStatus::active_names()))
+        .filter(is_active())
         .select(Chat::as_select())
         .first(c)
         .optional())
@@ -188,7 +199,7 @@ pub fn active_chat(conn: &mut DbConn, tenant_id: i64, number: &E164Number) -> Re
         .filter(chats::tenant_id.eq(tenant_id))
         .filter(end_users::tenant_id.eq(tenant_id))
         .filter(end_users::number.eq(number.as_str()))
-        .filter(chats::status.eq_any(ChatStatus::active_names()))
+        .filter(is_active())
         .select(Chat::as_select())
         .first(c)
         .optional())
@@ -197,15 +208,13 @@ pub fn active_chat(conn: &mut DbConn, tenant_id: i64, number: &E164Number) -> Re
 
 /// Ends `chat` if it is still active; `false` when someone else ended it first.
 fn finish(conn: &mut DbConn, chat: &Chat, by: DisconnectedBy, at: NaiveDateTime) -> Result<bool, StoreError> {
-    let changed = db_run!(conn, |c| diesel::update(
-        chats::table.filter(chats::id.eq(chat.id)).filter(chats::status.eq_any(ChatStatus::active_names()))
-    )
-    .set((
-        chats::status.eq(ChatStatus::Finished.as_str()),
-        chats::ends_at.eq(at),
-        chats::disconnected_by.eq(by.as_str()),
-    ))
-    .execute(c))?;
+    let changed = db_run!(conn, |c| diesel::update(chats::table.filter(chats::id.eq(chat.id)).filter(is_active()))
+        .set((
+            chats::status.eq(ChatStatus::Finished.as_str()),
+            chats::ends_at.eq(at),
+            chats::disconnected_by.eq(by.as_str()),
+        ))
+        .execute(c))?;
     if changed == 0 {
         return Ok(false);
     }
@@ -294,7 +303,7 @@ pub fn expire_if_idle(conn: &mut DbConn, chat: &Chat, now: NaiveDateTime) -> Res
 /// caller even when several instances sweep at once.
 pub fn expire_idle(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> Result<Vec<EndedChat>, StoreError> {
     let due: Vec<Chat> = db_run!(conn, |c| chats::table
-        .filter(chats::status.eq_any(ChatStatus::active_names()))
+        .filter(is_active())
         .filter(chats::expires_at.le(now))
         .order(chats::expires_at)
         .limit(limit)
@@ -403,4 +412,28 @@ pub fn messages(conn: &mut DbConn, chat_id: i64) -> Result<Vec<Message>, StoreEr
         .select(Message::as_select())
         .load(c))
     .map_err(StoreError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The literal names exactly the active statuses, in the migrations' order.
+    #[test]
+    fn the_active_predicate_lists_the_active_statuses() {
+        let names = ChatStatus::active_names().map(|n| format!("'{n}'")).join(", ");
+        assert_eq!(ACTIVE_PREDICATE, format!("chats.status IN ({names})"));
+    }
+
+    /// The migrations' partial indexes carry the same predicate, so planners can use them.
+    #[test]
+    fn the_partial_indexes_use_the_same_predicate() {
+        for sql in [
+            include_str!("../../../migrations/postgres/2026-11-23-000001_init/up.sql"),
+            include_str!("../../../migrations/sqlite/2026-11-23-000001_init/up.sql"),
+        ] {
+            let predicate = ACTIVE_PREDICATE.trim_start_matches("chats.");
+            assert_eq!(sql.matches(&format!("WHERE {predicate};")).count(), 2, "{sql}");
+        }
+    }
 }
