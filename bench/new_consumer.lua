@@ -1,8 +1,8 @@
 -- wrk script: POST /apps/api/v1/sms with a new consumer number on every request, so every
 -- request opens a chat (the full write path), never row 12.
 -- Environment: SMS_BASIC (base64 of subdomain:token); SMS_BENCH_RUN (0, 1, 2, ...) gives each
--- run of wrk area codes of its own, so a run never repeats an earlier run's consumers.
-local counter = 0
+-- run of wrk numbers of its own, so a run never repeats an earlier run's consumers; each wrk
+-- thread has an area code of its own.
 local threads = {}
 
 -- `thread_id` is a global of each thread's Lua state, set here; a `local` would shadow it.
@@ -14,6 +14,9 @@ end
 local area_codes = { "415", "628", "650", "510", "408", "707", "925", "209" }
 
 run = tonumber(os.getenv("SMS_BENCH_RUN") or "0")
+-- Each run starts a million requests further on; a thread sends a few thousand a second, so
+-- runs do not meet until the numbering wraps after eight of them.
+counter = run * 1000000
 
 function init(args)
   wrk.method = "POST"
@@ -26,7 +29,7 @@ function request()
   -- NXX-XXXX with NXX from 200 to 999: 8 million numbers per area code.
   local exchange = 200 + math.floor(counter / 10000) % 800
   local line = counter % 10000
-  local number = string.format("+1 %s-%03d-%04d", area_codes[((run * 2 + (thread_id or 0)) % #area_codes) + 1], exchange, line)
+  local number = string.format("+1 %s-%03d-%04d", area_codes[((thread_id or 0) % #area_codes) + 1], exchange, line)
   local body = string.format(
     '{"chat_type":"Messaging (SMS)","end_user_number":"%s","outbound_number":"+1 628-555-0199","message":"lorem ipsum"}',
     number)

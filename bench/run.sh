@@ -1,25 +1,28 @@
 #!/usr/bin/env bash
 # The benchmark of POST /apps/api/v1/sms against the database's own floor, on loopback.
 #
-#   bench/run.sh [SECONDS] [CONNECTIONS]    (defaults: 20 s, 16 connections)
+#   bench/run.sh [SECONDS] [CONNECTIONS] [ROUNDS]    (defaults: 20 s, 16 connections, 3 rounds)
 #
 # 1. A release sms-server on PostgreSQL + Redis (delivery worker off: this measures the
 #    endpoint), driven by wrk with a new consumer on every request, after a 5 s warm-up.
 # 2. pgbench running the same durable work as SQL (bench/durable_work.sql) at the same
-#    concurrency, on the same server.
+#    concurrency, on the same server; rounds of 1. and 2. alternate.
 # 3. The embedded default (SQLite, in-process lock) under the same wrk load.
-# Prints requests/s, p50, p99, errors, the server's peak RSS and the endpoint/pgbench ratio.
+# Prints each round, then the medians: requests/s, p50, p99, errors, the server's peak RSS and
+# the endpoint/pgbench ratio.
 # Run by hand, not by CI; BENCHMARKS.md records results.
 #
-# PERF=1 also samples the whole machine with `perf record` (cpu-clock, call graphs) during each
-# measured wrk run and prints where the CPU went: by process, then the server's hottest
-# functions. The data stays in bench/profiles/ for `perf report -i`.
+# PERF=1 also samples the whole machine with `perf record` (cpu-clock) during the first round
+# of each kind and prints where the CPU went: by process, then the server's and PostgreSQL's
+# hottest functions. The data stays in bench/profiles/ for `perf report -i`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 seconds=${1:-20}
 connections=${2:-16}
+rounds=${3:-3}
+[ "$rounds" -ge 1 ] && [ "$rounds" -le 7 ] || { echo "ROUNDS must be 1 to 7 (bench/new_consumer.lua numbers 8 runs)" >&2; exit 2; }
 command -v wrk >/dev/null 2>&1 || { log "installing wrk"; apt_install wrk; }
 if [ "${PERF:-0}" = 1 ] && ! command -v perf >/dev/null 2>&1; then log "installing perf"; apt_install linux-perf; fi
 ensure_postgres
@@ -58,9 +61,9 @@ setup_tenant() { # setup_tenant BASE ADMIN: a tenant without a rate limit; sets 
     -H 'Content-Type: application/json' -d '{"number": "+1 628-555-0199"}' >/dev/null
   SMS_BASIC=$(printf 'bench:%s' "$token" | base64 -w0); export SMS_BASIC
 }
-run=0
-drive() { # drive BASE SECONDS [PROFILE]: wrk's summary line; each run texts consumers of its own
-  run=$((run + 1))
+drive() { # drive BASE SECONDS [PROFILE]: wrk's summary line. Each run texts consumers of its
+  # own: the run number comes from a file, as drive runs in a subshell when its output is kept.
+  local run; run=$(($(cat "$work/runs" 2>/dev/null || echo 0) + 1)); echo "$run" >"$work/runs"
   local perf_pid=
   if [ -n "${3:-}" ] && [ "${PERF:-0}" = 1 ]; then
     mkdir -p bench/profiles
@@ -94,40 +97,66 @@ start_server postgres DATABASE_URL="${SMS_TEST_POSTGRES_URL%/*}/$db" REDIS_URL="
 B="http://127.0.0.1:$PORT"
 setup_tenant "$B" "$("$BIN" admin-token --ttl 600)"
 drive "$B" 5 >/dev/null
-commits() { psql "${SMS_TEST_POSTGRES_URL%/*}/$db" -Atc "SELECT xact_commit FROM pg_stat_database WHERE datname = '$db'"; }
-before=$(commits)
-pg=$(drive "$B" "$seconds" postgres)
-pg_rss=$(peak_rss_mb "$PID")
-# Every statement outside a transaction commits on its own: commits per request counts the
-# server's database round trips that are not inside the chat's transaction, plus that one.
-per_request=$(python3 -c "print(f'{($(commits) - $before) / max(1, $(value "$pg" requests)):.1f}')")
-echo "endpoint (PostgreSQL + Redis): $pg peak_rss_mb=$pg_rss db_commits_per_request=$per_request"
-profile_report postgres "$PID"
-
-# --- pgbench: the same durable work, same concurrency, same database server ---
 DB_URL="${SMS_TEST_POSTGRES_URL%/*}/$db"
 psql "$DB_URL" -qc "CREATE SEQUENCE IF NOT EXISTS bench_numbers START 1000000"
 tenant_id=$(psql "$DB_URL" -Atc "SELECT id FROM tenants WHERE subdomain = 'bench'")
-"$PGBENCH" -n -c "$connections" -j 2 -T 5 -D tenant="$tenant_id" -f bench/durable_work.sql "$DB_URL" >/dev/null
-floor=$("$PGBENCH" -n -c "$connections" -j 2 -T "$seconds" -D tenant="$tenant_id" -f bench/durable_work.sql "$DB_URL" \
-  | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-echo "pgbench (same durable work, $connections clients): tps=$floor"
+pgbench_run() { "$PGBENCH" -n -c "$connections" -j 2 -T "$1" -D tenant="$tenant_id" -f bench/durable_work.sql "$DB_URL"; }
+pgbench_run 5 >/dev/null
+commits() { psql "$DB_URL" -Atc "SELECT xact_commit FROM pg_stat_database WHERE datname = '$db'"; }
+# Rounds alternate the endpoint and pgbench, so a drift of the machine's speed (it is shared)
+# touches both; the summary takes the median of each.
+for round in $(seq 1 "$rounds"); do
+  before=$(commits)
+  line=$(drive "$B" "$seconds" "$([ "$round" = 1 ] && echo postgres)")
+  # Every statement outside a transaction commits on its own: commits per request counts the
+  # server's database round trips outside the chat's transaction, plus that one.
+  per_request=$(python3 -c "print(f'{($(commits) - $before) / max(1, $(value "$line" requests)):.1f}')")
+  echo "$line db_commits_per_request=$per_request" >>"$work/pg.lines"
+  perf_pid=
+  if [ "$round" = 1 ] && [ "${PERF:-0}" = 1 ]; then
+    perf record -q -a -g -F 499 -o bench/profiles/pgbench.data -- sleep "$seconds" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
+  tps=$(pgbench_run "$seconds" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+  if [ -n "$perf_pid" ]; then wait "$perf_pid" || true; fi
+  echo "$tps" >>"$work/floor.lines"
+  echo "round $round: endpoint (PostgreSQL + Redis) $line db_commits_per_request=$per_request; pgbench tps=$tps"
+done
+pg_rss=$(peak_rss_mb "$PID")
+profile_report postgres "$PID"
+if [ "${PERF:-0}" = 1 ]; then
+  echo "-- pgbench: CPU samples by process"
+  perf report -q -i bench/profiles/pgbench.data --no-children --sort comm --stdio -g none 2>/dev/null | tidy | head -n 6 || true
+fi
 
 # --- the embedded default: SQLite, in-process lock ---
+rm -f "$work/runs" # a database of its own: its runs may reuse the numbers
 start_server sqlite DATABASE_URL="sqlite://$work/bench.sqlite3" SMS_DATA_DIR="$work/data"
 B="http://127.0.0.1:$PORT"
 setup_tenant "$B" "$("$BIN" admin-token --ttl 600)"
 drive "$B" 5 >/dev/null
-lite=$(drive "$B" "$seconds" sqlite)
-echo "endpoint (SQLite): $lite peak_rss_mb=$(peak_rss_mb "$PID")"
+for round in $(seq 1 "$rounds"); do
+  line=$(drive "$B" "$seconds" "$([ "$round" = 1 ] && echo sqlite)")
+  echo "$line" >>"$work/lite.lines"
+  echo "round $round: endpoint (SQLite) $line"
+done
+lite_rss=$(peak_rss_mb "$PID")
 profile_report sqlite "$PID"
 
-ratio=$(python3 -c "print(f'{float(\"$(value "$pg" rps)\") / float(\"$floor\"):.2f}')")
-cat <<SUMMARY
-
-== summary ($seconds s, $connections connections, $(nproc) cores shared with the load generator)
-PostgreSQL + Redis: $(value "$pg" rps) requests/s, p50 $(value "$pg" p50_ms) ms, p99 $(value "$pg" p99_ms) ms, errors $(value "$pg" errors), non-2xx $(value "$pg" non2xx), peak RSS $pg_rss MB
-pgbench floor:      $floor transactions/s
-ratio:              $ratio of the pgbench rate (goal >= 0.70)
-SQLite default:     $(value "$lite" rps) requests/s, p99 $(value "$lite" p99_ms) ms, errors $(value "$lite" errors), non-2xx $(value "$lite" non2xx) (goal >= 1500 requests/s)
+python3 - "$work" "$seconds" "$connections" "$(nproc)" "$rounds" "$pg_rss" "$lite_rss" <<'SUMMARY'
+import statistics, sys
+work, seconds, connections, cores, rounds, pg_rss, lite_rss = sys.argv[1:]
+def runs(name):
+    return [dict(kv.split("=", 1) for kv in line.split()[1:]) for line in open(f"{work}/{name}.lines")]
+def median(rows, key):
+    return statistics.median(float(r[key]) for r in rows)
+pg, lite = runs("pg"), runs("lite")
+floor = statistics.median(float(t) for t in open(f"{work}/floor.lines").read().split())
+total = lambda rows, key: sum(int(r[key]) for r in rows)
+print(f"""
+== summary: median of {rounds} rounds of {seconds} s, {connections} connections, {cores} cores shared with the load generator
+PostgreSQL + Redis: {median(pg, 'rps'):.1f} requests/s, p50 {median(pg, 'p50_ms'):.2f} ms, p99 {median(pg, 'p99_ms'):.2f} ms, errors {total(pg, 'errors')}, non-2xx {total(pg, 'non2xx')}, peak RSS {pg_rss} MB, db commits/request {median(pg, 'db_commits_per_request'):.1f}
+pgbench floor:      {floor:.1f} transactions/s
+ratio:              {median(pg, 'rps') / floor:.2f} of the pgbench rate (goal >= 0.70)
+SQLite default:     {median(lite, 'rps'):.1f} requests/s, p50 {median(lite, 'p50_ms'):.2f} ms, p99 {median(lite, 'p99_ms'):.2f} ms, errors {total(lite, 'errors')}, non-2xx {total(lite, 'non2xx')}, peak RSS {lite_rss} MB (goal >= 1500 requests/s)""")
 SUMMARY

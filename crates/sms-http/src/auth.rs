@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use sms_store::Tenant;
 use subtle::ConstantTimeEq;
 
+use crate::auth_cache::CacheKey;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -135,23 +136,10 @@ pub async fn tenant(req: &HttpRequest, state: &AppState) -> Result<Tenant, ApiEr
 
 async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Tenant, ApiError> {
     let invalid = || ApiError::unauthorized("invalid credentials", TENANT_CHALLENGE);
-    match presented(req, TENANT_CHALLENGE)? {
+    let (key, presented_hash) = match presented(req, TENANT_CHALLENGE)? {
         Presented::Basic { subdomain, token } => {
-            let presented_hash = hash_token(&token);
-            let found = state
-                .db(move |conn| {
-                    let Some(tenant) = sms_store::tenants::find_by_subdomain(conn, &subdomain)? else {
-                        return Ok(None);
-                    };
-                    let hashes = sms_store::tokens::active_hashes(conn, tenant.id)?;
-                    // Compare against every token in constant time; no early exit.
-                    let matched = hashes.iter().fold(subtle::Choice::from(0), |acc, stored| {
-                        acc | stored.as_bytes().ct_eq(presented_hash.as_bytes())
-                    });
-                    Ok(bool::from(matched).then_some(tenant))
-                })
-                .await?;
-            found.ok_or_else(invalid)
+            let token_hash = hash_token(&token);
+            (CacheKey::Basic { subdomain, token_hash: token_hash.clone() }, Some(token_hash))
         }
         Presented::Bearer(jwt) => {
             let claims = state.jwt.verify(&jwt).ok_or_else(invalid)?;
@@ -160,11 +148,37 @@ async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Tenant, Api
                 Some(ROLE_ADMIN) => return Err(ApiError::forbidden("an admin token cannot use the tenant API")),
                 _ => return Err(invalid()),
             }
-            let subdomain = claims.tenant.ok_or_else(invalid)?;
-            let found = state.db(move |conn| Ok(sms_store::tenants::find_by_subdomain(conn, &subdomain)?)).await?;
-            found.ok_or_else(invalid)
+            (CacheKey::Jwt { subdomain: claims.tenant.ok_or_else(invalid)? }, None)
         }
+    };
+    if let Some(tenant) = state.auth_cache.get(&key) {
+        metrics::counter!("sms_auth_cache_total", "outcome" => "hit").increment(1);
+        return Ok(tenant);
     }
+    metrics::counter!("sms_auth_cache_total", "outcome" => "miss").increment(1);
+    let ticket = state.auth_cache.ticket();
+    let subdomain = match &key {
+        CacheKey::Basic { subdomain, .. } | CacheKey::Jwt { subdomain } => subdomain.clone(),
+    };
+    let found = state
+        .db(move |conn| {
+            let Some(tenant) = sms_store::tenants::find_by_subdomain(conn, &subdomain)? else {
+                return Ok(None);
+            };
+            let Some(presented_hash) = presented_hash else { return Ok(Some(tenant)) };
+            let hashes = sms_store::tokens::active_hashes(conn, tenant.id)?;
+            // Compare against every token in constant time; no early exit.
+            let matched = hashes
+                .iter()
+                .fold(subtle::Choice::from(0), |acc, stored| acc | stored.as_bytes().ct_eq(presented_hash.as_bytes()));
+            Ok(bool::from(matched).then_some(tenant))
+        })
+        .await?;
+    let tenant = found.ok_or_else(invalid)?;
+    if let Some(ticket) = ticket {
+        state.auth_cache.fill(ticket, key, tenant.clone());
+    }
+    Ok(tenant)
 }
 
 /// Proof that a request carries a valid admin JWT. Resolves without I/O, so as the first

@@ -4,6 +4,7 @@
 //! This crate never writes SQL: it calls the store's functions on actix's blocking pool.
 
 pub mod auth;
+pub mod auth_cache;
 pub mod body;
 pub mod error;
 mod fallback;

@@ -28,21 +28,28 @@ pub fn session_ttl(session_timeout_minutes: i32) -> Duration {
     Duration::from_secs(u64::try_from(session_timeout_minutes.max(1)).unwrap_or(1) * 60) + TTL_MARGIN
 }
 
+/// One attempt at the consumer's session lock: the guard, or `None` when someone holds it.
+pub async fn try_acquire(state: &AppState, tenant_id: i64, number: &E164Number) -> Result<Option<LockGuard>, ApiError> {
+    let key = LockKey::new(tenant_id, number.as_str());
+    let acquired = state.lock.acquire(&key, state.pending_ttl).await.inspect_err(|_| {
+        metrics::counter!("sms_session_lock_total", "outcome" => "error").increment(1);
+    })?;
+    Ok(acquired.map(|token| {
+        metrics::counter!("sms_session_lock_total", "outcome" => "acquired").increment(1);
+        LockGuard::new(state.lock.clone(), key, token)
+    }))
+}
+
 /// Takes the consumer's session lock, or answers row 12.
 ///
 /// When the lock is held: by a live chat → row 12 with its id; by a chat past its timeout that
 /// nobody ended yet → end it, free its lock and try again; by a request still creating its chat
 /// → wait for it a little, then report its chat (or, if it failed, take the lock).
 pub async fn acquire(state: &AppState, tenant_id: i64, number: &E164Number) -> Result<LockGuard, ApiError> {
-    let key = LockKey::new(tenant_id, number.as_str());
     let deadline = Instant::now() + WAIT_FOR_HOLDER;
     loop {
-        let acquired = state.lock.acquire(&key, state.pending_ttl).await.inspect_err(|_| {
-            metrics::counter!("sms_session_lock_total", "outcome" => "error").increment(1);
-        })?;
-        if let Some(token) = acquired {
-            metrics::counter!("sms_session_lock_total", "outcome" => "acquired").increment(1);
-            return Ok(LockGuard::new(state.lock.clone(), key, token));
+        if let Some(guard) = try_acquire(state, tenant_id, number).await? {
+            return Ok(guard);
         }
         metrics::counter!("sms_session_lock_total", "outcome" => "busy").increment(1);
         let lookup = number.clone();

@@ -4,10 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
-use sms_lock::{InProcessRateLimiter, RateLimiter, SessionLock};
+use sms_lock::{InProcessRateLimiter, RateLimiter, RedisChangeFeed, SessionLock};
 use sms_store::{DbConn, Store};
 
 use crate::auth::JwtKeys;
+use crate::auth_cache::AuthCache;
 use crate::error::ApiError;
 
 /// Shared state: the database pool, the session lock and the JWT keys. Cheap to clone.
@@ -22,7 +23,14 @@ pub struct AppState {
     pub webhooks: Arc<WebhookSettings>,
     /// The tenants' request budgets.
     pub limiter: Arc<dyn RateLimiter>,
+    /// Recently authenticated tenants.
+    pub auth_cache: Arc<AuthCache>,
+    /// Where changes to tenants are announced to the other instances (with Redis).
+    pub changes: Option<Arc<RedisChangeFeed>>,
 }
+
+/// How long an authenticated tenant is served from the cache, by default.
+pub const AUTH_CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// What the provider callbacks are checked against.
 #[derive(Debug, Clone, Default)]
@@ -42,6 +50,41 @@ impl AppState {
             pending_ttl: crate::session::PENDING_TTL,
             webhooks: Arc::new(WebhookSettings::default()),
             limiter: Arc::new(InProcessRateLimiter::new()),
+            auth_cache: Arc::new(AuthCache::new(AUTH_CACHE_TTL, true)),
+            changes: None,
+        }
+    }
+
+    /// The authentication cache's TTL (zero turns it off) and, with several instances, the feed
+    /// that tells them of each other's changes. With a feed the cache serves nothing until the
+    /// feed's listener (see [`AppState::listen_for_changes`]) is subscribed.
+    pub fn with_auth_cache(mut self, ttl: Duration, changes: Option<Arc<RedisChangeFeed>>) -> Self {
+        self.auth_cache = Arc::new(AuthCache::new(ttl, changes.is_none()));
+        self.changes = changes;
+        self
+    }
+
+    /// Hears the other instances' changes for as long as it runs (spawn it); nothing to do
+    /// without a feed.
+    pub async fn listen_for_changes(&self) {
+        let Some(feed) = self.changes.clone() else { return };
+        let cache = self.auth_cache.clone();
+        feed.listen(move |notice| match notice {
+            sms_lock::Notice::Listening => cache.set_listening(true),
+            sms_lock::Notice::Changed => cache.invalidate(),
+            sms_lock::Notice::Lost => cache.set_listening(false),
+        })
+        .await;
+    }
+
+    /// A tenant or its tokens changed (committed or not): forget cached authentications here
+    /// and tell the other instances to.
+    pub async fn tenants_changed(&self) {
+        self.auth_cache.invalidate();
+        if let Some(feed) = &self.changes {
+            if let Err(e) = feed.publish().await {
+                tracing::warn!(error = %e, "could not announce a tenant change; other instances forget it within the cache TTL");
+            }
         }
     }
 
@@ -69,7 +112,12 @@ impl AppState {
         let store = self.store.clone();
         web::block(move || {
             let mut conn = store.conn()?;
-            f(&mut conn)
+            let result = f(&mut conn);
+            // A fault of the server's (not a client's 4xx) may mean the connection is dead.
+            if result.as_ref().is_err_and(|e| e.status().is_server_error()) {
+                conn.mark_suspect();
+            }
+            result
         })
         .await
         .map_err(|e| ApiError::internal(&e))?

@@ -4,6 +4,7 @@
 //! chat ends, and only its owner, who knows the random token it was acquired with, may release
 //! or refresh it. [`InProcessLock`] serves a single instance; [`RedisLock`] serves many.
 
+mod changes;
 mod guard;
 mod memory;
 pub mod rate;
@@ -11,6 +12,7 @@ mod redis;
 
 use std::time::Duration;
 
+pub use changes::{Notice, RedisChangeFeed};
 pub use guard::LockGuard;
 pub use memory::InProcessLock;
 pub use rate::{Decision, InProcessRateLimiter, RateLimiter};

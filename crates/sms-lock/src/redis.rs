@@ -62,8 +62,9 @@ return {allowed, wait}
 ";
 
 pub struct RedisLock {
+    client: redis::Client,
     conn: ConnectionManager,
-    prefix: String,
+    pub(crate) prefix: String,
     release: Script,
     refresh: Script,
 }
@@ -79,9 +80,20 @@ impl RedisLock {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(500));
-        let conn =
-            ConnectionManager::new_lazy_with_config(client, config).map_err(|e| LockError::Config(e.to_string()))?;
-        Ok(Self { conn, prefix: prefix.to_owned(), release: Script::new(RELEASE), refresh: Script::new(REFRESH) })
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
+            .map_err(|e| LockError::Config(e.to_string()))?;
+        Ok(Self {
+            client,
+            conn,
+            prefix: prefix.to_owned(),
+            release: Script::new(RELEASE),
+            refresh: Script::new(REFRESH),
+        })
+    }
+
+    /// The client, for connections of their own (a subscription).
+    pub(crate) fn client(&self) -> &redis::Client {
+        &self.client
     }
 
     fn key(&self, key: &LockKey) -> String {
@@ -91,7 +103,7 @@ impl RedisLock {
     /// Runs `op` within the budget. A connection that dropped since its last use fails its
     /// first command even though the manager reconnects behind it, so such a failure is tried
     /// once more on the fresh connection.
-    async fn run<T, F, Fut>(&self, op: F) -> Result<T, LockError>
+    pub(crate) async fn run<T, F, Fut>(&self, op: F) -> Result<T, LockError>
     where
         F: Fn(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,

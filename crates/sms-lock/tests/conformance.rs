@@ -107,3 +107,36 @@ async fn redis_unreachable_is_unavailable_within_the_budget() {
 fn malformed_url_is_a_configuration_error() {
     assert!(matches!(RedisLock::new("not a url", "x:"), Err(sms_lock::LockError::Config(_))));
 }
+
+/// Tenant change notices cross instances: a listener reports when it is subscribed, then hears
+/// what another feed on the same Redis and prefix publishes, and nothing of another prefix.
+#[tokio::test]
+async fn change_notices_reach_every_listener() {
+    use sms_lock::{Notice, RedisChangeFeed};
+    let prefix = format!("test:{}:", hex::encode(rand::random::<[u8; 8]>()));
+    let feed = |prefix: &str| Arc::new(RedisChangeFeed::new(&redis_url(), prefix).unwrap_or_else(|e| panic!("{e}")));
+    let (listener, publisher, stranger) = (feed(&prefix), feed(&prefix), feed("test:another:"));
+    let (sender, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    let listening = tokio::spawn({
+        let listener = listener.clone();
+        async move {
+            listener
+                .listen(move |notice| {
+                    let _ = sender.send(notice);
+                })
+                .await
+        }
+    });
+    assert_eq!(next(&mut heard).await, Some(Notice::Listening));
+    stranger.publish().await.unwrap_or_else(|e| panic!("{e}"));
+    publisher.publish().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(next(&mut heard).await, Some(Notice::Changed), "the notice of the same prefix, and only it");
+    publisher.publish().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(next(&mut heard).await, Some(Notice::Changed));
+    assert!(tokio::time::timeout(Duration::from_millis(200), heard.recv()).await.is_err(), "nothing more");
+    listening.abort();
+}
+
+async fn next(heard: &mut tokio::sync::mpsc::UnboundedReceiver<sms_lock::Notice>) -> Option<sms_lock::Notice> {
+    tokio::time::timeout(Duration::from_secs(5), heard.recv()).await.ok().flatten()
+}

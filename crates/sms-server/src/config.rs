@@ -19,13 +19,16 @@ pub struct Config {
     /// `SMS_LOCK_PENDING_TTL_SECS`, default 30: how long a session lock taken by a request
     /// lives before the request's chat is committed (what a crashed instance leaves behind).
     pub lock_pending_ttl: Duration,
+    /// `SMS_AUTH_CACHE_TTL_SECS`, default 5, 0 turns it off: how long an authenticated tenant
+    /// is served from memory. Revocations and tenant changes empty the cache at once.
+    pub auth_cache_ttl: Duration,
     /// `SMS_JWT_SECRET`; generated in the data directory when unset on SQLite.
     pub jwt_secret: Option<String>,
     /// `SMS_DATA_DIR`, default `data`.
     pub data_dir: PathBuf,
     /// `SMS_WORKERS`: HTTP worker threads; default one per core.
     pub workers: Option<usize>,
-    /// `SMS_DB_POOL_SIZE`: database connections per instance, default 16.
+    /// `SMS_DB_POOL_SIZE`: database connections per instance, default four per core (4 to 32).
     pub db_pool_size: u32,
     /// `SMS_SWEEP_INTERVAL_SECS`: how often idle chats are ended, default 30.
     pub sweep_interval: Duration,
@@ -92,10 +95,11 @@ impl Default for Config {
             redis_url: None,
             redis_key_prefix: "sms:".into(),
             lock_pending_ttl: Duration::from_secs(30),
+            auth_cache_ttl: Duration::from_secs(5),
             jwt_secret: None,
             data_dir: PathBuf::from("data"),
             workers: None,
-            db_pool_size: 16,
+            db_pool_size: sms_store::default_pool_size(),
             sweep_interval: Duration::from_secs(30),
             public_url: None,
             delivery: DeliveryConfig::default(),
@@ -125,6 +129,8 @@ impl Config {
             redis_key_prefix: var("REDIS_KEY_PREFIX").unwrap_or(defaults.redis_key_prefix),
             lock_pending_ttl: parsed::<u64>("SMS_LOCK_PENDING_TTL_SECS")?
                 .map_or(defaults.lock_pending_ttl, |s| Duration::from_secs(s.max(1))),
+            auth_cache_ttl: parsed::<u64>("SMS_AUTH_CACHE_TTL_SECS")?
+                .map_or(defaults.auth_cache_ttl, Duration::from_secs),
             jwt_secret: var("SMS_JWT_SECRET"),
             data_dir,
             workers: parsed("SMS_WORKERS")?,

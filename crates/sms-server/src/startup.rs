@@ -9,7 +9,10 @@ use actix_web::HttpServer;
 use sms_delivery::{DeliverySettings, LogProvider, Provider, TwilioProvider, WebhookProvider, Worker};
 use sms_domain::E164Number;
 use sms_http::{AppState, JwtKeys, WebhookSettings};
-use sms_lock::{InProcessLock, InProcessRateLimiter, LockError, RateLimiter, RedisLock, RedisRateLimiter, SessionLock};
+use sms_lock::{
+    InProcessLock, InProcessRateLimiter, LockError, RateLimiter, RedisChangeFeed, RedisLock, RedisRateLimiter,
+    SessionLock,
+};
 use sms_store::{DbUrl, PoolOptions, Store, StoreError};
 
 use crate::config::{self, Config};
@@ -48,12 +51,14 @@ impl Application {
         let store = Store::new(&url, PoolOptions { max_size: config.db_pool_size, ..PoolOptions::default() })?;
         store.migrate()?;
         E164Number::warm_up();
-        let (lock, limiter): (Arc<dyn SessionLock>, Arc<dyn RateLimiter>) = match &config.redis_url {
+        type Coordination = (Arc<dyn SessionLock>, Arc<dyn RateLimiter>, Option<Arc<RedisChangeFeed>>);
+        let (lock, limiter, changes): Coordination = match &config.redis_url {
             Some(url) => (
                 Arc::new(RedisLock::new(url, &config.redis_key_prefix)?),
                 Arc::new(RedisRateLimiter::new(url, &config.redis_key_prefix)?),
+                Some(Arc::new(RedisChangeFeed::new(url, &config.redis_key_prefix)?)),
             ),
-            None => (Arc::new(InProcessLock::new()), Arc::new(InProcessRateLimiter::new())),
+            None => (Arc::new(InProcessLock::new()), Arc::new(InProcessRateLimiter::new()), None),
         };
         let jwt = JwtKeys::new(&secret.secret);
         let first_start_admin_token = if secret.generated {
@@ -67,7 +72,8 @@ impl Application {
         let state = AppState::new(store, lock, jwt)
             .with_pending_ttl(config.lock_pending_ttl)
             .with_webhooks(webhooks)
-            .with_limiter(limiter);
+            .with_limiter(limiter)
+            .with_auth_cache(config.auth_cache_ttl, changes);
         let listener = TcpListener::bind(&config.bind)?;
         let port = listener.local_addr()?.port();
         let app_state = state.clone();
@@ -90,6 +96,11 @@ impl Application {
         self.port
     }
 
+    /// The shared state, for tests that look inside a running instance.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
@@ -98,10 +109,13 @@ impl Application {
     /// shutdown (SIGTERM, SIGINT) the delivery worker finishes the batch it is sending.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let sweeper = actix_web::rt::spawn(sweep_forever(self.state.clone(), self.sweep_interval));
+        let listener_state = self.state.clone();
+        let changes = actix_web::rt::spawn(async move { listener_state.listen_for_changes().await });
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let worker = self.worker.map(|w| actix_web::rt::spawn(w.run(stopped)));
         let result = self.server.await;
         sweeper.abort();
+        changes.abort();
         let _ = stop.send(true);
         if let Some(worker) = worker {
             if tokio::time::timeout(WORKER_DRAIN, worker).await.is_err() {

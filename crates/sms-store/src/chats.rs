@@ -28,8 +28,31 @@ pub const DELIVERY_QUEUED: &str = "queued";
 /// chats. With the literal, each is one index probe.
 const ACTIVE_PREDICATE: &str = "chats.status IN ('selecting', 'queued', 'assigned')";
 
-fn is_active() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
-    diesel::dsl::sql(ACTIVE_PREDICATE)
+/// [`ACTIVE_PREDICATE`] as a diesel expression. Unlike `diesel::dsl::sql`, it has a static
+/// query id, so the statements that use it stay in diesel's prepared-statement cache.
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+struct IsActive;
+
+impl diesel::Expression for IsActive {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for IsActive {
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(ACTIVE_PREDICATE);
+        Ok(())
+    }
+}
+
+impl<QS> diesel::AppearsOnTable<QS> for IsActive {}
+impl<QS> diesel::SelectableExpression<QS> for IsActive {}
+
+impl diesel::expression::ValidGrouping<()> for IsActive {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+fn is_active() -> IsActive {
+    IsActive
 }
 
 /// Everything needed to open a chat.
@@ -68,21 +91,61 @@ pub struct Created {
 }
 
 /// Opens a chat with its participants and its first (queued) message, in one transaction.
+/// The caller has checked the outbound number and the opt-out (see [`create_checked`]).
 pub fn create(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Created, StoreError> {
+    if let DbConn::Postgres(pg) = conn {
+        if let Some(bundle) = create_in_one_transaction(pg, spec)? {
+            return Ok(Created { bundle, expired: None });
+        }
+    }
+    create_step_by_step(conn, spec)
+}
+
+/// Why the tenant's tables refuse a send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The outbound number is not one of the tenant's (row 10).
+    OutboundNotRegistered,
+    /// The consumer opted out of the tenant's messages.
+    OptedOut,
+}
+
+/// [`create`] with the send's table checks made on the way: on PostgreSQL inside the chat's
+/// own statement, so a send that passes them costs no separate query.
+pub fn create_checked(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Result<Created, Refusal>, StoreError> {
+    if let DbConn::Postgres(pg) = conn {
+        if let Some(bundle) = create_in_one_transaction(pg, spec)? {
+            return Ok(Ok(Created { bundle, expired: None }));
+        }
+        // Refused by a check, or the consumer has an active chat: the checks below tell.
+    }
+    let checks = crate::numbers::send_checks(conn, spec.tenant_id, spec.outbound_number, spec.end_user_number)?;
+    if !checks.outbound_registered {
+        return Ok(Err(Refusal::OutboundNotRegistered));
+    }
+    if checks.opted_out {
+        return Ok(Err(Refusal::OptedOut));
+    }
+    create_step_by_step(conn, spec).map(Ok)
+}
+
+/// [`CREATE_CHAT_SQL`] in an explicit transaction, though the statement is atomic alone: only
+/// this process's COMMIT may make the chat durable, so an instance that dies mid-request
+/// leaves nothing behind (in autocommit PostgreSQL would finish the statement for a client
+/// that is gone, and a chat nobody was told of would hold the consumer).
+fn create_in_one_transaction(
+    pg: &mut diesel::PgConnection,
+    spec: &NewChatSpec<'_>,
+) -> Result<Option<ChatBundle>, StoreError> {
+    pg.transaction(|pg| create_in_one_statement(pg, spec))
+}
+
+/// The chat's write statement by statement, in one transaction (`BEGIN IMMEDIATE` on SQLite).
+/// When the consumer has an active chat: a live chat is [`StoreError::ActiveChat`]; one past its
+/// timeout is ended first.
+fn create_step_by_step(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Created, StoreError> {
     let result = write_tx(conn, |conn| {
         let end_user_id = upsert_end_user(conn, spec.tenant_id, spec.end_user_number, spec.now)?;
-        let expired = match active_chat_of(conn, spec.tenant_id, end_user_id)? {
-            Some(active) if active.expires_at <= spec.now => {
-                finish(conn, &active, DisconnectedBy::System, active.expires_at)?.then(|| EndedChat {
-                    chat_id: active.id,
-                    tenant_id: active.tenant_id,
-                    end_user_number: spec.end_user_number.as_str().to_owned(),
-                    lock_token: active.lock_token.clone(),
-                })
-            }
-            Some(active) => return Err(StoreError::ActiveChat { chat_id: Some(active.id) }),
-            None => None,
-        };
         let status = if spec.agent.is_some() { ChatStatus::Assigned } else { ChatStatus::Selecting };
         let new_chat = NewChat {
             tenant_id: spec.tenant_id,
@@ -100,40 +163,54 @@ pub fn create(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Created, Stor
             last_activity_at: spec.now,
             expires_at: spec.now + spec.session_timeout,
         };
-        let chat = db_run!(conn, |c| diesel::insert_into(chats::table)
-            .values(&new_chat)
-            .returning(Chat::as_returning())
-            .get_result(c))
-        .map_err(|e| match StoreError::from(e) {
-            StoreError::Conflict => StoreError::ActiveChat { chat_id: None },
-            other => other,
-        })?;
-        let mut parts = vec![NewParticipant {
+        // The insert itself asks the unique index whether the consumer has an active chat, so
+        // the usual case (none) costs no lookup. When it has one: a live chat answers row 12;
+        // one past its timeout that nobody has ended yet is ended here, and the insert retried.
+        let mut expired = None;
+        let chat = match insert_chat(conn, &new_chat)? {
+            Some(chat) => chat,
+            None => match active_chat_of(conn, spec.tenant_id, end_user_id)? {
+                Some(active) if active.expires_at <= spec.now => {
+                    expired = finish(conn, &active, DisconnectedBy::System, active.expires_at)?.then(|| EndedChat {
+                        chat_id: active.id,
+                        tenant_id: active.tenant_id,
+                        end_user_number: spec.end_user_number.as_str().to_owned(),
+                        lock_token: active.lock_token.clone(),
+                    });
+                    insert_chat(conn, &new_chat)?.ok_or(StoreError::ActiveChat { chat_id: None })?
+                }
+                Some(active) => return Err(StoreError::ActiveChat { chat_id: Some(active.id) }),
+                None => return Err(StoreError::ActiveChat { chat_id: None }),
+            },
+        };
+        let end_user_part = NewParticipant {
             chat_id: chat.id,
             kind: PARTICIPANT_END_USER,
             status: PARTICIPANT_CONNECTED,
             user_id: None,
             end_user_id: Some(end_user_id),
             connected_at: spec.now,
-        }];
-        if let Some(agent) = spec.agent {
-            parts.push(NewParticipant {
-                chat_id: chat.id,
-                kind: PARTICIPANT_AGENT,
-                status: PARTICIPANT_CONNECTED,
-                user_id: Some(agent.id),
-                end_user_id: None,
-                connected_at: spec.now,
-            });
-        }
-        let mut participants = Vec::with_capacity(parts.len());
-        for part in &parts {
-            let row = db_run!(conn, |c| diesel::insert_into(participants::table)
-                .values(part)
+        };
+        // One statement either way, of a fixed shape so it stays a cached prepared statement
+        // (diesel never caches an insert of a Vec).
+        let participants: Vec<Participant> = match spec.agent {
+            None => db_run!(conn, |c| diesel::insert_into(participants::table)
+                .values(&end_user_part)
                 .returning(Participant::as_returning())
-                .get_result(c))?;
-            participants.push(row);
-        }
+                .get_results(c))?,
+            Some(agent) => {
+                let agent_part = NewParticipant {
+                    kind: PARTICIPANT_AGENT,
+                    user_id: Some(agent.id),
+                    end_user_id: None,
+                    ..end_user_part.clone()
+                };
+                db_run!(conn, |c| diesel::insert_into(participants::table)
+                    .values(&[end_user_part.clone(), agent_part.clone()])
+                    .returning(Participant::as_returning())
+                    .get_results(c))?
+            }
+        };
         let message = NewMessage {
             chat_id: chat.id,
             tenant_id: spec.tenant_id,
@@ -151,13 +228,119 @@ pub fn create(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Created, Stor
         Ok(Created { bundle: ChatBundle { chat, participants, agent: spec.agent.cloned() }, expired })
     });
     match result {
-        // The index refused the insert: a concurrent request won. Its chat is committed by now.
+        // The index refused the insert and no active chat was seen: a concurrent request won
+        // and its chat is committed by now, or it was ended meanwhile.
         Err(StoreError::ActiveChat { chat_id: None }) => {
             let chat_id = active_chat(conn, spec.tenant_id, spec.end_user_number)?.map(|c| c.id);
             Err(StoreError::ActiveChat { chat_id })
         }
         other => other,
     }
+}
+
+/// The whole write of a new chat as one PostgreSQL statement: unless the outbound number is not
+/// the tenant's or the consumer opted out, data-modifying CTEs upsert the end user, insert the
+/// chat (nothing when the consumer has an active chat: the partial unique index), its
+/// participants and its first message. One round trip where the step-by-step
+/// transaction takes four; the profile showed the round trips, not the work in them, to be
+/// most of a request's cost.
+const CREATE_CHAT_SQL: &str = "
+WITH checks AS (
+    SELECT EXISTS (SELECT 1 FROM outbound_numbers WHERE tenant_id = $1 AND number = $8) AS registered,
+           EXISTS (SELECT 1 FROM opt_outs WHERE tenant_id = $1 AND number = $2) AS opted_out
+), end_user AS (
+    INSERT INTO end_users (tenant_id, number, created_at)
+    SELECT $1, $2, $3 FROM checks WHERE registered AND NOT opted_out
+    ON CONFLICT (tenant_id, number) DO UPDATE SET number = excluded.number
+    RETURNING id
+), chat AS (
+    INSERT INTO chats (tenant_id, end_user_id, agent_id, chat_type, lang, status, outbound_number, ticket_id,
+                       disconnected_by, lock_token, created_at, assigned_at, last_activity_at, expires_at)
+    SELECT $1, end_user.id, $4, $5, $6, $7, $8, $9, $10, $11, $3, $12, $3, $13 FROM end_user
+    ON CONFLICT DO NOTHING
+    RETURNING *
+), parts AS (
+    INSERT INTO participants (chat_id, kind, status, user_id, end_user_id, connected_at)
+    SELECT chat.id, 'end_user', 'connected', NULL, chat.end_user_id, $3 FROM chat
+    UNION ALL
+    SELECT chat.id, 'agent', 'connected', chat.agent_id, NULL, $3 FROM chat WHERE chat.agent_id IS NOT NULL
+    RETURNING id, kind
+), message AS (
+    INSERT INTO messages (chat_id, tenant_id, direction, body, segments, delivery_status, created_at, updated_at,
+                          from_number, to_number)
+    SELECT chat.id, $1, 'outbound', $14, $15, 'queued', $3, $3, $8, $2 FROM chat
+)
+SELECT chat.*,
+       (SELECT id FROM parts WHERE kind = 'end_user') AS end_user_participant_id,
+       (SELECT id FROM parts WHERE kind = 'agent') AS agent_participant_id
+FROM chat";
+
+#[derive(diesel::QueryableByName)]
+struct CreatedRow {
+    #[diesel(embed)]
+    chat: Chat,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    end_user_participant_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    agent_participant_id: Option<i64>,
+}
+
+/// [`CREATE_CHAT_SQL`]: the new chat, or `None` when a check refused it or the consumer has an
+/// active chat (nothing was written then but the end user, who exists already).
+fn create_in_one_statement(
+    conn: &mut diesel::PgConnection,
+    spec: &NewChatSpec<'_>,
+) -> Result<Option<ChatBundle>, StoreError> {
+    use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
+    let status = if spec.agent.is_some() { ChatStatus::Assigned } else { ChatStatus::Selecting };
+    let row: Option<CreatedRow> = diesel::sql_query(CREATE_CHAT_SQL)
+        .bind::<BigInt, _>(spec.tenant_id)
+        .bind::<Text, _>(spec.end_user_number.as_str())
+        .bind::<Timestamp, _>(spec.now)
+        .bind::<Nullable<BigInt>, _>(spec.agent.map(|a| a.id))
+        .bind::<Text, _>(spec.chat_type)
+        .bind::<Text, _>(spec.lang)
+        .bind::<Text, _>(status.as_str())
+        .bind::<Text, _>(spec.outbound_number.as_str())
+        .bind::<Nullable<Text>, _>(spec.ticket_id)
+        .bind::<Text, _>(DisconnectedBy::Unknown.as_str())
+        .bind::<Nullable<Text>, _>(spec.lock_token)
+        .bind::<Nullable<Timestamp>, _>(spec.agent.map(|_| spec.now))
+        .bind::<Timestamp, _>(spec.now + spec.session_timeout)
+        .bind::<Text, _>(spec.message)
+        .bind::<Integer, _>(spec.segments)
+        .get_result(conn)
+        .optional()?;
+    let Some(row) = row else { return Ok(None) };
+    let participant = |id, kind: &str, user_id, end_user_id| Participant {
+        id,
+        chat_id: row.chat.id,
+        kind: kind.to_owned(),
+        status: PARTICIPANT_CONNECTED.to_owned(),
+        user_id,
+        end_user_id,
+        connected_at: spec.now,
+        ended_at: None,
+        chat_duration: None,
+    };
+    let mut participants =
+        vec![participant(row.end_user_participant_id, PARTICIPANT_END_USER, None, Some(row.chat.end_user_id))];
+    if let (Some(id), Some(agent)) = (row.agent_participant_id, spec.agent) {
+        participants.push(participant(id, PARTICIPANT_AGENT, Some(agent.id), None));
+    }
+    Ok(Some(ChatBundle { chat: row.chat, participants, agent: spec.agent.cloned() }))
+}
+
+/// Inserts the chat unless the consumer has an active one (the partial unique index); `None`
+/// then. Every other constraint still fails the statement.
+fn insert_chat(conn: &mut DbConn, new_chat: &NewChat<'_>) -> Result<Option<Chat>, StoreError> {
+    db_run!(conn, |c| diesel::insert_into(chats::table)
+        .values(new_chat)
+        .on_conflict_do_nothing()
+        .returning(Chat::as_returning())
+        .get_result(c)
+        .optional())
+    .map_err(StoreError::from)
 }
 
 fn upsert_end_user(
@@ -423,6 +606,16 @@ mod tests {
     fn the_active_predicate_lists_the_active_statuses() {
         let names = ChatStatus::active_names().map(|n| format!("'{n}'")).join(", ");
         assert_eq!(ACTIVE_PREDICATE, format!("chats.status IN ({names})"));
+    }
+
+    /// The one-statement write spells the same stored values as the step-by-step one.
+    #[test]
+    fn the_one_statement_write_uses_the_stored_names() {
+        for name in
+            [PARTICIPANT_END_USER, PARTICIPANT_AGENT, PARTICIPANT_CONNECTED, DIRECTION_OUTBOUND, DELIVERY_QUEUED]
+        {
+            assert!(CREATE_CHAT_SQL.contains(&format!("'{name}'")), "{name}");
+        }
     }
 
     /// The migrations' partial indexes carry the same predicate, so planners can use them.

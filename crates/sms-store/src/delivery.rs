@@ -248,13 +248,6 @@ pub fn record_inbound(
     })
 }
 
-/// Whether the consumer opted out of the tenant's messages.
-pub fn is_opted_out(conn: &mut DbConn, tenant_id: i64, number: &E164Number) -> Result<bool, StoreError> {
-    let query = opt_outs::table.filter(opt_outs::tenant_id.eq(tenant_id)).filter(opt_outs::number.eq(number.as_str()));
-    let count: i64 = db_run!(conn, |c| query.count().get_result(c))?;
-    Ok(count > 0)
-}
-
 /// Opts the consumer out and ends their active chat with the tenant, if any (answered, so its
 /// lock can be released).
 pub fn opt_out(

@@ -133,7 +133,7 @@ pub struct AgentChanges {
     pub status: Option<String>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = chats)]
 pub struct Chat {
     pub id: i64,

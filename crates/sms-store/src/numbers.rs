@@ -34,19 +34,37 @@ pub fn list(conn: &mut DbConn, tenant_id: i64) -> Result<Vec<OutboundNumber>, St
     .map_err(StoreError::from)
 }
 
-/// Whether `number` is one of the tenant's outbound numbers (row 10).
-pub fn is_tenant_number(conn: &mut DbConn, tenant_id: i64, number: &E164Number) -> Result<bool, StoreError> {
-    let query = outbound_numbers::table
-        .filter(outbound_numbers::tenant_id.eq(tenant_id))
-        .filter(outbound_numbers::number.eq(number.as_str()));
-    let count: i64 = db_run!(conn, |c| query.count().get_result(c))?;
-    Ok(count > 0)
-}
-
 /// Deletes a number of the tenant; `false` when the tenant has no such number.
 pub fn delete(conn: &mut DbConn, tenant_id: i64, id: i64) -> Result<bool, StoreError> {
     let target =
         outbound_numbers::table.filter(outbound_numbers::id.eq(id)).filter(outbound_numbers::tenant_id.eq(tenant_id));
     let deleted = db_run!(conn, |c| diesel::delete(target).execute(c))?;
     Ok(deleted > 0)
+}
+
+/// What a send needs to know of the tenant's tables, in one round trip: whether `outbound` is
+/// one of the tenant's numbers (row 10) and whether `end_user` has opted out of the tenant's
+/// messages. The caller reports them in the SPEC's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendChecks {
+    pub outbound_registered: bool,
+    pub opted_out: bool,
+}
+
+pub fn send_checks(
+    conn: &mut DbConn,
+    tenant_id: i64,
+    outbound: &E164Number,
+    end_user: &E164Number,
+) -> Result<SendChecks, StoreError> {
+    use crate::schema::opt_outs;
+    use diesel::dsl::exists;
+    let registered = outbound_numbers::table
+        .filter(outbound_numbers::tenant_id.eq(tenant_id))
+        .filter(outbound_numbers::number.eq(outbound.as_str()));
+    let opted_out =
+        opt_outs::table.filter(opt_outs::tenant_id.eq(tenant_id)).filter(opt_outs::number.eq(end_user.as_str()));
+    let (outbound_registered, opted_out): (bool, bool) =
+        db_run!(conn, |c| diesel::select((exists(registered), exists(opted_out))).get_result(c))?;
+    Ok(SendChecks { outbound_registered, opted_out })
 }

@@ -157,7 +157,7 @@ pub async fn patch_tenant(
     if let Some(minutes) = changes.session_timeout_minutes {
         rules::check_session_timeout(minutes)?;
     }
-    let tenant = state
+    let updated = state
         .db(move |conn| {
             let tenant = tenant_of(conn, &subdomain)?;
             rules::check_rate_limit(
@@ -166,7 +166,10 @@ pub async fn patch_tenant(
             )?;
             sms_store::tenants::update(conn, tenant.id, &changes)?.ok_or_else(|| ApiError::not_found("tenant"))
         })
-        .await?;
+        .await;
+    // Also after a failure: whether the change committed is then unknown.
+    state.tenants_changed().await;
+    let tenant = updated?;
     Ok(HttpResponse::Ok().json(TenantOut::from(&tenant)))
 }
 
@@ -249,7 +252,7 @@ pub async fn revoke_api_token(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (subdomain, id) = path.into_inner();
-    state
+    let revoked = state
         .db(move |conn| {
             let tenant = tenant_of(conn, &subdomain)?;
             let id = parse_id(&id, "api token")?;
@@ -259,7 +262,10 @@ pub async fn revoke_api_token(
                 Err(ApiError::not_found("api token"))
             }
         })
-        .await?;
+        .await;
+    // A revoked token stops working at once, on every instance.
+    state.tenants_changed().await;
+    revoked?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -4,10 +4,10 @@ use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
 use sms_domain::time::now_millis;
-use sms_domain::{segments, SendSmsBody, SmsError, TenantPolicy};
-use sms_store::chats::{self, NewChatSpec};
+use sms_domain::{segments, Addressed, Content, SendSmsBody, SmsError, TenantPolicy};
+use sms_store::chats::{self, NewChatSpec, Refusal};
 use sms_store::idempotency::{self, Begin};
-use sms_store::{StoreError, Tenant};
+use sms_store::{Agent, DbConn, StoreError, Tenant};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -139,52 +139,50 @@ fn request_hash(bytes: &[u8]) -> String {
 }
 
 /// Validates the request and opens the chat.
+///
+/// The usual case takes the consumer's lock first and then, in one trip to the database, runs
+/// the table checks and writes the chat. When the lock is held, the checks run on their own
+/// first, so a fault earlier in the SPEC's order still wins over row 12.
 async fn create(state: &AppState, tenant: Tenant, bytes: &[u8]) -> Result<ChatObject, ApiError> {
     let request = SendSmsBody::from_json(bytes)?;
     let policy = TenantPolicy { sms_enabled: tenant.sms_enabled, outbound_sms_enabled: tenant.outbound_sms_enabled };
     let addressed = request.addressing(policy)?;
-
     let tenant_id = tenant.id;
-    let outbound = addressed.outbound.clone();
-    let addressed_end_user = addressed.end_user.clone();
-    let (content, agent) = state
-        .db(move |conn| {
-            if !sms_store::numbers::is_tenant_number(conn, tenant_id, &outbound)? {
-                return Err(SmsError::OutboundNumberNotFound.into());
-            }
-            let content = request.content()?;
-            let agent = sms_agents::resolve(conn, tenant_id, &request.agent_selector())?;
-            if sms_store::delivery::is_opted_out(conn, tenant_id, &addressed_end_user)? {
-                return Err(SmsError::OptedOut.into());
-            }
-            Ok((content, agent))
-        })
-        .await?;
 
-    let guard = session::acquire(state, tenant_id, &addressed.end_user).await?;
+    let (guard, checked) = match session::try_acquire(state, tenant_id, &addressed.end_user).await? {
+        Some(guard) => (guard, None),
+        None => {
+            let (request, addressing) = (request.clone(), addressed.clone());
+            let checked = state.db(move |conn| send_checks(conn, tenant_id, &request, &addressing)).await?;
+            (session::acquire(state, tenant_id, &addressed.end_user).await?, Some(checked))
+        }
+    };
     let token = guard.token().map(|t| t.as_str().to_owned());
     let ttl = session::session_ttl(tenant.session_timeout_minutes);
     let end_user = addressed.end_user.clone();
     let created = state
         .db(move |conn| {
-            let spec = NewChatSpec {
-                tenant_id,
-                lang: &tenant.lang,
-                chat_type: addressed.chat_type.as_str(),
-                end_user_number: &addressed.end_user,
-                outbound_number: &addressed.outbound,
-                ticket_id: content.ticket_id.as_deref(),
-                agent: agent.as_ref(),
-                message: &content.message,
-                segments: segments::count(&content.message),
-                lock_token: token.as_deref(),
-                now: now_millis(),
-                session_timeout: chrono::Duration::minutes(i64::from(tenant.session_timeout_minutes)),
-            };
-            chats::create(conn, &spec).map_err(|e| match e {
-                StoreError::ActiveChat { chat_id } => SmsError::ActiveSession { chat_id }.into(),
-                other => ApiError::from(other),
-            })
+            let now = now_millis();
+            let spec = |content, agent| chat_spec(&tenant, &addressed, token.as_deref(), now, content, agent);
+            if let Some((content, agent)) = &checked {
+                return chats::create(conn, &spec(content, agent.as_ref())).map_err(store_error);
+            }
+            let selector = request.agent_selector();
+            match request.content() {
+                // The usual send (a valid message, no agent): the table checks travel with the
+                // write, and only a refusal costs a second query (to say which check failed).
+                Ok(content) if selector.id.is_none() && selector.email.is_none() => {
+                    match chats::create_checked(conn, &spec(&content, None)).map_err(store_error)? {
+                        Ok(created) => Ok(created),
+                        Err(Refusal::OutboundNotRegistered) => Err(SmsError::OutboundNumberNotFound.into()),
+                        Err(Refusal::OptedOut) => Err(SmsError::OptedOut.into()),
+                    }
+                }
+                _ => {
+                    let (content, agent) = send_checks(conn, tenant_id, &request, &addressed)?;
+                    chats::create(conn, &spec(&content, agent.as_ref())).map_err(store_error)
+                }
+            }
         })
         .await;
     match created {
@@ -207,4 +205,56 @@ async fn create(state: &AppState, tenant: Tenant, bytes: &[u8]) -> Result<ChatOb
             Err(e)
         }
     }
+}
+
+/// What the store needs to open the chat.
+fn chat_spec<'a>(
+    tenant: &'a Tenant,
+    addressed: &'a Addressed,
+    lock_token: Option<&'a str>,
+    now: chrono::NaiveDateTime,
+    content: &'a Content,
+    agent: Option<&'a Agent>,
+) -> NewChatSpec<'a> {
+    NewChatSpec {
+        tenant_id: tenant.id,
+        lang: &tenant.lang,
+        chat_type: addressed.chat_type.as_str(),
+        end_user_number: &addressed.end_user,
+        outbound_number: &addressed.outbound,
+        ticket_id: content.ticket_id.as_deref(),
+        agent,
+        message: &content.message,
+        segments: segments::count(&content.message),
+        lock_token,
+        now,
+        session_timeout: chrono::Duration::minutes(i64::from(tenant.session_timeout_minutes)),
+    }
+}
+
+fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::ActiveChat { chat_id } => SmsError::ActiveSession { chat_id }.into(),
+        other => ApiError::from(other),
+    }
+}
+
+/// The checks that read the tenant's tables, answered in the SPEC's order: the outbound number
+/// (row 10), the message and ticket (row 11, lengths), the agent, the opt-out.
+fn send_checks(
+    conn: &mut DbConn,
+    tenant_id: i64,
+    request: &SendSmsBody,
+    addressed: &Addressed,
+) -> Result<(Content, Option<Agent>), ApiError> {
+    let checks = sms_store::numbers::send_checks(conn, tenant_id, &addressed.outbound, &addressed.end_user)?;
+    if !checks.outbound_registered {
+        return Err(SmsError::OutboundNumberNotFound.into());
+    }
+    let content = request.content()?;
+    let agent = sms_agents::resolve(conn, tenant_id, &request.agent_selector())?;
+    if checks.opted_out {
+        return Err(SmsError::OptedOut.into());
+    }
+    Ok((content, agent))
 }

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sms_http::auth::unix_now;
 
-use crate::helpers::{msg, read, seed_body, spawn_app, Backend, TestApp, JWT_SECRET};
+use crate::helpers::{msg, read, seed_body, spawn_app, spawn_app_with, Backend, TestApp, JWT_SECRET};
 
 fn sign(alg: Algorithm, secret: &str, claims: &Value) -> String {
     jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap_or_default()
@@ -154,4 +154,63 @@ async fn revoked_token_fails_at_once(backend: Backend) {
     assert_eq!(app.send_sms(&t, &seed_body()).await, (401, msg("invalid credentials")));
 }
 
-crate::on_both_backends!(tenant_api_credentials, admin_api_credentials, revoked_token_fails_at_once);
+/// Authentication is cached; a tenant's change through the admin API still applies to the very
+/// next request.
+async fn tenant_changes_apply_at_once(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.auth_cache_ttl = std::time::Duration::from_secs(60)).await;
+    let t = app.seed_tenant("acme").await;
+    assert_eq!(app.tenant_call(&t, Method::GET, "/apps/api/v1/chats").await.0, 200);
+    assert_eq!(app.tenant_call(&t, Method::GET, "/apps/api/v1/chats").await.0, 200);
+    let (status, _) =
+        app.admin_json(Method::PATCH, "/admin/v1/tenants/acme", json!({"outbound_sms_enabled": false})).await;
+    assert_eq!(status, 200);
+    assert_eq!(app.send_sms(&t, &seed_body()).await, (400, msg("Outbound SMS is not enabled")));
+    let (status, _) =
+        app.admin_json(Method::PATCH, "/admin/v1/tenants/acme", json!({"outbound_sms_enabled": true})).await;
+    assert_eq!(status, 200);
+    assert_eq!(app.send_sms(&t, &seed_body()).await.0, 200);
+}
+
+crate::on_both_backends!(
+    tenant_api_credentials,
+    admin_api_credentials,
+    revoked_token_fails_at_once,
+    tenant_changes_apply_at_once
+);
+
+/// PostgreSQL + Redis: a token revoked through one instance is refused at once by another,
+/// which had it cached (TTL of a minute, so only the notice over Redis can clear it).
+#[actix_web::test]
+async fn revocation_reaches_every_instance() {
+    let app = spawn_app_with(Backend::Postgres, |c| c.auth_cache_ttl = std::time::Duration::from_secs(60)).await;
+    let t = app.seed_tenant("acme").await;
+    let other = app.another_instance();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !other.state.auth_cache.in_use() {
+        assert!(std::time::Instant::now() < deadline, "the second instance never subscribed to tenant changes");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let call = |address: &str| {
+        app.client.get(format!("{address}/apps/api/v1/chats")).basic_auth(&t.subdomain, Some(&t.token)).send()
+    };
+    for _ in 0..2 {
+        assert_eq!(read(call(&other.address).await.unwrap_or_else(|e| panic!("{e}"))).await.0, 200);
+    }
+    let (_, tokens) = app.admin_call(Method::GET, "/admin/v1/tenants/acme/api-tokens").await;
+    let id = tokens[0]["id"].clone();
+    assert_eq!(
+        app.admin_call(Method::DELETE, &format!("/admin/v1/tenants/acme/api-tokens/{id}")).await,
+        (204, Value::Null)
+    );
+    // The notice crosses Redis asynchronously: allow it a moment, far below the TTL.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let answer = read(call(&other.address).await.unwrap_or_else(|e| panic!("{e}"))).await;
+        if answer == (401, msg("invalid credentials")) {
+            break;
+        }
+        assert_eq!(answer.0, 200);
+        assert!(std::time::Instant::now() < deadline, "the other instance still accepts the revoked token");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -16,6 +16,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub admin_token: String,
+    /// The running instance's shared state.
+    pub state: sms_http::AppState,
     handle: actix_web::dev::ServerHandle,
     config: Config,
     // Declared last: dropped after the server is told to stop.
@@ -65,17 +67,31 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     start(db, config).await
 }
 
-/// Builds and starts an application on `db_url`; answers its address and handle.
-fn launch(config: &Config) -> (String, actix_web::dev::ServerHandle) {
+/// Builds and starts an application on `db_url`; answers its address, handle and state.
+fn launch(config: &Config) -> (String, actix_web::dev::ServerHandle, sms_http::AppState) {
     let app = Application::build(config).unwrap_or_else(|e| panic!("build: {e}"));
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
+    let state = app.state().clone();
     actix_web::rt::spawn(app.run_until_stopped());
-    (address, handle)
+    (address, handle, state)
+}
+
+/// A second instance of an application: same database, same Redis and prefix.
+pub struct Instance {
+    pub address: String,
+    pub state: sms_http::AppState,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
 }
 
 async fn start(db: TestDb, config: Config) -> TestApp {
-    let (address, handle) = launch(&config);
+    let (address, handle, state) = launch(&config);
     let jwt = JwtKeys::new(JWT_SECRET.as_bytes());
     let admin_token = jwt.admin_token(600).unwrap_or_else(|e| panic!("{e}"));
     let client = reqwest::Client::builder()
@@ -83,7 +99,7 @@ async fn start(db: TestDb, config: Config) -> TestApp {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
-    TestApp { address, client, admin_token, handle, config, db }
+    TestApp { address, client, admin_token, state, handle, config, db }
 }
 
 impl Drop for TestApp {
@@ -256,9 +272,16 @@ impl TestApp {
     pub async fn restart_with(&mut self, adjust: impl FnOnce(&mut Config)) {
         adjust(&mut self.config);
         self.handle.stop(true).await;
-        let (address, handle) = launch(&self.config);
+        let (address, handle, state) = launch(&self.config);
         self.address = address;
         self.handle = handle;
+        self.state = state;
+    }
+
+    /// Starts another instance beside this one, as a load balancer's second backend.
+    pub fn another_instance(&self) -> Instance {
+        let (address, handle, state) = launch(&self.config);
+        Instance { address, state, handle }
     }
 }
 
