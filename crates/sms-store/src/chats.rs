@@ -246,34 +246,102 @@ fn create_step_by_step(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Crea
 /// most of a request's cost.
 const CREATE_CHAT_SQL: &str = "
 WITH checks AS (
-    SELECT EXISTS (SELECT 1 FROM outbound_numbers WHERE tenant_id = $1 AND number = $8) AS registered,
-           EXISTS (SELECT 1 FROM opt_outs WHERE tenant_id = $1 AND number = $2) AS opted_out
+    SELECT EXISTS (SELECT 1 FROM outbound_numbers WHERE tenant_id = {tenant} AND number = {outbound}) AS registered,
+           EXISTS (SELECT 1 FROM opt_outs WHERE tenant_id = {tenant} AND number = {end_user}) AS opted_out
 ), end_user AS (
     INSERT INTO end_users (tenant_id, number, created_at)
-    SELECT $1, $2, $3 FROM checks WHERE registered AND NOT opted_out
+    SELECT {tenant}, {end_user}, {now} FROM checks WHERE registered AND NOT opted_out
     ON CONFLICT (tenant_id, number) DO UPDATE SET number = excluded.number
     RETURNING id
 ), chat AS (
     INSERT INTO chats (tenant_id, end_user_id, agent_id, chat_type, lang, status, outbound_number, ticket_id,
                        disconnected_by, lock_token, created_at, assigned_at, last_activity_at, expires_at)
-    SELECT $1, end_user.id, $4, $5, $6, $7, $8, $9, $10, $11, $3, $12, $3, $13 FROM end_user
+    SELECT {tenant}, end_user.id, {agent}, {chat_type}, {lang}, {status}, {outbound}, {ticket}, {disconnected_by}, {lock_token}, {now}, {assigned_at}, {now}, {expires_at} FROM end_user
     ON CONFLICT DO NOTHING
     RETURNING *
 ), parts AS (
     INSERT INTO participants (chat_id, kind, status, user_id, end_user_id, connected_at)
-    SELECT chat.id, 'end_user', 'connected', NULL, chat.end_user_id, $3 FROM chat
+    SELECT chat.id, 'end_user', 'connected', NULL, chat.end_user_id, {now} FROM chat
     UNION ALL
-    SELECT chat.id, 'agent', 'connected', chat.agent_id, NULL, $3 FROM chat WHERE chat.agent_id IS NOT NULL
+    SELECT chat.id, 'agent', 'connected', chat.agent_id, NULL, {now} FROM chat WHERE chat.agent_id IS NOT NULL
     RETURNING id, kind
 ), message AS (
     INSERT INTO messages (chat_id, tenant_id, direction, body, segments, delivery_status, created_at, updated_at,
                           from_number, to_number)
-    SELECT chat.id, $1, 'outbound', $14, $15, 'queued', $3, $3, $8, $2 FROM chat
+    SELECT chat.id, {tenant}, 'outbound', {message}, {segments}, 'queued', {now}, {now}, {outbound}, {end_user} FROM chat
 )
 SELECT chat.*,
        (SELECT id FROM parts WHERE kind = 'end_user') AS end_user_participant_id,
        (SELECT id FROM parts WHERE kind = 'agent') AS agent_participant_id
 FROM chat";
+
+/// [`CREATE_CHAT_SQL`] with its values, as a query of its own type: diesel keeps it prepared on
+/// each connection (a `sql_query` never is, and PostgreSQL parsed and planned the statement on
+/// every request: the profile's `base_yyparse` and `copyObjectImpl`). Each `{name}` of the SQL
+/// becomes a bind of the field of that name.
+struct CreateChat<'a> {
+    tenant: i64,
+    end_user: &'a str,
+    now: NaiveDateTime,
+    agent: Option<i64>,
+    chat_type: &'a str,
+    lang: &'a str,
+    status: &'a str,
+    outbound: &'a str,
+    ticket: Option<&'a str>,
+    disconnected_by: &'a str,
+    lock_token: Option<&'a str>,
+    assigned_at: Option<NaiveDateTime>,
+    expires_at: NaiveDateTime,
+    message: &'a str,
+    segments: i32,
+}
+
+/// The cache key of [`CreateChat`]: one statement, whatever its values.
+struct CreateChatId;
+
+impl diesel::query_builder::QueryId for CreateChat<'_> {
+    type QueryId = CreateChatId;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for CreateChat<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl diesel::query_dsl::RunQueryDsl<diesel::PgConnection> for CreateChat<'_> {}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CreateChat<'_> {
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
+        let mut rest = CREATE_CHAT_SQL;
+        while let Some(open) = rest.find('{') {
+            out.push_sql(&rest[..open]);
+            let Some(close) = rest[open..].find('}').map(|i| open + i) else { break };
+            match &rest[open + 1..close] {
+                "tenant" => out.push_bind_param::<BigInt, _>(&self.tenant)?,
+                "end_user" => out.push_bind_param::<Text, _>(self.end_user)?,
+                "now" => out.push_bind_param::<Timestamp, _>(&self.now)?,
+                "agent" => out.push_bind_param::<Nullable<BigInt>, _>(&self.agent)?,
+                "chat_type" => out.push_bind_param::<Text, _>(self.chat_type)?,
+                "lang" => out.push_bind_param::<Text, _>(self.lang)?,
+                "status" => out.push_bind_param::<Text, _>(self.status)?,
+                "outbound" => out.push_bind_param::<Text, _>(self.outbound)?,
+                "ticket" => out.push_bind_param::<Nullable<Text>, _>(&self.ticket)?,
+                "disconnected_by" => out.push_bind_param::<Text, _>(self.disconnected_by)?,
+                "lock_token" => out.push_bind_param::<Nullable<Text>, _>(&self.lock_token)?,
+                "assigned_at" => out.push_bind_param::<Nullable<Timestamp>, _>(&self.assigned_at)?,
+                "expires_at" => out.push_bind_param::<Timestamp, _>(&self.expires_at)?,
+                "message" => out.push_bind_param::<Text, _>(self.message)?,
+                "segments" => out.push_bind_param::<Integer, _>(&self.segments)?,
+                other => return Err(diesel::result::Error::QueryBuilderError(format!("unknown bind {other}").into())),
+            }
+            rest = &rest[close + 1..];
+        }
+        out.push_sql(rest);
+        Ok(())
+    }
+}
 
 #[derive(diesel::QueryableByName)]
 struct CreatedRow {
@@ -291,26 +359,25 @@ fn create_in_one_statement(
     conn: &mut diesel::PgConnection,
     spec: &NewChatSpec<'_>,
 ) -> Result<Option<ChatBundle>, StoreError> {
-    use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
     let status = if spec.agent.is_some() { ChatStatus::Assigned } else { ChatStatus::Selecting };
-    let row: Option<CreatedRow> = diesel::sql_query(CREATE_CHAT_SQL)
-        .bind::<BigInt, _>(spec.tenant_id)
-        .bind::<Text, _>(spec.end_user_number.as_str())
-        .bind::<Timestamp, _>(spec.now)
-        .bind::<Nullable<BigInt>, _>(spec.agent.map(|a| a.id))
-        .bind::<Text, _>(spec.chat_type)
-        .bind::<Text, _>(spec.lang)
-        .bind::<Text, _>(status.as_str())
-        .bind::<Text, _>(spec.outbound_number.as_str())
-        .bind::<Nullable<Text>, _>(spec.ticket_id)
-        .bind::<Text, _>(DisconnectedBy::Unknown.as_str())
-        .bind::<Nullable<Text>, _>(spec.lock_token)
-        .bind::<Nullable<Timestamp>, _>(spec.agent.map(|_| spec.now))
-        .bind::<Timestamp, _>(spec.now + spec.session_timeout)
-        .bind::<Text, _>(spec.message)
-        .bind::<Integer, _>(spec.segments)
-        .get_result(conn)
-        .optional()?;
+    let query = CreateChat {
+        tenant: spec.tenant_id,
+        end_user: spec.end_user_number.as_str(),
+        now: spec.now,
+        agent: spec.agent.map(|a| a.id),
+        chat_type: spec.chat_type,
+        lang: spec.lang,
+        status: status.as_str(),
+        outbound: spec.outbound_number.as_str(),
+        ticket: spec.ticket_id,
+        disconnected_by: DisconnectedBy::Unknown.as_str(),
+        lock_token: spec.lock_token,
+        assigned_at: spec.agent.map(|_| spec.now),
+        expires_at: spec.now + spec.session_timeout,
+        message: spec.message,
+        segments: spec.segments,
+    };
+    let row: Option<CreatedRow> = query.get_result(conn).optional()?;
     let Some(row) = row else { return Ok(None) };
     let participant = |id, kind: &str, user_id, end_user_id| Participant {
         id,
