@@ -100,7 +100,7 @@ drive "$B" 5 >/dev/null
 DB_URL="${SMS_TEST_POSTGRES_URL%/*}/$db"
 psql "$DB_URL" -qc "CREATE SEQUENCE IF NOT EXISTS bench_numbers START 1000000"
 tenant_id=$(psql "$DB_URL" -Atc "SELECT id FROM tenants WHERE subdomain = 'bench'")
-pgbench_run() { "$PGBENCH" -n -c "$connections" -j 2 -T "$1" -D tenant="$tenant_id" -f bench/durable_work.sql "$DB_URL"; }
+pgbench_run() { "$PGBENCH" -n -c "$connections" -j 2 -T "$1" -D tenant="$tenant_id" -f bench/durable_work.sql "${@:2}" "$DB_URL"; }
 pgbench_run 5 >/dev/null
 commits() { psql "$DB_URL" -Atc "SELECT xact_commit FROM pg_stat_database WHERE datname = '$db'"; }
 # Rounds alternate the endpoint and pgbench, so a drift of the machine's speed (it is shared)
@@ -117,10 +117,17 @@ for round in $(seq 1 "$rounds"); do
     perf record -q -a -g -F 499 -o bench/profiles/pgbench.data -- sleep "$seconds" >/dev/null 2>&1 &
     perf_pid=$!
   fi
-  tps=$(pgbench_run "$seconds" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+  rm -f "$work"/pgbench_log.*
+  tps=$(pgbench_run "$seconds" --log --log-prefix="$work/pgbench_log" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+  # Its latencies, from the per-transaction log (third field, microseconds), for comparison.
+  floor_latency=$(cat "$work"/pgbench_log.* | python3 -c "
+import sys
+lat = sorted(int(line.split()[2]) for line in sys.stdin if line.strip())
+pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] / 1000
+print(f'p50_ms={pick(0.50):.2f} p99_ms={pick(0.99):.2f}')")
   if [ -n "$perf_pid" ]; then wait "$perf_pid" || true; fi
-  echo "$tps" >>"$work/floor.lines"
-  echo "round $round: endpoint (PostgreSQL + Redis) $line db_commits_per_request=$per_request; pgbench tps=$tps"
+  echo "FLOOR tps=$tps $floor_latency" >>"$work/floor.lines"
+  echo "round $round: endpoint (PostgreSQL + Redis) $line db_commits_per_request=$per_request; pgbench tps=$tps $floor_latency"
 done
 pg_rss=$(peak_rss_mb "$PID")
 profile_report postgres "$PID"
@@ -151,12 +158,13 @@ def runs(name):
 def median(rows, key):
     return statistics.median(float(r[key]) for r in rows)
 pg, lite = runs("pg"), runs("lite")
-floor = statistics.median(float(t) for t in open(f"{work}/floor.lines").read().split())
+floors = runs("floor")
+floor = median(floors, "tps")
 total = lambda rows, key: sum(int(r[key]) for r in rows)
 print(f"""
 == summary: median of {rounds} rounds of {seconds} s, {connections} connections, {cores} cores shared with the load generator
 PostgreSQL + Redis: {median(pg, 'rps'):.1f} requests/s, p50 {median(pg, 'p50_ms'):.2f} ms, p99 {median(pg, 'p99_ms'):.2f} ms, errors {total(pg, 'errors')}, non-2xx {total(pg, 'non2xx')}, peak RSS {pg_rss} MB, db commits/request {median(pg, 'db_commits_per_request'):.1f}
-pgbench floor:      {floor:.1f} transactions/s
+pgbench floor:      {floor:.1f} transactions/s, p50 {median(floors, 'p50_ms'):.2f} ms, p99 {median(floors, 'p99_ms'):.2f} ms
 ratio:              {median(pg, 'rps') / floor:.2f} of the pgbench rate (goal >= 0.70)
 SQLite default:     {median(lite, 'rps'):.1f} requests/s, p50 {median(lite, 'p50_ms'):.2f} ms, p99 {median(lite, 'p99_ms'):.2f} ms, errors {total(lite, 'errors')}, non-2xx {total(lite, 'non2xx')}, peak RSS {lite_rss} MB (goal >= 1500 requests/s)""")
 SUMMARY

@@ -28,7 +28,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `SMS_WORKERS`: HTTP worker threads; default one per core.
     pub workers: Option<usize>,
-    /// `SMS_DB_POOL_SIZE`: database connections per instance, default four per core (4 to 32).
+    /// `SMS_DB_POOL_SIZE`: database connections per instance, default 16.
     pub db_pool_size: u32,
     /// `SMS_SWEEP_INTERVAL_SECS`: how often idle chats are ended, default 30.
     pub sweep_interval: Duration,
@@ -99,7 +99,7 @@ impl Default for Config {
             jwt_secret: None,
             data_dir: PathBuf::from("data"),
             workers: None,
-            db_pool_size: sms_store::default_pool_size(),
+            db_pool_size: sms_store::DEFAULT_POOL_SIZE,
             sweep_interval: Duration::from_secs(30),
             public_url: None,
             delivery: DeliveryConfig::default(),

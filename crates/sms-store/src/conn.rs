@@ -255,17 +255,15 @@ pub struct PoolOptions {
 
 impl Default for PoolOptions {
     fn default() -> Self {
-        Self { max_size: default_pool_size(), connection_timeout: Duration::from_secs(2) }
+        Self { max_size: DEFAULT_POOL_SIZE, connection_timeout: Duration::from_secs(2) }
     }
 }
 
-/// Four connections per core (at least 4, at most 32). More connections than the database's
-/// cores can use only add context switches: on two cores the benchmark gave 8 connections the
-/// best p99 with no loss of throughput against 16 (BENCHMARKS.md).
-pub fn default_pool_size() -> u32 {
-    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-    u32::try_from(cores.saturating_mul(4)).unwrap_or(32).clamp(4, 32)
-}
+/// Connections per instance by default. A request holds one for a few milliseconds; when more
+/// requests run at once than the pool has connections, the rest queue on r2d2, whose wake-up
+/// order is not first come first served, and that queue made the benchmark's p99 (16
+/// concurrent requests: 8 connections gave a p99 a third higher than 16; BENCHMARKS.md).
+pub const DEFAULT_POOL_SIZE: u32 = 16;
 
 /// The pool; cheap to clone.
 #[derive(Clone)]

@@ -187,12 +187,18 @@ async fn create(state: &AppState, tenant: Tenant, bytes: &[u8]) -> Result<ChatOb
         .await;
     match created {
         Ok(created) => {
-            // The session now belongs to the chat: hold the lock for the chat's lifetime.
+            // The session now belongs to the chat: hold the lock for the chat's lifetime. Off
+            // the answer's path: the chat is committed, and a failure changes nothing for the
+            // client (the database still guards the session). A refresh that runs after the
+            // chat was ended finds the lock released and does nothing.
             let key = sms_lock::LockKey::new(tenant_id, end_user.as_str());
             if let Some(token) = guard.keep() {
-                if let Err(e) = state.lock.refresh(&key, &token, ttl).await {
-                    tracing::warn!(error = %e, "could not extend the session lock; the database still guards the session");
-                }
+                let lock = state.lock.clone();
+                actix_web::rt::spawn(async move {
+                    if let Err(e) = lock.refresh(&key, &token, ttl).await {
+                        tracing::warn!(error = %e, "could not extend the session lock; the database still guards the session");
+                    }
+                });
             }
             if let Some(expired) = &created.expired {
                 session::release_ended(state, expired).await;
