@@ -55,7 +55,7 @@ impl AuthCache {
 
     /// The tenant cached under `key`, if fresh.
     pub fn get(&self, key: &CacheKey) -> Option<Tenant> {
-        if !self.usable() {
+        if !self.in_use() {
             return None;
         }
         let entries = self.entries.lock().ok()?;
@@ -65,7 +65,7 @@ impl AuthCache {
 
     /// Taken before reading the database; `None` when the cache is not in use.
     pub fn ticket(&self) -> Option<Ticket> {
-        if !self.usable() {
+        if !self.in_use() {
             return None;
         }
         self.entries.lock().ok().map(|e| Ticket(e.generation))
@@ -74,7 +74,7 @@ impl AuthCache {
     /// Remembers `tenant` under `key`, unless something changed since `ticket` was taken.
     pub fn fill(&self, ticket: Ticket, key: CacheKey, tenant: Tenant) {
         let Ok(mut entries) = self.entries.lock() else { return };
-        if entries.generation != ticket.0 || !self.usable() {
+        if entries.generation != ticket.0 || !self.in_use() {
             return;
         }
         if entries.map.len() >= MAX_ENTRIES {
@@ -99,10 +99,6 @@ impl AuthCache {
 
     /// Whether the cache is in use: a TTL, and changes of other instances heard.
     pub fn in_use(&self) -> bool {
-        self.usable()
-    }
-
-    fn usable(&self) -> bool {
         !self.ttl.is_zero() && self.listening.load(Ordering::SeqCst)
     }
 }

@@ -93,12 +93,10 @@ pub struct Created {
 /// Opens a chat with its participants and its first (queued) message, in one transaction.
 /// The caller has checked the outbound number and the opt-out (see [`create_checked`]).
 pub fn create(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Created, StoreError> {
-    if let DbConn::Postgres(pg) = conn {
-        if let Some(bundle) = create_in_one_transaction(pg, spec)? {
-            return Ok(Created { bundle, expired: None });
-        }
+    match create_in_one_transaction(conn, spec)? {
+        Some(created) => Ok(created),
+        None => create_step_by_step(conn, spec),
     }
-    create_step_by_step(conn, spec)
 }
 
 /// Why the tenant's tables refuse a send.
@@ -113,12 +111,10 @@ pub enum Refusal {
 /// [`create`] with the send's table checks made on the way: on PostgreSQL inside the chat's
 /// own statement, so a send that passes them costs no separate query.
 pub fn create_checked(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Result<Created, Refusal>, StoreError> {
-    if let DbConn::Postgres(pg) = conn {
-        if let Some(bundle) = create_in_one_transaction(pg, spec)? {
-            return Ok(Ok(Created { bundle, expired: None }));
-        }
-        // Refused by a check, or the consumer has an active chat: the checks below tell.
+    if let Some(created) = create_in_one_transaction(conn, spec)? {
+        return Ok(Ok(created));
     }
+    // Refused by a check, or the consumer has an active chat (or SQLite): the checks tell.
     let checks = crate::numbers::send_checks(conn, spec.tenant_id, spec.outbound_number, spec.end_user_number)?;
     if !checks.outbound_registered {
         return Ok(Err(Refusal::OutboundNotRegistered));
@@ -129,15 +125,15 @@ pub fn create_checked(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Resul
     create_step_by_step(conn, spec).map(Ok)
 }
 
-/// [`CREATE_CHAT_SQL`] in an explicit transaction, though the statement is atomic alone: only
-/// this process's COMMIT may make the chat durable, so an instance that dies mid-request
-/// leaves nothing behind (in autocommit PostgreSQL would finish the statement for a client
-/// that is gone, and a chat nobody was told of would hold the consumer).
-fn create_in_one_transaction(
-    pg: &mut diesel::PgConnection,
-    spec: &NewChatSpec<'_>,
-) -> Result<Option<ChatBundle>, StoreError> {
-    pg.transaction(|pg| create_in_one_statement(pg, spec))
+/// On PostgreSQL, [`CREATE_CHAT_SQL`] in an explicit transaction, though the statement is atomic
+/// alone: only this process's COMMIT may make the chat durable, so an instance that dies
+/// mid-request leaves nothing behind (in autocommit PostgreSQL would finish the statement for a
+/// client that is gone, and a chat nobody was told of would hold the consumer). `None` when the
+/// statement wrote no chat, and always on SQLite.
+fn create_in_one_transaction(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Option<Created>, StoreError> {
+    let DbConn::Postgres(pg) = conn else { return Ok(None) };
+    let bundle = pg.transaction(|pg| create_in_one_statement(pg, spec))?;
+    Ok(bundle.map(|bundle| Created { bundle, expired: None }))
 }
 
 /// The chat's write statement by statement, in one transaction (`BEGIN IMMEDIATE` on SQLite).

@@ -311,7 +311,7 @@ impl Store {
     pub fn with_conn<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let mut conn = self.conn()?;
         let result = f(&mut conn);
-        if result.is_err() {
+        if result.as_ref().is_err_and(StoreError::may_be_connection_fault) {
             conn.mark_suspect();
         }
         result

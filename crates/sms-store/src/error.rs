@@ -21,6 +21,14 @@ pub enum StoreError {
     Database(DieselError),
 }
 
+impl StoreError {
+    /// Whether the connection it happened on may be dead: a fault of the database's, not a
+    /// refusal (a conflict, an active chat) that leaves the connection as good as before.
+    pub fn may_be_connection_fault(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Database(_))
+    }
+}
+
 impl From<DieselError> for StoreError {
     fn from(err: DieselError) -> Self {
         match &err {
