@@ -65,6 +65,7 @@ pub fn resolve(
 mod tests {
     use super::*;
     use chrono::NaiveDateTime;
+    use sms_domain::AgentStatus;
 
     struct Fake(Vec<Agent>);
 
@@ -78,7 +79,7 @@ mod tests {
         }
     }
 
-    fn agent(id: i64, tenant_id: i64, email: &str, status: &str) -> Agent {
+    fn agent(id: i64, tenant_id: i64, email: &str, status: AgentStatus) -> Agent {
         Agent {
             id,
             tenant_id,
@@ -89,17 +90,17 @@ mod tests {
             name: "John Doe".into(),
             agent_number: None,
             avatar_url: None,
-            status: status.into(),
+            status,
             created_at: NaiveDateTime::default(),
         }
     }
 
     fn directory() -> Fake {
         Fake(vec![
-            agent(1, 10, "John.Doe@foo.com", "active"),
-            agent(2, 10, "jane@foo.com", "active"),
-            agent(3, 10, "gone@foo.com", "deactivated"),
-            agent(4, 20, "other@bar.com", "active"),
+            agent(1, 10, "John.Doe@foo.com", AgentStatus::Active),
+            agent(2, 10, "jane@foo.com", AgentStatus::Active),
+            agent(3, 10, "gone@foo.com", AgentStatus::Deactivated),
+            agent(4, 20, "other@bar.com", AgentStatus::Active),
         ])
     }
 

@@ -18,6 +18,10 @@ pub use worker::{DeliverySettings, Worker};
 
 use std::time::Duration;
 
+/// How long a provider may take to accept a connection, and to answer a send, by default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The HTTP client providers share: bounded connect and total time, so a hung provider costs a
 /// retry, never a stuck worker.
 pub fn http_client(connect_timeout: Duration, timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {

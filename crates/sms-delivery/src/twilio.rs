@@ -8,6 +8,9 @@ use subtle::ConstantTimeEq;
 use crate::{classify, transport, Outgoing, Provider, SendError};
 
 /// Sends through `POST {base}/2010-04-01/Accounts/{sid}/Messages.json`.
+/// Twilio's own API, where `TWILIO_BASE_URL` points unless set.
+pub const DEFAULT_BASE_URL: &str = "https://api.twilio.com";
+
 pub struct TwilioProvider {
     client: reqwest::Client,
     base_url: String,

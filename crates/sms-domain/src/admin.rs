@@ -98,6 +98,190 @@ pub fn check_email(value: Option<&str>) -> Result<String, AdminInputError> {
     }
 }
 
+/// Longest name, first or last name an admin may set.
+pub const MAX_NAME_CHARS: usize = 255;
+/// Longest `lang` (a BCP 47 tag fits with room).
+pub const MAX_LANG_CHARS: usize = 35;
+/// Longest URL (an agent's avatar).
+pub const MAX_URL_CHARS: usize = 2048;
+
+/// A tenant's fields as an admin sent them; absent ones are `None`.
+#[derive(Debug, Clone, Default)]
+pub struct TenantInput {
+    pub subdomain: Option<String>,
+    pub name: Option<String>,
+    pub lang: Option<String>,
+    pub sms_enabled: Option<bool>,
+    pub outbound_sms_enabled: Option<bool>,
+    pub session_timeout_minutes: Option<i32>,
+    pub rate_limit_per_second: Option<i32>,
+    pub rate_limit_burst: Option<i32>,
+}
+
+/// A new tenant, valid and with every default filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantDraft {
+    pub subdomain: String,
+    pub name: String,
+    pub lang: String,
+    pub sms_enabled: bool,
+    pub outbound_sms_enabled: bool,
+    pub session_timeout_minutes: i32,
+    pub rate_limit_per_second: i32,
+    pub rate_limit_burst: i32,
+}
+
+/// A change to a tenant; `None` leaves a field as it is. `subdomain` is what the client sent,
+/// which may only repeat the tenant's own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantUpdate {
+    pub subdomain: Option<String>,
+    pub name: Option<String>,
+    pub lang: Option<String>,
+    pub sms_enabled: Option<bool>,
+    pub outbound_sms_enabled: Option<bool>,
+    pub session_timeout_minutes: Option<i32>,
+    pub rate_limit_per_second: Option<i32>,
+    pub rate_limit_burst: Option<i32>,
+}
+
+impl TenantInput {
+    /// A tenant to create: `subdomain` and `name` required, the rest defaulted.
+    pub fn into_draft(self) -> Result<TenantDraft, AdminInputError> {
+        let subdomain = self.subdomain.ok_or(AdminInputError::Required("subdomain"))?;
+        check_subdomain(&subdomain)?;
+        let name = check_text("name", self.name.as_deref(), MAX_NAME_CHARS)?;
+        let lang = optional_text("lang", self.lang.as_deref(), MAX_LANG_CHARS)?.unwrap_or_else(|| DEFAULT_LANG.into());
+        let session_timeout_minutes = self.session_timeout_minutes.unwrap_or(DEFAULT_SESSION_TIMEOUT_MINUTES);
+        check_session_timeout(session_timeout_minutes)?;
+        let rate_limit_per_second = self.rate_limit_per_second.unwrap_or(DEFAULT_RATE_LIMIT_PER_SECOND);
+        let rate_limit_burst = self.rate_limit_burst.unwrap_or(DEFAULT_RATE_LIMIT_BURST);
+        check_rate_limit(rate_limit_per_second, rate_limit_burst)?;
+        Ok(TenantDraft {
+            subdomain,
+            name,
+            lang,
+            sms_enabled: self.sms_enabled.unwrap_or(true),
+            outbound_sms_enabled: self.outbound_sms_enabled.unwrap_or(true),
+            session_timeout_minutes,
+            rate_limit_per_second,
+            rate_limit_burst,
+        })
+    }
+
+    /// A change to a tenant: each field that is sent must be valid on its own (the rate limit
+    /// pair is checked against the tenant's current values by whoever applies it).
+    pub fn into_update(self) -> Result<TenantUpdate, AdminInputError> {
+        let update = TenantUpdate {
+            subdomain: self.subdomain,
+            name: optional_text("name", self.name.as_deref(), MAX_NAME_CHARS)?,
+            lang: optional_text("lang", self.lang.as_deref(), MAX_LANG_CHARS)?,
+            sms_enabled: self.sms_enabled,
+            outbound_sms_enabled: self.outbound_sms_enabled,
+            session_timeout_minutes: self.session_timeout_minutes,
+            rate_limit_per_second: self.rate_limit_per_second,
+            rate_limit_burst: self.rate_limit_burst,
+        };
+        if let Some(minutes) = update.session_timeout_minutes {
+            check_session_timeout(minutes)?;
+        }
+        Ok(update)
+    }
+}
+
+/// An agent's fields as an admin sent them for creation.
+#[derive(Debug, Clone, Default)]
+pub struct AgentInput {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub name: Option<String>,
+    pub agent_number: Option<i64>,
+    pub avatar_url: Option<String>,
+}
+
+/// A new agent, valid; `name` defaults to the first and last name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentDraft {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub name: String,
+    pub agent_number: Option<i64>,
+    pub avatar_url: Option<String>,
+}
+
+impl AgentInput {
+    pub fn into_draft(self) -> Result<AgentDraft, AdminInputError> {
+        let email = check_email(self.email.as_deref())?;
+        let first_name = check_text("first_name", self.first_name.as_deref(), MAX_NAME_CHARS)?;
+        let last_name = check_text("last_name", self.last_name.as_deref(), MAX_NAME_CHARS)?;
+        let name = optional_text("name", self.name.as_deref(), MAX_NAME_CHARS)?
+            .unwrap_or_else(|| format!("{first_name} {last_name}"));
+        let agent_number = check_agent_number(self.agent_number)?;
+        let avatar_url = optional_text("avatar_url", self.avatar_url.as_deref(), MAX_URL_CHARS)?;
+        Ok(AgentDraft { email, first_name, last_name, name, agent_number, avatar_url })
+    }
+}
+
+/// A change to an agent as sent. The outer `Option` says whether a field changes; for the
+/// nullable fields the inner one is the new value (`null` clears it).
+#[derive(Debug, Clone, Default)]
+pub struct AgentChangeInput {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub name: Option<String>,
+    pub agent_number: Option<Option<i64>>,
+    pub avatar_url: Option<Option<String>>,
+    pub status: Option<String>,
+}
+
+/// A change to an agent, valid.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentUpdate {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub name: Option<String>,
+    pub agent_number: Option<Option<i64>>,
+    pub avatar_url: Option<Option<String>>,
+    pub status: Option<crate::AgentStatus>,
+}
+
+impl AgentChangeInput {
+    pub fn into_update(self) -> Result<AgentUpdate, AdminInputError> {
+        let email = self.email.as_deref().map(|e| check_email(Some(e))).transpose()?;
+        let status = match self.status.as_deref() {
+            None => None,
+            Some(s) => Some(crate::AgentStatus::parse(s).ok_or(AdminInputError::AgentStatus)?),
+        };
+        Ok(AgentUpdate {
+            email,
+            first_name: optional_text("first_name", self.first_name.as_deref(), MAX_NAME_CHARS)?,
+            last_name: optional_text("last_name", self.last_name.as_deref(), MAX_NAME_CHARS)?,
+            name: optional_text("name", self.name.as_deref(), MAX_NAME_CHARS)?,
+            agent_number: self.agent_number.map(check_agent_number).transpose()?,
+            avatar_url: self
+                .avatar_url
+                .map(|url| url.map(|u| check_text("avatar_url", Some(&u), MAX_URL_CHARS)).transpose())
+                .transpose()?,
+            status,
+        })
+    }
+}
+
+fn optional_text(field: &'static str, value: Option<&str>, max: usize) -> Result<Option<String>, AdminInputError> {
+    value.map(|v| check_text(field, Some(v), max)).transpose()
+}
+
+fn check_agent_number(value: Option<i64>) -> Result<Option<i64>, AdminInputError> {
+    match value {
+        Some(n) if n < 0 => Err(AdminInputError::AgentNumber),
+        other => Ok(other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,31 +26,32 @@ impl ChatType {
     }
 }
 
-/// A chat's lifecycle state. Only the active ones block a new outbound chat.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChatStatus {
-    Selecting,
-    Queued,
-    Assigned,
-    Finished,
+impl From<ChatType> for String {
+    fn from(value: ChatType) -> String {
+        value.as_str().to_owned()
+    }
+}
+
+impl TryFrom<String> for ChatType {
+    type Error = crate::names::UnknownName;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value).ok_or(crate::names::UnknownName { kind: "chat type", name: value })
+    }
+}
+
+crate::names::stored_names! {
+    /// A chat's lifecycle state. Only the active ones block a new outbound chat.
+    pub enum ChatStatus as "chat status" {
+        Selecting = "selecting",
+        Queued = "queued",
+        Assigned = "assigned",
+        Finished = "finished",
+    }
 }
 
 impl ChatStatus {
     pub const ACTIVE: [ChatStatus; 3] = [Self::Selecting, Self::Queued, Self::Assigned];
-    pub const ALL: [ChatStatus; 4] = [Self::Selecting, Self::Queued, Self::Assigned, Self::Finished];
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == value)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Selecting => "selecting",
-            Self::Queued => "queued",
-            Self::Assigned => "assigned",
-            Self::Finished => "finished",
-        }
-    }
 
     pub fn is_active(self) -> bool {
         Self::ACTIVE.contains(&self)
@@ -62,13 +63,14 @@ impl ChatStatus {
     }
 }
 
-/// Who ended a chat.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DisconnectedBy {
-    Unknown,
-    Agent,
-    EndUser,
-    System,
+crate::names::stored_names! {
+    /// Who ended a chat, as the chat object answers it.
+    pub enum DisconnectedBy as "disconnected_by" {
+        Unknown = "disconnected_by_unknown",
+        Agent = "disconnected_by_agent",
+        EndUser = "disconnected_by_end_user",
+        System = "disconnected_by_system",
+    }
 }
 
 impl DisconnectedBy {
@@ -81,14 +83,39 @@ impl DisconnectedBy {
             _ => None,
         }
     }
+}
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Unknown => "disconnected_by_unknown",
-            Self::Agent => "disconnected_by_agent",
-            Self::EndUser => "disconnected_by_end_user",
-            Self::System => "disconnected_by_system",
-        }
+crate::names::stored_names! {
+    /// Who takes part in a chat.
+    pub enum ParticipantKind as "participant type" {
+        EndUser = "end_user",
+        Agent = "agent",
+    }
+}
+
+crate::names::stored_names! {
+    /// Whether a participant is still in the chat.
+    pub enum ParticipantStatus as "participant status" {
+        Connected = "connected",
+        Disconnected = "disconnected",
+    }
+}
+
+crate::names::stored_names! {
+    /// An agent's status; only an active agent can be assigned a chat.
+    pub enum AgentStatus as "agent status" {
+        Active = "active",
+        Deactivated = "deactivated",
+    }
+}
+
+crate::names::stored_names! {
+    /// Which way a message travels.
+    pub enum Direction as "direction" {
+        /// To the consumer.
+        Outbound = "outbound",
+        /// A consumer's reply.
+        Inbound = "inbound",
     }
 }
 

@@ -3,38 +3,21 @@
 
 use std::time::Duration;
 
-/// Where an outbound message is on its way to the consumer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryStatus {
-    Queued,
-    Sending,
-    Sent,
-    Delivered,
-    Undelivered,
-    Failed,
-    /// An inbound message: it came from the consumer.
-    Received,
+crate::names::stored_names! {
+    /// Where an outbound message is on its way to the consumer.
+    pub enum DeliveryStatus as "delivery status" {
+        Queued = "queued",
+        Sending = "sending",
+        Sent = "sent",
+        Delivered = "delivered",
+        Undelivered = "undelivered",
+        Failed = "failed",
+        /// An inbound message: it came from the consumer.
+        Received = "received",
+    }
 }
 
 impl DeliveryStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Sending => "sending",
-            Self::Sent => "sent",
-            Self::Delivered => "delivered",
-            Self::Undelivered => "undelivered",
-            Self::Failed => "failed",
-            Self::Received => "received",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        [Self::Queued, Self::Sending, Self::Sent, Self::Delivered, Self::Undelivered, Self::Failed, Self::Received]
-            .into_iter()
-            .find(|s| s.as_str() == value)
-    }
-
     /// Maps a Twilio `MessageStatus` to ours; statuses Twilio reports before it has the message
     /// (`accepted`, `scheduled`) mean no change.
     pub fn from_twilio(value: &str) -> Option<Self> {

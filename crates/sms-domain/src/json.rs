@@ -16,24 +16,43 @@ pub enum BodyError {
 
 /// Parses a JSON object into `T`. Unknown keys are left to `T` (ignored unless it denies them).
 pub fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
-    // serde would take an array as a struct in sequence form: only an object is a body.
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
-            Ok(_) => Err(BodyError::NotObject),
-            Err(e) => Err(BodyError::NotJson(e.to_string())),
-        };
-    }
+    require_object(bytes)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let field = err.path().to_string();
-        let inner = err.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => BodyError::WrongType { field, detail: without_position(&inner) },
-            _ => BodyError::NotJson(inner.to_string()),
-        }
-    })?;
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(classify)?;
     de.end().map_err(|e| BodyError::NotJson(e.to_string()))?;
     Ok(value)
+}
+
+/// Parses a JSON object body into a generic value, for a caller that needs the body both as a
+/// value (to hash it) and as `T` ([`from_value`]): parsed once.
+pub fn parse_value(bytes: &[u8]) -> Result<serde_json::Value, BodyError> {
+    require_object(bytes)?;
+    serde_json::from_slice(bytes).map_err(|e| BodyError::NotJson(e.to_string()))
+}
+
+/// `T` from a value [`parse_value`] answered, with the same faults as [`parse_object`].
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, BodyError> {
+    serde_path_to_error::deserialize(value).map_err(classify)
+}
+
+/// serde would take an array as a struct in sequence form: only an object is a body.
+fn require_object(bytes: &[u8]) -> Result<(), BodyError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        return Ok(());
+    }
+    match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        Ok(_) => Err(BodyError::NotObject),
+        Err(e) => Err(BodyError::NotJson(e.to_string())),
+    }
+}
+
+fn classify(err: serde_path_to_error::Error<serde_json::Error>) -> BodyError {
+    let field = err.path().to_string();
+    let inner = err.into_inner();
+    match inner.classify() {
+        serde_json::error::Category::Data => BodyError::WrongType { field, detail: without_position(&inner) },
+        _ => BodyError::NotJson(inner.to_string()),
+    }
 }
 
 /// serde_json's message without its " at line L column C" suffix, which means nothing to a

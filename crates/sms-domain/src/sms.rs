@@ -76,6 +76,11 @@ impl SendSmsBody {
         crate::json::parse_object(bytes)
     }
 
+    /// From a body already parsed by [`crate::json::parse_value`].
+    pub fn from_value(value: serde_json::Value) -> Result<Self, BodyError> {
+        crate::json::from_value(value)
+    }
+
     /// Rows 1–9, in order.
     pub fn addressing(&self, policy: TenantPolicy) -> Result<Addressed, SmsError> {
         let chat_type = match self.chat_type.as_deref() {

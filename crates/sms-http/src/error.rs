@@ -5,9 +5,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use sms_domain::{BodyError, SmsError};
-use sms_lock::LockError;
-use sms_store::StoreError;
+use sms_service::{Realm, ServiceError};
 use utoipa::ToSchema;
+
+use crate::auth::{ADMIN_CHALLENGE, TENANT_CHALLENGE};
 
 /// Every error of every endpoint answers this body.
 #[derive(Debug, Serialize, ToSchema)]
@@ -134,32 +135,39 @@ impl From<BodyError> for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
+impl From<sms_domain::admin::AdminInputError> for ApiError {
+    fn from(err: sms_domain::admin::AdminInputError) -> Self {
+        ServiceError::from(err).into()
+    }
+}
+
+/// The one mapping of the workflows' faults to statuses. Server faults log their cause here,
+/// once, and answer an opaque message.
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
         match err {
-            StoreError::Unavailable(cause) => {
-                tracing::warn!(%cause, "database unavailable");
+            ServiceError::Rejected(e) => e.into(),
+            ServiceError::Body(e) => e.into(),
+            ServiceError::Input(e) => Self::bad_request(e.to_string()),
+            ServiceError::Invalid(message) => Self::bad_request(message),
+            ServiceError::Unauthorized { message, realm } => {
+                let challenge = match realm {
+                    Realm::Tenant => TENANT_CHALLENGE,
+                    Realm::Admin => ADMIN_CHALLENGE,
+                };
+                Self::unauthorized(message, challenge)
+            }
+            ServiceError::Forbidden(message) => Self::forbidden(message),
+            e @ ServiceError::BadSignature => Self::forbidden(e.to_string()),
+            e @ ServiceError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, e.to_string()),
+            ServiceError::Conflict(message) => Self::conflict(message),
+            e @ ServiceError::IdempotencyMismatch => Self::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+            ServiceError::RateLimited(retry_after) => Self::rate_limited(retry_after),
+            ServiceError::Unavailable(cause) => {
+                tracing::warn!(%cause, "dependency unavailable");
                 Self::unavailable()
             }
-            StoreError::ActiveChat { chat_id } => SmsError::ActiveSession { chat_id }.into(),
-            StoreError::Conflict => Self::conflict("conflict with an existing resource"),
-            other => Self::internal(&other),
-        }
-    }
-}
-
-impl From<LockError> for ApiError {
-    fn from(err: LockError) -> Self {
-        tracing::warn!(error = %err, "session lock unavailable");
-        Self::unavailable()
-    }
-}
-
-impl From<sms_agents::LookupError> for ApiError {
-    fn from(err: sms_agents::LookupError) -> Self {
-        match err {
-            sms_agents::LookupError::Rejected(e) => e.into(),
-            sms_agents::LookupError::Store(e) => e.into(),
+            ServiceError::Internal(cause) => Self::internal(&cause),
         }
     }
 }

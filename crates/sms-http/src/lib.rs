@@ -1,18 +1,17 @@
 //! The HTTP frontend of the outbound SMS service: actix-web handlers, authentication, the error
 //! envelope and the OpenAPI document generated from the handlers.
 //!
-//! This crate never writes SQL: it calls the store's functions on actix's blocking pool.
+//! Handlers only translate: they read credentials and bodies, call one workflow of the
+//! application crate (`sms-service`) and map its answer to JSON and a status. This crate
+//! depends on no store, lock or delivery crate (CI checks it).
 
 pub mod auth;
-pub mod auth_cache;
 pub mod body;
 pub mod error;
 mod fallback;
 pub mod handlers;
 mod observe;
 mod openapi;
-pub mod session;
-pub mod state;
 pub mod telemetry;
 pub mod wire;
 
@@ -25,8 +24,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use auth::JwtKeys;
-pub use state::{AppState, WebhookSettings};
+pub use sms_service::{JwtKeys, Service as AppState};
 
 /// Registers every API route; the OpenAPI document is collected from the same calls.
 fn routes(cfg: &mut ServiceConfig) {
@@ -80,7 +78,7 @@ pub fn openapi_json() -> String {
 
 /// The whole application: routes, docs UI, JSON fallbacks and request logging.
 pub fn app(
-    state: AppState,
+    state: sms_service::Service,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,

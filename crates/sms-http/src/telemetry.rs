@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use actix_web::{get, web, HttpResponse};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::state::AppState;
+use sms_service::Service;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -54,8 +54,8 @@ fn describe() {
     responses((status = 200, description = "Metrics in Prometheus text format 0.0.4.", content_type = "text/plain", body = String))
 )]
 #[get("/metrics")]
-pub async fn prometheus_metrics(state: web::Data<AppState>) -> HttpResponse {
-    let (in_use, max) = state.store.pool_state();
+pub async fn prometheus_metrics(state: web::Data<Service>) -> HttpResponse {
+    let (in_use, max) = state.pool_state();
     ::metrics::gauge!("sms_db_pool_connections_in_use").set(f64::from(in_use));
     ::metrics::gauge!("sms_db_pool_connections_max").set(f64::from(max));
     let text = install().map(|h| h.render()).unwrap_or_default();

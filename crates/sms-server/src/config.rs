@@ -3,6 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use sms_delivery::DeliverySettings;
+use sms_domain::Secret;
+
 use crate::StartupError;
 
 /// Everything the server reads from its environment.
@@ -23,7 +26,7 @@ pub struct Config {
     /// is served from memory. Revocations and tenant changes empty the cache at once.
     pub auth_cache_ttl: Duration,
     /// `SMS_JWT_SECRET`; generated in the data directory when unset on SQLite.
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
     /// `SMS_DATA_DIR`, default `data`.
     pub data_dir: PathBuf,
     /// `SMS_WORKERS`: HTTP worker threads; default one per core.
@@ -38,20 +41,55 @@ pub struct Config {
     pub delivery: DeliveryConfig,
 }
 
-/// Which provider delivers, and how (SPEC section 8).
+/// `SMS_PROVIDER`: who delivers the messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProviderKind {
+    /// Records each message as sent and logs it (no number, no body): for development.
+    #[default]
+    Log,
+    /// Twilio's Messages REST API.
+    Twilio,
+    /// A signed JSON POST to the operator's own gateway.
+    Webhook,
+}
+
+impl std::str::FromStr for ProviderKind {
+    type Err = StartupError;
+
+    fn from_str(value: &str) -> Result<Self, StartupError> {
+        match value {
+            "log" => Ok(Self::Log),
+            "twilio" => Ok(Self::Twilio),
+            "webhook" => Ok(Self::Webhook),
+            other => Err(StartupError::Config(format!("SMS_PROVIDER must be log, twilio or webhook, not {other}"))),
+        }
+    }
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Log => "log",
+            Self::Twilio => "twilio",
+            Self::Webhook => "webhook",
+        }
+    }
+}
+
+/// Which provider delivers, and how.
 #[derive(Debug, Clone)]
 pub struct DeliveryConfig {
     /// `SMS_PROVIDER`: `log` (default), `twilio` or `webhook`.
-    pub provider: String,
+    pub provider: ProviderKind,
     /// `TWILIO_ACCOUNT_SID`.
     pub twilio_account_sid: Option<String>,
     /// `TWILIO_AUTH_TOKEN`: sends, and checks Twilio's callbacks.
-    pub twilio_auth_token: Option<String>,
+    pub twilio_auth_token: Option<Secret>,
     /// `TWILIO_BASE_URL`, default `https://api.twilio.com`.
     pub twilio_base_url: String,
     /// `SMS_WEBHOOK_URL` and `SMS_WEBHOOK_SECRET`.
     pub webhook_url: Option<String>,
-    pub webhook_secret: Option<String>,
+    pub webhook_secret: Option<Secret>,
     /// `SMS_DELIVERY_WORKER`: `on` (default) or `off` (this instance only serves the API).
     pub worker: bool,
     /// `SMS_DELIVERY_MAX_ATTEMPTS`, default 8.
@@ -67,22 +105,25 @@ pub struct DeliveryConfig {
     pub poll: Duration,
 }
 
+/// The defaults live with what they configure: the worker's in [`DeliverySettings`], the
+/// session lock's and the authentication cache's in `sms-service`, the pool's in `sms-store`.
 impl Default for DeliveryConfig {
     fn default() -> Self {
+        let worker = DeliverySettings::default();
         Self {
-            provider: "log".into(),
+            provider: ProviderKind::default(),
             twilio_account_sid: None,
             twilio_auth_token: None,
-            twilio_base_url: "https://api.twilio.com".into(),
+            twilio_base_url: sms_delivery::twilio::DEFAULT_BASE_URL.into(),
             webhook_url: None,
             webhook_secret: None,
             worker: true,
-            max_attempts: 8,
-            retry_base: Duration::from_millis(1000),
-            retry_max: Duration::from_secs(300),
-            connect_timeout: Duration::from_secs(3),
-            timeout: Duration::from_secs(10),
-            poll: Duration::from_millis(500),
+            max_attempts: worker.max_attempts,
+            retry_base: worker.retry_base,
+            retry_max: worker.retry_max,
+            connect_timeout: sms_delivery::DEFAULT_CONNECT_TIMEOUT,
+            timeout: sms_delivery::DEFAULT_TIMEOUT,
+            poll: worker.poll,
         }
     }
 }
@@ -94,8 +135,8 @@ impl Default for Config {
             database_url: "sqlite://data/sms.sqlite3".into(),
             redis_url: None,
             redis_key_prefix: "sms:".into(),
-            lock_pending_ttl: Duration::from_secs(30),
-            auth_cache_ttl: Duration::from_secs(5),
+            lock_pending_ttl: sms_service::PENDING_TTL,
+            auth_cache_ttl: sms_service::AUTH_CACHE_TTL,
             jwt_secret: None,
             data_dir: PathBuf::from("data"),
             workers: None,
@@ -131,7 +172,7 @@ impl Config {
                 .map_or(defaults.lock_pending_ttl, |s| Duration::from_secs(s.max(1))),
             auth_cache_ttl: parsed::<u64>("SMS_AUTH_CACHE_TTL_SECS")?
                 .map_or(defaults.auth_cache_ttl, Duration::from_secs),
-            jwt_secret: var("SMS_JWT_SECRET"),
+            jwt_secret: var("SMS_JWT_SECRET").map(Secret::from),
             data_dir,
             workers: parsed("SMS_WORKERS")?,
             db_pool_size: parsed("SMS_DB_POOL_SIZE")?.unwrap_or(defaults.db_pool_size),
@@ -156,12 +197,12 @@ impl DeliveryConfig {
             Some(_) => return Err(StartupError::Config("SMS_DELIVERY_WORKER must be on or off".into())),
         };
         let config = Self {
-            provider: var("SMS_PROVIDER").unwrap_or(d.provider),
+            provider: var("SMS_PROVIDER").map_or(Ok(d.provider), |v| v.parse())?,
             twilio_account_sid: var("TWILIO_ACCOUNT_SID"),
-            twilio_auth_token: var("TWILIO_AUTH_TOKEN"),
+            twilio_auth_token: var("TWILIO_AUTH_TOKEN").map(Secret::from),
             twilio_base_url: var("TWILIO_BASE_URL").unwrap_or(d.twilio_base_url),
             webhook_url: var("SMS_WEBHOOK_URL"),
-            webhook_secret: var("SMS_WEBHOOK_SECRET"),
+            webhook_secret: var("SMS_WEBHOOK_SECRET").map(Secret::from),
             worker,
             max_attempts: parsed::<u32>("SMS_DELIVERY_MAX_ATTEMPTS")?.unwrap_or(d.max_attempts).max(1),
             retry_base: parsed::<u64>("SMS_DELIVERY_RETRY_BASE_MS")?.map_or(d.retry_base, Duration::from_millis),
@@ -176,21 +217,21 @@ impl DeliveryConfig {
 
     /// Refuses a provider whose settings are missing, at start rather than at the first send.
     pub fn check(&self) -> Result<(), StartupError> {
-        let missing =
-            |name: &str| StartupError::Config(format!("{name} is required with SMS_PROVIDER={}", self.provider));
-        match self.provider.as_str() {
-            "log" => Ok(()),
-            "twilio" => {
+        let missing = |name: &str| {
+            StartupError::Config(format!("{name} is required with SMS_PROVIDER={}", self.provider.as_str()))
+        };
+        match self.provider {
+            ProviderKind::Log => Ok(()),
+            ProviderKind::Twilio => {
                 self.twilio_account_sid.as_ref().ok_or_else(|| missing("TWILIO_ACCOUNT_SID"))?;
                 self.twilio_auth_token.as_ref().ok_or_else(|| missing("TWILIO_AUTH_TOKEN"))?;
                 Ok(())
             }
-            "webhook" => {
+            ProviderKind::Webhook => {
                 self.webhook_url.as_ref().ok_or_else(|| missing("SMS_WEBHOOK_URL"))?;
                 self.webhook_secret.as_ref().ok_or_else(|| missing("SMS_WEBHOOK_SECRET"))?;
                 Ok(())
             }
-            other => Err(StartupError::Config(format!("SMS_PROVIDER must be log, twilio or webhook, not {other}"))),
         }
     }
 }
@@ -200,6 +241,7 @@ fn default_sqlite_url(data_dir: &Path) -> String {
 }
 
 /// The JWT secret and whether it was just generated (first start of the embedded default).
+#[derive(Clone)]
 pub struct JwtSecret {
     pub secret: Vec<u8>,
     pub generated: bool,
@@ -213,6 +255,7 @@ const MIN_SECRET_BYTES: usize = 32;
 /// secret, so there it is required.
 pub fn jwt_secret(config: &Config) -> Result<JwtSecret, StartupError> {
     if let Some(secret) = &config.jwt_secret {
+        let secret = secret.expose();
         if secret.len() < MIN_SECRET_BYTES {
             return Err(StartupError::Config(format!("SMS_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")));
         }

@@ -92,7 +92,7 @@ fn migrate() -> Result<(), StartupError> {
 fn admin_token(ttl: u64) -> Result<(), StartupError> {
     let config = Config::from_env()?;
     let secret = config::jwt_secret(&config)?;
-    let keys = sms_http::JwtKeys::new(&secret.secret);
+    let keys = sms_service::JwtKeys::new(&secret.secret);
     let token = keys.admin_token(ttl).map_err(|e| StartupError::Config(e.to_string()))?;
     println!("{token}");
     Ok(())

@@ -8,14 +8,14 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::HttpServer;
 use sms_delivery::{DeliverySettings, LogProvider, Provider, TwilioProvider, WebhookProvider, Worker};
 use sms_domain::E164Number;
-use sms_http::{AppState, JwtKeys, WebhookSettings};
 use sms_lock::{
     InProcessLock, InProcessRateLimiter, LockError, RateLimiter, RedisChangeFeed, RedisLock, RedisRateLimiter,
     SessionLock,
 };
+use sms_service::{CallbackSettings, JwtKeys, Service, ServiceParts};
 use sms_store::{DbUrl, PoolOptions, Store, StoreError};
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, ProviderKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -33,7 +33,7 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
-    state: AppState,
+    state: Service,
     sweep_interval: Duration,
     worker: Option<Worker>,
     /// A ready admin token when the embedded default generated its secret just now.
@@ -68,12 +68,16 @@ impl Application {
         };
         let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.bind));
         let worker = delivery_worker(config, &store, &public_url)?;
-        let webhooks = WebhookSettings { public_url, twilio_auth_token: config.delivery.twilio_auth_token.clone() };
-        let state = AppState::new(store, lock, jwt)
-            .with_pending_ttl(config.lock_pending_ttl)
-            .with_webhooks(webhooks)
-            .with_limiter(limiter)
-            .with_auth_cache(config.auth_cache_ttl, changes);
+        let callbacks = CallbackSettings { public_url, twilio_auth_token: config.delivery.twilio_auth_token.clone() };
+        let state = ServiceParts {
+            limiter,
+            changes,
+            auth_cache_ttl: config.auth_cache_ttl,
+            callbacks,
+            pending_ttl: config.lock_pending_ttl,
+            ..ServiceParts::new(store, lock, jwt)
+        }
+        .build();
         let listener = TcpListener::bind(&config.bind)?;
         let port = listener.local_addr()?.port();
         let app_state = state.clone();
@@ -81,7 +85,7 @@ impl Application {
         if let Some(workers) = config.workers {
             server = server.workers(workers.max(1));
         }
-        tracing::info!(port, backend = ?url.backend(), lock = state.lock.kind(), "listening");
+        tracing::info!(port, backend = ?url.backend(), lock = state.lock_kind(), "listening");
         Ok(Self {
             port,
             server: server.run(),
@@ -96,8 +100,8 @@ impl Application {
         self.port
     }
 
-    /// The shared state, for tests that look inside a running instance.
-    pub fn state(&self) -> &AppState {
+    /// The application, for tests that look inside a running instance.
+    pub fn state(&self) -> &Service {
         &self.state
     }
 
@@ -139,16 +143,20 @@ fn delivery_worker(config: &Config, store: &Store, public_url: &str) -> Result<O
     }
     let client =
         sms_delivery::http_client(d.connect_timeout, d.timeout).map_err(|e| StartupError::Config(e.to_string()))?;
-    let value = |v: &Option<String>| v.clone().unwrap_or_default();
-    let provider: Arc<dyn Provider> = match d.provider.as_str() {
-        "twilio" => Arc::new(TwilioProvider::new(
+    // `check` made sure the chosen provider's settings are there.
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let secret = |v: &Option<sms_domain::Secret>| v.as_ref().map(|s| s.expose().to_owned()).unwrap_or_default();
+    let provider: Arc<dyn Provider> = match d.provider {
+        ProviderKind::Twilio => Arc::new(TwilioProvider::new(
             client,
             &d.twilio_base_url,
-            &value(&d.twilio_account_sid),
-            &value(&d.twilio_auth_token),
+            &text(&d.twilio_account_sid),
+            &secret(&d.twilio_auth_token),
         )),
-        "webhook" => Arc::new(WebhookProvider::new(client, &value(&d.webhook_url), &value(&d.webhook_secret))),
-        _ => Arc::new(LogProvider),
+        ProviderKind::Webhook => {
+            Arc::new(WebhookProvider::new(client, &text(&d.webhook_url), &secret(&d.webhook_secret)))
+        }
+        ProviderKind::Log => Arc::new(LogProvider),
     };
     let settings = DeliverySettings {
         max_attempts: d.max_attempts,
@@ -163,11 +171,11 @@ fn delivery_worker(config: &Config, store: &Store, public_url: &str) -> Result<O
     Ok(Some(Worker::new(store.clone(), provider, settings)))
 }
 
-async fn sweep_forever(state: AppState, every: Duration) {
+async fn sweep_forever(state: Service, every: Duration) {
     let mut ticker = tokio::time::interval(every);
     loop {
         ticker.tick().await;
-        if let Err(e) = sms_http::session::sweep_once(&state).await {
+        if let Err(e) = state.sweep_once().await {
             tracing::warn!(error = %e, "idle chat sweep failed; retrying next tick");
         }
     }

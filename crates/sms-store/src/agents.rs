@@ -2,14 +2,17 @@
 
 use diesel::prelude::*;
 
-use crate::conn::write_tx;
+use crate::conn::transaction;
 use crate::schema::agents;
 use crate::{Agent, AgentChanges, DbConn, NewAgent, StoreError};
 
 /// Creates an agent; an e-mail the tenant already has is [`StoreError::Conflict`].
 pub fn create(conn: &mut DbConn, new: &NewAgent) -> Result<Agent, StoreError> {
-    db_run!(conn, |c| diesel::insert_into(agents::table).values(new).returning(Agent::as_returning()).get_result(c))
-        .map_err(StoreError::from)
+    db_run!(conn, |c| diesel::insert_into(agents::table)
+        .values(new.clone())
+        .returning(Agent::as_returning())
+        .get_result(c))
+    .map_err(StoreError::from)
 }
 
 pub fn list(conn: &mut DbConn, tenant_id: i64) -> Result<Vec<Agent>, StoreError> {
@@ -47,7 +50,7 @@ pub fn find_by_email(conn: &mut DbConn, tenant_id: i64, email: &str) -> Result<O
 /// the new e-mail is taken.
 pub fn update(conn: &mut DbConn, tenant_id: i64, id: i64, changes: &AgentChanges) -> Result<Option<Agent>, StoreError> {
     let target = agents::table.filter(agents::id.eq(id)).filter(agents::tenant_id.eq(tenant_id));
-    write_tx(conn, |conn| {
+    transaction(conn, |conn| {
         let updated = db_run!(conn, |c| diesel::update(target).set(changes).execute(c));
         match updated {
             // An empty change set is an error in diesel; it changes nothing here.

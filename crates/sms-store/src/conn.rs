@@ -42,35 +42,77 @@ static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Runs `f` in a write transaction: PostgreSQL's ordinary one, SQLite's `BEGIN IMMEDIATE`,
 /// which takes the write lock up front so concurrent writers wait on the busy timeout instead
-/// of failing when a read transaction tries to upgrade. A panic inside `f` leaves the inner
-/// connection marked as in a transaction, so the pool discards it rather than reuse it.
-pub(crate) fn write_tx<T>(
-    conn: &mut DbConn,
-    f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
+/// of failing when a read transaction tries to upgrade. Called inside a transaction, `f` joins
+/// it: one unit of work composes several store functions and commits them together. A panic
+/// inside `f` leaves the inner connection marked as in a transaction, so the pool discards it
+/// rather than reuse it.
+pub fn transaction<T, E>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<StoreError>,
+{
+    if in_transaction(conn) {
+        return f(conn);
+    }
     if let DbConn::Postgres(_) = conn {
-        return conn.transaction(f);
+        return conn.transaction(|conn| f(conn).map_err(Deferred::Inner)).map_err(Deferred::into_inner);
     }
     let _writer = SQLITE_WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    sqlite_tm(conn, |c| AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"))?;
+    sqlite_tm(conn, |c| AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"))
+        .map_err(|e| E::from(e.into()))?;
+    let rollback = |conn: &mut DbConn| {
+        let _ = sqlite_tm(conn, <AnsiTransactionManager as TransactionManager<SqliteConnection>>::rollback_transaction);
+    };
     match f(conn) {
         Ok(value) => {
             match sqlite_tm(conn, <AnsiTransactionManager as TransactionManager<SqliteConnection>>::commit_transaction)
             {
                 Ok(()) => Ok(value),
                 Err(e) => {
-                    let _ = sqlite_tm(
-                        conn,
-                        <AnsiTransactionManager as TransactionManager<SqliteConnection>>::rollback_transaction,
-                    );
-                    Err(e.into())
+                    rollback(conn);
+                    Err(E::from(e.into()))
                 }
             }
         }
         Err(e) => {
-            let _ =
-                sqlite_tm(conn, <AnsiTransactionManager as TransactionManager<SqliteConnection>>::rollback_transaction);
+            rollback(conn);
             Err(e)
+        }
+    }
+}
+
+/// Whether `conn` is inside a transaction already.
+fn in_transaction(conn: &mut DbConn) -> bool {
+    let depth = match conn {
+        DbConn::Postgres(c) => {
+            <AnsiTransactionManager as TransactionManager<PgConnection>>::transaction_manager_status_mut(c)
+                .transaction_depth()
+        }
+        DbConn::Sqlite(c) => {
+            <AnsiTransactionManager as TransactionManager<SqliteConnection>>::transaction_manager_status_mut(c)
+                .transaction_depth()
+        }
+    };
+    matches!(depth, Ok(Some(_)))
+}
+
+/// diesel's `transaction` wants an error it can build from its own; the caller's error travels
+/// through it unchanged.
+enum Deferred<E> {
+    Inner(E),
+    Diesel(diesel::result::Error),
+}
+
+impl<E> From<diesel::result::Error> for Deferred<E> {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Diesel(e)
+    }
+}
+
+impl<E: From<StoreError>> Deferred<E> {
+    fn into_inner(self) -> E {
+        match self {
+            Self::Inner(e) => e,
+            Self::Diesel(e) => E::from(StoreError::from(e)),
         }
     }
 }
@@ -221,6 +263,17 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
+/// Whether an error may mean the connection it happened on is dead.
+pub trait Fault {
+    fn connection_fault(&self) -> bool;
+}
+
+impl Fault for StoreError {
+    fn connection_fault(&self) -> bool {
+        self.may_be_connection_fault()
+    }
+}
+
 /// A connection checked out of the pool; goes back when dropped.
 pub struct PooledConn(r2d2::PooledConnection<Manager>);
 
@@ -307,11 +360,16 @@ impl Store {
         Ok(PooledConn(self.pool.get()?))
     }
 
-    /// Runs `f` with a pooled connection. Blocking: call it from a blocking thread.
-    pub fn with_conn<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut conn = self.conn()?;
+    /// Runs `f` with a pooled connection. Blocking: call it from a blocking thread. This is the
+    /// one place that decides when a connection is suspect: after a fault of the database's
+    /// ([`Fault::connection_fault`]), never after a refusal.
+    pub fn with_conn<T, E>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError> + Fault,
+    {
+        let mut conn = self.conn().map_err(E::from)?;
         let result = f(&mut conn);
-        if result.as_ref().is_err_and(StoreError::may_be_connection_fault) {
+        if result.as_ref().is_err_and(Fault::connection_fault) {
             conn.mark_suspect();
         }
         result

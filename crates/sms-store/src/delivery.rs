@@ -5,15 +5,13 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Timestamp};
 use sms_domain::delivery::DeliveryStatus;
-use sms_domain::{DisconnectedBy, E164Number};
+use sms_domain::{Direction, DisconnectedBy, E164Number};
 
 use crate::chats::EndedChat;
-use crate::conn::write_tx;
+use crate::conn::transaction;
 use crate::models::NewMessage;
 use crate::schema::{chats, messages, opt_outs, tenants, unrouted_messages};
 use crate::{Chat, DbConn, Message, OptOut, StoreError};
-
-pub const DIRECTION_INBOUND: &str = "inbound";
 
 /// An outbound message claimed for one delivery attempt, with its tenant's subdomain (the
 /// status callback URL names it).
@@ -29,7 +27,7 @@ const CLAIM_PG: &str =
        ((delivery_status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= $2)) \
         OR (delivery_status = 'sending' AND locked_until < $2)) \
        ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-     RETURNING *";
+     RETURNING id";
 
 // SQLite has one writer at a time: the statement itself is the claim.
 const CLAIM_SQLITE: &str =
@@ -38,7 +36,13 @@ const CLAIM_SQLITE: &str =
        ((delivery_status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?2)) \
         OR (delivery_status = 'sending' AND locked_until < ?2)) \
        ORDER BY id LIMIT ?3) \
-     RETURNING *";
+     RETURNING id";
+
+#[derive(QueryableByName)]
+struct Claimed {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
 
 /// Claims up to `limit` messages that are due: queued ones whose next attempt has come, and
 /// ones whose sender's lease ran out (it crashed or hung). Each is leased until `lease_until`
@@ -49,7 +53,7 @@ pub fn claim(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> Result<Vec<Job>, StoreError> {
-    let claimed: Vec<Message> = match conn {
+    let claimed: Vec<Claimed> = match conn {
         DbConn::Postgres(c) => diesel::sql_query(CLAIM_PG)
             .bind::<Timestamp, _>(lease_until)
             .bind::<Timestamp, _>(now)
@@ -64,6 +68,12 @@ pub fn claim(
     if claimed.is_empty() {
         return Ok(Vec::new());
     }
+    let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+    let claimed: Vec<Message> = db_run!(conn, |c| messages::table
+        .filter(messages::id.eq_any(&ids))
+        .order(messages::id)
+        .select(Message::as_select())
+        .load(c))?;
     let tenant_ids: Vec<i64> = claimed.iter().map(|m| m.tenant_id).collect();
     let names: Vec<(i64, String)> = db_run!(conn, |c| tenants::table
         .filter(tenants::id.eq_any(&tenant_ids))
@@ -159,7 +169,7 @@ pub fn apply_status(
     error: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<StatusReport, StoreError> {
-    write_tx(conn, |conn| {
+    transaction(conn, |conn| {
         let found: Option<(i64, String)> = db_run!(conn, |c| messages::table
             .filter(messages::tenant_id.eq(tenant_id))
             .filter(messages::provider_message_id.eq(provider_message_id))
@@ -193,23 +203,30 @@ pub enum Inbound {
     Unrouted,
 }
 
+/// A consumer's reply as the provider reported it.
+#[derive(Debug, Clone, Copy)]
+pub struct Reply<'a> {
+    pub from: &'a E164Number,
+    pub to: &'a E164Number,
+    pub body: &'a str,
+    pub segments: i32,
+    /// The provider's id of the message.
+    pub sid: Option<&'a str>,
+}
+
 /// Records a consumer's reply: into their active chat with this tenant and outbound number,
 /// or aside when there is none.
-#[allow(clippy::too_many_arguments)]
 pub fn record_inbound(
     conn: &mut DbConn,
     tenant_id: i64,
-    from: &E164Number,
-    to: &E164Number,
-    body: &str,
-    segments: i32,
-    provider_message_id: Option<&str>,
+    reply: &Reply<'_>,
     now: NaiveDateTime,
     session_timeout: Duration,
 ) -> Result<Inbound, StoreError> {
+    let Reply { from, to, body, segments, sid: provider_message_id } = *reply;
     let active = crate::chats::active_chat(conn, tenant_id, from)?
         .filter(|chat| chat.outbound_number == to.as_str() && chat.expires_at > now);
-    write_tx(conn, |conn| {
+    transaction(conn, |conn| {
         let Some(chat) = active else {
             db_run!(conn, |c| diesel::insert_into(unrouted_messages::table)
                 .values((
@@ -226,17 +243,17 @@ pub fn record_inbound(
         let message = NewMessage {
             chat_id: chat.id,
             tenant_id,
-            direction: DIRECTION_INBOUND,
+            direction: Direction::Inbound,
             body,
             segments,
-            delivery_status: DeliveryStatus::Received.as_str(),
+            delivery_status: DeliveryStatus::Received,
             created_at: now,
             updated_at: now,
             from_number: from.as_str(),
             to_number: to.as_str(),
             provider_message_id,
         };
-        db_run!(conn, |c| diesel::insert_into(messages::table).values(&message).execute(c))?;
+        db_run!(conn, |c| diesel::insert_into(messages::table).values(message).execute(c))?;
         let expires_at = now + session_timeout;
         db_run!(conn, |c| diesel::update(chats::table.filter(chats::id.eq(chat.id)))
             .set((chats::last_activity_at.eq(now), chats::expires_at.eq(expires_at)))

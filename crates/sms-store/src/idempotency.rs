@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::conn::write_tx;
+use crate::conn::transaction;
 use crate::schema::idempotency_keys as keys;
 use crate::{DbConn, StoreError};
 
@@ -44,7 +44,7 @@ pub fn begin(
     lease_until: NaiveDateTime,
     expires_at: NaiveDateTime,
 ) -> Result<Begin, StoreError> {
-    let outcome = write_tx(conn, |conn| {
+    let outcome = transaction(conn, |conn| {
         let row: Option<Row> = db_run!(conn, |c| keys::table
             .filter(keys::tenant_id.eq(tenant_id))
             .filter(keys::key.eq(key))

@@ -17,6 +17,6 @@ pub mod schema;
 pub mod tenants;
 pub mod tokens;
 
-pub use conn::{Backend, DbConn, DbUrl, PoolOptions, PooledConn, Store, DEFAULT_POOL_SIZE};
+pub use conn::{transaction, Backend, DbConn, DbUrl, Fault, PoolOptions, PooledConn, Store, DEFAULT_POOL_SIZE};
 pub use error::StoreError;
 pub use models::*;

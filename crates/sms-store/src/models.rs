@@ -2,6 +2,9 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use sms_domain::{
+    AgentStatus, ChatStatus, ChatType, DeliveryStatus, Direction, DisconnectedBy, ParticipantKind, ParticipantStatus,
+};
 
 use crate::schema::*;
 
@@ -90,16 +93,14 @@ pub struct Agent {
     pub name: String,
     pub agent_number: Option<i64>,
     pub avatar_url: Option<String>,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: AgentStatus,
     pub created_at: NaiveDateTime,
 }
 
 impl Agent {
-    pub const ACTIVE: &'static str = "active";
-    pub const DEACTIVATED: &'static str = "deactivated";
-
     pub fn is_active(&self) -> bool {
-        self.status == Self::ACTIVE
+        self.status == AgentStatus::Active
     }
 }
 
@@ -114,7 +115,8 @@ pub struct NewAgent {
     pub name: String,
     pub agent_number: Option<i64>,
     pub avatar_url: Option<String>,
-    pub status: String,
+    #[diesel(serialize_as = String)]
+    pub status: AgentStatus,
     pub created_at: NaiveDateTime,
 }
 
@@ -130,22 +132,25 @@ pub struct AgentChanges {
     pub name: Option<String>,
     pub agent_number: Option<Option<i64>>,
     pub avatar_url: Option<Option<String>>,
-    pub status: Option<String>,
+    pub status: Option<&'static str>,
 }
 
-#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = chats)]
 pub struct Chat {
     pub id: i64,
     pub tenant_id: i64,
     pub end_user_id: i64,
     pub agent_id: Option<i64>,
-    pub chat_type: String,
+    #[diesel(deserialize_as = String)]
+    pub chat_type: ChatType,
     pub lang: String,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: ChatStatus,
     pub outbound_number: String,
     pub ticket_id: Option<String>,
-    pub disconnected_by: String,
+    #[diesel(deserialize_as = String)]
+    pub disconnected_by: DisconnectedBy,
     pub lock_token: Option<String>,
     pub created_at: NaiveDateTime,
     pub assigned_at: Option<NaiveDateTime>,
@@ -167,12 +172,15 @@ pub(crate) struct NewChat<'a> {
     pub tenant_id: i64,
     pub end_user_id: i64,
     pub agent_id: Option<i64>,
-    pub chat_type: &'a str,
+    #[diesel(serialize_as = String)]
+    pub chat_type: ChatType,
     pub lang: &'a str,
-    pub status: &'a str,
+    #[diesel(serialize_as = String)]
+    pub status: ChatStatus,
     pub outbound_number: &'a str,
     pub ticket_id: Option<&'a str>,
-    pub disconnected_by: &'a str,
+    #[diesel(serialize_as = String)]
+    pub disconnected_by: DisconnectedBy,
     pub lock_token: Option<&'a str>,
     pub created_at: NaiveDateTime,
     pub assigned_at: Option<NaiveDateTime>,
@@ -185,8 +193,10 @@ pub(crate) struct NewChat<'a> {
 pub struct Participant {
     pub id: i64,
     pub chat_id: i64,
-    pub kind: String,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub kind: ParticipantKind,
+    #[diesel(deserialize_as = String)]
+    pub status: ParticipantStatus,
     pub user_id: Option<i64>,
     pub end_user_id: Option<i64>,
     pub connected_at: NaiveDateTime,
@@ -196,25 +206,29 @@ pub struct Participant {
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = participants)]
-pub(crate) struct NewParticipant<'a> {
+pub(crate) struct NewParticipant {
     pub chat_id: i64,
-    pub kind: &'a str,
-    pub status: &'a str,
+    #[diesel(serialize_as = String)]
+    pub kind: ParticipantKind,
+    #[diesel(serialize_as = String)]
+    pub status: ParticipantStatus,
     pub user_id: Option<i64>,
     pub end_user_id: Option<i64>,
     pub connected_at: NaiveDateTime,
 }
 
-#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = messages)]
 pub struct Message {
     pub id: i64,
     pub chat_id: i64,
     pub tenant_id: i64,
-    pub direction: String,
+    #[diesel(deserialize_as = String)]
+    pub direction: Direction,
     pub body: String,
     pub segments: i32,
-    pub delivery_status: String,
+    #[diesel(deserialize_as = String)]
+    pub delivery_status: DeliveryStatus,
     pub provider_message_id: Option<String>,
     pub error: Option<String>,
     pub created_at: NaiveDateTime,
@@ -231,10 +245,12 @@ pub struct Message {
 pub(crate) struct NewMessage<'a> {
     pub chat_id: i64,
     pub tenant_id: i64,
-    pub direction: &'a str,
+    #[diesel(serialize_as = String)]
+    pub direction: Direction,
     pub body: &'a str,
     pub segments: i32,
-    pub delivery_status: &'a str,
+    #[diesel(serialize_as = String)]
+    pub delivery_status: DeliveryStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub from_number: &'a str,

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use crate::conn::write_tx;
+use crate::conn::transaction;
 use crate::schema::tenants;
 use crate::{DbConn, NewTenant, StoreError, Tenant, TenantChanges};
 
@@ -27,7 +27,7 @@ pub fn find_by_subdomain(conn: &mut DbConn, subdomain: &str) -> Result<Option<Te
 
 /// Applies `changes` and answers the tenant as it is afterwards, or `None` when it is missing.
 pub fn update(conn: &mut DbConn, id: i64, changes: &TenantChanges) -> Result<Option<Tenant>, StoreError> {
-    write_tx(conn, |conn| {
+    transaction(conn, |conn| {
         if !changes.is_empty() {
             db_run!(conn, |c| diesel::update(tenants::table.find(id)).set(changes).execute(c))?;
         }

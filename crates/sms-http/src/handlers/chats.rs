@@ -1,18 +1,13 @@
 //! Chats after creation (SPEC section 5).
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use sms_domain::time::now_millis;
-use sms_domain::{ChatStatus, DisconnectedBy, E164Number, PhoneError};
-use sms_store::chats::{self, ChatFilter, EndOutcome};
+use sms_service::{ChatPage, EndRequest, Service};
 use utoipa::IntoParams;
 
 use super::parse_id;
 use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
 use crate::wire::chat::{ChatObject, EndChatRequest, MessageObject};
-use crate::{auth, body, session};
-
-pub const MAX_PER_PAGE: i64 = 100;
+use crate::{auth, body};
 
 /// A chat's status.
 #[derive(Debug, utoipa::ToSchema)]
@@ -56,39 +51,11 @@ impl ChatListParams {
             per: take("per"),
         })
     }
+}
 
-    fn filter(&self) -> Result<ChatFilter, ApiError> {
-        let status =
-            match self.status.as_deref() {
-                None => None,
-                Some(s) => Some(ChatStatus::parse(s).ok_or_else(|| {
-                    ApiError::bad_request("status must be one of selecting, queued, assigned, finished")
-                })?),
-            };
-        let end_user_number = match self.end_user_number.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(n) => Some(E164Number::parse(n).map_err(|e| match e {
-                PhoneError::Invalid => ApiError::bad_request("end_user_number is invalid"),
-                PhoneError::NonUs => ApiError::bad_request("Non-US phone number not allowed"),
-            })?),
-        };
-        let page = match self.page.as_deref() {
-            None => 1,
-            Some(p) => p
-                .parse::<i64>()
-                .ok()
-                .filter(|p| *p >= 1)
-                .ok_or_else(|| ApiError::bad_request("page must be an integer of at least 1"))?,
-        };
-        let per = match self.per.as_deref() {
-            None => MAX_PER_PAGE,
-            Some(p) => p
-                .parse::<i64>()
-                .ok()
-                .filter(|p| (1..=MAX_PER_PAGE).contains(p))
-                .ok_or_else(|| ApiError::bad_request("per must be an integer from 1 to 100"))?,
-        };
-        Ok(ChatFilter { status, end_user_number, page, per })
+impl From<ChatListParams> for ChatPage {
+    fn from(p: ChatListParams) -> Self {
+        Self { status: p.status, end_user_number: p.end_user_number, page: p.page, per: p.per }
     }
 }
 
@@ -106,12 +73,10 @@ impl ChatListParams {
 pub async fn get_chat(
     req: HttpRequest,
     id: web::Path<String>,
-    state: web::Data<AppState>,
+    state: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = auth::tenant(&req, &state).await?;
-    let chat_id = parse_id(&id, "chat")?;
-    let bundle = state.db(move |conn| Ok(chats::find(conn, tenant.id, chat_id)?)).await?;
-    let bundle = bundle.ok_or_else(|| ApiError::not_found("chat"))?;
+    let bundle = state.chat(&tenant, parse_id(&id, "chat")?).await?;
     Ok(HttpResponse::Ok().json(ChatObject::from(&bundle)))
 }
 
@@ -126,10 +91,10 @@ pub async fn get_chat(
     security(("basic" = []), ("bearer" = []))
 )]
 #[get("/apps/api/v1/chats")]
-pub async fn list_chats(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn list_chats(req: HttpRequest, state: web::Data<Service>) -> Result<HttpResponse, ApiError> {
     let tenant = auth::tenant(&req, &state).await?;
-    let filter = ChatListParams::from_query(req.query_string())?.filter()?;
-    let (page, total) = state.db(move |conn| Ok(chats::list(conn, tenant.id, &filter)?)).await?;
+    let query = ChatPage::from(ChatListParams::from_query(req.query_string())?);
+    let (page, total) = state.chats(&tenant, &query).await?;
     let body: Vec<ChatObject> = page.iter().map(ChatObject::from).collect();
     Ok(HttpResponse::Ok().insert_header(("X-Total-Count", total.to_string())).json(body))
 }
@@ -155,33 +120,23 @@ pub async fn end_chat(
     req: HttpRequest,
     id: web::Path<String>,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    state: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = auth::tenant(&req, &state).await?;
     let bytes = body::read_limited(&req, payload).await?;
-    let by = if bytes.iter().all(u8::is_ascii_whitespace) {
-        DisconnectedBy::Agent
+    let request = if bytes.iter().all(u8::is_ascii_whitespace) {
+        EndRequest::default()
     } else {
         body::require_json(&req)?;
         // `null` is an absent body, as the document's optional request body allows.
-        let request: Option<EndChatRequest> =
-            if bytes.trim_ascii() == b"null" { None } else { Some(sms_domain::json::parse_object(&bytes)?) };
-        match request.and_then(|r| r.disconnected_by).as_deref() {
-            None => DisconnectedBy::Agent,
-            Some(value) => DisconnectedBy::parse_short(value)
-                .ok_or_else(|| ApiError::bad_request("disconnected_by must be one of agent, end_user, system"))?,
+        if bytes.trim_ascii() == b"null" {
+            EndRequest::default()
+        } else {
+            EndRequest::from(sms_domain::json::parse_object::<EndChatRequest>(&bytes)?)
         }
     };
-    let chat_id = parse_id(&id, "chat")?;
-    let outcome = state.db(move |conn| Ok(chats::end(conn, tenant.id, chat_id, by, now_millis())?)).await?;
-    match outcome {
-        EndOutcome::NotFound => Err(ApiError::not_found("chat")),
-        EndOutcome::NotActive => Err(ApiError::conflict("chat is not active")),
-        EndOutcome::Ended { bundle, ended } => {
-            session::release_ended(&state, &ended).await;
-            Ok(HttpResponse::Ok().json(ChatObject::from(bundle.as_ref())))
-        }
-    }
+    let bundle = state.end_chat(&tenant, &id, &request).await?;
+    Ok(HttpResponse::Ok().json(ChatObject::from(&bundle)))
 }
 
 /// The chat's messages, oldest first, both directions.
@@ -198,17 +153,9 @@ pub async fn end_chat(
 pub async fn chat_messages(
     req: HttpRequest,
     id: web::Path<String>,
-    state: web::Data<AppState>,
+    state: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = auth::tenant(&req, &state).await?;
-    let chat_id = parse_id(&id, "chat")?;
-    let messages = state
-        .db(move |conn| {
-            if chats::find(conn, tenant.id, chat_id)?.is_none() {
-                return Err(ApiError::not_found("chat"));
-            }
-            Ok(chats::messages(conn, chat_id)?)
-        })
-        .await?;
+    let messages = state.chat_messages(&tenant, parse_id(&id, "chat")?).await?;
     Ok(HttpResponse::Ok().json(messages.iter().map(MessageObject::from).collect::<Vec<_>>()))
 }

@@ -7,6 +7,6 @@ pub mod sms;
 pub mod webhooks;
 
 /// Parses an id from a path segment; anything else names no resource (404).
-pub(crate) fn parse_id(raw: &str, what: &str) -> Result<i64, crate::error::ApiError> {
-    raw.parse::<i64>().map_err(|_| crate::error::ApiError::not_found(what))
+pub(crate) fn parse_id(raw: &str, what: &'static str) -> Result<i64, crate::error::ApiError> {
+    Ok(sms_service::admin::parse_id(raw, what)?)
 }

@@ -1,12 +1,10 @@
 //! Operational endpoints: liveness and readiness. No auth.
 
-use std::time::Duration;
-
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::state::AppState;
+use sms_service::Service;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
@@ -49,8 +47,6 @@ pub async fn openapi_json(document: web::Data<OpenApiDocument>) -> HttpResponse 
     HttpResponse::Ok().content_type("application/json").body(document.0.clone())
 }
 
-const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// The database and the session lock answer.
 #[utoipa::path(
     tag = "operations",
@@ -60,11 +56,9 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
     )
 )]
 #[get("/readyz")]
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let store = state.store.clone();
-    let database = tokio::time::timeout(CHECK_TIMEOUT, web::block(move || store.ping())).await;
-    let database_ok = matches!(database, Ok(Ok(Ok(()))));
-    let lock_ok = matches!(tokio::time::timeout(CHECK_TIMEOUT, state.lock.ping()).await, Ok(Ok(())));
+pub async fn readyz(state: web::Data<Service>) -> HttpResponse {
+    let readiness = state.readiness().await;
+    let (database_ok, lock_ok) = (readiness.database, readiness.session_lock);
     let word = |ok: bool| if ok { "ok" } else { "unavailable" }.to_owned();
     let ready = database_ok && lock_ok;
     let body = Readiness {

@@ -4,9 +4,13 @@
 //! is what the server trims and refuses; JSON Schema's `\s` is ECMAScript's, a different set.
 
 use serde::{Deserialize, Serialize};
+use sms_domain::admin::{
+    AdminInputError, AgentChangeInput, AgentDraft, AgentInput, AgentUpdate, TenantDraft, TenantInput, TenantUpdate,
+};
 use sms_domain::json::{double_option, double_option_integer, integer};
 use sms_domain::time::format_timestamp;
-use sms_store::{Agent, ApiToken, OutboundNumber, Tenant};
+use sms_service::admin::IssuedToken;
+use sms_service::records::{Agent, ApiToken, OptOut, OutboundNumber, Tenant};
 use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -49,6 +53,24 @@ pub struct TenantCreate {
     pub rate_limit_burst: Option<i32>,
 }
 
+impl TryFrom<TenantCreate> for TenantDraft {
+    type Error = AdminInputError;
+
+    fn try_from(t: TenantCreate) -> Result<Self, Self::Error> {
+        TenantInput {
+            subdomain: t.subdomain,
+            name: t.name,
+            lang: t.lang,
+            sms_enabled: t.sms_enabled,
+            outbound_sms_enabled: t.outbound_sms_enabled,
+            session_timeout_minutes: t.session_timeout_minutes,
+            rate_limit_per_second: t.rate_limit_per_second,
+            rate_limit_burst: t.rate_limit_burst,
+        }
+        .into_draft()
+    }
+}
+
 /// Any field but `subdomain`; absent fields keep their value.
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"outbound_sms_enabled": false}))]
@@ -79,6 +101,24 @@ pub struct TenantPatch {
     #[schema(minimum = 1, maximum = 1000000)]
     #[serde(default, deserialize_with = "integer")]
     pub rate_limit_burst: Option<i32>,
+}
+
+impl TryFrom<TenantPatch> for TenantUpdate {
+    type Error = AdminInputError;
+
+    fn try_from(t: TenantPatch) -> Result<Self, Self::Error> {
+        TenantInput {
+            subdomain: t.subdomain,
+            name: t.name,
+            lang: t.lang,
+            sms_enabled: t.sms_enabled,
+            outbound_sms_enabled: t.outbound_sms_enabled,
+            session_timeout_minutes: t.session_timeout_minutes,
+            rate_limit_per_second: t.rate_limit_per_second,
+            rate_limit_burst: t.rate_limit_burst,
+        }
+        .into_update()
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -116,6 +156,12 @@ pub struct ApiTokenCreated {
     pub id: i64,
     pub token: String,
     pub created_at: String,
+}
+
+impl From<IssuedToken> for ApiTokenCreated {
+    fn from(issued: IssuedToken) -> Self {
+        Self { id: issued.record.id, token: issued.token, created_at: format_timestamp(issued.record.created_at) }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -200,6 +246,22 @@ pub struct AgentCreate {
     pub avatar_url: Option<String>,
 }
 
+impl TryFrom<AgentCreate> for AgentDraft {
+    type Error = AdminInputError;
+
+    fn try_from(a: AgentCreate) -> Result<Self, Self::Error> {
+        AgentInput {
+            email: a.email,
+            first_name: a.first_name,
+            last_name: a.last_name,
+            name: a.name,
+            agent_number: a.agent_number,
+            avatar_url: a.avatar_url,
+        }
+        .into_draft()
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"status": "deactivated"}))]
 pub struct AgentPatch {
@@ -238,6 +300,23 @@ pub struct AgentPatch {
     pub status: Option<String>,
 }
 
+impl TryFrom<AgentPatch> for AgentUpdate {
+    type Error = AdminInputError;
+
+    fn try_from(a: AgentPatch) -> Result<Self, Self::Error> {
+        AgentChangeInput {
+            email: a.email,
+            first_name: a.first_name,
+            last_name: a.last_name,
+            name: a.name,
+            agent_number: a.agent_number,
+            avatar_url: a.avatar_url,
+            status: a.status,
+        }
+        .into_update()
+    }
+}
+
 /// An agent's status.
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "lowercase")]
@@ -271,7 +350,7 @@ impl From<&Agent> for AgentOut {
             first_name: a.first_name.clone(),
             last_name: a.last_name.clone(),
             avatar_url: a.avatar_url.clone(),
-            status: a.status.clone(),
+            status: a.status.as_str().to_owned(),
         }
     }
 }
@@ -284,8 +363,8 @@ pub struct OptOutOut {
     pub created_at: String,
 }
 
-impl From<&sms_store::OptOut> for OptOutOut {
-    fn from(o: &sms_store::OptOut) -> Self {
+impl From<&OptOut> for OptOutOut {
+    fn from(o: &OptOut) -> Self {
         Self { number: o.number.clone(), created_at: format_timestamp(o.created_at) }
     }
 }

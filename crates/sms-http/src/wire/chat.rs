@@ -3,7 +3,8 @@
 use serde::Serialize;
 use serde_json::Value;
 use sms_domain::time::format_timestamp;
-use sms_store::{Agent, ChatBundle, Participant};
+use sms_service::records::{Agent, ChatBundle, Message, Participant};
+use sms_service::EndRequest;
 use utoipa::ToSchema;
 
 /// The body of `POST /apps/api/v1/sms`. Unknown keys are ignored; `null` counts as absent.
@@ -118,8 +119,8 @@ impl From<&Participant> for ParticipantObject {
     fn from(p: &Participant) -> Self {
         Self {
             id: p.id,
-            kind: p.kind.clone(),
-            status: p.status.clone(),
+            kind: p.kind.as_str().to_owned(),
+            status: p.status.as_str().to_owned(),
             chat_id: p.chat_id,
             user_id: p.user_id,
             end_user_id: p.end_user_id,
@@ -197,8 +198,8 @@ impl From<&ChatBundle> for ChatObject {
         Self {
             id: chat.id,
             lang: chat.lang.clone(),
-            chat_type: chat.chat_type.clone(),
-            status: chat.status.clone(),
+            chat_type: chat.chat_type.as_str().to_owned(),
+            status: chat.status.as_str().to_owned(),
             created_at: format_timestamp(chat.created_at),
             queued_at: None,
             assigned_at: chat.assigned_at.map(format_timestamp),
@@ -210,7 +211,7 @@ impl From<&ChatBundle> for ChatObject {
             out_ticket_id: chat.ticket_id.clone(),
             out_ticket_url: None,
             verified: false,
-            disconnected_by: chat.disconnected_by.clone(),
+            disconnected_by: chat.disconnected_by.as_str().to_owned(),
             fail_reason: None,
             selected_menu: None,
             menu_path: None,
@@ -234,6 +235,12 @@ pub struct EndChatRequest {
     /// Who ended the chat; default `agent`.
     #[schema(value_type = Option<EndedBy>, example = "agent")]
     pub disconnected_by: Option<String>,
+}
+
+impl From<EndChatRequest> for EndRequest {
+    fn from(r: EndChatRequest) -> Self {
+        Self { disconnected_by: r.disconnected_by }
+    }
 }
 
 /// Who ends a chat.
@@ -264,14 +271,14 @@ pub struct MessageObject {
     pub updated_at: String,
 }
 
-impl From<&sms_store::Message> for MessageObject {
-    fn from(m: &sms_store::Message) -> Self {
+impl From<&Message> for MessageObject {
+    fn from(m: &Message) -> Self {
         Self {
             id: m.id,
-            direction: m.direction.clone(),
+            direction: m.direction.as_str().to_owned(),
             body: m.body.clone(),
             segments: m.segments,
-            delivery_status: m.delivery_status.clone(),
+            delivery_status: m.delivery_status.as_str().to_owned(),
             provider_message_id: m.provider_message_id.clone(),
             error: m.error.clone(),
             created_at: format_timestamp(m.created_at),

@@ -186,7 +186,7 @@ async fn revocation_reaches_every_instance() {
     let t = app.seed_tenant("acme").await;
     let other = app.another_instance();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while !other.state.auth_cache.in_use() {
+    while !other.state.auth_cache_in_use() {
         assert!(std::time::Instant::now() < deadline, "the second instance never subscribed to tenant changes");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }

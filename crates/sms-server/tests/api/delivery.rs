@@ -20,7 +20,7 @@ fn twilio(fake: &FakeProvider) -> impl FnOnce(&mut Config) + '_ {
         config.public_url = Some(PUBLIC_URL.into());
         let d = &mut config.delivery;
         d.worker = true;
-        d.provider = "twilio".into();
+        d.provider = sms_server::config::ProviderKind::Twilio;
         d.twilio_base_url = fake.url.clone();
         d.twilio_account_sid = Some(SID.into());
         d.twilio_auth_token = Some(TOKEN.into());
@@ -277,7 +277,7 @@ async fn webhook_provider_signs_its_posts(backend: Backend) {
         c.public_url = Some(PUBLIC_URL.into());
         c.delivery = sms_server::config::DeliveryConfig {
             worker: true,
-            provider: "webhook".into(),
+            provider: sms_server::config::ProviderKind::Webhook,
             webhook_url: Some(url),
             webhook_secret: Some("gateway-secret".into()),
             poll: Duration::from_millis(50),

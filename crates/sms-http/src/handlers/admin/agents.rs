@@ -1,0 +1,103 @@
+//! A tenant's agents.
+
+use actix_web::{get, patch, post, web, HttpResponse};
+use sms_domain::admin::{AgentDraft, AgentUpdate};
+use sms_service::Service;
+
+use super::list;
+use crate::auth::AdminAuth;
+use crate::body::JsonBody;
+use crate::error::{ApiError, ErrorBody};
+use crate::wire::admin::{AgentCreate, AgentOut, AgentPatch};
+
+/// Adds an agent to the tenant.
+#[utoipa::path(
+    tag = "admin",
+    params(("subdomain" = String, Path, description = "The tenant's subdomain.")),
+    request_body = AgentCreate,
+    responses(
+        (status = 201, description = "Created.", body = AgentOut),
+        (status = 400, description = "Invalid fields.", body = ErrorBody, example = json!({"message": "email is invalid"})),
+        (status = 404, description = "No such tenant.", body = ErrorBody, example = json!({"message": "tenant not found"})),
+        (status = 409, description = "The tenant has an agent with this e-mail.", body = ErrorBody, example = json!({"message": "an agent with this email already exists"})),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/admin/v1/tenants/{subdomain}/agents")]
+pub async fn create_agent(
+    _: AdminAuth,
+    state: web::Data<Service>,
+    subdomain: web::Path<String>,
+    body: JsonBody<AgentCreate>,
+) -> Result<HttpResponse, ApiError> {
+    let agent = state.add_agent(&subdomain, AgentDraft::try_from(body.0)?).await?;
+    Ok(HttpResponse::Created().json(AgentOut::from(&agent)))
+}
+
+/// Lists the tenant's agents.
+#[utoipa::path(
+    tag = "admin",
+    params(("subdomain" = String, Path, description = "The tenant's subdomain.")),
+    responses(
+        (status = 200, description = "The agents.", body = Vec<AgentOut>),
+        (status = 404, description = "No such tenant.", body = ErrorBody, example = json!({"message": "tenant not found"})),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/admin/v1/tenants/{subdomain}/agents")]
+pub async fn list_agents(
+    _: AdminAuth,
+    state: web::Data<Service>,
+    subdomain: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(list(&state.agents(&subdomain).await?, AgentOut::from))
+}
+
+/// Reads an agent of the tenant.
+#[utoipa::path(
+    tag = "admin",
+    params(
+        ("subdomain" = String, Path, description = "The tenant's subdomain."),
+        ("id" = i64, Path, description = "The agent's id."),
+    ),
+    responses(
+        (status = 200, description = "The agent.", body = AgentOut),
+        (status = 404, description = "No such tenant or agent.", body = ErrorBody, example = json!({"message": "agent not found"})),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/admin/v1/tenants/{subdomain}/agents/{id}")]
+pub async fn get_agent(
+    _: AdminAuth,
+    state: web::Data<Service>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(AgentOut::from(&state.agent(&path.0, &path.1).await?)))
+}
+
+/// Changes an agent; `{"status": "deactivated"}` deactivates it.
+#[utoipa::path(
+    tag = "admin",
+    params(
+        ("subdomain" = String, Path, description = "The tenant's subdomain."),
+        ("id" = i64, Path, description = "The agent's id."),
+    ),
+    request_body = AgentPatch,
+    responses(
+        (status = 200, description = "The agent as changed.", body = AgentOut),
+        (status = 400, description = "Invalid fields.", body = ErrorBody, example = json!({"message": "status must be \"active\" or \"deactivated\""})),
+        (status = 404, description = "No such tenant or agent.", body = ErrorBody, example = json!({"message": "agent not found"})),
+        (status = 409, description = "The new e-mail is taken.", body = ErrorBody, example = json!({"message": "an agent with this email already exists"})),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/admin/v1/tenants/{subdomain}/agents/{id}")]
+pub async fn patch_agent(
+    _: AdminAuth,
+    state: web::Data<Service>,
+    path: web::Path<(String, String)>,
+    body: JsonBody<AgentPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let agent = state.update_agent(&path.0, &path.1, AgentUpdate::try_from(body.0)?).await?;
+    Ok(HttpResponse::Ok().json(AgentOut::from(&agent)))
+}

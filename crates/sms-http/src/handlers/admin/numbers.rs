@@ -1,0 +1,76 @@
+//! A tenant's outbound numbers.
+
+use actix_web::{delete, get, post, web, HttpResponse};
+use sms_service::Service;
+
+use super::list;
+use crate::auth::AdminAuth;
+use crate::body::JsonBody;
+use crate::error::{ApiError, ErrorBody};
+use crate::wire::admin::{OutboundNumberCreate, OutboundNumberOut};
+
+/// Registers an outbound number for the tenant.
+#[utoipa::path(
+    tag = "admin",
+    params(("subdomain" = String, Path, description = "The tenant's subdomain.")),
+    request_body = OutboundNumberCreate,
+    responses(
+        (status = 201, description = "Registered.", body = OutboundNumberOut),
+        (status = 400, description = "Missing, invalid or non-US number.", body = ErrorBody, example = json!({"message": "Non-US phone number not allowed"})),
+        (status = 404, description = "No such tenant.", body = ErrorBody, example = json!({"message": "tenant not found"})),
+        (status = 409, description = "The number is registered already (by any tenant).", body = ErrorBody, example = json!({"message": "outbound number is already registered"})),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/admin/v1/tenants/{subdomain}/outbound-numbers")]
+pub async fn create_outbound_number(
+    _: AdminAuth,
+    state: web::Data<Service>,
+    subdomain: web::Path<String>,
+    body: JsonBody<OutboundNumberCreate>,
+) -> Result<HttpResponse, ApiError> {
+    let number = state.add_outbound_number(&subdomain, body.0.number.as_deref()).await?;
+    Ok(HttpResponse::Created().json(OutboundNumberOut::from(&number)))
+}
+
+/// Lists the tenant's outbound numbers.
+#[utoipa::path(
+    tag = "admin",
+    params(("subdomain" = String, Path, description = "The tenant's subdomain.")),
+    responses(
+        (status = 200, description = "The numbers.", body = Vec<OutboundNumberOut>),
+        (status = 404, description = "No such tenant.", body = ErrorBody, example = json!({"message": "tenant not found"})),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/admin/v1/tenants/{subdomain}/outbound-numbers")]
+pub async fn list_outbound_numbers(
+    _: AdminAuth,
+    state: web::Data<Service>,
+    subdomain: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(list(&state.outbound_numbers(&subdomain).await?, OutboundNumberOut::from))
+}
+
+/// Removes an outbound number from the tenant.
+#[utoipa::path(
+    tag = "admin",
+    params(
+        ("subdomain" = String, Path, description = "The tenant's subdomain."),
+        ("id" = i64, Path, description = "The number's id."),
+    ),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 404, description = "No such tenant or number.", body = ErrorBody, example = json!({"message": "outbound number not found"})),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/admin/v1/tenants/{subdomain}/outbound-numbers/{id}")]
+pub async fn delete_outbound_number(
+    _: AdminAuth,
+    state: web::Data<Service>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    state.remove_outbound_number(&path.0, &path.1).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,87 @@
+//! Tenants.
+
+use actix_web::{get, patch, post, web, HttpResponse};
+use sms_domain::admin::{TenantDraft, TenantUpdate};
+use sms_service::Service;
+
+use super::list;
+use crate::auth::AdminAuth;
+use crate::body::JsonBody;
+use crate::error::{ApiError, ErrorBody};
+use crate::wire::admin::{TenantCreate, TenantOut, TenantPatch};
+
+/// Creates a tenant.
+#[utoipa::path(
+    tag = "admin",
+    request_body = TenantCreate,
+    responses(
+        (status = 201, description = "Created.", body = TenantOut),
+        (status = 400, description = "Invalid fields.", body = ErrorBody, example = json!({"message": "subdomain must be 1 to 63 characters of a-z, 0-9 and -"})),
+        (status = 409, description = "The subdomain is taken.", body = ErrorBody, example = json!({"message": "tenant already exists"})),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/admin/v1/tenants")]
+pub async fn create_tenant(
+    _: AdminAuth,
+    state: web::Data<Service>,
+    body: JsonBody<TenantCreate>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = state.create_tenant(TenantDraft::try_from(body.0)?).await?;
+    Ok(HttpResponse::Created().json(TenantOut::from(&tenant)))
+}
+
+/// Lists tenants.
+#[utoipa::path(
+    tag = "admin",
+    responses(
+        (status = 200, description = "All tenants.", body = Vec<TenantOut>),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/admin/v1/tenants")]
+pub async fn list_tenants(_: AdminAuth, state: web::Data<Service>) -> Result<HttpResponse, ApiError> {
+    Ok(list(&state.tenants().await?, TenantOut::from))
+}
+
+/// Reads a tenant.
+#[utoipa::path(
+    tag = "admin",
+    params(("subdomain" = String, Path, description = "The tenant's subdomain.")),
+    responses(
+        (status = 200, description = "The tenant.", body = TenantOut),
+        (status = 404, description = "No such tenant.", body = ErrorBody, example = json!({"message": "tenant not found"})),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/admin/v1/tenants/{subdomain}")]
+pub async fn get_tenant(
+    _: AdminAuth,
+    state: web::Data<Service>,
+    subdomain: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(TenantOut::from(&state.tenant(&subdomain).await?)))
+}
+
+/// Changes a tenant's settings; `subdomain` cannot change.
+#[utoipa::path(
+    tag = "admin",
+    params(("subdomain" = String, Path, description = "The tenant's subdomain.")),
+    request_body = TenantPatch,
+    responses(
+        (status = 200, description = "The tenant as changed.", body = TenantOut),
+        (status = 400, description = "Invalid fields, or a new subdomain.", body = ErrorBody, example = json!({"message": "subdomain cannot be changed"})),
+        (status = 404, description = "No such tenant.", body = ErrorBody, example = json!({"message": "tenant not found"})),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/admin/v1/tenants/{subdomain}")]
+pub async fn patch_tenant(
+    _: AdminAuth,
+    state: web::Data<Service>,
+    subdomain: web::Path<String>,
+    body: JsonBody<TenantPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = state.update_tenant(&subdomain, TenantUpdate::try_from(body.0)?).await?;
+    Ok(HttpResponse::Ok().json(TenantOut::from(&tenant)))
+}

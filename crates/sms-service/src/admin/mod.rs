@@ -1,0 +1,39 @@
+//! The admin operations, per resource. Every operation on a tenant's resources finds the tenant
+//! through [`Service::for_tenant`], so a missing tenant answers the same everywhere and one
+//! tenant's ids never reach another's rows.
+
+mod agents;
+mod numbers;
+mod opt_outs;
+mod tenants;
+mod tokens;
+
+use chrono::NaiveDateTime;
+use sms_store::{DbConn, Tenant};
+
+pub use tokens::IssuedToken;
+
+use crate::error::{Result, ServiceError};
+use crate::Service;
+
+/// An id from a path: anything but an integer names no resource.
+pub fn parse_id(raw: &str, what: &'static str) -> Result<i64> {
+    raw.parse::<i64>().map_err(|_| ServiceError::NotFound(what))
+}
+
+impl Service {
+    /// Runs `f` in one blocking call with the tenant named by `subdomain` and the time now.
+    async fn for_tenant<T, F>(&self, subdomain: &str, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut DbConn, &Tenant, NaiveDateTime) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (subdomain, now) = (subdomain.to_owned(), self.now());
+        self.db(move |conn| {
+            let tenant =
+                sms_store::tenants::find_by_subdomain(conn, &subdomain)?.ok_or(ServiceError::NotFound("tenant"))?;
+            f(conn, &tenant, now)
+        })
+        .await
+    }
+}

@@ -1,0 +1,42 @@
+//! A tenant's outbound numbers, in E.164; a number belongs to one tenant only.
+
+use sms_domain::{E164Number, PhoneError};
+use sms_store::OutboundNumber;
+
+use super::parse_id;
+use crate::error::{conflict_as, Result, ServiceError};
+use crate::Service;
+
+impl Service {
+    /// Registers a number sent in any common US format.
+    pub async fn add_outbound_number(&self, subdomain: &str, number: Option<&str>) -> Result<OutboundNumber> {
+        let raw =
+            number.filter(|n| !n.trim().is_empty()).ok_or(sms_domain::admin::AdminInputError::Required("number"))?;
+        let number = E164Number::parse(raw).map_err(|e| match e {
+            PhoneError::Invalid => ServiceError::Invalid("number is invalid".into()),
+            PhoneError::NonUs => ServiceError::Invalid("Non-US phone number not allowed".into()),
+        })?;
+        self.for_tenant(subdomain, move |conn, tenant, now| {
+            sms_store::numbers::create(conn, tenant.id, &number, now)
+                .map_err(conflict_as("outbound number is already registered"))
+        })
+        .await
+    }
+
+    pub async fn outbound_numbers(&self, subdomain: &str) -> Result<Vec<OutboundNumber>> {
+        self.for_tenant(subdomain, |conn, tenant, _| Ok(sms_store::numbers::list(conn, tenant.id)?)).await
+    }
+
+    pub async fn remove_outbound_number(&self, subdomain: &str, id: &str) -> Result<()> {
+        let id = id.to_owned();
+        self.for_tenant(subdomain, move |conn, tenant, _| {
+            let id = parse_id(&id, "outbound number")?;
+            if sms_store::numbers::delete(conn, tenant.id, id)? {
+                Ok(())
+            } else {
+                Err(ServiceError::NotFound("outbound number"))
+            }
+        })
+        .await
+    }
+}

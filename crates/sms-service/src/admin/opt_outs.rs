@@ -1,0 +1,27 @@
+//! The consumers who opted out of a tenant's messages.
+
+use sms_domain::E164Number;
+use sms_store::OptOut;
+
+use crate::error::{Result, ServiceError};
+use crate::Service;
+
+impl Service {
+    pub async fn opt_outs(&self, subdomain: &str) -> Result<Vec<OptOut>> {
+        self.for_tenant(subdomain, |conn, tenant, _| Ok(sms_store::delivery::list_opt_outs(conn, tenant.id)?)).await
+    }
+
+    /// Removes an opt-out, so the tenant may text the number again.
+    pub async fn remove_opt_out(&self, subdomain: &str, number: &str) -> Result<()> {
+        let number = number.to_owned();
+        self.for_tenant(subdomain, move |conn, tenant, _| {
+            let number = E164Number::parse(&number).map_err(|_| ServiceError::NotFound("opt-out"))?;
+            if sms_store::delivery::opt_in(conn, tenant.id, number.as_str())? {
+                Ok(())
+            } else {
+                Err(ServiceError::NotFound("opt-out"))
+            }
+        })
+        .await
+    }
+}

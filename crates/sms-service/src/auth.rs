@@ -1,0 +1,252 @@
+//! Authentication: who a request is, before anything else is looked at.
+//!
+//! Tenant API: HTTP Basic `subdomain:api-token`, or a Bearer JWT with `role: "tenant"`.
+//! Admin API: a Bearer JWT with `role: "admin"`. JWTs are HS256 only, with `sub` and `exp`
+//! required and no leeway on expiry. API tokens are stored as the hex SHA-256 of the token and
+//! compared in constant time.
+
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sms_lock::Decision;
+use sms_store::Tenant;
+use subtle::ConstantTimeEq;
+
+use crate::auth_cache::CacheKey;
+use crate::error::{Result, ServiceError};
+use crate::Service;
+
+pub const ROLE_ADMIN: &str = "admin";
+pub const ROLE_TENANT: &str = "tenant";
+
+/// What a request presented in its `Authorization` header.
+#[derive(Clone)]
+pub enum Credentials {
+    Basic { subdomain: String, token: String },
+    Bearer(String),
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Basic { subdomain, .. } => write!(f, "Basic({subdomain}, …)"),
+            Self::Bearer(_) => f.write_str("Bearer(…)"),
+        }
+    }
+}
+
+/// The claims this service reads and writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    #[serde(default)]
+    pub role: Option<String>,
+    pub exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+}
+
+/// The HS256 keys made from `SMS_JWT_SECRET`.
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl JwtKeys {
+    pub fn new(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.validate_exp = true;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+    }
+
+    pub fn sign(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+    }
+
+    /// Verifies signature, algorithm and expiry; `None` for any token that fails.
+    pub fn verify(&self, token: &str) -> Option<Claims> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|data| data.claims)
+    }
+
+    /// A signed admin token valid for `ttl_seconds`.
+    pub fn admin_token(&self, ttl_seconds: u64) -> Result<String, jsonwebtoken::errors::Error> {
+        let now = unix_now();
+        self.sign(&Claims {
+            sub: "admin".into(),
+            role: Some(ROLE_ADMIN.into()),
+            exp: now.saturating_add(ttl_seconds),
+            iat: Some(now),
+            tenant: None,
+        })
+    }
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// A new random API token (32 bytes, base64url) and its stored hash.
+pub fn new_api_token() -> (String, String) {
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let hash = hash_token(&token);
+    (token, hash)
+}
+
+/// The hex SHA-256 under which a token is stored.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl Service {
+    /// Authenticates a tenant API request, then takes a token from the tenant's rate limit:
+    /// 401 before 429, both before anything else of the request is looked at.
+    pub async fn authenticate_tenant(&self, credentials: Option<Credentials>) -> Result<Tenant> {
+        let tenant = self.tenant_of(credentials).await?;
+        let rate = u32::try_from(tenant.rate_limit_per_second).unwrap_or(0);
+        let burst = u32::try_from(tenant.rate_limit_burst).unwrap_or(1);
+        match self.inner.limiter.check(tenant.id, rate, burst).await? {
+            Decision::Allowed => Ok(tenant),
+            Decision::Limited { retry_after } => {
+                metrics::counter!("sms_rate_limited_total").increment(1);
+                Err(ServiceError::RateLimited(retry_after))
+            }
+        }
+    }
+
+    async fn tenant_of(&self, credentials: Option<Credentials>) -> Result<Tenant> {
+        let invalid = || ServiceError::tenant_unauthorized("invalid credentials");
+        let credentials = credentials.ok_or(ServiceError::tenant_unauthorized("authentication required"))?;
+        let (key, presented_hash) = match credentials {
+            Credentials::Basic { subdomain, token } => {
+                let token_hash = hash_token(&token);
+                (CacheKey::Basic { subdomain, token_hash: token_hash.clone() }, Some(token_hash))
+            }
+            Credentials::Bearer(jwt) => {
+                let claims = self.inner.jwt.verify(&jwt).ok_or_else(invalid)?;
+                match claims.role.as_deref() {
+                    Some(ROLE_TENANT) => {}
+                    Some(ROLE_ADMIN) => {
+                        return Err(ServiceError::Forbidden("an admin token cannot use the tenant API"))
+                    }
+                    _ => return Err(invalid()),
+                }
+                (CacheKey::Jwt { subdomain: claims.tenant.ok_or_else(invalid)? }, None)
+            }
+        };
+        let cache = &self.inner.auth_cache;
+        if let Some(tenant) = cache.get(&key) {
+            metrics::counter!("sms_auth_cache_total", "outcome" => "hit").increment(1);
+            return Ok(tenant);
+        }
+        metrics::counter!("sms_auth_cache_total", "outcome" => "miss").increment(1);
+        let ticket = cache.ticket();
+        let subdomain = match &key {
+            CacheKey::Basic { subdomain, .. } | CacheKey::Jwt { subdomain } => subdomain.clone(),
+        };
+        let found = self
+            .db(move |conn| {
+                let Some(tenant) = sms_store::tenants::find_by_subdomain(conn, &subdomain)? else {
+                    return Ok(None);
+                };
+                let Some(presented_hash) = presented_hash else { return Ok(Some(tenant)) };
+                let hashes = sms_store::tokens::active_hashes(conn, tenant.id)?;
+                // Compare against every token in constant time; no early exit.
+                let matched = hashes.iter().fold(subtle::Choice::from(0), |acc, stored| {
+                    acc | stored.as_bytes().ct_eq(presented_hash.as_bytes())
+                });
+                Ok(bool::from(matched).then_some(tenant))
+            })
+            .await?;
+        let tenant = found.ok_or_else(invalid)?;
+        if let Some(ticket) = ticket {
+            cache.fill(ticket, key, tenant.clone());
+        }
+        Ok(tenant)
+    }
+
+    /// Checks an admin request's credentials. No I/O, so it can run before the body is read.
+    pub fn authorize_admin(&self, credentials: Option<Credentials>) -> Result<()> {
+        let invalid = || ServiceError::admin_unauthorized("invalid credentials");
+        let Credentials::Bearer(jwt) =
+            credentials.ok_or(ServiceError::admin_unauthorized("authentication required"))?
+        else {
+            return Err(invalid());
+        };
+        let claims = self.inner.jwt.verify(&jwt).ok_or_else(invalid)?;
+        match claims.role.as_deref() {
+            Some(ROLE_ADMIN) => Ok(()),
+            Some(ROLE_TENANT) => Err(ServiceError::Forbidden("a tenant token cannot use the admin API")),
+            _ => Err(invalid()),
+        }
+    }
+
+    /// A tenant or its tokens changed (committed or not): forget cached authentications here
+    /// and tell the other instances to.
+    pub(crate) async fn tenants_changed(&self) {
+        self.inner.auth_cache.invalidate();
+        if let Some(feed) = &self.inner.changes {
+            if let Err(e) = feed.publish().await {
+                tracing::warn!(error = %e, "could not announce a tenant change; other instances forget it within the cache TTL");
+            }
+        }
+    }
+
+    /// Hears the other instances' changes for as long as it runs (spawn it); nothing to do
+    /// without a feed.
+    pub async fn listen_for_changes(&self) {
+        let Some(feed) = self.inner.changes.clone() else { return };
+        let service = self.clone();
+        feed.listen(move |notice| match notice {
+            sms_lock::Notice::Listening => service.inner.auth_cache.set_listening(true),
+            sms_lock::Notice::Changed => service.inner.auth_cache.invalidate(),
+            sms_lock::Notice::Lost => service.inner.auth_cache.set_listening(false),
+        })
+        .await;
+    }
+
+    /// Whether authentications are served from the cache now (for tests of the change feed).
+    pub fn auth_cache_in_use(&self) -> bool {
+        self.inner.auth_cache.in_use()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let (a, hash_a) = new_api_token();
+        let (b, _) = new_api_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert_eq!(hash_a, hash_token(&a));
+        assert_eq!(hash_a.len(), 64);
+        assert!(!hash_a.contains(&a));
+    }
+
+    #[test]
+    fn jwts_need_the_right_key_and_a_future_exp() {
+        let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef");
+        let token = match keys.admin_token(60) {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(keys.verify(&token).and_then(|c| c.role), Some("admin".into()));
+        assert!(JwtKeys::new(b"another secret another secret ..").verify(&token).is_none());
+        let expired = keys.sign(&Claims {
+            sub: "x".into(),
+            role: Some("admin".into()),
+            exp: unix_now() - 1,
+            iat: None,
+            tenant: None,
+        });
+        assert!(expired.ok().and_then(|t| keys.verify(&t)).is_none());
+    }
+}

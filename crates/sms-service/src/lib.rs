@@ -1,0 +1,145 @@
+//! The application: every workflow of the outbound SMS service, with its rules in their
+//! documented order, whichever path calls it (the HTTP API, a provider callback, the sweeper).
+//!
+//! A [`Service`] is given what it works with as values (the store, the session lock, the rate
+//! limiter, the clock), so tests drive it without HTTP. It answers records and
+//! [`ServiceError`]s; the HTTP crate turns them into wire bodies and statuses.
+
+pub mod admin;
+mod auth;
+mod auth_cache;
+mod callbacks;
+mod chats;
+mod clock;
+mod error;
+mod ready;
+mod send;
+mod session;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sms_lock::{InProcessRateLimiter, RateLimiter, RedisChangeFeed, SessionLock};
+use sms_store::{DbConn, Store};
+
+pub use auth::{hash_token, new_api_token, unix_now, Claims, Credentials, JwtKeys, ROLE_ADMIN, ROLE_TENANT};
+pub use callbacks::{CallbackSettings, Form};
+pub use chats::{ChatPage, EndRequest};
+pub use clock::{Clock, SystemClock};
+pub use error::{Realm, Result, ServiceError};
+pub use ready::Readiness;
+pub use send::{Remembered, SendOutcome};
+pub use session::{session_ttl, PENDING_TTL, TTL_MARGIN};
+
+/// The records the workflows answer: read-only views of what is stored.
+pub mod records {
+    pub use sms_store::chats::ChatFilter;
+    pub use sms_store::{Agent, ApiToken, Chat, ChatBundle, Message, OptOut, OutboundNumber, Participant, Tenant};
+}
+
+/// How long an authenticated tenant is served from the cache, by default.
+pub const AUTH_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// The application's state and its workflows. Cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    lock: Arc<dyn SessionLock>,
+    limiter: Arc<dyn RateLimiter>,
+    jwt: JwtKeys,
+    auth_cache: auth_cache::AuthCache,
+    changes: Option<Arc<RedisChangeFeed>>,
+    callbacks: CallbackSettings,
+    pending_ttl: Duration,
+    clock: Arc<dyn Clock>,
+}
+
+/// What a [`Service`] is built from; [`ServiceParts::new`] fills in the single-instance
+/// defaults.
+pub struct ServiceParts {
+    pub store: Store,
+    pub lock: Arc<dyn SessionLock>,
+    pub jwt: JwtKeys,
+    pub limiter: Arc<dyn RateLimiter>,
+    /// With several instances, where they tell each other of changes to tenants.
+    pub changes: Option<Arc<RedisChangeFeed>>,
+    /// How long an authentication is cached (zero turns the cache off).
+    pub auth_cache_ttl: Duration,
+    pub callbacks: CallbackSettings,
+    /// How long a session lock lives before its chat is committed.
+    pub pending_ttl: Duration,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl ServiceParts {
+    pub fn new(store: Store, lock: Arc<dyn SessionLock>, jwt: JwtKeys) -> Self {
+        Self {
+            store,
+            lock,
+            jwt,
+            limiter: Arc::new(InProcessRateLimiter::new()),
+            changes: None,
+            auth_cache_ttl: AUTH_CACHE_TTL,
+            callbacks: CallbackSettings::default(),
+            pending_ttl: PENDING_TTL,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    pub fn build(self) -> Service {
+        // Alone, an instance hears all its changes; with a feed its cache serves nothing until
+        // the feed's listener is subscribed (see [`Service::listen_for_changes`]).
+        let auth_cache = auth_cache::AuthCache::new(self.auth_cache_ttl, self.changes.is_none());
+        Service {
+            inner: Arc::new(Inner {
+                store: self.store,
+                lock: self.lock,
+                limiter: self.limiter,
+                jwt: self.jwt,
+                auth_cache,
+                changes: self.changes,
+                callbacks: self.callbacks,
+                pending_ttl: self.pending_ttl,
+                clock: self.clock,
+            }),
+        }
+    }
+}
+
+impl Service {
+    /// The JWT keys, to sign tokens (the server's `admin-token`, tests).
+    pub fn jwt(&self) -> &JwtKeys {
+        &self.inner.jwt
+    }
+
+    /// The session lock's kind, for the start-up log.
+    pub fn lock_kind(&self) -> &'static str {
+        self.inner.lock.kind()
+    }
+
+    /// Connections in use and the pool's size, for metrics.
+    pub fn pool_state(&self) -> (u32, u32) {
+        self.inner.store.pool_state()
+    }
+
+    fn now(&self) -> chrono::NaiveDateTime {
+        self.inner.clock.now()
+    }
+
+    /// Runs blocking database work on the runtime's blocking pool, never on a worker thread,
+    /// with a pooled connection (which the store marks suspect after a database fault).
+    pub(crate) async fn db<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = self.inner.store.clone();
+        tokio::task::spawn_blocking(move || store.with_conn(f))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("blocking task failed: {e}")))?
+    }
+}

@@ -1,0 +1,252 @@
+//! Sending an SMS: opening a chat with its first message, in the documented order of checks,
+//! under the consumer's session lock; and the same once per `Idempotency-Key`.
+
+use sha2::{Digest, Sha256};
+use sms_domain::{segments, Addressed, AgentSelector, Content, E164Number, SendSmsBody, SmsError, TenantPolicy};
+use sms_store::chats::{self, EndedChat, NewChatSpec, Opened, Refusal};
+use sms_store::idempotency::{self, Begin};
+use sms_store::{Agent, ChatBundle, DbConn, Tenant};
+
+use crate::error::{Result, ServiceError};
+use crate::{session_ttl, Service};
+
+/// How long an idempotent answer is kept.
+const IDEMPOTENCY_TTL_HOURS: i64 = 24;
+/// How long a running request holds its key; a request that died frees it after this.
+const IDEMPOTENCY_LEASE_SECS: i64 = 60;
+
+/// An answer as the client receives it, kept under its `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remembered {
+    pub status: u16,
+    pub body: String,
+}
+
+/// What a send with an `Idempotency-Key` answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendOutcome {
+    pub answer: Remembered,
+    /// The answer is the first request's, replayed; nothing was created.
+    pub replayed: bool,
+}
+
+/// A chat opened, and the consumer's previous chat when it had run past its timeout and was
+/// ended on the way (its lock is released once the transaction commits).
+struct Opening {
+    bundle: ChatBundle,
+    expired: Option<EndedChat>,
+}
+
+impl Service {
+    /// Sends an SMS: opens a chat for the consumer with its first message queued for delivery.
+    ///
+    /// The first fault in this order is answered: the fields (chat type, the tenant's switches,
+    /// the consumer's number, the outbound number), the outbound number being the tenant's,
+    /// the message and ticket, the agent, the opt-out, and last the consumer's active session.
+    /// Nothing is written on any fault, and no lock is left held.
+    pub async fn send(&self, tenant: &Tenant, body: &[u8]) -> Result<ChatBundle> {
+        let request = SendSmsBody::from_json(body)?;
+        self.open_chat(tenant, request).await
+    }
+
+    /// [`Service::send`] once per `key`: the same key with the same body replays the first
+    /// answer and creates nothing; with another body it is refused; while the first request
+    /// runs it is a conflict. `render` turns an outcome other than a server fault into the
+    /// answer the client receives, which is what is remembered; a server fault is answered as
+    /// an error and forgotten, so the retry runs again.
+    pub async fn send_once(
+        &self,
+        tenant: &Tenant,
+        key: &str,
+        body: &[u8],
+        render: impl Fn(&Result<ChatBundle>) -> Remembered,
+    ) -> Result<SendOutcome> {
+        if !((1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())) {
+            return Err(ServiceError::Invalid("Idempotency-Key must be 1 to 255 visible ASCII characters".into()));
+        }
+        let parsed = sms_domain::json::parse_value(body);
+        let hash = request_hash(parsed.as_ref().ok(), body);
+        let (tenant_id, claimed, now) = (tenant.id, key.to_owned(), self.now());
+        let begun = self
+            .db(move |conn| {
+                let lease = now + chrono::Duration::seconds(IDEMPOTENCY_LEASE_SECS);
+                let expires = now + chrono::Duration::hours(IDEMPOTENCY_TTL_HOURS);
+                Ok(idempotency::begin(conn, tenant_id, &claimed, &hash, now, lease, expires)?)
+            })
+            .await?;
+        match begun {
+            Begin::Replay { status, body } => {
+                let status = u16::try_from(status).unwrap_or(200);
+                return Ok(SendOutcome { answer: Remembered { status, body }, replayed: true });
+            }
+            Begin::Mismatch => return Err(ServiceError::IdempotencyMismatch),
+            Begin::Running => {
+                return Err(ServiceError::Conflict("a request with this Idempotency-Key is still in progress"))
+            }
+            Begin::Started => {}
+        }
+        let outcome = match parsed.and_then(SendSmsBody::from_value) {
+            Ok(request) => self.open_chat(tenant, request).await,
+            Err(e) => Err(e.into()),
+        };
+        let key = key.to_owned();
+        // A server fault is not the answer to remember: the client's retry must run again.
+        if let Err(error) = outcome.as_ref().map_err(ServiceError::clone) {
+            if error.is_server_fault() {
+                if let Err(e) = self.db(move |conn| Ok(idempotency::abandon(conn, tenant_id, &key)?)).await {
+                    tracing::warn!(error = %e, "could not give up an idempotency key; it frees itself when its lease ends");
+                }
+                return Err(error);
+            }
+        }
+        let answer = render(&outcome);
+        let kept = answer.clone();
+        let recorded = self
+            .db(move |conn| Ok(idempotency::finish(conn, tenant_id, &key, i32::from(kept.status), &kept.body)?))
+            .await;
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e, "could not record the idempotent answer; a retry runs again");
+        }
+        Ok(SendOutcome { answer, replayed: false })
+    }
+
+    /// Takes the consumer's lock and writes the chat.
+    ///
+    /// The usual case takes the lock first and then, in one transaction, makes the checks
+    /// that read the tenant's tables and writes the chat. When the lock is held, those checks
+    /// run on their own first, so a fault earlier in the order still wins over the active
+    /// session.
+    async fn open_chat(&self, tenant: &Tenant, request: SendSmsBody) -> Result<ChatBundle> {
+        let policy =
+            TenantPolicy { sms_enabled: tenant.sms_enabled, outbound_sms_enabled: tenant.outbound_sms_enabled };
+        let addressed = request.addressing(policy)?;
+        let send =
+            Send { tenant: tenant.clone(), content: request.content(), selector: request.agent_selector(), addressed };
+        let tenant_id = tenant.id;
+        let end_user = send.addressed.end_user.clone();
+        let guard = match self.try_lock(tenant_id, &end_user).await? {
+            Some(guard) => guard,
+            None => {
+                let early = send.clone();
+                self.db(move |conn| early.checked(conn).map(drop)).await?;
+                self.lock(tenant_id, &end_user).await?
+            }
+        };
+        let token = guard.token().map(|t| t.as_str().to_owned());
+        let now = self.now();
+        let written =
+            self.db(move |conn| sms_store::transaction(conn, |conn| send.write(conn, token.as_deref(), now))).await;
+        let opening = match written {
+            Ok(opening) => opening,
+            Err(e) => {
+                guard.release().await;
+                return Err(self.name_the_active_chat(e, tenant_id, end_user).await);
+            }
+        };
+        // The session now belongs to the chat: hold the lock for the chat's lifetime. Off the
+        // answer's path: the chat is committed, and a failure changes nothing for the client
+        // (the database still guards the session). A refresh that runs after the chat was
+        // ended finds the lock released and does nothing.
+        if let Some(token) = guard.keep() {
+            let key = sms_lock::LockKey::new(tenant_id, end_user.as_str());
+            let (lock, ttl) = (self.inner.lock.clone(), session_ttl(tenant.session_timeout_minutes));
+            tokio::spawn(async move {
+                if let Err(e) = lock.refresh(&key, &token, ttl).await {
+                    tracing::warn!(error = %e, "could not extend the session lock; the database still guards the session");
+                }
+            });
+        }
+        if let Some(expired) = &opening.expired {
+            self.release_ended(expired).await;
+        }
+        tracing::info!(chat_id = opening.bundle.chat.id, end_user = %end_user.masked(), "outbound chat created");
+        Ok(opening.bundle)
+    }
+
+    /// A chat committed by a concurrent request is invisible inside the transaction the index
+    /// refused; it is visible now, and the answer names it.
+    async fn name_the_active_chat(&self, e: ServiceError, tenant_id: i64, end_user: E164Number) -> ServiceError {
+        let ServiceError::Rejected(SmsError::ActiveSession { chat_id: None }) = e else { return e };
+        let found = self.db(move |conn| Ok(chats::active_chat(conn, tenant_id, &end_user)?)).await;
+        match found {
+            Ok(chat) => SmsError::ActiveSession { chat_id: chat.map(|c| c.id) }.into(),
+            Err(e) => e,
+        }
+    }
+}
+
+/// One send, as validated so far.
+#[derive(Clone)]
+struct Send {
+    tenant: Tenant,
+    addressed: Addressed,
+    /// Checked before the write, answered after the outbound number's check.
+    content: Result<Content, SmsError>,
+    selector: AgentSelector,
+}
+
+impl Send {
+    /// The faults that need the tenant's tables, in order after the fields' own: the outbound
+    /// number, the message and ticket, the agent, the opt-out. Answers the agent.
+    fn checked(&self, conn: &mut DbConn) -> Result<Option<Agent>> {
+        let (tenant_id, addressed) = (self.tenant.id, &self.addressed);
+        let checks = sms_store::numbers::send_checks(conn, tenant_id, &addressed.outbound, &addressed.end_user)?;
+        if !checks.outbound_registered {
+            return Err(SmsError::OutboundNumberNotFound.into());
+        }
+        self.content.clone()?;
+        let agent = sms_agents::resolve(conn, tenant_id, &self.selector)?;
+        if checks.opted_out {
+            return Err(SmsError::OptedOut.into());
+        }
+        Ok(agent)
+    }
+
+    /// Writes the chat inside the caller's transaction. The usual send (a valid message, no
+    /// agent) reads nothing first: its table checks travel with the write, which answers which
+    /// of them refused it.
+    fn write(&self, conn: &mut DbConn, lock_token: Option<&str>, now: chrono::NaiveDateTime) -> Result<Opening> {
+        let agent = if self.content.is_ok() && self.selector.is_empty() { None } else { self.checked(conn)? };
+        let content = self.content.clone()?;
+        let tenant = &self.tenant;
+        let spec = NewChatSpec {
+            tenant_id: tenant.id,
+            lang: &tenant.lang,
+            chat_type: self.addressed.chat_type,
+            end_user_number: &self.addressed.end_user,
+            outbound_number: &self.addressed.outbound,
+            ticket_id: content.ticket_id.as_deref(),
+            agent: agent.as_ref(),
+            message: &content.message,
+            segments: segments::count(&content.message),
+            lock_token,
+            now,
+            session_timeout: chrono::Duration::minutes(i64::from(tenant.session_timeout_minutes)),
+        };
+        let mut expired = None;
+        // At most twice: a second refusal is a chat opened meanwhile by someone else.
+        for attempt in 0..2 {
+            match chats::open(conn, &spec)? {
+                Opened::Created(bundle) => return Ok(Opening { bundle, expired }),
+                Opened::Refused(Refusal::OutboundNotRegistered) => return Err(SmsError::OutboundNumberNotFound.into()),
+                Opened::Refused(Refusal::OptedOut) => return Err(SmsError::OptedOut.into()),
+                // Past its timeout, and nobody has ended it yet: it ends here, and the new chat
+                // opens in its place.
+                Opened::Busy(Some(active)) if attempt == 0 && active.expires_at <= now => {
+                    expired = chats::expire_if_idle(conn, &active, now)?;
+                }
+                Opened::Busy(active) => {
+                    return Err(SmsError::ActiveSession { chat_id: active.map(|c| c.id) }.into());
+                }
+            }
+        }
+        Err(SmsError::ActiveSession { chat_id: None }.into())
+    }
+}
+
+/// The body's identity: its JSON re-serialised with sorted keys (so spacing and key order do not
+/// matter), or the raw bytes when it is not JSON.
+fn request_hash(parsed: Option<&serde_json::Value>, raw: &[u8]) -> String {
+    let canonical = parsed.and_then(|v| serde_json::to_vec(v).ok());
+    hex::encode(Sha256::digest(canonical.as_deref().unwrap_or(raw)))
+}

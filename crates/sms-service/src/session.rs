@@ -1,0 +1,120 @@
+//! The session-lock side of the one-active-session rule: taking the consumer's lock before a
+//! chat is written, and freeing it when a chat ends.
+
+use std::time::{Duration, Instant};
+
+use sms_domain::{E164Number, SmsError};
+use sms_lock::{LockGuard, LockKey, LockToken};
+use sms_store::chats::{self, EndedChat};
+use sms_store::Chat;
+
+use crate::error::Result;
+use crate::Service;
+
+/// How long a freshly taken lock lives before its chat is committed, by default. Short, so a
+/// lock whose request died half-way (a killed process) frees the consumer soon; refreshed to
+/// the full session lifetime once the chat exists.
+pub const PENDING_TTL: Duration = Duration::from_secs(30);
+/// Added to the session timeout so the lock outlives its chat's timeout until the chat is
+/// ended and the lock released explicitly.
+pub const TTL_MARGIN: Duration = Duration::from_secs(300);
+/// How long a request waits for another request that holds the consumer's lock but has not
+/// committed its chat yet.
+const WAIT_FOR_HOLDER: Duration = Duration::from_secs(2);
+const POLL_EVERY: Duration = Duration::from_millis(20);
+
+/// The lock's lifetime for a chat of a tenant with this session timeout.
+pub fn session_ttl(session_timeout_minutes: i32) -> Duration {
+    Duration::from_secs(u64::try_from(session_timeout_minutes.max(1)).unwrap_or(1) * 60) + TTL_MARGIN
+}
+
+impl Service {
+    /// One attempt at the consumer's session lock: the guard, or `None` when someone holds it.
+    pub(crate) async fn try_lock(&self, tenant_id: i64, number: &E164Number) -> Result<Option<LockGuard>> {
+        let key = LockKey::new(tenant_id, number.as_str());
+        let lock = &self.inner.lock;
+        let acquired = lock.acquire(&key, self.inner.pending_ttl).await.inspect_err(|_| {
+            metrics::counter!("sms_session_lock_total", "outcome" => "error").increment(1);
+        })?;
+        Ok(acquired.map(|token| {
+            metrics::counter!("sms_session_lock_total", "outcome" => "acquired").increment(1);
+            LockGuard::new(lock.clone(), key, token)
+        }))
+    }
+
+    /// Takes the consumer's session lock, or answers the active-session fault.
+    ///
+    /// When the lock is held: by a live chat, that fault with the chat's id; by a chat past its
+    /// timeout that nobody ended yet, end it, free its lock and try again; by a request still
+    /// creating its chat, wait for it a little, then report its chat (or, if it failed, take
+    /// the lock).
+    pub(crate) async fn lock(&self, tenant_id: i64, number: &E164Number) -> Result<LockGuard> {
+        let deadline = Instant::now() + WAIT_FOR_HOLDER;
+        loop {
+            if let Some(guard) = self.try_lock(tenant_id, number).await? {
+                return Ok(guard);
+            }
+            metrics::counter!("sms_session_lock_total", "outcome" => "busy").increment(1);
+            let lookup = number.clone();
+            let active = self.db(move |conn| Ok(chats::active_chat(conn, tenant_id, &lookup)?)).await?;
+            match active {
+                Some(chat) if chat.expires_at > self.now() => {
+                    return Err(SmsError::ActiveSession { chat_id: Some(chat.id) }.into());
+                }
+                Some(chat) => self.expire(chat).await?,
+                None if Instant::now() >= deadline => {
+                    return Err(SmsError::ActiveSession { chat_id: None }.into());
+                }
+                None => tokio::time::sleep(POLL_EVERY).await,
+            }
+        }
+    }
+
+    /// Ends a chat found past its timeout (if nobody else did) and frees its lock.
+    async fn expire(&self, chat: Chat) -> Result<()> {
+        let now = self.now();
+        let ended = self.db(move |conn| Ok(chats::expire_if_idle(conn, &chat, now)?)).await?;
+        if let Some(ended) = ended {
+            self.release_ended(&ended).await;
+        }
+        Ok(())
+    }
+
+    /// Frees the lock of a chat that has ended, as its owner.
+    pub(crate) async fn release_ended(&self, ended: &EndedChat) {
+        let Some(token) = ended.lock_token.clone() else { return };
+        let key = LockKey::new(ended.tenant_id, &ended.end_user_number);
+        if let Err(e) = self.inner.lock.release(&key, &LockToken::from_stored(token)).await {
+            tracing::warn!(chat_id = ended.chat_id, error = %e, "could not release the lock of an ended chat; it will expire");
+        }
+    }
+
+    /// The chat's activity moved its timeout on: its session lock's moves with it.
+    pub(crate) async fn refresh_lock(&self, chat: &Chat, end_user_number: &str, session_timeout_minutes: i32) {
+        let Some(token) = chat.lock_token.clone() else { return };
+        let key = LockKey::new(chat.tenant_id, end_user_number);
+        let ttl = session_ttl(session_timeout_minutes);
+        if let Err(e) = self.inner.lock.refresh(&key, &LockToken::from_stored(token), ttl).await {
+            tracing::warn!(chat_id = chat.id, error = %e, "could not refresh the session lock");
+        }
+    }
+
+    /// Ends every chat past its timeout and frees its lock, and forgets expired idempotency
+    /// keys. Safe to run in every instance at once: each chat is ended by exactly one of them.
+    /// Answers how many chats this call ended.
+    pub async fn sweep_once(&self) -> Result<usize> {
+        let now = self.now();
+        let ended = self.db(move |conn| Ok(chats::expire_idle(conn, now, 500)?)).await?;
+        let purged = self.db(move |conn| Ok(sms_store::idempotency::purge_expired(conn, now)?)).await?;
+        if purged > 0 {
+            tracing::info!(count = purged, "purged expired idempotency keys");
+        }
+        for chat in &ended {
+            self.release_ended(chat).await;
+        }
+        if !ended.is_empty() {
+            tracing::info!(count = ended.len(), "ended idle chats");
+        }
+        Ok(ended.len())
+    }
+}

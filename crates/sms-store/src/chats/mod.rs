@@ -1,0 +1,126 @@
+//! Chats, their participants and messages, by concern: opening a chat ([`open`], one module
+//! per backend where their SQL differs), ending one ([`end`]), and reading them ([`read`]).
+//!
+//! The unique partial index `chats_one_active_per_end_user` over active chats refuses a second
+//! active chat for a consumer; [`open`] answers that refusal as [`Opened::Busy`].
+
+mod end;
+mod open;
+mod read;
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use sms_domain::E164Number;
+
+use crate::{Agent, ChatBundle};
+
+pub use end::{end, expire_idle, expire_if_idle, EndOutcome};
+pub use open::open;
+pub use read::{active_chat, find, list, messages, ChatFilter};
+
+/// The SQL of "the chat is active", written exactly as the predicate of the partial indexes
+/// `chats_one_active_per_end_user` and `chats_active_expiry`. A planner uses a partial index
+/// only when it can prove the query implies the index's predicate, and a bound list
+/// (`status = ANY($1)`) proves nothing: every active-chat lookup would scan all the tenant's
+/// chats. With the literal, each is one index probe.
+const ACTIVE_PREDICATE: &str = "chats.status IN ('selecting', 'queued', 'assigned')";
+
+/// [`ACTIVE_PREDICATE`] as a diesel expression. Unlike `diesel::dsl::sql`, it has a static
+/// query id, so the statements that use it stay in diesel's prepared-statement cache.
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+struct IsActive;
+
+impl diesel::Expression for IsActive {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for IsActive {
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(ACTIVE_PREDICATE);
+        Ok(())
+    }
+}
+
+impl<QS> diesel::AppearsOnTable<QS> for IsActive {}
+impl<QS> diesel::SelectableExpression<QS> for IsActive {}
+
+impl diesel::expression::ValidGrouping<()> for IsActive {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+fn is_active() -> IsActive {
+    IsActive
+}
+
+/// Everything needed to open a chat.
+#[derive(Debug, Clone)]
+pub struct NewChatSpec<'a> {
+    pub tenant_id: i64,
+    pub lang: &'a str,
+    pub chat_type: sms_domain::ChatType,
+    pub end_user_number: &'a E164Number,
+    pub outbound_number: &'a E164Number,
+    pub ticket_id: Option<&'a str>,
+    pub agent: Option<&'a Agent>,
+    pub message: &'a str,
+    pub segments: i32,
+    /// The session lock's token, kept so whoever ends the chat can release the lock as owner.
+    pub lock_token: Option<&'a str>,
+    pub now: NaiveDateTime,
+    pub session_timeout: Duration,
+}
+
+/// Why the tenant's tables refuse a send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The outbound number is not one of the tenant's.
+    OutboundNotRegistered,
+    /// The consumer opted out of the tenant's messages.
+    OptedOut,
+}
+
+/// What [`open`] did, all of it decided inside the caller's transaction.
+#[derive(Debug, Clone)]
+pub enum Opened {
+    /// The chat, its participants and its first (queued) message are written.
+    Created(ChatBundle),
+    /// Nothing was written: the outbound number is not the tenant's, or the consumer opted out.
+    Refused(Refusal),
+    /// The consumer has an active chat (the unique index refused the insert): that chat, or
+    /// `None` when it was committed by a concurrent transaction this one cannot see yet.
+    Busy(Option<crate::Chat>),
+}
+
+/// A chat that was ended, with what its session lock needs to be released.
+#[derive(Debug, Clone)]
+pub struct EndedChat {
+    pub chat_id: i64,
+    pub tenant_id: i64,
+    pub end_user_number: String,
+    pub lock_token: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sms_domain::ChatStatus;
+
+    /// The literal names exactly the active statuses, in the migrations' order.
+    #[test]
+    fn the_active_predicate_lists_the_active_statuses() {
+        let names = ChatStatus::active_names().map(|n| format!("'{n}'")).join(", ");
+        assert_eq!(ACTIVE_PREDICATE, format!("chats.status IN ({names})"));
+    }
+
+    /// The migrations' partial indexes carry the same predicate, so planners can use them.
+    #[test]
+    fn the_partial_indexes_use_the_same_predicate() {
+        for sql in [
+            include_str!("../../../../migrations/postgres/2026-11-23-000001_init/up.sql"),
+            include_str!("../../../../migrations/sqlite/2026-11-23-000001_init/up.sql"),
+        ] {
+            let predicate = ACTIVE_PREDICATE.trim_start_matches("chats.");
+            assert_eq!(sql.matches(&format!("WHERE {predicate};")).count(), 2, "{sql}");
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! Reading chats: one, a page of them, the consumer's active one, a chat's messages.
+
+use diesel::prelude::*;
+use sms_domain::{ChatStatus, E164Number};
+
+use super::is_active;
+use crate::schema::{agents, chats, end_users, messages, participants};
+use crate::{Agent, Chat, ChatBundle, DbConn, Message, Participant, StoreError};
+
+/// The consumer's active chat in the tenant, if any (whether or not it has run past its
+/// timeout).
+pub fn active_chat(conn: &mut DbConn, tenant_id: i64, number: &E164Number) -> Result<Option<Chat>, StoreError> {
+    db_run!(conn, |c| chats::table
+        .inner_join(end_users::table)
+        .filter(chats::tenant_id.eq(tenant_id))
+        .filter(end_users::tenant_id.eq(tenant_id))
+        .filter(end_users::number.eq(number.as_str()))
+        .filter(is_active())
+        .select(Chat::as_select())
+        .first(c)
+        .optional())
+    .map_err(StoreError::from)
+}
+
+/// The active chat of an end user known by id.
+pub(super) fn active_chat_of(conn: &mut DbConn, tenant_id: i64, end_user_id: i64) -> Result<Option<Chat>, StoreError> {
+    db_run!(conn, |c| chats::table
+        .filter(chats::tenant_id.eq(tenant_id))
+        .filter(chats::end_user_id.eq(end_user_id))
+        .filter(is_active())
+        .select(Chat::as_select())
+        .first(c)
+        .optional())
+    .map_err(StoreError::from)
+}
+
+pub(super) fn find_chat(conn: &mut DbConn, tenant_id: i64, chat_id: i64) -> Result<Option<Chat>, StoreError> {
+    db_run!(conn, |c| chats::table
+        .filter(chats::id.eq(chat_id))
+        .filter(chats::tenant_id.eq(tenant_id))
+        .select(Chat::as_select())
+        .first(c)
+        .optional())
+    .map_err(StoreError::from)
+}
+
+/// A chat of the tenant with its participants and agent; `None` for a chat of another tenant
+/// exactly as for a missing one.
+pub fn find(conn: &mut DbConn, tenant_id: i64, chat_id: i64) -> Result<Option<ChatBundle>, StoreError> {
+    let Some(chat) = find_chat(conn, tenant_id, chat_id)? else {
+        return Ok(None);
+    };
+    Ok(bundles(conn, vec![chat])?.pop())
+}
+
+/// Filters of the chat list.
+#[derive(Debug, Clone, Default)]
+pub struct ChatFilter {
+    pub status: Option<ChatStatus>,
+    pub end_user_number: Option<E164Number>,
+    /// From 1.
+    pub page: i64,
+    pub per: i64,
+}
+
+/// A page of the tenant's chats, newest first, and the total count over all pages.
+pub fn list(conn: &mut DbConn, tenant_id: i64, filter: &ChatFilter) -> Result<(Vec<ChatBundle>, i64), StoreError> {
+    // A macro rather than a closure: the boxed query is typed by its backend, and each arm of
+    // `db_run!` needs its own.
+    macro_rules! filtered {
+        () => {{
+            let mut query = chats::table.filter(chats::tenant_id.eq(tenant_id)).into_boxed();
+            if let Some(status) = filter.status {
+                query = query.filter(chats::status.eq(status.as_str()));
+            }
+            if let Some(number) = &filter.end_user_number {
+                let end_user = end_users::table
+                    .filter(end_users::tenant_id.eq(tenant_id))
+                    .filter(end_users::number.eq(number.as_str().to_owned()))
+                    .select(end_users::id);
+                query = query.filter(chats::end_user_id.eq_any(end_user));
+            }
+            query
+        }};
+    }
+    let offset = (filter.page.max(1) - 1).saturating_mul(filter.per);
+    let (rows, total) = db_run!(conn, |c| {
+        let total: i64 = filtered!().count().get_result(c)?;
+        let rows: Vec<Chat> =
+            filtered!().order(chats::id.desc()).offset(offset).limit(filter.per).select(Chat::as_select()).load(c)?;
+        Ok::<_, diesel::result::Error>((rows, total))
+    })?;
+    Ok((bundles(conn, rows)?, total))
+}
+
+/// Attaches participants and agents to chats with one query each.
+fn bundles(conn: &mut DbConn, chats: Vec<Chat>) -> Result<Vec<ChatBundle>, StoreError> {
+    if chats.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = chats.iter().map(|c| c.id).collect();
+    let agent_ids: Vec<i64> = chats.iter().filter_map(|c| c.agent_id).collect();
+    let parts: Vec<Participant> = db_run!(conn, |c| participants::table
+        .filter(participants::chat_id.eq_any(&ids))
+        .order(participants::id)
+        .select(Participant::as_select())
+        .load(c))?;
+    let agent_rows: Vec<Agent> = if agent_ids.is_empty() {
+        Vec::new()
+    } else {
+        db_run!(conn, |c| agents::table.filter(agents::id.eq_any(&agent_ids)).select(Agent::as_select()).load(c))?
+    };
+    Ok(chats
+        .into_iter()
+        .map(|chat| ChatBundle {
+            participants: parts.iter().filter(|p| p.chat_id == chat.id).cloned().collect(),
+            agent: chat.agent_id.and_then(|id| agent_rows.iter().find(|a| a.id == id).cloned()),
+            chat,
+        })
+        .collect())
+}
+
+/// The chat's messages, oldest first.
+pub fn messages(conn: &mut DbConn, chat_id: i64) -> Result<Vec<Message>, StoreError> {
+    db_run!(conn, |c| messages::table
+        .filter(messages::chat_id.eq(chat_id))
+        .order(messages::id)
+        .select(Message::as_select())
+        .load(c))
+    .map_err(StoreError::from)
+}
