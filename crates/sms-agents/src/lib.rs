@@ -1,5 +1,5 @@
-//! Agent lookup: which agent of the tenant a request names, with the SPEC's faults (section 3,
-//! step 5).
+//! Agent lookup: which agent of the tenant a request names, with the faults of the send's agent
+//! check (unknown, two different agents, deactivated).
 //!
 //! The lookup is written against the [`AgentDirectory`] trait so its rules are tested without a
 //! database; the store implements the trait for a pooled connection.

@@ -1,6 +1,6 @@
 //! Rules for what admins create: tenants and agents.
 
-/// Default and bounds of a tenant's settings (SPEC section 4).
+/// Default and bounds of a tenant's settings (the README's admin API section).
 pub const DEFAULT_LANG: &str = "en";
 pub const DEFAULT_SESSION_TIMEOUT_MINUTES: i32 = 1440;
 pub const MIN_SESSION_TIMEOUT_MINUTES: i32 = 1;

@@ -1,5 +1,5 @@
 //! Delivery vocabulary: statuses that only move forward, retry timing, and the consumer's
-//! opt-out keywords (SPEC section 8).
+//! opt-out keywords.
 
 use std::time::Duration;
 

@@ -1,40 +1,41 @@
-//! The faults of `POST /apps/api/v1/sms` that the domain decides, with the SPEC's exact messages.
+//! The faults of `POST /apps/api/v1/sms`, with the exact messages CCAI clients match on.
 
-/// A fault of an outbound SMS request. `Display` is the exact message of SPEC section 3; the
-/// variants are declared in the order the SPEC reports them (first fault wins).
+/// A fault of an outbound SMS request. `Display` is the exact message clients match on; the
+/// variants are declared in the documented order of the checks (the first fault wins; the
+/// README and the OpenAPI description of the endpoint list them).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SmsError {
-    /// Row 1.
+    /// `chat_type` absent or null.
     #[error("chat_type needs to be provided")]
     ChatTypeMissing,
-    /// Row 2.
+    /// `chat_type` none of the accepted values.
     #[error("valid chat type needs to be provided")]
     ChatTypeInvalid,
-    /// Row 3.
+    /// The tenant's SMS channel is off.
     #[error("SMS is not enabled")]
     SmsDisabled,
-    /// Row 4.
+    /// The tenant's outbound SMS is off.
     #[error("Outbound SMS is not enabled")]
     OutboundSmsDisabled,
-    /// Row 5.
+    /// `end_user_number` absent, null or blank.
     #[error("end_user_number is required")]
     EndUserNumberMissing,
-    /// Row 6.
+    /// `end_user_number` not a phone number.
     #[error("end_user_number is invalid")]
     EndUserNumberInvalid,
-    /// Row 7.
+    /// Either number is not a US number (checked for each right after its own validity).
     #[error("Non-US phone number not allowed")]
     NonUsNumber,
-    /// Row 8.
+    /// `outbound_number` absent, null or blank.
     #[error("outbound_number is required")]
     OutboundNumberMissing,
-    /// Row 9.
+    /// `outbound_number` not a phone number.
     #[error("outbound_number is invalid")]
     OutboundNumberInvalid,
-    /// Row 10.
+    /// `outbound_number` is not one of the tenant's numbers.
     #[error("outbound_number is not found")]
     OutboundNumberNotFound,
-    /// Row 11.
+    /// `message` absent, null, empty or only white space.
     #[error("message is required")]
     MessageMissing,
     /// More than [`crate::sms::MAX_MESSAGE_CHARS`] code points.
@@ -55,7 +56,8 @@ pub enum SmsError {
     /// The consumer opted out of SMS from this tenant.
     #[error("end_user_number has opted out")]
     OptedOut,
-    /// Row 12: the consumer already has an active chat; carries its id when it is known.
+    /// The consumer already has an active chat (the one-active-session rule, checked last);
+    /// carries its id when it is known.
     #[error("Outbound SMS failed. Consumer is already in an active SMS session.")]
     ActiveSession { chat_id: Option<i64> },
 }

@@ -3,7 +3,7 @@
 
 use serde::de::DeserializeOwned;
 
-/// A body that is not the JSON an endpoint takes (SPEC section 3, step 2).
+/// A body that is not the JSON an endpoint takes (checked after size and content type).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BodyError {
     #[error("request body is not valid JSON: {0}")]

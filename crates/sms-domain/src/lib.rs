@@ -1,7 +1,7 @@
 //! Domain types of the outbound SMS service.
 //!
 //! Everything here is pure: no database, no lock, no HTTP. Types are valid by construction
-//! (an [`E164Number`] can only hold a US number that passed the SPEC's rules), so the layers
+//! (an [`E164Number`] can only hold a US number that passed the service's number rules), so the layers
 //! above never re-validate what they receive.
 
 pub mod admin;

@@ -22,7 +22,7 @@ const MAX_INPUT_LEN: usize = 64;
 
 /// A US phone number in E.164 form (`+14155550100`).
 ///
-/// The only way to get one is [`E164Number::parse`], which applies the SPEC's rules: a country
+/// The only way to get one is [`E164Number::parse`], which applies the service's rules: a country
 /// code other than +1 is non-US even when the rest is not a valid number of that country; a +1
 /// number valid outside the US region (Canada, the Caribbean) is non-US; anything else that is
 /// not a valid NANP number, or carries an extension, is invalid.

@@ -1,4 +1,4 @@
-//! How many SMS segments a text takes (SPEC section 8).
+//! How many SMS segments a text takes: GSM-7 160 single / 153 per part, otherwise UCS-2 70 / 67.
 
 /// The GSM 03.38 basic character set (without the escape character).
 const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\

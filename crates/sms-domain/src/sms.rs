@@ -1,9 +1,10 @@
-//! The body of `POST /apps/api/v1/sms` and its validation, in the SPEC's order.
+//! The body of `POST /apps/api/v1/sms` and its validation, in the documented order of checks.
 //!
-//! Validation comes in steps because the SPEC interleaves checks that need the database with
-//! checks that do not: [`SendSmsBody::addressing`] covers rows 1–9, the caller then checks that
-//! the outbound number is the tenant's (row 10), and [`SendSmsBody::content`] covers row 11 and
-//! the length limits. The agent and the session come after that.
+//! Validation comes in steps because the order interleaves checks that need the database with
+//! checks that do not: [`SendSmsBody::addressing`] checks the chat type, the tenant's switches
+//! and both numbers; the caller then checks that the outbound number is the tenant's; then
+//! [`SendSmsBody::content`] checks the message and the ticket. The agent, the opt-out and the
+//! consumer's active session come after that.
 
 use serde::Deserialize;
 
@@ -35,14 +36,15 @@ pub struct SendSmsBody {
     pub agent_email_snake: Option<String>,
 }
 
-/// The tenant's switches that rows 3 and 4 consult.
+/// The tenant's switches: SMS on at all, and outbound SMS on.
 #[derive(Debug, Clone, Copy)]
 pub struct TenantPolicy {
     pub sms_enabled: bool,
     pub outbound_sms_enabled: bool,
 }
 
-/// What rows 1–9 establish: who is texted, from which number, on which channel.
+/// What [`SendSmsBody::addressing`] establishes: who is texted, from which number, on which
+/// channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Addressed {
     pub chat_type: ChatType,
@@ -50,7 +52,7 @@ pub struct Addressed {
     pub outbound: E164Number,
 }
 
-/// What row 11 and the length limits establish.
+/// What [`SendSmsBody::content`] establishes: the text to send and the ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Content {
     pub message: String,
@@ -81,7 +83,8 @@ impl SendSmsBody {
         crate::json::from_value(value)
     }
 
-    /// Rows 1–9, in order.
+    /// The chat type, the tenant's switches, the consumer's number, the outbound number: the
+    /// first fault in that order.
     pub fn addressing(&self, policy: TenantPolicy) -> Result<Addressed, SmsError> {
         let chat_type = match self.chat_type.as_deref() {
             None => return Err(SmsError::ChatTypeMissing),
@@ -106,7 +109,7 @@ impl SendSmsBody {
         Ok(Addressed { chat_type, end_user, outbound })
     }
 
-    /// Row 11, then the message and ticket length limits.
+    /// The message present, then the message and ticket length limits.
     pub fn content(&self) -> Result<Content, SmsError> {
         let message = match self.message.as_deref() {
             Some(m) if !m.trim().is_empty() => m,
@@ -147,7 +150,7 @@ mod tests {
     const ON: TenantPolicy = TenantPolicy { sms_enabled: true, outbound_sms_enabled: true };
     const OWNED: &str = "+16285550199";
 
-    /// The whole domain part of the SPEC's order, with row 10 decided by a fixed number.
+    /// The whole domain part of the order, with the tenant's numbers played by a fixed one.
     fn check(body: Value, policy: TenantPolicy) -> Result<(Addressed, Content), SmsError> {
         let body = match SendSmsBody::from_json(body.to_string().as_bytes()) {
             Ok(b) => b,
@@ -334,42 +337,42 @@ mod tests {
 
     #[test]
     fn precedence_follows_the_table() {
-        // Everything wrong at once: row 1 wins.
+        // Everything wrong at once: the missing chat type wins.
         let all_bad = json!({"end_user_number": "x", "outbound_number": "y", "message": ""});
         let disabled = TenantPolicy { sms_enabled: false, outbound_sms_enabled: false };
         assert_eq!(err_with(all_bad.clone(), disabled), SmsError::ChatTypeMissing);
-        // Row 2 beats the tenant switches.
+        // An invalid chat type beats the tenant switches.
         assert_eq!(err_with(with(&[("chat_type", json!("In-app"))]), disabled), SmsError::ChatTypeInvalid);
-        // Row 3 beats a missing number.
+        // SMS switched off beats a missing number.
         assert_eq!(err_with(with(&[("-end_user_number", ABSENT)]), disabled), SmsError::SmsDisabled);
-        // Row 5 beats a bad outbound number and a missing message.
+        // A missing end-user number beats a bad outbound number and a missing message.
         assert_eq!(
             err(with(&[("-end_user_number", ABSENT), ("outbound_number", json!("1")), ("message", json!(""))])),
             SmsError::EndUserNumberMissing
         );
-        // Row 6 beats row 7 of the outbound number.
+        // An invalid end-user number beats a non-US outbound number.
         assert_eq!(
             err(with(&[("end_user_number", json!("12345")), ("outbound_number", json!("+82 000-000-0000"))])),
             SmsError::EndUserNumberInvalid
         );
-        // Row 7 of the end user beats row 8.
+        // A non-US end-user number beats a missing outbound number.
         assert_eq!(
             err(with(&[("end_user_number", json!("+82 10-1234-5678")), ("-outbound_number", ABSENT)])),
             SmsError::NonUsNumber
         );
-        // Row 8 beats row 11.
+        // A missing outbound number beats a missing message.
         assert_eq!(err(with(&[("-outbound_number", ABSENT), ("message", json!(""))])), SmsError::OutboundNumberMissing);
-        // Row 9 beats row 11.
+        // An invalid outbound number beats a missing message.
         assert_eq!(
             err(with(&[("outbound_number", json!("abc")), ("message", json!(""))])),
             SmsError::OutboundNumberInvalid
         );
-        // Row 10 beats row 11.
+        // An outbound number that is not the tenant's beats a missing message.
         assert_eq!(
             err(with(&[("outbound_number", json!("+1 415-555-0199")), ("message", json!(""))])),
             SmsError::OutboundNumberNotFound
         );
-        // Row 11 beats the ticket length.
+        // A missing message beats the ticket length.
         assert_eq!(
             err(with(&[("message", json!("")), ("ticket_id", json!("t".repeat(300)))])),
             SmsError::MessageMissing

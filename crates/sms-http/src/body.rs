@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// Largest body accepted (SPEC section 3): 64 KiB.
+/// Largest body accepted: 64 KiB.
 pub const MAX_BODY_BYTES: usize = 65_536;
 
 /// Reads the whole body, refusing more than [`MAX_BODY_BYTES`].
@@ -43,7 +43,7 @@ pub fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
-/// Reads and checks a JSON body in the SPEC's order: size, content type.
+/// Reads and checks a JSON body in the documented order: size, then content type.
 pub async fn read_json_bytes(req: &HttpRequest, payload: web::Payload) -> Result<web::Bytes, ApiError> {
     let bytes = read_limited(req, payload).await?;
     require_json(req)?;

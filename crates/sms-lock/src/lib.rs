@@ -1,4 +1,5 @@
-//! The session lock: the first layer of the one-active-session rule (SPEC section 6).
+//! The session lock: the first layer of the one-active-session rule (at most one active chat
+//! per tenant and consumer; the database's unique index is the second).
 //!
 //! A lock is held per (tenant, consumer number) from just before a chat is written until the
 //! chat ends, and only its owner, who knows the random token it was acquired with, may release

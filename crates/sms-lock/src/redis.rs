@@ -29,7 +29,7 @@ return 0
 ";
 
 /// The most one lock operation may take, reconnect and retry included: past it the request
-/// answers 503 rather than hang (the SPEC's client sees an answer within 2 s).
+/// answers 503 rather than hang (a client sees an answer within 2 s).
 const OPERATION_BUDGET: Duration = Duration::from_millis(1500);
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 const RESPONSE_TIMEOUT: Duration = Duration::from_millis(1000);

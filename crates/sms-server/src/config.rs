@@ -1,4 +1,4 @@
-//! Configuration from the environment (SPEC section 7).
+//! Configuration from the environment; the README's table lists every variable.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

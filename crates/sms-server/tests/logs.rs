@@ -1,4 +1,4 @@
-//! Logs never carry a phone number, a message body, a token or a secret (SPEC section 9).
+//! Logs never carry a phone number, a message body, a token or a secret.
 //!
 //! Runs the real binary with JSON logs at `debug` level, drives the README walk-through and a
 //! consumer's reply through it, and searches everything it printed.

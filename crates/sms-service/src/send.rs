@@ -227,7 +227,7 @@ impl Send {
         // At most twice: a second refusal is a chat opened meanwhile by someone else.
         for attempt in 0..2 {
             match chats::open(conn, &spec)? {
-                Opened::Created(bundle) => return Ok(Opening { bundle, expired }),
+                Opened::Created(bundle) => return Ok(Opening { bundle: *bundle, expired }),
                 Opened::Refused(Refusal::OutboundNotRegistered) => return Err(SmsError::OutboundNumberNotFound.into()),
                 Opened::Refused(Refusal::OptedOut) => return Err(SmsError::OptedOut.into()),
                 // Past its timeout, and nobody has ended it yet: it ends here, and the new chat

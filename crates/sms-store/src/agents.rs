@@ -2,8 +2,8 @@
 
 use diesel::prelude::*;
 
-use crate::conn::transaction;
 use crate::schema::agents;
+use crate::tx::transaction;
 use crate::{Agent, AgentChanges, DbConn, NewAgent, StoreError};
 
 /// Creates an agent; an e-mail the tenant already has is [`StoreError::Conflict`].

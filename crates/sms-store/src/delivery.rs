@@ -8,9 +8,9 @@ use sms_domain::delivery::DeliveryStatus;
 use sms_domain::{Direction, DisconnectedBy, E164Number};
 
 use crate::chats::EndedChat;
-use crate::conn::transaction;
 use crate::models::NewMessage;
 use crate::schema::{chats, messages, opt_outs, tenants, unrouted_messages};
+use crate::tx::transaction;
 use crate::{Chat, DbConn, Message, OptOut, StoreError};
 
 /// An outbound message claimed for one delivery attempt, with its tenant's subdomain (the

@@ -1,10 +1,10 @@
-//! Idempotency keys (SPEC section 9).
+//! Idempotency keys: a request retried with the same key and body replays the first answer.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::conn::transaction;
 use crate::schema::idempotency_keys as keys;
+use crate::tx::transaction;
 use crate::{DbConn, StoreError};
 
 const RUNNING: &str = "running";

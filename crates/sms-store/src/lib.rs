@@ -16,7 +16,9 @@ pub mod numbers;
 pub mod schema;
 pub mod tenants;
 pub mod tokens;
+mod tx;
 
-pub use conn::{transaction, Backend, DbConn, DbUrl, Fault, PoolOptions, PooledConn, Store, DEFAULT_POOL_SIZE};
+pub use conn::{Backend, DbConn, DbUrl, Fault, PoolOptions, PooledConn, Store, DEFAULT_POOL_SIZE};
 pub use error::StoreError;
 pub use models::*;
+pub use tx::transaction;

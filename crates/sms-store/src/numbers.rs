@@ -43,8 +43,8 @@ pub fn delete(conn: &mut DbConn, tenant_id: i64, id: i64) -> Result<bool, StoreE
 }
 
 /// What a send needs to know of the tenant's tables, in one round trip: whether `outbound` is
-/// one of the tenant's numbers (row 10) and whether `end_user` has opted out of the tenant's
-/// messages. The caller reports them in the SPEC's order.
+/// one of the tenant's numbers and whether `end_user` has opted out of the tenant's
+/// messages. The caller reports them in the documented order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SendChecks {
     pub outbound_registered: bool,

@@ -2,8 +2,8 @@
 
 use diesel::prelude::*;
 
-use crate::conn::transaction;
 use crate::schema::tenants;
+use crate::tx::transaction;
 use crate::{DbConn, NewTenant, StoreError, Tenant, TenantChanges};
 
 /// Creates a tenant; a taken subdomain is [`StoreError::Conflict`].

@@ -1,4 +1,4 @@
-//! Chats after creation (SPEC section 5).
+//! Chats after creation: read, list, end, their messages.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use sms_service::{ChatPage, EndRequest, Service};

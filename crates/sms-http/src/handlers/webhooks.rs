@@ -1,4 +1,4 @@
-//! Provider callbacks (SPEC section 8): Twilio's delivery reports and the consumers' replies,
+//! Provider callbacks: Twilio's delivery reports and the consumers' replies,
 //! both signed with `X-Twilio-Signature`.
 
 use actix_web::{post, web, HttpRequest, HttpResponse};

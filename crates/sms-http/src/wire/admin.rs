@@ -1,4 +1,4 @@
-//! Bodies of the admin API (SPEC section 4).
+//! Bodies of the admin API, and their conversions into the domain's validated inputs.
 //!
 //! Patterns spell white space out as Rust's `char::is_whitespace` (Unicode White_Space), which
 //! is what the server trims and refuses; JSON Schema's `\s` is ECMAScript's, a different set.
@@ -53,21 +53,27 @@ pub struct TenantCreate {
     pub rate_limit_burst: Option<i32>,
 }
 
+/// The domain's input from either tenant body: they carry the same fields.
+macro_rules! tenant_input {
+    ($t:expr) => {
+        TenantInput {
+            subdomain: $t.subdomain,
+            name: $t.name,
+            lang: $t.lang,
+            sms_enabled: $t.sms_enabled,
+            outbound_sms_enabled: $t.outbound_sms_enabled,
+            session_timeout_minutes: $t.session_timeout_minutes,
+            rate_limit_per_second: $t.rate_limit_per_second,
+            rate_limit_burst: $t.rate_limit_burst,
+        }
+    };
+}
+
 impl TryFrom<TenantCreate> for TenantDraft {
     type Error = AdminInputError;
 
     fn try_from(t: TenantCreate) -> Result<Self, Self::Error> {
-        TenantInput {
-            subdomain: t.subdomain,
-            name: t.name,
-            lang: t.lang,
-            sms_enabled: t.sms_enabled,
-            outbound_sms_enabled: t.outbound_sms_enabled,
-            session_timeout_minutes: t.session_timeout_minutes,
-            rate_limit_per_second: t.rate_limit_per_second,
-            rate_limit_burst: t.rate_limit_burst,
-        }
-        .into_draft()
+        tenant_input!(t).into_draft()
     }
 }
 
@@ -107,17 +113,7 @@ impl TryFrom<TenantPatch> for TenantUpdate {
     type Error = AdminInputError;
 
     fn try_from(t: TenantPatch) -> Result<Self, Self::Error> {
-        TenantInput {
-            subdomain: t.subdomain,
-            name: t.name,
-            lang: t.lang,
-            sms_enabled: t.sms_enabled,
-            outbound_sms_enabled: t.outbound_sms_enabled,
-            session_timeout_minutes: t.session_timeout_minutes,
-            rate_limit_per_second: t.rate_limit_per_second,
-            rate_limit_burst: t.rate_limit_burst,
-        }
-        .into_update()
+        tenant_input!(t).into_update()
     }
 }
 

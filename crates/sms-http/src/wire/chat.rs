@@ -1,4 +1,5 @@
-//! The chat object of SPEC section 2, byte for byte in key order and value shapes.
+//! The CCAI chat object, byte for byte in key order and value shapes (the OpenAPI document's
+//! `ChatObject` example is the platform's own).
 
 use serde::Serialize;
 use serde_json::Value;

@@ -1,4 +1,4 @@
-//! The admin API (SPEC section 4).
+//! The admin API.
 
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -1,4 +1,4 @@
-//! Credentials (SPEC sections 3a and 4).
+//! Credentials.
 
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};

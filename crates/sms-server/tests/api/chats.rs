@@ -1,4 +1,4 @@
-//! Chats after creation (SPEC section 5): read, list, end, time out.
+//! Chats after creation: read, list, end, time out.
 
 use std::time::Duration;
 

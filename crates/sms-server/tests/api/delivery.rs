@@ -1,4 +1,4 @@
-//! Delivery, replies and opt-out (SPEC section 8) against a real HTTP peer standing in for
+//! Delivery, replies and opt-out against a real HTTP peer standing in for
 //! Twilio or a webhook receiver.
 
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! Nothing of one tenant is visible to, or usable by, another (SPEC section 4).
+//! Nothing of one tenant is visible to, or usable by, another.
 
 use reqwest::Method;
 use serde_json::json;

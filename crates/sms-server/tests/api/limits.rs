@@ -1,4 +1,4 @@
-//! Retries, limits and visibility (SPEC section 9): idempotency keys, rate limits, request ids,
+//! Retries, limits and visibility: idempotency keys, rate limits, request ids,
 //! metrics.
 
 use futures_util::future::join_all;

@@ -1,4 +1,4 @@
-//! The one-active-session rule under concurrency (SPEC section 6).
+//! The one-active-session rule under concurrency.
 
 use futures_util::future::join_all;
 use reqwest::Method;

@@ -1,4 +1,4 @@
-//! Every error is JSON, including unknown routes and methods (SPEC section 3a); operational
+//! Every error is JSON, including unknown routes and methods; operational
 //! endpoints.
 
 use reqwest::Method;

@@ -1,4 +1,5 @@
-//! Every row of SPEC section 3 and the precedence between rows, through HTTP.
+//! Every row of the README's table of send errors and the precedence between rows, through
+//! HTTP.
 
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -69,7 +69,7 @@ pub fn is_timestamp(s: &str) -> bool {
 
 /// Replaces what differs from run to run (ids the database assigns, timestamps) with
 /// placeholders, after checking each is consistent: participants point at the chat, end-user
-/// ids agree, timestamps have the SPEC's format.
+/// ids agree, timestamps have the chat object's format.
 pub fn normalize(chat: &Value) -> Value {
     let mut v = chat.clone();
     let chat_id = v["id"].clone();
@@ -105,7 +105,7 @@ pub fn normalize(chat: &Value) -> Value {
     v
 }
 
-/// The SPEC's reading of the seed: `out_ticket_id` echoes the request's `ticket_id`.
+/// The platform's example, read as a CRM needs it: `out_ticket_id` echoes the request's `ticket_id`.
 fn with_ticket(mut expected: Value) -> Value {
     expected["out_ticket_id"] = json!("5006x00000XXxxxXXX");
     expected
@@ -161,8 +161,8 @@ async fn seed_agent_email_example(backend: Backend) {
     });
     let (status, chat) = app.send_sms(&tenant, &request).await;
     assert_eq!(status, 200, "{chat}");
-    // The seed shows agent_info null here next to an agent participant: a copy slip the SPEC
-    // corrects; the answer is the agentId example's.
+    // The seed shows agent_info null here next to an agent participant: a copy slip of the
+    // platform's page; the answer is the agentId example's.
     assert_eq!(normalize(&chat), normalize(&seed_assigned()));
 }
 

@@ -7,8 +7,8 @@ use sms_domain::{ChatStatus, DisconnectedBy, ParticipantStatus};
 
 use super::read::{find, find_chat};
 use super::{is_active, EndedChat};
-use crate::conn::transaction;
 use crate::schema::{chats, end_users, participants};
+use crate::tx::transaction;
 use crate::{Chat, ChatBundle, DbConn, Participant, StoreError};
 
 /// Ends `chat` if it is still active; `false` when someone else ended it first. Every

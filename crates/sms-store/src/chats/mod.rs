@@ -83,12 +83,12 @@ pub enum Refusal {
 #[derive(Debug, Clone)]
 pub enum Opened {
     /// The chat, its participants and its first (queued) message are written.
-    Created(ChatBundle),
+    Created(Box<ChatBundle>),
     /// Nothing was written: the outbound number is not the tenant's, or the consumer opted out.
     Refused(Refusal),
     /// The consumer has an active chat (the unique index refused the insert): that chat, or
     /// `None` when it was committed by a concurrent transaction this one cannot see yet.
-    Busy(Option<crate::Chat>),
+    Busy(Option<Box<crate::Chat>>),
 }
 
 /// A chat that was ended, with what its session lock needs to be released.

@@ -19,9 +19,9 @@ pub fn open(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Opened, StoreEr
     match conn {
         DbConn::Postgres(pg) => match postgres::open(pg, spec)? {
             postgres::Written::Done(opened) => Ok(opened),
-            postgres::Written::BusyWith(id) => {
-                Ok(Opened::Busy(super::read::find_chat(conn, spec.tenant_id, id)?.filter(|c| c.status.is_active())))
-            }
+            postgres::Written::BusyWith(id) => Ok(Opened::Busy(
+                super::read::find_chat(conn, spec.tenant_id, id)?.filter(|c| c.status.is_active()).map(Box::new),
+            )),
         },
         DbConn::Sqlite(_) => sqlite::open(conn, spec),
     }

@@ -241,5 +241,5 @@ pub(super) fn open(conn: &mut diesel::PgConnection, spec: &NewChatSpec<'_>) -> R
         .zip(ids)
         .filter_map(|(p, id)| id.map(|id| written(p, id)))
         .collect();
-    Ok(Written::Done(Opened::Created(ChatBundle { chat, participants, agent: spec.agent.cloned() })))
+    Ok(Written::Done(Opened::Created(Box::new(ChatBundle { chat, participants, agent: spec.agent.cloned() }))))
 }

@@ -31,7 +31,7 @@ pub(super) fn open(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Opened, 
         .get_result(c)
         .optional())?;
     let Some(chat) = inserted else {
-        return Ok(Opened::Busy(active_chat_of(conn, spec.tenant_id, end_user_id)?));
+        return Ok(Opened::Busy(active_chat_of(conn, spec.tenant_id, end_user_id)?.map(Box::new)));
     };
     let mut participants: Vec<Participant> = db_run!(conn, |c| diesel::insert_into(participants::table)
         .values(new_participants(spec, chat.id, end_user_id))
@@ -40,7 +40,7 @@ pub(super) fn open(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Opened, 
     // RETURNING promises no order; the chat object lists the consumer first, as inserted.
     participants.sort_by_key(|p| p.id);
     db_run!(conn, |c| diesel::insert_into(messages::table).values(first_message(spec, chat.id)).execute(c))?;
-    Ok(Opened::Created(ChatBundle { chat, participants, agent: spec.agent.cloned() }))
+    Ok(Opened::Created(Box::new(ChatBundle { chat, participants, agent: spec.agent.cloned() })))
 }
 
 fn upsert_end_user(

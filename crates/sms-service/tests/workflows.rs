@@ -1,0 +1,167 @@
+//! The workflows driven directly, without HTTP, on a real database of each backend, with a clock
+//! the test moves: the same function answers whichever path calls it.
+
+#[path = "../../sms-server/tests/support/db.rs"]
+mod db;
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{Duration, NaiveDateTime};
+use db::{Backend, TestDb};
+use sms_domain::admin::{AgentInput, TenantInput};
+use sms_domain::{ChatStatus, DisconnectedBy, SmsError};
+use sms_lock::InProcessLock;
+use sms_service::records::Tenant;
+use sms_service::{Clock, EndRequest, JwtKeys, Service, ServiceError, ServiceParts};
+use sms_store::{DbUrl, PoolOptions, Store};
+
+/// A clock that stands still until the test moves it.
+struct TestClock(Mutex<NaiveDateTime>);
+
+impl TestClock {
+    fn advance(&self, by: Duration) {
+        if let Ok(mut now) = self.0.lock() {
+            *now += by;
+        }
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> NaiveDateTime {
+        self.0.lock().map(|t| *t).unwrap_or_default()
+    }
+}
+
+struct Harness {
+    service: Service,
+    clock: Arc<TestClock>,
+    _db: TestDb,
+}
+
+fn harness(backend: Backend) -> Harness {
+    let db = TestDb::create(backend);
+    let url = DbUrl::parse(db.url()).unwrap_or_else(|e| panic!("{e}"));
+    let store = Store::new(&url, PoolOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    store.migrate().unwrap_or_else(|e| panic!("{e}"));
+    let clock = Arc::new(TestClock(Mutex::new(sms_domain::time::now_millis())));
+    let parts = ServiceParts::new(store, Arc::new(InProcessLock::new()), JwtKeys::new(&[7; 32]));
+    let service = ServiceParts { clock: clock.clone(), ..parts }.build();
+    Harness { service, clock, _db: db }
+}
+
+async fn tenant(service: &Service) -> Tenant {
+    let input = TenantInput {
+        subdomain: Some("acme".into()),
+        name: Some("Acme".into()),
+        session_timeout_minutes: Some(1),
+        ..TenantInput::default()
+    };
+    let draft = input.into_draft().unwrap_or_else(|e| panic!("{e}"));
+    let tenant = service.create_tenant(draft).await.unwrap_or_else(|e| panic!("{e}"));
+    service.add_outbound_number("acme", Some("+1 628-555-0199")).await.unwrap_or_else(|e| panic!("{e}"));
+    tenant
+}
+
+const SEND: &[u8] = br#"{"chat_type": "SMS", "end_user_number": "(415) 555-0100",
+    "outbound_number": "+16285550199", "message": "hello"}"#;
+
+async fn send_then_refuse_then_end(backend: Backend) {
+    let h = harness(backend);
+    let tenant = tenant(&h.service).await;
+    let chat = h.service.send(&tenant, SEND).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(chat.chat.status, ChatStatus::Selecting);
+    assert_eq!(chat.chat.outbound_number, "+16285550199");
+    assert_eq!(chat.participants.len(), 1);
+
+    match h.service.send(&tenant, SEND).await {
+        Err(ServiceError::Rejected(SmsError::ActiveSession { chat_id })) => assert_eq!(chat_id, Some(chat.chat.id)),
+        other => panic!("expected the active session, got {other:?}"),
+    }
+
+    let ended = h.service.end_chat(&tenant, &chat.chat.id.to_string(), &EndRequest::default()).await;
+    let ended = ended.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ended.chat.status, ChatStatus::Finished);
+    assert_eq!(ended.chat.disconnected_by, DisconnectedBy::Agent);
+    assert!(matches!(
+        h.service.end_chat(&tenant, &chat.chat.id.to_string(), &EndRequest::default()).await,
+        Err(ServiceError::Conflict("chat is not active"))
+    ));
+    // The lock went with the chat: the consumer can be texted again.
+    let again = h.service.send(&tenant, SEND).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(again.chat.id, chat.chat.id);
+}
+
+async fn the_first_fault_in_order_wins(backend: Backend) {
+    let h = harness(backend);
+    let tenant = tenant(&h.service).await;
+    let body = br#"{"chat_type": "SMS", "end_user_number": "4155550100", "outbound_number": "+1 415 555 0199",
+        "message": " ", "agentId": 99}"#;
+    // Not the tenant's number beats the blank message and the unknown agent.
+    assert!(matches!(
+        h.service.send(&tenant, body).await,
+        Err(ServiceError::Rejected(SmsError::OutboundNumberNotFound))
+    ));
+    let body = br#"{"chat_type": "SMS", "end_user_number": "4155550100", "outbound_number": "+16285550199",
+        "message": "hi", "agentId": 99}"#;
+    assert!(matches!(h.service.send(&tenant, body).await, Err(ServiceError::Rejected(SmsError::AgentNotFound))));
+    let agent = AgentInput {
+        email: Some("jo@acme.test".into()),
+        first_name: Some("Jo".into()),
+        last_name: Some("Doe".into()),
+        ..AgentInput::default()
+    };
+    let agent = h.service.add_agent("acme", agent.into_draft().unwrap_or_else(|e| panic!("{e}"))).await;
+    let agent = agent.unwrap_or_else(|e| panic!("{e}"));
+    let body = format!(
+        r#"{{"chat_type": "SMS", "end_user_number": "4155550100", "outbound_number": "+16285550199",
+        "message": "hi", "agent_email": "JO@acme.test", "agentId": {}}}"#,
+        agent.id
+    );
+    let chat = h.service.send(&tenant, body.as_bytes()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(chat.chat.status, ChatStatus::Assigned);
+    assert_eq!(chat.agent.map(|a| a.id), Some(agent.id));
+}
+
+async fn an_idle_chat_ends_at_its_timeout(backend: Backend) {
+    let h = harness(backend);
+    let tenant = tenant(&h.service).await;
+    let chat = h.service.send(&tenant, SEND).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(h.service.sweep_once().await.unwrap_or_else(|e| panic!("{e}")), 0);
+    h.clock.advance(Duration::minutes(2));
+    assert_eq!(h.service.sweep_once().await.unwrap_or_else(|e| panic!("{e}")), 1);
+    let read = h.service.chat(&tenant, chat.chat.id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(read.chat.status, ChatStatus::Finished);
+    assert_eq!(read.chat.disconnected_by, DisconnectedBy::System);
+    assert_eq!(read.chat.ends_at, Some(chat.chat.expires_at));
+}
+
+async fn a_chat_past_its_timeout_gives_way_to_a_send(backend: Backend) {
+    let h = harness(backend);
+    let tenant = tenant(&h.service).await;
+    let first = h.service.send(&tenant, SEND).await.unwrap_or_else(|e| panic!("{e}"));
+    h.clock.advance(Duration::minutes(2));
+    // Nobody swept: the send itself ends the old chat, in its own transaction, and opens one.
+    let second = h.service.send(&tenant, SEND).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(second.chat.id, first.chat.id);
+    let old = h.service.chat(&tenant, first.chat.id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(old.chat.status, ChatStatus::Finished);
+    assert_eq!(old.chat.disconnected_by, DisconnectedBy::System);
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Sqlite).await })+
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Postgres).await })+
+        }
+    };
+}
+
+on_both_backends!(
+    send_then_refuse_then_end,
+    the_first_fault_in_order_wins,
+    an_idle_chat_ends_at_its_timeout,
+    a_chat_past_its_timeout_gives_way_to_a_send,
+);
