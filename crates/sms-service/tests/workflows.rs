@@ -2,6 +2,7 @@
 //! the test moves: the same function answers whichever path calls it.
 
 #[path = "../../sms-server/tests/support/db.rs"]
+#[allow(dead_code)]
 mod db;
 
 use std::sync::{Arc, Mutex};
