@@ -41,7 +41,9 @@ impl TryFrom<String> for ChatType {
 }
 
 crate::names::stored_names! {
-    /// A chat's lifecycle state. Only the active ones block a new outbound chat.
+    /// A chat's status.
+    // Only the active ones block a new outbound chat.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(rename_all = "lowercase", as = StatusName))]
     pub enum ChatStatus as "chat status" {
         Selecting = "selecting",
         Queued = "queued",
@@ -102,7 +104,9 @@ crate::names::stored_names! {
 }
 
 crate::names::stored_names! {
-    /// An agent's status; only an active agent can be assigned a chat.
+    /// An agent's status.
+    // Only an active agent can be assigned a chat.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(rename_all = "lowercase"))]
     pub enum AgentStatus as "agent status" {
         Active = "active",
         Deactivated = "deactivated",

@@ -9,23 +9,12 @@ use crate::error::{ApiError, ErrorBody};
 use crate::wire::chat::{ChatObject, EndChatRequest, MessageObject};
 use crate::{auth, body};
 
-/// A chat's status.
-#[derive(Debug, utoipa::ToSchema)]
-#[schema(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub enum StatusName {
-    Selecting,
-    Queued,
-    Assigned,
-    Finished,
-}
-
 /// Filters and paging of the chat list.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ChatListParams {
     /// Only chats in this status.
-    #[param(inline, value_type = Option<StatusName>)]
+    #[param(inline, value_type = Option<sms_domain::ChatStatus>)]
     status: Option<String>,
     /// The consumer's number, any common US format.
     end_user_number: Option<String>,

@@ -292,7 +292,7 @@ pub struct AgentPatch {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, min_length = 1, max_length = 2048, pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
     pub avatar_url: Option<Option<String>>,
-    #[schema(value_type = Option<AgentStatus>)]
+    #[schema(value_type = Option<sms_domain::AgentStatus>)]
     pub status: Option<String>,
 }
 
@@ -313,15 +313,6 @@ impl TryFrom<AgentPatch> for AgentUpdate {
     }
 }
 
-/// An agent's status.
-#[derive(Debug, ToSchema)]
-#[schema(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub enum AgentStatus {
-    Active,
-    Deactivated,
-}
-
 /// An agent: the `agent_info` fields plus `status`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AgentOut {
@@ -332,7 +323,7 @@ pub struct AgentOut {
     pub first_name: String,
     pub last_name: String,
     pub avatar_url: Option<String>,
-    #[schema(value_type = AgentStatus)]
+    #[schema(value_type = sms_domain::AgentStatus)]
     pub status: String,
 }
 
