@@ -99,6 +99,19 @@ impl Worker {
     }
 
     async fn deliver(&self, job: Job) {
+        if !job.tenant_active {
+            let (store, id) = (self.store.clone(), job.message.id);
+            let failed = blocking(move || {
+                store.with_conn(|conn| delivery::mark_failed(conn, id, "tenant deactivated", now_millis()))
+            })
+            .await;
+            metrics::counter!("sms_delivery_attempts_total", "provider" => self.provider.name(), "outcome" => "failed")
+                .increment(1);
+            if let Err(e) = failed {
+                tracing::warn!(message_id = id, error = %e, "delivery: could not fail a deactivated tenant's message");
+            }
+            return;
+        }
         let message = &job.message;
         let outgoing = Outgoing {
             message_id: message.id,

@@ -116,6 +116,8 @@ pub struct TenantInput {
     pub session_timeout_minutes: Option<i32>,
     pub rate_limit_per_second: Option<i32>,
     pub rate_limit_burst: Option<i32>,
+    /// Only a change may set it: a new tenant is active.
+    pub active: Option<bool>,
 }
 
 /// A new tenant, valid and with every default filled in.
@@ -143,6 +145,7 @@ pub struct TenantUpdate {
     pub session_timeout_minutes: Option<i32>,
     pub rate_limit_per_second: Option<i32>,
     pub rate_limit_burst: Option<i32>,
+    pub active: Option<bool>,
 }
 
 impl TenantInput {
@@ -181,6 +184,7 @@ impl TenantInput {
             session_timeout_minutes: self.session_timeout_minutes,
             rate_limit_per_second: self.rate_limit_per_second,
             rate_limit_burst: self.rate_limit_burst,
+            active: self.active,
         };
         if let Some(minutes) = update.session_timeout_minutes {
             check_session_timeout(minutes)?;

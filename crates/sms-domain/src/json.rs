@@ -17,6 +17,9 @@ pub enum BodyError {
 /// Parses a JSON object into `T`. Unknown keys are left to `T` (ignored unless it denies them).
 pub fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
     require_object(bytes)?;
+    if may_hold_nul(bytes) {
+        return from_value(parse_value(bytes)?);
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(classify)?;
     de.end().map_err(|e| BodyError::NotJson(e.to_string()))?;
@@ -27,7 +30,46 @@ pub fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
 /// value (to hash it) and as `T` ([`from_value`]): parsed once.
 pub fn parse_value(bytes: &[u8]) -> Result<serde_json::Value, BodyError> {
     require_object(bytes)?;
-    serde_json::from_slice(bytes).map_err(|e| BodyError::NotJson(e.to_string()))
+    let value = serde_json::from_slice(bytes).map_err(|e| BodyError::NotJson(e.to_string()))?;
+    match nul_path(&value, String::new()) {
+        Some(field) => Err(BodyError::WrongType { field, detail: NUL_DETAIL.into() }),
+        None => Ok(value),
+    }
+}
+
+/// Why a string with the NUL character (U+0000) is refused: no store keeps it (PostgreSQL
+/// cannot), and no client means it. It is refused as a value of the wrong type.
+const NUL_DETAIL: &str = "invalid type: string containing the NUL character, expected a string without it";
+
+/// Whether the body may hold a NUL character: JSON can only carry it escaped (`\u0000`), so a
+/// body without that spelling has none and takes the direct path.
+fn may_hold_nul(bytes: &[u8]) -> bool {
+    bytes.windows(6).any(|w| w[0] == b'\\' && w[1] == b'u' && w[2..].iter().all(|b| *b == b'0'))
+}
+
+/// The path (`message`, `a.b[0]`) of the first string, or key, holding a NUL character.
+fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => Some(if path.is_empty() { ".".into() } else { path }),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| nul_path(v, format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let field = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+            if k.contains('\0') {
+                return Some(field);
+            }
+            nul_path(v, field)
+        }),
+        _ => None,
+    }
+}
+
+/// A form field (a provider callback's) with the NUL character, refused like a JSON one.
+pub fn refuse_nul_in_form(params: &[(String, String)]) -> Result<(), BodyError> {
+    match params.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+        Some((name, _)) => Err(BodyError::WrongType { field: name.replace('\0', ""), detail: NUL_DETAIL.into() }),
+        None => Ok(()),
+    }
 }
 
 /// `T` from a value [`parse_value`] answered, with the same faults as [`parse_object`].
@@ -112,6 +154,29 @@ fn whole<T: TryFrom<i64>, E: serde::de::Error>(n: &serde_json::Number) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct NulBody {
+        message: Option<String>,
+        tags: Option<Vec<String>>,
+    }
+
+    #[test]
+    fn a_nul_character_is_refused_naming_the_field() {
+        let err = parse_object::<NulBody>(br#"{"message": "a\u0000b"}"#).err();
+        assert_eq!(err, Some(BodyError::WrongType { field: "message".into(), detail: NUL_DETAIL.into() }));
+        let err = parse_object::<NulBody>(br#"{"tags": ["ok", "\u0000"]}"#).err();
+        assert_eq!(err, Some(BodyError::WrongType { field: "tags[1]".into(), detail: NUL_DETAIL.into() }));
+        // An escaped backslash before `u0000` is text, not a NUL.
+        assert!(parse_object::<NulBody>(br#"{"message": "\\u0000"}"#).is_ok());
+        assert!(parse_value(br#"{"other": {"deep": "\u0000"}}"#).is_err(), "unknown keys too");
+        let form = [("From".to_owned(), "+1".to_owned()), ("Body".to_owned(), "x\0".to_owned())];
+        assert_eq!(
+            refuse_nul_in_form(&form).err().map(|e| e.to_string()),
+            Some(format!("invalid value for Body: {NUL_DETAIL}"))
+        );
+    }
 
     #[derive(Debug, serde::Deserialize)]
     struct Body {

@@ -36,6 +36,7 @@ impl E164Number {
         if input.is_empty() || input.len() > MAX_INPUT_LEN {
             return Err(PhoneError::Invalid);
         }
+        let input = read_as_typed(input);
         // The country code decides "non-US" before any validity check: the metadata cannot
         // even parse some foreign numbers (`+82 000-000-0000`), yet they are non-US.
         if let Some(rest) = input.strip_prefix('+') {
@@ -47,9 +48,17 @@ impl E164Number {
                 _ => return Err(PhoneError::Invalid),
             }
         }
-        let number = phonenumber::parse(Some(Id::US), input).map_err(|_| PhoneError::Invalid)?;
-        if number.extension().is_some() {
+        let mut number = phonenumber::parse(Some(Id::US), &input).map_err(|_| PhoneError::Invalid)?;
+        // An extension marker with no digits after it (`… x`) is no extension.
+        if number.extension().is_some_and(|e| !e.is_empty()) {
             return Err(PhoneError::Invalid);
+        }
+        // libphonenumber reads letters as keypad digits only when there are at least three (a
+        // vanity number); one or two it drops. The parser here always maps them.
+        let letters = input.chars().filter(char::is_ascii_alphabetic).count();
+        if (1..3).contains(&letters) {
+            let without: String = input.chars().filter(|c| !c.is_ascii_alphabetic()).collect();
+            number = phonenumber::parse(Some(Id::US), &without).map_err(|_| PhoneError::Invalid)?;
         }
         if number.code().value() != 1 {
             return Err(PhoneError::NonUs);
@@ -93,6 +102,61 @@ impl E164Number {
 impl fmt::Display for E164Number {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// The number as libphonenumber reads what a person typed, before the parser sees it: any
+/// script's decimal digits as ASCII digits, the full-width plus and the dashes, slashes, tildes
+/// and spaces of other scripts as their ASCII forms, a run of leading pluses as one. A number
+/// written only with digits, one leading `+` and ASCII separators is handed over as its digits
+/// (with the `+`): the parser here would otherwise read `+1415-555-0100` as a `tel:` URI with
+/// country code 1415.
+fn read_as_typed(input: &str) -> String {
+    let mapped: String = input.chars().map(|c| ascii_digit(c).or_else(|| ascii_punctuation(c)).unwrap_or(c)).collect();
+    let body = mapped.trim_start_matches('+');
+    let plus = body.len() != mapped.len();
+    let separators_only =
+        body.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')' | '/' | '[' | ']' | '~'));
+    if separators_only {
+        let digits: String = body.chars().filter(char::is_ascii_digit).collect();
+        return if plus { format!("+{digits}") } else { digits };
+    }
+    if plus {
+        format!("+{body}")
+    } else {
+        mapped
+    }
+}
+
+/// The first code points of the blocks of decimal digits (Unicode `Nd`) in the Basic
+/// Multilingual Plane: a digit is its offset from its block's zero.
+const DIGIT_ZEROS: [u32; 37] = [
+    0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0CE6, 0x0D66, 0x0DE6, 0x0E50,
+    0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90, 0x1B50, 0x1BB0, 0x1C40, 0x1C50,
+    0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10, 0x0030,
+];
+
+fn ascii_digit(c: char) -> Option<char> {
+    let code = u32::from(c);
+    DIGIT_ZEROS
+        .iter()
+        .find(|zero| (**zero..**zero + 10).contains(&code))
+        .and_then(|zero| char::from_digit(code - zero, 10))
+}
+
+/// Punctuation libphonenumber accepts inside a number, as the ASCII the parser here knows.
+fn ascii_punctuation(c: char) -> Option<char> {
+    match c {
+        '\u{FF0B}' => Some('+'),
+        '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{30FC}' | '\u{FF0D}' => Some('-'),
+        '\u{00A0}' | '\u{00AD}' | '\u{200B}' | '\u{2060}' | '\u{3000}' => Some(' '),
+        '\u{FF08}' => Some('('),
+        '\u{FF09}' => Some(')'),
+        '\u{FF3B}' => Some('['),
+        '\u{FF3D}' => Some(']'),
+        '\u{FF0F}' => Some('/'),
+        '\u{2053}' | '\u{223C}' | '\u{FF5E}' => Some('~'),
+        _ => None,
     }
 }
 
@@ -149,6 +213,21 @@ mod tests {
     fn extensions_are_invalid() {
         assert_eq!(E164Number::parse("+1 415-555-0100 ext. 12"), Err(PhoneError::Invalid));
         assert_eq!(E164Number::parse("4155550100 x12"), Err(PhoneError::Invalid));
+    }
+
+    #[test]
+    fn reads_numbers_as_libphonenumber_does() {
+        assert_eq!(ok("+1415-555-0100"), "+14155550100", "no space after the country code");
+        assert_eq!(ok("+1.415.555.0100"), "+14155550100");
+        assert_eq!(ok("++1 415 555 0100"), "+14155550100");
+        assert_eq!(ok("\u{FF0B}\u{FF11} 415 555 0100"), "+14155550100", "full-width");
+        assert_eq!(ok("\u{0664}\u{0661}\u{0665}5550100"), "+14155550100", "Arabic-Indic digits");
+        assert_eq!(ok("415\u{2010}555\u{2010}0100"), "+14155550100", "a Unicode hyphen");
+        assert_eq!(ok("4155550100 x"), "+14155550100", "an extension marker without digits");
+        assert_eq!(E164Number::parse("415-555-O100"), Err(PhoneError::Invalid), "one letter is dropped");
+        assert_eq!(ok("1-800-FLOWERS"), "+18003569377", "a vanity number");
+        assert_eq!(E164Number::parse("(+44) 20 7946 0958"), Err(PhoneError::NonUs));
+        assert_eq!(E164Number::parse("011 44 20 7946 0958"), Err(PhoneError::NonUs));
     }
 
     #[test]

@@ -50,6 +50,41 @@ pub async fn read_json_bytes(req: &HttpRequest, payload: web::Payload) -> Result
     Ok(bytes)
 }
 
+/// An optional JSON object body: empty (or `null`) is `None`; otherwise as [`JsonBody`].
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = web::Payload::from_request(&req, payload).into_inner();
+        Box::pin(async move {
+            let payload = payload.map_err(|e| ApiError::bad_request(e.to_string()))?;
+            read_optional_json(&req, payload).await.map(Self)
+        })
+    }
+}
+
+/// Reads an optional JSON object body: none at all, only white space or `null` is `None` (as
+/// an optional request body of the OpenAPI document allows); otherwise size, content type and
+/// JSON are checked as for any body.
+pub async fn read_optional_json<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<Option<T>, ApiError> {
+    let bytes = read_limited(req, payload).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    require_json(req)?;
+    if bytes.trim_ascii() == b"null" {
+        return Ok(None);
+    }
+    Ok(Some(sms_domain::json::parse_object(&bytes)?))
+}
+
 /// A JSON object body, parsed with faults that name the field. Put it after the auth extractor
 /// so that missing credentials are reported first.
 pub struct JsonBody<T>(pub T);

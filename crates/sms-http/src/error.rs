@@ -161,6 +161,7 @@ impl From<ServiceError> for ApiError {
             e @ ServiceError::BadSignature => Self::forbidden(e.to_string()),
             e @ ServiceError::NotFound(_) => Self::new(StatusCode::NOT_FOUND, e.to_string()),
             ServiceError::Conflict(message) => Self::conflict(message),
+            e @ ServiceError::Busy => Self::conflict(e.to_string()),
             e @ ServiceError::IdempotencyMismatch => Self::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
             ServiceError::RateLimited(retry_after) => Self::rate_limited(retry_after),
             ServiceError::Unavailable(cause) => {

@@ -38,6 +38,7 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(admin::list_tenants)
         .service(admin::get_tenant)
         .service(admin::patch_tenant)
+        .service(admin::issue_tenant_jwt)
         .service(admin::create_api_token)
         .service(admin::list_api_tokens)
         .service(admin::revoke_api_token)

@@ -73,6 +73,11 @@ pub trait SessionLock: Send + Sync {
     async fn release(&self, key: &LockKey, token: &LockToken) -> Result<bool, LockError>;
     /// Extends the lock to `ttl` from now if `token` still owns it.
     async fn refresh(&self, key: &LockKey, token: &LockToken, ttl: Duration) -> Result<bool, LockError>;
+    /// The token that holds the lock now, if any.
+    async fn holder(&self, key: &LockKey) -> Result<Option<LockToken>, LockError>;
+    /// Takes over a lock that `stale` holds (its owner is known to be gone), for `ttl`; `None`
+    /// when the lock is no longer `stale`'s.
+    async fn take_over(&self, key: &LockKey, stale: &LockToken, ttl: Duration) -> Result<Option<LockToken>, LockError>;
     /// Whether the lock service answers (for `/readyz`).
     async fn ping(&self) -> Result<(), LockError>;
     /// A short name for logs and readiness (`"in-process"`, `"redis"`).

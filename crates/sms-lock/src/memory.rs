@@ -71,6 +71,27 @@ impl SessionLock for InProcessLock {
         }))
     }
 
+    async fn holder(&self, key: &LockKey) -> Result<Option<LockToken>, LockError> {
+        let now = Instant::now();
+        Ok(self.with_entries(|entries| match entries.get(key.as_str()) {
+            Some((owner, deadline)) if *deadline > now => Some(LockToken::from_stored(owner.clone())),
+            _ => None,
+        }))
+    }
+
+    async fn take_over(&self, key: &LockKey, stale: &LockToken, ttl: Duration) -> Result<Option<LockToken>, LockError> {
+        let now = Instant::now();
+        Ok(self.with_entries(|entries| match entries.get_mut(key.as_str()) {
+            Some((owner, deadline)) if owner == stale.as_str() && *deadline > now => {
+                let token = LockToken::random();
+                *owner = token.as_str().to_owned();
+                *deadline = now + ttl;
+                Some(token)
+            }
+            _ => None,
+        }))
+    }
+
     async fn ping(&self) -> Result<(), LockError> {
         Ok(())
     }

@@ -28,6 +28,21 @@ end
 return 0
 ";
 
+/// Compare-and-set: moves a lock from a token whose owner is gone to a new one.
+const TAKE_OVER: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+    return 1
+end
+return 0
+";
+
+/// How long, and how often, a request that gave up on Redis keeps trying to remove what its
+/// unanswered command may still set (see [`RedisLock::forget`]).
+const FORGET_FOR: Duration = Duration::from_secs(120);
+const FORGET_EVERY: Duration = Duration::from_millis(250);
+const FORGET_SETTLE: Duration = Duration::from_secs(1);
+
 /// The most one lock operation may take, reconnect and retry included: past it the request
 /// answers 503 rather than hang (a client sees an answer within 2 s).
 const OPERATION_BUDGET: Duration = Duration::from_millis(1500);
@@ -67,6 +82,7 @@ pub struct RedisLock {
     pub(crate) prefix: String,
     release: Script,
     refresh: Script,
+    take_over: Script,
 }
 
 impl RedisLock {
@@ -88,6 +104,7 @@ impl RedisLock {
             prefix: prefix.to_owned(),
             release: Script::new(RELEASE),
             refresh: Script::new(REFRESH),
+            take_over: Script::new(TAKE_OVER),
         })
     }
 
@@ -122,6 +139,52 @@ impl RedisLock {
     }
 }
 
+impl RedisLock {
+    /// A command that set `token` timed out: the request answers 503, but Redis may run the
+    /// command later (a Redis that was only slow, or paused, runs what was queued when it
+    /// resumes). Until Redis has answered twice, a moment apart, keep asking it to delete the
+    /// key if it still holds `token`: the command may sit on a connection the manager has
+    /// since replaced, whose bytes Redis reads in no fixed order with the new one's, and by
+    /// the second answer it has read them all. Only `token`'s owner could delete, so this
+    /// never frees a lock somebody else holds.
+    fn forget(&self, key: String, token: LockToken) {
+        let (conn, release) = (self.conn.clone(), self.release.clone());
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        runtime.spawn(async move {
+            let deadline = tokio::time::Instant::now() + FORGET_FOR;
+            let mut answers = 0;
+            while answers < 2 && tokio::time::Instant::now() < deadline {
+                let mut call = release.key(&key);
+                call.arg(token.as_str());
+                let mut conn = conn.clone();
+                let answered = tokio::time::timeout(RESPONSE_TIMEOUT, call.invoke_async::<i64>(&mut conn)).await;
+                if let Ok(Ok(_)) = answered {
+                    answers += 1;
+                    tokio::time::sleep(FORGET_SETTLE).await;
+                } else {
+                    tokio::time::sleep(FORGET_EVERY).await;
+                }
+            }
+            if answers < 2 {
+                tracing::warn!("redis did not answer a lock clean-up; the lock expires with its TTL");
+            }
+        });
+    }
+
+    /// Runs a command that sets `token` on `key`; on a timeout, [`RedisLock::forget`]s it.
+    async fn setting<T, F, Fut>(&self, key: &str, token: &LockToken, op: F) -> Result<T, LockError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let result = self.run(op).await;
+        if result.is_err() {
+            self.forget(key.to_owned(), token.clone());
+        }
+        result
+    }
+}
+
 fn is_stale_connection(e: &RedisError) -> bool {
     e.is_connection_dropped() || e.is_io_error()
 }
@@ -136,7 +199,7 @@ impl SessionLock for RedisLock {
         let token = LockToken::random();
         let key = self.key(key);
         let set: Option<String> = self
-            .run(|mut conn| {
+            .setting(&key, &token, |mut conn| {
                 let mut cmd = redis::cmd("SET");
                 cmd.arg(&key).arg(token.as_str()).arg("NX").arg("PX").arg(millis(ttl));
                 async move { cmd.query_async(&mut conn).await }
@@ -167,6 +230,31 @@ impl SessionLock for RedisLock {
             })
             .await?;
         Ok(extended == 1)
+    }
+
+    async fn holder(&self, key: &LockKey) -> Result<Option<LockToken>, LockError> {
+        let key = self.key(key);
+        let value: Option<String> = self
+            .run(|mut conn| {
+                let mut cmd = redis::cmd("GET");
+                cmd.arg(&key);
+                async move { cmd.query_async(&mut conn).await }
+            })
+            .await?;
+        Ok(value.map(LockToken::from_stored))
+    }
+
+    async fn take_over(&self, key: &LockKey, stale: &LockToken, ttl: Duration) -> Result<Option<LockToken>, LockError> {
+        let token = LockToken::random();
+        let key = self.key(key);
+        let moved: i64 = self
+            .setting(&key, &token, |mut conn| {
+                let mut call = self.take_over.key(&key);
+                call.arg(stale.as_str()).arg(token.as_str()).arg(millis(ttl));
+                async move { call.invoke_async(&mut conn).await }
+            })
+            .await?;
+        Ok((moved == 1).then_some(token))
     }
 
     async fn ping(&self) -> Result<(), LockError> {

@@ -27,6 +27,8 @@ pub struct Config {
     pub auth_cache_ttl: Duration,
     /// `SMS_JWT_SECRET`; generated in the data directory when unset on SQLite.
     pub jwt_secret: Option<Secret>,
+    /// `SMS_JWT_MAX_TTL_SECS`, default 2,592,000 (30 days): the longest a JWT may live.
+    pub jwt_max_ttl_secs: u64,
     /// `SMS_DATA_DIR`, default `data`.
     pub data_dir: PathBuf,
     /// `SMS_WORKERS`: HTTP worker threads; default one per core.
@@ -35,6 +37,8 @@ pub struct Config {
     pub db_pool_size: u32,
     /// `SMS_SWEEP_INTERVAL_SECS`: how often idle chats are ended, default 30.
     pub sweep_interval: Duration,
+    /// `SMS_UNROUTED_RETENTION_DAYS`, default 30: how long replies that joined no chat are kept.
+    pub unrouted_retention_days: i64,
     /// `SMS_PUBLIC_URL`: this service as providers reach it; default `http://` + `SMS_BIND`.
     pub public_url: Option<String>,
     /// The SMS provider and the delivery worker.
@@ -138,10 +142,12 @@ impl Default for Config {
             lock_pending_ttl: sms_service::PENDING_TTL,
             auth_cache_ttl: sms_service::AUTH_CACHE_TTL,
             jwt_secret: None,
+            jwt_max_ttl_secs: sms_service::DEFAULT_JWT_MAX_TTL_SECS,
             data_dir: PathBuf::from("data"),
             workers: None,
             db_pool_size: sms_store::DEFAULT_POOL_SIZE,
             sweep_interval: Duration::from_secs(30),
+            unrouted_retention_days: sms_service::UNROUTED_RETENTION_DAYS,
             public_url: None,
             delivery: DeliveryConfig::default(),
         }
@@ -173,11 +179,15 @@ impl Config {
             auth_cache_ttl: parsed::<u64>("SMS_AUTH_CACHE_TTL_SECS")?
                 .map_or(defaults.auth_cache_ttl, Duration::from_secs),
             jwt_secret: var("SMS_JWT_SECRET").map(Secret::from),
+            jwt_max_ttl_secs: parsed::<u64>("SMS_JWT_MAX_TTL_SECS")?.unwrap_or(defaults.jwt_max_ttl_secs).max(1),
             data_dir,
             workers: parsed("SMS_WORKERS")?,
             db_pool_size: parsed("SMS_DB_POOL_SIZE")?.unwrap_or(defaults.db_pool_size),
             sweep_interval: parsed::<u64>("SMS_SWEEP_INTERVAL_SECS")?
                 .map_or(defaults.sweep_interval, |s| Duration::from_secs(s.max(1))),
+            unrouted_retention_days: parsed::<i64>("SMS_UNROUTED_RETENTION_DAYS")?
+                .unwrap_or(defaults.unrouted_retention_days)
+                .max(1),
             public_url: var("SMS_PUBLIC_URL"),
             delivery: DeliveryConfig::from_env()?,
         })
@@ -249,6 +259,9 @@ pub struct JwtSecret {
 
 const SECRET_FILE: &str = "jwt_secret";
 const MIN_SECRET_BYTES: usize = 32;
+/// What `.env.example` ships: a value with it was never changed, and anyone who read the
+/// repository could sign admin tokens with it.
+const PLACEHOLDER: &str = "change-me";
 
 /// `SMS_JWT_SECRET` when set; otherwise, on SQLite, the secret kept in the data directory,
 /// created on first use. PostgreSQL deployments run several instances, which must share the
@@ -256,6 +269,11 @@ const MIN_SECRET_BYTES: usize = 32;
 pub fn jwt_secret(config: &Config) -> Result<JwtSecret, StartupError> {
     if let Some(secret) = &config.jwt_secret {
         let secret = secret.expose();
+        if secret.contains(PLACEHOLDER) {
+            return Err(StartupError::Config(
+                "SMS_JWT_SECRET is the placeholder of .env.example; set it to `openssl rand -hex 32`".into(),
+            ));
+        }
         if secret.len() < MIN_SECRET_BYTES {
             return Err(StartupError::Config(format!("SMS_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")));
         }
@@ -267,6 +285,7 @@ pub fn jwt_secret(config: &Config) -> Result<JwtSecret, StartupError> {
     let path = config.data_dir.join(SECRET_FILE);
     match std::fs::read_to_string(&path) {
         Ok(existing) if existing.trim().len() >= MIN_SECRET_BYTES => {
+            warn_if_readable_by_others(&path);
             return Ok(JwtSecret { secret: existing.trim().as_bytes().to_vec(), generated: false });
         }
         Ok(_) => {
@@ -278,11 +297,35 @@ pub fn jwt_secret(config: &Config) -> Result<JwtSecret, StartupError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(StartupError::Config(format!("cannot read {}: {e}", path.display()))),
     }
-    std::fs::create_dir_all(&config.data_dir)
+    create_private_dir(&config.data_dir)
         .map_err(|e| StartupError::Config(format!("cannot create {}: {e}", config.data_dir.display())))?;
     let secret = hex::encode(rand::random::<[u8; 32]>());
     write_private(&path, &secret).map_err(|e| StartupError::Config(format!("cannot write {}: {e}", path.display())))?;
     Ok(JwtSecret { secret: secret.into_bytes(), generated: true })
+}
+
+/// Creates the data directory readable by its owner only (it holds the secret, and the SQLite
+/// database with numbers, texts and token hashes).
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// A secret file that others may read is a secret no longer: say so at start.
+fn warn_if_readable_by_others(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+            tracing::warn!(path = %path.display(), "the JWT secret file is readable by other users; chmod 600 it");
+        }
+    }
 }
 
 /// Writes a file readable by its owner only, refusing to overwrite one that appeared meanwhile.
@@ -330,5 +373,30 @@ mod tests {
         assert!(matches!(jwt_secret(&config), Err(StartupError::Config(_))));
         let short = Config { jwt_secret: Some("short".into()), ..Config::default() };
         assert!(matches!(jwt_secret(&short), Err(StartupError::Config(_))));
+    }
+
+    #[test]
+    fn the_placeholder_secret_is_refused_however_long() {
+        let placeholder = "change-me-to-64-hex-characters-from-openssl-rand-hex-32-xxxxxxxxxxx";
+        let config = Config { jwt_secret: Some(placeholder.into()), ..Config::default() };
+        match jwt_secret(&config) {
+            Err(StartupError::Config(message)) => assert!(message.contains("SMS_JWT_SECRET"), "{message}"),
+            Ok(_) => panic!("the placeholder must be refused"),
+            Err(e) => panic!("{e}"),
+        }
+        let good = Config { jwt_secret: Some("0123456789abcdef0123456789abcdef".into()), ..Config::default() };
+        assert!(jwt_secret(&good).is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_data_directory_and_the_secret_are_the_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let config = Config { data_dir: dir.path().join("data"), ..Config::default() };
+        jwt_secret(&config).unwrap_or_else(|e| panic!("{e}"));
+        let mode = |p: &Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+        assert_eq!(mode(&config.data_dir), 0o700);
+        assert_eq!(mode(&config.data_dir.join(SECRET_FILE)), 0o600);
     }
 }

@@ -23,7 +23,7 @@ enum Command {
     Openapi,
     /// Print an admin JWT signed with the configured secret.
     AdminToken {
-        /// Lifetime in seconds.
+        /// Lifetime in seconds, at most `SMS_JWT_MAX_TTL_SECS` (a longer one exits with 2).
         #[arg(long, default_value_t = 86_400)]
         ttl: u64,
     },
@@ -39,7 +39,13 @@ fn main() -> ExitCode {
             print!("{}", sms_http::openapi_json());
             Ok(())
         }
-        Command::AdminToken { ttl } => admin_token(ttl),
+        Command::AdminToken { ttl } => match admin_token(ttl) {
+            Err(StartupError::TokenTooLong(message)) => {
+                eprintln!("sms-server: {message}");
+                return ExitCode::from(2);
+            }
+            other => other,
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -92,8 +98,11 @@ fn migrate() -> Result<(), StartupError> {
 fn admin_token(ttl: u64) -> Result<(), StartupError> {
     let config = Config::from_env()?;
     let secret = config::jwt_secret(&config)?;
-    let keys = sms_service::JwtKeys::new(&secret.secret);
-    let token = keys.admin_token(ttl).map_err(|e| StartupError::Config(e.to_string()))?;
+    let keys = sms_service::JwtKeys::new(&secret.secret).with_max_ttl(config.jwt_max_ttl_secs);
+    let token = keys.admin_token(ttl).map_err(|e| match e {
+        sms_service::TokenError::TooLong { .. } => StartupError::TokenTooLong(e.to_string()),
+        other => StartupError::Config(other.to_string()),
+    })?;
     println!("{token}");
     Ok(())
 }

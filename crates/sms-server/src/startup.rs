@@ -27,6 +27,9 @@ pub enum StartupError {
     Lock(#[from] LockError),
     #[error("cannot listen on the configured address: {0}")]
     Bind(#[from] std::io::Error),
+    /// A token asked for longer than the lifetime cap.
+    #[error("{0}")]
+    TokenTooLong(String),
 }
 
 /// A built server, bound to its port, not yet running.
@@ -60,7 +63,7 @@ impl Application {
             ),
             None => (Arc::new(InProcessLock::new()), Arc::new(InProcessRateLimiter::new()), None),
         };
-        let jwt = JwtKeys::new(&secret.secret);
+        let jwt = JwtKeys::new(&secret.secret).with_max_ttl(config.jwt_max_ttl_secs);
         let first_start_admin_token = if secret.generated {
             Some(jwt.admin_token(FIRST_START_TOKEN_TTL).map_err(|e| StartupError::Config(e.to_string()))?)
         } else {
@@ -75,6 +78,7 @@ impl Application {
             auth_cache_ttl: config.auth_cache_ttl,
             callbacks,
             pending_ttl: config.lock_pending_ttl,
+            unrouted_retention: chrono::Duration::days(config.unrouted_retention_days),
             ..ServiceParts::new(store, lock, jwt)
         }
         .build();

@@ -3,7 +3,8 @@
 //! scaled-out deployment runs them.
 //!
 //! Steps, in order: a 60-request race spread over the instances; the same after Redis forgets
-//! every lock (FLUSHALL); Redis down (503, nothing written) and back (200, no restart); an
+//! every lock (FLUSHALL); Redis down (503, nothing written) and back (200, no restart); Redis
+//! paused (503 in time, no lock left once it resumes); an
 //! instance killed with SIGKILL while it holds a lock mid-request (no orphan rows, the consumer
 //! free again once the lock's TTL passes); the sweepers of all instances ending an idle chat.
 
@@ -25,6 +26,7 @@ use sms_http::JwtKeys;
 
 const SECRET: &str = "cluster-secret-0123456789abcdef0123456789";
 const ACTIVE: &str = "Outbound SMS failed. Consumer is already in an active SMS session.";
+const BUSY: &str = "another request for this consumer is in progress";
 const PENDING_TTL_SECS: u64 = 3;
 
 fn free_port() -> u16 {
@@ -67,6 +69,13 @@ impl RedisServer {
 
     fn keys(&self, pattern: &str) -> Vec<String> {
         self.command(redis::cmd("KEYS").arg(pattern)).unwrap_or_default()
+    }
+
+    /// SIGSTOP or SIGCONT: Redis keeps its connections but answers nothing while stopped.
+    fn signal(&self, signal: &str) {
+        let Some(pid) = self.child.as_ref().map(Child::id) else { return };
+        let status = Command::new("kill").arg(signal).arg(pid.to_string()).status().unwrap_or_else(|e| panic!("{e}"));
+        assert!(status.success(), "kill {signal} {pid}");
     }
 
     fn stop(&mut self) {
@@ -291,6 +300,37 @@ fn three_instances_one_session() {
         println!("redis back: 200 and ready without a restart");
     });
 
+    // 4b. Redis paused (SIGSTOP) for 4 s: every send answers 503 in time and, once Redis runs the
+    // commands it had queued, none of them leaves a lock behind.
+    let paused_numbers: Vec<String> = (0..6).map(|i| format!("+1415555011{i}")).collect();
+    redis.signal("-STOP");
+    runtime.block_on(async {
+        let started = Instant::now();
+        let answers = join_all(paused_numbers.iter().enumerate().map(|(i, n)| client.send(&bases[i % 3], n))).await;
+        for (status, body) in &answers {
+            assert_eq!((*status, body), (503, &json!({"message": "service unavailable"})), "while Redis is paused");
+        }
+        assert!(started.elapsed() < Duration::from_millis(2500), "answers took {:?}", started.elapsed());
+        tokio::time::sleep(Duration::from_secs(4).saturating_sub(started.elapsed())).await;
+    });
+    redis.signal("-CONT");
+    runtime.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while paused_numbers.iter().any(|n| !redis.keys(&format!("sms:session:*:{n}")).is_empty()) {
+            assert!(
+                Instant::now() < deadline,
+                "a request that answered 503 left its lock: {:?}",
+                redis.keys("sms:session:*")
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        for (i, number) in paused_numbers.iter().enumerate() {
+            let (status, body) = client.send(&bases[i % 3], number).await;
+            assert_eq!(status, 200, "{number} after Redis resumed: {body}");
+        }
+        println!("redis paused 4 s: 6 × 503 within 2.5 s, no lock left behind, 6 × 200 after it resumed");
+    });
+
     // 5. kill -9 an instance that holds a consumer's lock mid-request.
     let mut blocker = PgConnection::establish(db.url()).unwrap_or_else(|e| panic!("{e}"));
     blocker.batch_execute("BEGIN; LOCK TABLE chats IN EXCLUSIVE MODE;").unwrap_or_else(|e| panic!("{e}"));
@@ -316,18 +356,18 @@ fn three_instances_one_session() {
     assert!(outcome.is_err(), "the killed instance cannot have answered");
     runtime.block_on(async { tokio::time::sleep(Duration::from_millis(500)).await });
     assert_eq!(db.count("end_users WHERE number = '+14155550102'"), 0, "no orphan rows");
-    assert_eq!(db.count("chats"), 2, "only the two chats that were answered");
+    assert_eq!(db.count("chats"), 8, "only the chats that were answered");
     assert!(!redis.keys("sms:session:*:+14155550102").is_empty(), "the dead instance's lock is still held");
     let freed_after = runtime.block_on(async {
         let started = Instant::now();
         let (status, body) = client.send(&bases[0], "+1 415-555-0102").await;
-        assert_eq!((status, body), (400, json!({"message": ACTIVE})), "held by a request that never finished");
+        assert_eq!((status, body), (409, json!({"message": BUSY})), "held by a request that never finished");
         loop {
             let (status, body) = client.send(&bases[1], "+1 415-555-0102").await;
             if status == 200 {
                 return started.elapsed();
             }
-            assert_eq!(body["message"], ACTIVE);
+            assert_eq!((status, body), (409, json!({"message": BUSY})));
             assert!(started.elapsed() < Duration::from_secs(PENDING_TTL_SECS + 8), "the orphan lock never expired");
             tokio::time::sleep(Duration::from_millis(250)).await;
         }

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sms_lock::Decision;
 use sms_store::Tenant;
-use subtle::ConstantTimeEq;
 
 use crate::auth_cache::CacheKey;
 use crate::error::{Result, ServiceError};
@@ -49,11 +48,26 @@ pub struct Claims {
     pub tenant: Option<String>,
 }
 
-/// The HS256 keys made from `SMS_JWT_SECRET`.
+/// The longest a JWT may live by default (`SMS_JWT_MAX_TTL_SECS`): 30 days.
+pub const DEFAULT_JWT_MAX_TTL_SECS: u64 = 30 * 24 * 3600;
+/// A tenant JWT's lifetime when the admin asks for none.
+pub const DEFAULT_TENANT_JWT_TTL_SECS: u64 = 3600;
+
+/// Why a token could not be issued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("a token may live at most {max} seconds (SMS_JWT_MAX_TTL_SECS)")]
+    TooLong { max: u64 },
+    #[error("cannot sign the token: {0}")]
+    Sign(String),
+}
+
+/// The HS256 keys made from `SMS_JWT_SECRET`, and the longest lifetime a token may have.
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    max_ttl: u64,
 }
 
 impl JwtKeys {
@@ -62,28 +76,56 @@ impl JwtKeys {
         validation.leeway = 0;
         validation.validate_exp = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            max_ttl: DEFAULT_JWT_MAX_TTL_SECS,
+        }
+    }
+
+    /// Tokens whose `exp` lies more than `seconds` after their `iat` (or, without `iat`, after
+    /// the moment they are checked) are refused, and none is issued for longer.
+    pub fn with_max_ttl(mut self, seconds: u64) -> Self {
+        self.max_ttl = seconds;
+        self
+    }
+
+    pub fn max_ttl(&self) -> u64 {
+        self.max_ttl
     }
 
     pub fn sign(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
     }
 
-    /// Verifies signature, algorithm and expiry; `None` for any token that fails.
+    /// Verifies signature, algorithm, expiry and the lifetime cap; `None` for any token that
+    /// fails.
     pub fn verify(&self, token: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|data| data.claims)
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?.claims;
+        let start = claims.iat.unwrap_or_else(unix_now);
+        (claims.exp.saturating_sub(start) <= self.max_ttl).then_some(claims)
     }
 
     /// A signed admin token valid for `ttl_seconds`.
-    pub fn admin_token(&self, ttl_seconds: u64) -> Result<String, jsonwebtoken::errors::Error> {
+    pub fn admin_token(&self, ttl_seconds: u64) -> Result<String, TokenError> {
+        self.issue("admin".into(), ROLE_ADMIN, None, ttl_seconds).map(|(token, _)| token)
+    }
+
+    /// A signed tenant token valid for `ttl_seconds`, and when it expires (Unix seconds).
+    pub fn tenant_token(&self, subdomain: &str, ttl_seconds: u64) -> Result<(String, u64), TokenError> {
+        self.issue(format!("tenant:{subdomain}"), ROLE_TENANT, Some(subdomain.to_owned()), ttl_seconds)
+    }
+
+    fn issue(&self, sub: String, role: &str, tenant: Option<String>, ttl: u64) -> Result<(String, u64), TokenError> {
+        if ttl > self.max_ttl {
+            return Err(TokenError::TooLong { max: self.max_ttl });
+        }
         let now = unix_now();
-        self.sign(&Claims {
-            sub: "admin".into(),
-            role: Some(ROLE_ADMIN.into()),
-            exp: now.saturating_add(ttl_seconds),
-            iat: Some(now),
-            tenant: None,
-        })
+        let exp = now.saturating_add(ttl);
+        let claims = Claims { sub, role: Some(role.into()), exp, iat: Some(now), tenant };
+        let token = self.sign(&claims).map_err(|e| TokenError::Sign(e.to_string()))?;
+        Ok((token, exp))
     }
 }
 
@@ -149,21 +191,16 @@ impl Service {
         let subdomain = match &key {
             CacheKey::Basic { subdomain, .. } | CacheKey::Jwt { subdomain } => subdomain.clone(),
         };
+        // One indexed query either way: a wrong token costs a probe of the hash index (the
+        // hash of a random secret: its timing tells nothing about the token).
         let found = self
-            .db(move |conn| {
-                let Some(tenant) = sms_store::tenants::find_by_subdomain(conn, &subdomain)? else {
-                    return Ok(None);
-                };
-                let Some(presented_hash) = presented_hash else { return Ok(Some(tenant)) };
-                let hashes = sms_store::tokens::active_hashes(conn, tenant.id)?;
-                // Compare against every token in constant time; no early exit.
-                let matched = hashes.iter().fold(subtle::Choice::from(0), |acc, stored| {
-                    acc | stored.as_bytes().ct_eq(presented_hash.as_bytes())
-                });
-                Ok(bool::from(matched).then_some(tenant))
+            .db(move |conn| match presented_hash {
+                Some(hash) => Ok(sms_store::tokens::authenticate(conn, &subdomain, &hash)?),
+                None => Ok(sms_store::tenants::find_by_subdomain(conn, &subdomain)?),
             })
             .await?;
-        let tenant = found.ok_or_else(invalid)?;
+        // A deactivated tenant's credentials are refused like wrong ones.
+        let tenant = found.filter(|t| t.active).ok_or_else(invalid)?;
         if let Some(ticket) = ticket {
             cache.fill(ticket, key, tenant.clone());
         }

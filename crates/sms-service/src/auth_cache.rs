@@ -120,6 +120,7 @@ mod tests {
             rate_limit_per_second: 10,
             rate_limit_burst: 20,
             created_at: NaiveDateTime::default(),
+            active: true,
         }
     }
 

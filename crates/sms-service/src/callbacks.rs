@@ -49,10 +49,14 @@ impl Service {
         if !valid {
             return Err(ServiceError::BadSignature);
         }
+        sms_domain::json::refuse_nul_in_form(&params)?;
         let subdomain = subdomain.to_owned();
         let tenant = self
             .db(move |conn| {
-                sms_store::tenants::find_by_subdomain(conn, &subdomain)?.ok_or(ServiceError::NotFound("tenant"))
+                // A deactivated tenant's callbacks find no tenant.
+                sms_store::tenants::find_by_subdomain(conn, &subdomain)?
+                    .filter(|t| t.active)
+                    .ok_or(ServiceError::NotFound("tenant"))
             })
             .await?;
         Ok((Params(params), tenant))

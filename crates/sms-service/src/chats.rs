@@ -2,13 +2,50 @@
 
 use sms_domain::{ChatStatus, DisconnectedBy, E164Number, PhoneError};
 use sms_store::chats::{self, ChatFilter, EndOutcome};
-use sms_store::{ChatBundle, Message, Tenant};
+use sms_store::{ChatBundle, Message, Tenant, Window};
 
 use crate::error::{Result, ServiceError};
 use crate::Service;
 
 /// Most items a page of any list holds, and the default.
 pub const MAX_PER_PAGE: i64 = 100;
+
+/// The paging of any list as sent: `page` from 1 (default 1), `per` from 1 to 100 (default
+/// 100); anything else is refused.
+#[derive(Debug, Clone, Default)]
+pub struct PageQuery {
+    pub page: Option<String>,
+    pub per: Option<String>,
+}
+
+impl PageQuery {
+    /// The page as a number and its size.
+    fn numbers(&self) -> Result<(i64, i64)> {
+        let invalid = |m: &str| ServiceError::Invalid(m.to_owned());
+        let page = match self.page.as_deref() {
+            None => 1,
+            Some(p) => p
+                .parse::<i64>()
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or_else(|| invalid("page must be an integer of at least 1"))?,
+        };
+        let per = match self.per.as_deref() {
+            None => MAX_PER_PAGE,
+            Some(p) => p
+                .parse::<i64>()
+                .ok()
+                .filter(|p| (1..=MAX_PER_PAGE).contains(p))
+                .ok_or_else(|| invalid("per must be an integer from 1 to 100"))?,
+        };
+        Ok((page, per))
+    }
+
+    pub(crate) fn window(&self) -> Result<Window> {
+        let (page, per) = self.numbers()?;
+        Ok(Window { offset: (page - 1).saturating_mul(per), limit: per })
+    }
+}
 
 /// The chat list's query as sent: each value a string, an empty one still a value.
 #[derive(Debug, Clone, Default)]
@@ -36,22 +73,7 @@ impl ChatPage {
                 PhoneError::NonUs => invalid("Non-US phone number not allowed"),
             })?),
         };
-        let page = match self.page.as_deref() {
-            None => 1,
-            Some(p) => p
-                .parse::<i64>()
-                .ok()
-                .filter(|p| *p >= 1)
-                .ok_or_else(|| invalid("page must be an integer of at least 1"))?,
-        };
-        let per = match self.per.as_deref() {
-            None => MAX_PER_PAGE,
-            Some(p) => p
-                .parse::<i64>()
-                .ok()
-                .filter(|p| (1..=MAX_PER_PAGE).contains(p))
-                .ok_or_else(|| invalid("per must be an integer from 1 to 100"))?,
-        };
+        let (page, per) = PageQuery { page: self.page.clone(), per: self.per.clone() }.numbers()?;
         Ok(ChatFilter { status, end_user_number, page, per })
     }
 }
@@ -102,14 +124,14 @@ impl Service {
         }
     }
 
-    /// The chat's messages, oldest first, both directions.
-    pub async fn chat_messages(&self, tenant: &Tenant, chat_id: i64) -> Result<Vec<Message>> {
-        let tenant_id = tenant.id;
+    /// A page of the chat's messages, oldest first, both directions, and how many it has.
+    pub async fn chat_messages(&self, tenant: &Tenant, chat_id: i64, page: &PageQuery) -> Result<(Vec<Message>, i64)> {
+        let (tenant_id, window) = (tenant.id, page.window()?);
         self.db(move |conn| {
             if chats::find(conn, tenant_id, chat_id)?.is_none() {
                 return Err(ServiceError::NotFound("chat"));
             }
-            Ok(chats::messages(conn, chat_id)?)
+            Ok(chats::messages(conn, chat_id, window)?)
         })
         .await
     }

@@ -45,6 +45,10 @@ pub enum ServiceError {
     /// The resource is not in a state that allows the operation, or a unique value is taken.
     #[error("{0}")]
     Conflict(&'static str),
+    /// Another request for the same consumer holds the session lock and has not committed a
+    /// chat: retryable, and never remembered under an `Idempotency-Key`.
+    #[error("another request for this consumer is in progress")]
+    Busy,
     /// An `Idempotency-Key` was used with another request body.
     #[error("Idempotency-Key was already used with a different request body")]
     IdempotencyMismatch,
@@ -70,9 +74,15 @@ impl ServiceError {
         Self::Unauthorized { message, realm: Realm::Admin }
     }
 
-    /// Whether the fault is the server's (the answer is not worth remembering for a retry).
+    /// Whether the fault is the server's.
     pub fn is_server_fault(&self) -> bool {
         matches!(self, Self::Unavailable(_) | Self::Internal(_))
+    }
+
+    /// Whether a retry may get another answer, so the answer is not kept under an
+    /// `Idempotency-Key`: a server fault, or a consumer busy with another request.
+    pub fn is_retryable(&self) -> bool {
+        self.is_server_fault() || matches!(self, Self::Busy)
     }
 }
 

@@ -22,13 +22,16 @@ use std::time::Duration;
 use sms_lock::{InProcessRateLimiter, RateLimiter, RedisChangeFeed, SessionLock};
 use sms_store::{DbConn, Store};
 
-pub use auth::{hash_token, new_api_token, unix_now, Claims, Credentials, JwtKeys, ROLE_ADMIN, ROLE_TENANT};
+pub use auth::{
+    hash_token, new_api_token, unix_now, Claims, Credentials, JwtKeys, TokenError, DEFAULT_JWT_MAX_TTL_SECS,
+    DEFAULT_TENANT_JWT_TTL_SECS, ROLE_ADMIN, ROLE_TENANT,
+};
 pub use callbacks::{CallbackSettings, Form};
-pub use chats::{ChatPage, EndRequest};
+pub use chats::{ChatPage, EndRequest, PageQuery, MAX_PER_PAGE};
 pub use clock::{Clock, SystemClock};
 pub use error::{Realm, Result, ServiceError};
 pub use ready::Readiness;
-pub use send::{Remembered, SendOutcome};
+pub use send::{Remembered, Render, SendOutcome};
 pub use session::{session_ttl, PENDING_TTL, TTL_MARGIN};
 
 /// The records the workflows answer: read-only views of what is stored.
@@ -55,8 +58,12 @@ struct Inner {
     changes: Option<Arc<RedisChangeFeed>>,
     callbacks: CallbackSettings,
     pending_ttl: Duration,
+    unrouted_retention: chrono::Duration,
     clock: Arc<dyn Clock>,
 }
+
+/// How long replies kept aside (no active chat) are kept, by default: 30 days.
+pub const UNROUTED_RETENTION_DAYS: i64 = 30;
 
 /// What a [`Service`] is built from; [`ServiceParts::new`] fills in the single-instance
 /// defaults.
@@ -72,6 +79,8 @@ pub struct ServiceParts {
     pub callbacks: CallbackSettings,
     /// How long a session lock lives before its chat is committed.
     pub pending_ttl: Duration,
+    /// How long replies that joined no chat are kept.
+    pub unrouted_retention: chrono::Duration,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -86,6 +95,7 @@ impl ServiceParts {
             auth_cache_ttl: AUTH_CACHE_TTL,
             callbacks: CallbackSettings::default(),
             pending_ttl: PENDING_TTL,
+            unrouted_retention: chrono::Duration::days(UNROUTED_RETENTION_DAYS),
             clock: Arc::new(SystemClock),
         }
     }
@@ -104,6 +114,7 @@ impl ServiceParts {
                 changes: self.changes,
                 callbacks: self.callbacks,
                 pending_ttl: self.pending_ttl,
+                unrouted_retention: self.unrouted_retention,
                 clock: self.clock,
             }),
         }

@@ -1,6 +1,8 @@
 //! Sending an SMS: opening a chat with its first message, in the documented order of checks,
 //! under the consumer's session lock; and the same once per `Idempotency-Key`.
 
+use std::sync::Arc;
+
 use sha2::{Digest, Sha256};
 use sms_domain::{segments, Addressed, AgentSelector, Content, E164Number, SendSmsBody, SmsError, TenantPolicy};
 use sms_store::chats::{self, EndedChat, NewChatSpec, Opened, Refusal};
@@ -30,11 +32,31 @@ pub struct SendOutcome {
     pub replayed: bool,
 }
 
-/// A chat opened, and the consumer's previous chat when it had run past its timeout and was
-/// ended on the way (its lock is released once the transaction commits).
+/// Renders an outcome as the client receives it (the HTTP crate's wire form and status).
+pub type Render = Arc<dyn Fn(std::result::Result<&ChatBundle, &ServiceError>) -> Remembered + Send + Sync>;
+
+/// A request's claim on its `Idempotency-Key`.
+#[derive(Debug, Clone)]
+struct Claim {
+    tenant_id: i64,
+    key: String,
+    /// Known only to this request: the store lets only its holder finish or give up the key.
+    lease: String,
+}
+
+impl Claim {
+    fn lease(&self) -> idempotency::Lease<'_> {
+        idempotency::Lease { tenant_id: self.tenant_id, key: &self.key, token: &self.lease }
+    }
+}
+
+/// A chat opened; the consumer's previous chat when it had run past its timeout and was ended
+/// on the way (its lock is released once the transaction commits); the answer kept under the
+/// request's `Idempotency-Key`, in the same transaction.
 struct Opening {
     bundle: ChatBundle,
     expired: Option<EndedChat>,
+    kept: Option<Remembered>,
 }
 
 impl Service {
@@ -46,32 +68,28 @@ impl Service {
     /// Nothing is written on any fault, and no lock is left held.
     pub async fn send(&self, tenant: &Tenant, body: &[u8]) -> Result<ChatBundle> {
         let request = SendSmsBody::from_json(body)?;
-        self.open_chat(tenant, request).await
+        Ok(self.open_chat(tenant, request, None).await?.0)
     }
 
     /// [`Service::send`] once per `key`: the same key with the same body replays the first
     /// answer and creates nothing; with another body it is refused; while the first request
-    /// runs it is a conflict. `render` turns an outcome other than a server fault into the
-    /// answer the client receives, which is what is remembered; a server fault is answered as
-    /// an error and forgotten, so the retry runs again.
-    pub async fn send_once(
-        &self,
-        tenant: &Tenant,
-        key: &str,
-        body: &[u8],
-        render: impl Fn(&Result<ChatBundle>) -> Remembered,
-    ) -> Result<SendOutcome> {
+    /// runs it is a conflict. `render` turns an outcome into the answer the client receives,
+    /// which is what is kept: for a created chat, in the chat's own transaction, so a crash
+    /// after the commit can only ever be answered by the replay. A retryable outcome (a server
+    /// fault, a consumer busy with another request) is answered as an error and not kept.
+    pub async fn send_once(&self, tenant: &Tenant, key: &str, body: &[u8], render: Render) -> Result<SendOutcome> {
         if !((1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())) {
             return Err(ServiceError::Invalid("Idempotency-Key must be 1 to 255 visible ASCII characters".into()));
         }
         let parsed = sms_domain::json::parse_value(body);
         let hash = request_hash(parsed.as_ref().ok(), body);
-        let (tenant_id, claimed, now) = (tenant.id, key.to_owned(), self.now());
+        let claim = Claim { tenant_id: tenant.id, key: key.to_owned(), lease: hex::encode(rand::random::<[u8; 16]>()) };
+        let (begun_claim, now) = (claim.clone(), self.now());
         let begun = self
             .db(move |conn| {
                 let lease = now + chrono::Duration::seconds(IDEMPOTENCY_LEASE_SECS);
                 let expires = now + chrono::Duration::hours(IDEMPOTENCY_TTL_HOURS);
-                Ok(idempotency::begin(conn, tenant_id, &claimed, &hash, now, lease, expires)?)
+                Ok(idempotency::begin(conn, begun_claim.lease(), &hash, now, lease, expires)?)
             })
             .await?;
         match begun {
@@ -86,26 +104,34 @@ impl Service {
             Begin::Started => {}
         }
         let outcome = match parsed.and_then(SendSmsBody::from_value) {
-            Ok(request) => self.open_chat(tenant, request).await,
+            Ok(request) => self.open_chat(tenant, request, Some((claim.clone(), render.clone()))).await,
             Err(e) => Err(e.into()),
         };
-        let key = key.to_owned();
-        // A server fault is not the answer to remember: the client's retry must run again.
-        if let Err(error) = outcome.as_ref().map_err(ServiceError::clone) {
-            if error.is_server_fault() {
-                if let Err(e) = self.db(move |conn| Ok(idempotency::abandon(conn, tenant_id, &key)?)).await {
-                    tracing::warn!(error = %e, "could not give up an idempotency key; it frees itself when its lease ends");
-                }
-                return Err(error);
+        let error = match outcome {
+            Ok((_, Some(answer))) => return Ok(SendOutcome { answer, replayed: false }),
+            Ok((bundle, None)) => {
+                return Err(ServiceError::Internal(format!("chat {} kept no answer", bundle.chat.id)))
             }
+            Err(e) => e,
+        };
+        if error.is_retryable() {
+            let given_up = claim.clone();
+            if let Err(e) = self.db(move |conn| Ok(idempotency::abandon(conn, given_up.lease())?)).await {
+                tracing::warn!(error = %e, "could not give up an idempotency key; it frees itself when its lease ends");
+            }
+            return Err(error);
         }
-        let answer = render(&outcome);
+        // Nothing was created: the refusal is kept on its own, and a crash before it is kept
+        // only means the retry is refused again.
+        let answer = render(Err(&error));
         let kept = answer.clone();
         let recorded = self
-            .db(move |conn| Ok(idempotency::finish(conn, tenant_id, &key, i32::from(kept.status), &kept.body)?))
+            .db(move |conn| Ok(idempotency::finish(conn, claim.lease(), i32::from(kept.status), &kept.body)?))
             .await;
-        if let Err(e) = recorded {
-            tracing::warn!(error = %e, "could not record the idempotent answer; a retry runs again");
+        match recorded {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!("an idempotency key was taken over before its refusal was kept"),
+            Err(e) => tracing::warn!(error = %e, "could not record the idempotent answer; a retry runs again"),
         }
         Ok(SendOutcome { answer, replayed: false })
     }
@@ -116,12 +142,21 @@ impl Service {
     /// that read the tenant's tables and writes the chat. When the lock is held, those checks
     /// run on their own first, so a fault earlier in the order still wins over the active
     /// session.
-    async fn open_chat(&self, tenant: &Tenant, request: SendSmsBody) -> Result<ChatBundle> {
+    async fn open_chat(
+        &self,
+        tenant: &Tenant,
+        request: SendSmsBody,
+        remember: Option<(Claim, Render)>,
+    ) -> Result<(ChatBundle, Option<Remembered>)> {
         let policy =
             TenantPolicy { sms_enabled: tenant.sms_enabled, outbound_sms_enabled: tenant.outbound_sms_enabled };
         let addressed = request.addressing(policy)?;
-        let send =
-            Send { tenant: tenant.clone(), content: request.content(), selector: request.agent_selector(), addressed };
+        let send = SendPlan {
+            tenant: tenant.clone(),
+            content: request.content(),
+            selector: request.agent_selector(),
+            addressed,
+        };
         let tenant_id = tenant.id;
         let end_user = send.addressed.end_user.clone();
         let guard = match self.try_lock(tenant_id, &end_user).await? {
@@ -134,8 +169,9 @@ impl Service {
         };
         let token = guard.token().map(|t| t.as_str().to_owned());
         let now = self.now();
-        let written =
-            self.db(move |conn| sms_store::transaction(conn, |conn| send.write(conn, token.as_deref(), now))).await;
+        let written = self
+            .db(move |conn| sms_store::transaction(conn, |conn| send.write(conn, token.as_deref(), now, remember)))
+            .await;
         let opening = match written {
             Ok(opening) => opening,
             Err(e) => {
@@ -160,16 +196,18 @@ impl Service {
             self.release_ended(expired).await;
         }
         tracing::info!(chat_id = opening.bundle.chat.id, end_user = %end_user.masked(), "outbound chat created");
-        Ok(opening.bundle)
+        Ok((opening.bundle, opening.kept))
     }
 
     /// A chat committed by a concurrent request is invisible inside the transaction the index
-    /// refused; it is visible now, and the answer names it.
+    /// refused; it is visible now, and the answer names it. The active-session fault is only
+    /// ever answered with the chat it names; without one, another request is still at work.
     async fn name_the_active_chat(&self, e: ServiceError, tenant_id: i64, end_user: E164Number) -> ServiceError {
         let ServiceError::Rejected(SmsError::ActiveSession { chat_id: None }) = e else { return e };
         let found = self.db(move |conn| Ok(chats::active_chat(conn, tenant_id, &end_user)?)).await;
         match found {
-            Ok(chat) => SmsError::ActiveSession { chat_id: chat.map(|c| c.id) }.into(),
+            Ok(Some(chat)) => SmsError::ActiveSession { chat_id: Some(chat.id) }.into(),
+            Ok(None) => ServiceError::Busy,
             Err(e) => e,
         }
     }
@@ -177,7 +215,7 @@ impl Service {
 
 /// One send, as validated so far.
 #[derive(Clone)]
-struct Send {
+struct SendPlan {
     tenant: Tenant,
     addressed: Addressed,
     /// Checked before the write, answered after the outbound number's check.
@@ -185,7 +223,7 @@ struct Send {
     selector: AgentSelector,
 }
 
-impl Send {
+impl SendPlan {
     /// The faults that need the tenant's tables, in order after the fields' own: the outbound
     /// number, the message and ticket, the agent, the opt-out. Answers the agent.
     fn checked(&self, conn: &mut DbConn) -> Result<Option<Agent>> {
@@ -205,7 +243,13 @@ impl Send {
     /// Writes the chat inside the caller's transaction. The usual send (a valid message, no
     /// agent) reads nothing first: its table checks travel with the write, which answers which
     /// of them refused it.
-    fn write(&self, conn: &mut DbConn, lock_token: Option<&str>, now: chrono::NaiveDateTime) -> Result<Opening> {
+    fn write(
+        &self,
+        conn: &mut DbConn,
+        lock_token: Option<&str>,
+        now: chrono::NaiveDateTime,
+        remember: Option<(Claim, Render)>,
+    ) -> Result<Opening> {
         let agent = if self.content.is_ok() && self.selector.is_empty() { None } else { self.checked(conn)? };
         let content = self.content.clone()?;
         let tenant = &self.tenant;
@@ -227,7 +271,13 @@ impl Send {
         // At most twice: a second refusal is a chat opened meanwhile by someone else.
         for attempt in 0..2 {
             match chats::open(conn, &spec)? {
-                Opened::Created(bundle) => return Ok(Opening { bundle: *bundle, expired }),
+                Opened::Created(bundle) => {
+                    let kept = match &remember {
+                        Some((claim, render)) => Some(keep(conn, claim, render(Ok(&bundle)))?),
+                        None => None,
+                    };
+                    return Ok(Opening { bundle: *bundle, expired, kept });
+                }
                 Opened::Refused(Refusal::OutboundNotRegistered) => return Err(SmsError::OutboundNumberNotFound.into()),
                 Opened::Refused(Refusal::OptedOut) => return Err(SmsError::OptedOut.into()),
                 // Past its timeout, and nobody has ended it yet: it ends here, and the new chat
@@ -241,6 +291,16 @@ impl Send {
             }
         }
         Err(SmsError::ActiveSession { chat_id: None }.into())
+    }
+}
+
+/// Keeps `answer` under the request's key, in the caller's transaction. A lease taken over by
+/// another request (this one outlived it) rolls the chat back: that request answers for the key.
+fn keep(conn: &mut DbConn, claim: &Claim, answer: Remembered) -> Result<Remembered> {
+    if idempotency::finish(conn, claim.lease(), i32::from(answer.status), &answer.body)? {
+        Ok(answer)
+    } else {
+        Err(ServiceError::Conflict("a request with this Idempotency-Key is still in progress"))
     }
 }
 

@@ -8,7 +8,7 @@ use sms_lock::{LockGuard, LockKey, LockToken};
 use sms_store::chats::{self, EndedChat};
 use sms_store::Chat;
 
-use crate::error::Result;
+use crate::error::{Result, ServiceError};
 use crate::Service;
 
 /// How long a freshly taken lock lives before its chat is committed, by default. Short, so a
@@ -42,14 +42,18 @@ impl Service {
         }))
     }
 
-    /// Takes the consumer's session lock, or answers the active-session fault.
-    ///
-    /// When the lock is held: by a live chat, that fault with the chat's id; by a chat past its
-    /// timeout that nobody ended yet, end it, free its lock and try again; by a request still
-    /// creating its chat, wait for it a little, then report its chat (or, if it failed, take
-    /// the lock).
+    /// Takes the consumer's session lock, or answers why not. A lock never outlives its
+    /// reason: when it is held,
+    /// - by the consumer's active chat: the active-session fault, naming the chat;
+    /// - by an active chat past its timeout that nobody ended yet: end it, free its lock, retry;
+    /// - by a chat that has ended (its release was lost, say while Redis was away, and Redis
+    ///   came back with the key): take it over at once;
+    /// - by a request still creating its chat: wait for it (up to 2 s), then answer its chat,
+    ///   take the lock if it failed, or answer that the consumer is busy. A request that died
+    ///   holding it frees it when the lock's pending lifetime ends.
     pub(crate) async fn lock(&self, tenant_id: i64, number: &E164Number) -> Result<LockGuard> {
         let deadline = Instant::now() + WAIT_FOR_HOLDER;
+        let key = LockKey::new(tenant_id, number.as_str());
         loop {
             if let Some(guard) = self.try_lock(tenant_id, number).await? {
                 return Ok(guard);
@@ -62,10 +66,23 @@ impl Service {
                     return Err(SmsError::ActiveSession { chat_id: Some(chat.id) }.into());
                 }
                 Some(chat) => self.expire(chat).await?,
-                None if Instant::now() >= deadline => {
-                    return Err(SmsError::ActiveSession { chat_id: None }.into());
+                None => {
+                    let Some(holder) = self.inner.lock.holder(&key).await? else { continue };
+                    let (lookup, held) = (number.clone(), holder.as_str().to_owned());
+                    let owner = self.db(move |conn| Ok(chats::lock_owner(conn, tenant_id, &lookup, &held)?)).await?;
+                    if owner.is_some_and(|chat| !chat.status.is_active()) {
+                        metrics::counter!("sms_session_lock_total", "outcome" => "taken_over").increment(1);
+                        let lock = &self.inner.lock;
+                        if let Some(token) = lock.take_over(&key, &holder, self.inner.pending_ttl).await? {
+                            tracing::info!("took over the session lock of an ended chat");
+                            return Ok(LockGuard::new(lock.clone(), key, token));
+                        }
+                    } else if Instant::now() >= deadline {
+                        return Err(ServiceError::Busy);
+                    } else {
+                        tokio::time::sleep(POLL_EVERY).await;
+                    }
                 }
-                None => tokio::time::sleep(POLL_EVERY).await,
             }
         }
     }
@@ -99,15 +116,20 @@ impl Service {
         }
     }
 
-    /// Ends every chat past its timeout and frees its lock, and forgets expired idempotency
-    /// keys. Safe to run in every instance at once: each chat is ended by exactly one of them.
-    /// Answers how many chats this call ended.
+    /// Ends every chat past its timeout and frees its lock, forgets expired idempotency keys
+    /// and replies kept aside past their retention. Safe to run in every instance at once:
+    /// each chat is ended by exactly one of them. Answers how many chats this call ended.
     pub async fn sweep_once(&self) -> Result<usize> {
         let now = self.now();
         let ended = self.db(move |conn| Ok(chats::expire_idle(conn, now, 500)?)).await?;
         let purged = self.db(move |conn| Ok(sms_store::idempotency::purge_expired(conn, now)?)).await?;
         if purged > 0 {
             tracing::info!(count = purged, "purged expired idempotency keys");
+        }
+        let before = now - self.inner.unrouted_retention;
+        let purged = self.db(move |conn| Ok(sms_store::delivery::purge_unrouted(conn, before)?)).await?;
+        if purged > 0 {
+            tracing::info!(count = purged, "purged replies kept aside past their retention");
         }
         for chat in &ended {
             self.release_ended(chat).await;

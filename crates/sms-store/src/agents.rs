@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use crate::schema::agents;
 use crate::tx::transaction;
-use crate::{Agent, AgentChanges, DbConn, NewAgent, StoreError};
+use crate::{Agent, AgentChanges, DbConn, NewAgent, StoreError, Window};
 
 /// Creates an agent; an e-mail the tenant already has is [`StoreError::Conflict`].
 pub fn create(conn: &mut DbConn, new: &NewAgent) -> Result<Agent, StoreError> {
@@ -15,13 +15,15 @@ pub fn create(conn: &mut DbConn, new: &NewAgent) -> Result<Agent, StoreError> {
     .map_err(StoreError::from)
 }
 
-pub fn list(conn: &mut DbConn, tenant_id: i64) -> Result<Vec<Agent>, StoreError> {
-    db_run!(conn, |c| agents::table
-        .filter(agents::tenant_id.eq(tenant_id))
-        .order(agents::id)
-        .select(Agent::as_select())
-        .load(c))
-    .map_err(StoreError::from)
+/// A page of the tenant's agents, oldest first, and how many it has.
+pub fn list(conn: &mut DbConn, tenant_id: i64, window: Window) -> Result<(Vec<Agent>, i64), StoreError> {
+    let owned = agents::table.filter(agents::tenant_id.eq(tenant_id));
+    db_run!(conn, |c| {
+        let total: i64 = owned.count().get_result(c)?;
+        let rows =
+            owned.order(agents::id).offset(window.offset).limit(window.limit).select(Agent::as_select()).load(c)?;
+        Ok((rows, total))
+    })
 }
 
 pub fn find(conn: &mut DbConn, tenant_id: i64, id: i64) -> Result<Option<Agent>, StoreError> {

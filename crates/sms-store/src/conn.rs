@@ -116,6 +116,26 @@ fn spawn_checkpointer(path: PathBuf, alive: std::sync::Weak<()>) {
     }
 }
 
+/// The SQLite file holds numbers, texts and token hashes: its directory (when this creates it)
+/// and the file are its owner's only. SQLite gives its WAL and shared-memory files the
+/// database file's permissions.
+fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    let mut dir = std::fs::DirBuilder::new();
+    dir.recursive(true);
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        dir.mode(0o700);
+        file.mode(0o600);
+    }
+    if let Some(parent) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        dir.create(parent)?;
+    }
+    file.open(path).map(drop)
+}
+
 /// libpq waits for the operating system's TCP timeout unless told otherwise; an unreachable
 /// database must answer 503 in seconds, not minutes.
 fn with_connect_timeout(url: &str) -> String {
@@ -239,10 +259,8 @@ impl Store {
     /// answer `/readyz` with "not ready") while its database is still coming up.
     pub fn new(url: &DbUrl, options: PoolOptions) -> Result<Self, StoreError> {
         if let DbUrl::Sqlite(path) = url {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
-            }
+            create_private_file(path)
+                .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", path.display())))?;
         }
         let pool = r2d2::Pool::builder()
             .max_size(options.max_size)

@@ -11,7 +11,7 @@ use crate::chats::EndedChat;
 use crate::models::NewMessage;
 use crate::schema::{chats, messages, opt_outs, tenants, unrouted_messages};
 use crate::tx::transaction;
-use crate::{Chat, DbConn, Message, OptOut, StoreError};
+use crate::{Chat, DbConn, Message, OptOut, StoreError, Window};
 
 /// An outbound message claimed for one delivery attempt, with its tenant's subdomain (the
 /// status callback URL names it).
@@ -19,6 +19,8 @@ use crate::{Chat, DbConn, Message, OptOut, StoreError};
 pub struct Job {
     pub message: Message,
     pub subdomain: String,
+    /// A deactivated tenant's messages are not sent.
+    pub tenant_active: bool,
 }
 
 const CLAIM_PG: &str =
@@ -75,16 +77,16 @@ pub fn claim(
         .select(Message::as_select())
         .load(c))?;
     let tenant_ids: Vec<i64> = claimed.iter().map(|m| m.tenant_id).collect();
-    let names: Vec<(i64, String)> = db_run!(conn, |c| tenants::table
+    let names: Vec<(i64, String, bool)> = db_run!(conn, |c| tenants::table
         .filter(tenants::id.eq_any(&tenant_ids))
-        .select((tenants::id, tenants::subdomain))
+        .select((tenants::id, tenants::subdomain, tenants::active))
         .load(c))?;
     Ok(claimed
         .into_iter()
         .map(|message| {
-            let subdomain =
-                names.iter().find(|(id, _)| *id == message.tenant_id).map(|(_, s)| s.clone()).unwrap_or_default();
-            Job { message, subdomain }
+            let tenant = names.iter().find(|(id, _, _)| *id == message.tenant_id);
+            let subdomain = tenant.map(|(_, s, _)| s.clone()).unwrap_or_default();
+            Job { message, subdomain, tenant_active: tenant.is_some_and(|(_, _, active)| *active) }
         })
         .collect())
 }
@@ -285,6 +287,14 @@ pub fn opt_out(
     }
 }
 
+/// Deletes the replies kept aside (no active chat) that arrived before `before`; answers how
+/// many. They hold numbers and texts of people nobody answered: they are not kept forever.
+pub fn purge_unrouted(conn: &mut DbConn, before: NaiveDateTime) -> Result<usize, StoreError> {
+    db_run!(conn, |c| diesel::delete(unrouted_messages::table.filter(unrouted_messages::created_at.lt(before)))
+        .execute(c))
+    .map_err(StoreError::from)
+}
+
 /// Opts the consumer back in; `false` when they were not opted out.
 pub fn opt_in(conn: &mut DbConn, tenant_id: i64, number: &str) -> Result<bool, StoreError> {
     let target = opt_outs::table.filter(opt_outs::tenant_id.eq(tenant_id)).filter(opt_outs::number.eq(number));
@@ -292,11 +302,13 @@ pub fn opt_in(conn: &mut DbConn, tenant_id: i64, number: &str) -> Result<bool, S
     Ok(deleted > 0)
 }
 
-pub fn list_opt_outs(conn: &mut DbConn, tenant_id: i64) -> Result<Vec<OptOut>, StoreError> {
-    db_run!(conn, |c| opt_outs::table
-        .filter(opt_outs::tenant_id.eq(tenant_id))
-        .order(opt_outs::id)
-        .select(OptOut::as_select())
-        .load(c))
-    .map_err(StoreError::from)
+/// A page of the tenant's opt-outs, oldest first, and how many it has.
+pub fn list_opt_outs(conn: &mut DbConn, tenant_id: i64, window: Window) -> Result<(Vec<OptOut>, i64), StoreError> {
+    let owned = opt_outs::table.filter(opt_outs::tenant_id.eq(tenant_id));
+    db_run!(conn, |c| {
+        let total: i64 = owned.count().get_result(c)?;
+        let rows =
+            owned.order(opt_outs::id).offset(window.offset).limit(window.limit).select(OptOut::as_select()).load(c)?;
+        Ok((rows, total))
+    })
 }

@@ -13,7 +13,8 @@ const DONE: &str = "done";
 /// What a request with a key may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Begin {
-    /// First use (or the earlier request died): process it, then [`finish`] or [`abandon`].
+    /// First use (or the earlier request's lease ran out): the key's lease is the caller's,
+    /// under the token it passed; process the request, then [`finish`] or [`abandon`] with it.
     Started,
     /// Answered before: replay this.
     Replay { status: i32, body: String },
@@ -34,16 +35,24 @@ struct Row {
     expires_at: NaiveDateTime,
 }
 
-/// Claims `key` for a request whose body hashes to `hash`.
+/// A request's claim on a key: which key, and the lease token only that request knows.
+#[derive(Debug, Clone, Copy)]
+pub struct Lease<'a> {
+    pub tenant_id: i64,
+    pub key: &'a str,
+    pub token: &'a str,
+}
+
+/// Claims `lease.key` for a request whose body hashes to `hash`, under `lease.token`.
 pub fn begin(
     conn: &mut DbConn,
-    tenant_id: i64,
-    key: &str,
+    lease: Lease<'_>,
     hash: &str,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
     expires_at: NaiveDateTime,
 ) -> Result<Begin, StoreError> {
+    let Lease { tenant_id, key, token } = lease;
     let outcome = transaction(conn, |conn| {
         let row: Option<Row> = db_run!(conn, |c| keys::table
             .filter(keys::tenant_id.eq(tenant_id))
@@ -73,9 +82,10 @@ pub fn begin(
                 if row.locked_until > now {
                     return Ok(Begin::Running);
                 }
-                // The first request died holding the key: take it over.
+                // The first request's lease ran out (it died, or is very slow): take it over.
+                // From now on only this request may record an answer.
                 db_run!(conn, |c| diesel::update(keys::table.find(row.id))
-                    .set(keys::locked_until.eq(lease_until))
+                    .set((keys::locked_until.eq(lease_until), keys::lease_token.eq(token)))
                     .execute(c))?;
                 Ok(Begin::Started)
             }
@@ -92,6 +102,7 @@ pub fn begin(
                         keys::created_at.eq(now),
                         keys::locked_until.eq(lease_until),
                         keys::expires_at.eq(expires_at),
+                        keys::lease_token.eq(token),
                     ))
                     .execute(c))?;
                 Ok(Begin::Started)
@@ -105,20 +116,31 @@ pub fn begin(
     }
 }
 
-/// Stores the answer of a request that finished without a server fault.
-pub fn finish(conn: &mut DbConn, tenant_id: i64, key: &str, status: i32, body: &str) -> Result<(), StoreError> {
-    let target = keys::table.filter(keys::tenant_id.eq(tenant_id)).filter(keys::key.eq(key));
-    db_run!(conn, |c| diesel::update(target)
+/// Stores the answer of the request that holds the lease; `false` when the lease is no longer
+/// its own (another request took the key over), and then nothing changes. Call it in the
+/// transaction of what the request created, so the answer commits with it.
+pub fn finish(conn: &mut DbConn, lease: Lease<'_>, status: i32, body: &str) -> Result<bool, StoreError> {
+    let target = keys::table
+        .filter(keys::tenant_id.eq(lease.tenant_id))
+        .filter(keys::key.eq(lease.key))
+        .filter(keys::state.eq(RUNNING))
+        .filter(keys::lease_token.eq(lease.token));
+    let updated = db_run!(conn, |c| diesel::update(target)
         .set((keys::state.eq(DONE), keys::response_status.eq(Some(status)), keys::response_body.eq(Some(body))))
         .execute(c))?;
-    Ok(())
+    Ok(updated == 1)
 }
 
-/// Forgets a key whose request ended in a server fault, so a retry runs afresh.
-pub fn abandon(conn: &mut DbConn, tenant_id: i64, key: &str) -> Result<(), StoreError> {
-    let target = keys::table.filter(keys::tenant_id.eq(tenant_id)).filter(keys::key.eq(key));
-    db_run!(conn, |c| diesel::delete(target).execute(c))?;
-    Ok(())
+/// Gives up the key of a request whose answer is not to be remembered (a server fault, a
+/// retryable conflict), so a retry runs afresh; only the lease's holder can.
+pub fn abandon(conn: &mut DbConn, lease: Lease<'_>) -> Result<bool, StoreError> {
+    let target = keys::table
+        .filter(keys::tenant_id.eq(lease.tenant_id))
+        .filter(keys::key.eq(lease.key))
+        .filter(keys::state.eq(RUNNING))
+        .filter(keys::lease_token.eq(lease.token));
+    let deleted = db_run!(conn, |c| diesel::delete(target).execute(c))?;
+    Ok(deleted == 1)
 }
 
 /// Deletes expired keys; answers how many.

@@ -20,5 +20,19 @@ mod tx;
 
 pub use conn::{Backend, DbConn, DbUrl, Fault, PoolOptions, PooledConn, Store, DEFAULT_POOL_SIZE};
 pub use error::StoreError;
+
+/// A page of a list: how many rows to skip and how many to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub offset: i64,
+    pub limit: i64,
+}
+
+impl Default for Window {
+    /// Everything, for callers that page themselves.
+    fn default() -> Self {
+        Self { offset: 0, limit: i64::MAX }
+    }
+}
 pub use models::*;
 pub use tx::transaction;

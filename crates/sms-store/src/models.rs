@@ -21,6 +21,8 @@ pub struct Tenant {
     pub rate_limit_per_second: i32,
     pub rate_limit_burst: i32,
     pub created_at: NaiveDateTime,
+    /// A deactivated tenant's credentials, callbacks and queued messages are refused.
+    pub active: bool,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -35,6 +37,7 @@ pub struct NewTenant {
     pub rate_limit_per_second: i32,
     pub rate_limit_burst: i32,
     pub created_at: NaiveDateTime,
+    pub active: bool,
 }
 
 /// A partial update of a tenant; `None` leaves a field as it is.
@@ -48,6 +51,7 @@ pub struct TenantChanges {
     pub session_timeout_minutes: Option<i32>,
     pub rate_limit_per_second: Option<i32>,
     pub rate_limit_burst: Option<i32>,
+    pub active: Option<bool>,
 }
 
 impl TenantChanges {
@@ -59,6 +63,7 @@ impl TenantChanges {
             && self.session_timeout_minutes.is_none()
             && self.rate_limit_per_second.is_none()
             && self.rate_limit_burst.is_none()
+            && self.active.is_none()
     }
 }
 

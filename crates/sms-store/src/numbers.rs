@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use sms_domain::E164Number;
 
 use crate::schema::outbound_numbers;
-use crate::{DbConn, OutboundNumber, StoreError};
+use crate::{DbConn, OutboundNumber, StoreError, Window};
 
 /// Registers a number; one registered by any tenant is [`StoreError::Conflict`].
 pub fn create(
@@ -25,13 +25,19 @@ pub fn create(
     .map_err(StoreError::from)
 }
 
-pub fn list(conn: &mut DbConn, tenant_id: i64) -> Result<Vec<OutboundNumber>, StoreError> {
-    db_run!(conn, |c| outbound_numbers::table
-        .filter(outbound_numbers::tenant_id.eq(tenant_id))
-        .order(outbound_numbers::id)
-        .select(OutboundNumber::as_select())
-        .load(c))
-    .map_err(StoreError::from)
+/// A page of the tenant's numbers, oldest first, and how many it has.
+pub fn list(conn: &mut DbConn, tenant_id: i64, window: Window) -> Result<(Vec<OutboundNumber>, i64), StoreError> {
+    let owned = outbound_numbers::table.filter(outbound_numbers::tenant_id.eq(tenant_id));
+    db_run!(conn, |c| {
+        let total: i64 = owned.count().get_result(c)?;
+        let rows = owned
+            .order(outbound_numbers::id)
+            .offset(window.offset)
+            .limit(window.limit)
+            .select(OutboundNumber::as_select())
+            .load(c)?;
+        Ok((rows, total))
+    })
 }
 
 /// Deletes a number of the tenant; `false` when the tenant has no such number.

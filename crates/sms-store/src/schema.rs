@@ -12,6 +12,7 @@ diesel::table! {
         rate_limit_per_second -> Integer,
         rate_limit_burst -> Integer,
         created_at -> Timestamp,
+        active -> Bool,
     }
 }
 
@@ -148,6 +149,7 @@ diesel::table! {
         created_at -> Timestamp,
         locked_until -> Timestamp,
         expires_at -> Timestamp,
+        lease_token -> Nullable<Text>,
     }
 }
 

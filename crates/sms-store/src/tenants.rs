@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use crate::schema::tenants;
 use crate::tx::transaction;
-use crate::{DbConn, NewTenant, StoreError, Tenant, TenantChanges};
+use crate::{DbConn, NewTenant, StoreError, Tenant, TenantChanges, Window};
 
 /// Creates a tenant; a taken subdomain is [`StoreError::Conflict`].
 pub fn create(conn: &mut DbConn, new: &NewTenant) -> Result<Tenant, StoreError> {
@@ -12,11 +12,26 @@ pub fn create(conn: &mut DbConn, new: &NewTenant) -> Result<Tenant, StoreError> 
         .map_err(StoreError::from)
 }
 
-pub fn list(conn: &mut DbConn) -> Result<Vec<Tenant>, StoreError> {
-    db_run!(conn, |c| tenants::table.order(tenants::id).select(Tenant::as_select()).load(c)).map_err(StoreError::from)
+/// A page of the tenants, oldest first, and how many there are.
+pub fn list(conn: &mut DbConn, window: Window) -> Result<(Vec<Tenant>, i64), StoreError> {
+    db_run!(conn, |c| {
+        let total: i64 = tenants::table.count().get_result(c)?;
+        let rows = tenants::table
+            .order(tenants::id)
+            .offset(window.offset)
+            .limit(window.limit)
+            .select(Tenant::as_select())
+            .load(c)?;
+        Ok((rows, total))
+    })
 }
 
+/// The tenant with this subdomain. A subdomain no tenant can have (one with a NUL character,
+/// which PostgreSQL refuses to compare) names none.
 pub fn find_by_subdomain(conn: &mut DbConn, subdomain: &str) -> Result<Option<Tenant>, StoreError> {
+    if subdomain.contains('\0') {
+        return Ok(None);
+    }
     db_run!(conn, |c| tenants::table
         .filter(tenants::subdomain.eq(subdomain))
         .select(Tenant::as_select())

@@ -3,8 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::schema::api_tokens;
-use crate::{ApiToken, DbConn, StoreError};
+use crate::schema::{api_tokens, tenants};
+use crate::{ApiToken, DbConn, StoreError, Tenant, Window};
 
 pub fn create(conn: &mut DbConn, tenant_id: i64, token_hash: &str, now: NaiveDateTime) -> Result<ApiToken, StoreError> {
     db_run!(conn, |c| diesel::insert_into(api_tokens::table)
@@ -18,12 +18,36 @@ pub fn create(conn: &mut DbConn, tenant_id: i64, token_hash: &str, now: NaiveDat
     .map_err(StoreError::from)
 }
 
-pub fn list(conn: &mut DbConn, tenant_id: i64) -> Result<Vec<ApiToken>, StoreError> {
+/// A page of the tenant's tokens, oldest first, and how many it has.
+pub fn list(conn: &mut DbConn, tenant_id: i64, window: Window) -> Result<(Vec<ApiToken>, i64), StoreError> {
+    let owned = api_tokens::table.filter(api_tokens::tenant_id.eq(tenant_id));
+    db_run!(conn, |c| {
+        let total: i64 = owned.count().get_result(c)?;
+        let rows = owned
+            .order(api_tokens::id)
+            .offset(window.offset)
+            .limit(window.limit)
+            .select(ApiToken::as_select())
+            .load(c)?;
+        Ok((rows, total))
+    })
+}
+
+/// The tenant whose subdomain is `subdomain` and who has a live token hashing to `token_hash`:
+/// one probe of the hash index, whatever the tenant's number of tokens, so a wrong token costs
+/// one indexed query.
+pub fn authenticate(conn: &mut DbConn, subdomain: &str, token_hash: &str) -> Result<Option<Tenant>, StoreError> {
+    if subdomain.contains('\0') {
+        return Ok(None);
+    }
     db_run!(conn, |c| api_tokens::table
-        .filter(api_tokens::tenant_id.eq(tenant_id))
-        .order(api_tokens::id)
-        .select(ApiToken::as_select())
-        .load(c))
+        .inner_join(tenants::table)
+        .filter(api_tokens::token_hash.eq(token_hash))
+        .filter(api_tokens::revoked_at.is_null())
+        .filter(tenants::subdomain.eq(subdomain))
+        .select(Tenant::as_select())
+        .first(c)
+        .optional())
     .map_err(StoreError::from)
 }
 

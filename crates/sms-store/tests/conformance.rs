@@ -24,11 +24,11 @@ use sms_domain::{
 };
 use sms_store::chats::{self, ChatFilter, EndOutcome, NewChatSpec, Opened, Refusal};
 use sms_store::delivery::{self, Inbound, Reply, StatusReport};
-use sms_store::idempotency::{self, Begin};
+use sms_store::idempotency::{self, Begin, Lease};
 use sms_store::numbers::{self, SendChecks};
 use sms_store::{
     agents, tenants, tokens, AgentChanges, ChatBundle, DbConn, DbUrl, Fault, Message, NewAgent, NewTenant, PoolOptions,
-    PooledConn, Store, StoreError, Tenant, TenantChanges, DEFAULT_POOL_SIZE,
+    PooledConn, Store, StoreError, Tenant, TenantChanges, Window, DEFAULT_POOL_SIZE,
 };
 
 const OUTBOUND: &str = "+16285550199";
@@ -85,6 +85,7 @@ fn new_tenant(subdomain: &str) -> NewTenant {
         rate_limit_per_second: 10,
         rate_limit_burst: 20,
         created_at: now_millis(),
+        active: true,
     }
 }
 
@@ -149,7 +150,10 @@ fn kinds(bundle: &ChatBundle) -> Vec<(ParticipantKind, ParticipantStatus, Option
 }
 
 fn outbound(conn: &mut DbConn, chat_id: i64) -> Message {
-    let found = ok(chats::messages(conn, chat_id)).into_iter().find(|m| m.direction == Direction::Outbound);
+    let found = ok(chats::messages(conn, chat_id, Window::default()))
+        .0
+        .into_iter()
+        .find(|m| m.direction == Direction::Outbound);
     some(found, "the outbound message")
 }
 
@@ -166,7 +170,8 @@ fn tenant_lifecycle(_db: &TestDb, store: &Store) {
     assert_eq!((acme.rate_limit_per_second, acme.rate_limit_burst), (10, 20));
     assert!(matches!(tenants::create(&mut c, &new_tenant("acme")), Err(StoreError::Conflict)), "unique subdomain");
     let globex = tenant(&mut c, "globex");
-    let listed: Vec<(i64, String)> = ok(tenants::list(&mut c)).into_iter().map(|t| (t.id, t.subdomain)).collect();
+    let listed: Vec<(i64, String)> =
+        ok(tenants::list(&mut c, Window::default())).0.into_iter().map(|t| (t.id, t.subdomain)).collect();
     assert_eq!(listed, [(acme.id, "acme".to_owned()), (globex.id, "globex".to_owned())], "in creation order");
     let found = some(ok(tenants::find_by_subdomain(&mut c, "acme")), "acme");
     assert_eq!((found.id, found.created_at), (acme.id, acme.created_at));
@@ -189,17 +194,21 @@ fn token_lifecycle(_db: &TestDb, store: &Store) {
     let b = ok(tokens::create(&mut c, acme.id, "hash-b", now));
     let g = ok(tokens::create(&mut c, globex.id, "hash-g", now));
     assert_eq!((a.tenant_id, a.token_hash.as_str(), a.created_at, a.revoked_at), (acme.id, "hash-a", now, None));
-    let mut active = ok(tokens::active_hashes(&mut c, acme.id));
-    active.sort();
-    assert_eq!(active, ["hash-a", "hash-b"]);
+    let who = |c: &mut DbConn, subdomain: &str, hash: &str| ok(tokens::authenticate(c, subdomain, hash)).map(|t| t.id);
+    assert_eq!((who(&mut c, "acme", "hash-a"), who(&mut c, "acme", "hash-b")), (Some(acme.id), Some(acme.id)));
+    assert_eq!(who(&mut c, "acme", "hash-g"), None, "another tenant's token");
+    assert_eq!(who(&mut c, "acme\0", "hash-a"), None, "a subdomain no tenant can have");
     assert!(ok(tokens::revoke(&mut c, acme.id, a.id, now)));
     assert!(ok(tokens::revoke(&mut c, acme.id, a.id, now + Duration::hours(1))), "revoked twice, still found");
-    let listed: Vec<_> = ok(tokens::list(&mut c, acme.id)).into_iter().map(|t| (t.id, t.revoked_at)).collect();
+    let listed: Vec<_> =
+        ok(tokens::list(&mut c, acme.id, Window::default())).0.into_iter().map(|t| (t.id, t.revoked_at)).collect();
     assert_eq!(listed, [(a.id, Some(now)), (b.id, None)], "the first revocation time is kept");
     assert!(!ok(tokens::revoke(&mut c, acme.id, g.id, now)), "another tenant's token");
     assert!(!ok(tokens::revoke(&mut c, globex.id, b.id, now)), "another tenant's token");
-    assert_eq!(ok(tokens::active_hashes(&mut c, acme.id)), ["hash-b"], "revoked tokens are not active");
-    assert_eq!(ok(tokens::active_hashes(&mut c, globex.id)), ["hash-g"]);
+    assert_eq!(who(&mut c, "acme", "hash-a"), None, "a revoked token");
+    assert_eq!((who(&mut c, "acme", "hash-b"), who(&mut c, "globex", "hash-g")), (Some(acme.id), Some(globex.id)));
+    let (page, total) = ok(tokens::list(&mut c, acme.id, Window { offset: 1, limit: 5 }));
+    assert_eq!((page.iter().map(|t| t.id).collect::<Vec<_>>(), total), (vec![b.id], 2), "a window of the list");
 }
 
 fn number_registry(_db: &TestDb, store: &Store) {
@@ -210,9 +219,10 @@ fn number_registry(_db: &TestDb, store: &Store) {
     let taken = numbers::create(&mut c, globex.id, &num(OUTBOUND), now);
     assert!(matches!(taken, Err(StoreError::Conflict)), "a number belongs to one tenant");
     let second = ok(numbers::create(&mut c, acme.id, &num(OTHER_OUTBOUND), now));
-    let listed: Vec<String> = ok(numbers::list(&mut c, acme.id)).into_iter().map(|n| n.number).collect();
+    let listed: Vec<String> =
+        ok(numbers::list(&mut c, acme.id, Window::default())).0.into_iter().map(|n| n.number).collect();
     assert_eq!(listed, [OUTBOUND, OTHER_OUTBOUND]);
-    assert!(ok(numbers::list(&mut c, globex.id)).is_empty());
+    assert!(ok(numbers::list(&mut c, globex.id, Window::default())).0.is_empty());
 
     let checks = |c: &mut DbConn, tenant_id: i64, outbound: &str| {
         let SendChecks { outbound_registered, opted_out } =
@@ -229,7 +239,7 @@ fn number_registry(_db: &TestDb, store: &Store) {
     assert!(!ok(numbers::delete(&mut c, globex.id, first.id)), "another tenant's number");
     assert!(ok(numbers::delete(&mut c, acme.id, first.id)));
     assert!(!ok(numbers::delete(&mut c, acme.id, first.id)), "deleted already");
-    let left: Vec<i64> = ok(numbers::list(&mut c, acme.id)).into_iter().map(|n| n.id).collect();
+    let left: Vec<i64> = ok(numbers::list(&mut c, acme.id, Window::default())).0.into_iter().map(|n| n.id).collect();
     assert_eq!(left, [second.id]);
     assert_eq!(ok(numbers::create(&mut c, globex.id, &num(OUTBOUND), now)).tenant_id, globex.id, "free again");
 }
@@ -245,8 +255,9 @@ fn agent_directory(_db: &TestDb, store: &Store) {
     assert!(matches!(twice, Err(StoreError::Conflict)), "e-mails are unique per tenant, in any case");
     let twin = ok(agents::create(&mut c, &new_agent(globex.id, "ada@example.com")));
     let bob = ok(agents::create(&mut c, &new_agent(acme.id, "bob@example.com")));
-    let ids =
-        |c: &mut DbConn, tenant_id: i64| -> Vec<i64> { ok(agents::list(c, tenant_id)).iter().map(|a| a.id).collect() };
+    let ids = |c: &mut DbConn, tenant_id: i64| -> Vec<i64> {
+        ok(agents::list(c, tenant_id, Window::default())).0.iter().map(|a| a.id).collect()
+    };
     assert_eq!((ids(&mut c, acme.id), ids(&mut c, globex.id)), (vec![ada.id, bob.id], vec![twin.id]));
     assert_eq!(some(ok(agents::find(&mut c, acme.id, ada.id)), "ada").email, "Ada@Example.com");
     assert!(ok(agents::find(&mut c, globex.id, ada.id)).is_none(), "another tenant's agent");
@@ -283,7 +294,7 @@ fn opening_chats(db: &TestDb, store: &Store) {
     assert_eq!(kinds(&plain), [(ParticipantKind::EndUser, ParticipantStatus::Connected, None)]);
     assert_eq!(plain.participants.first().and_then(|p| p.end_user_id), Some(chat.end_user_id));
     assert!(plain.agent.is_none());
-    let messages = ok(chats::messages(&mut c, chat.id));
+    let messages = ok(chats::messages(&mut c, chat.id, Window::default())).0;
     let [m] = messages.as_slice() else { panic!("one first message: {messages:?}") };
     assert_eq!((m.direction, m.delivery_status, m.segments), (Direction::Outbound, DeliveryStatus::Queued, 1));
     assert_eq!((m.body.as_str(), m.from_number.as_str(), m.to_number.as_str()), ("Hello there", OUTBOUND, CONSUMER));
@@ -352,7 +363,7 @@ fn reading_chats(_db: &TestDb, store: &Store) {
     assert_eq!(ok(chats::active_chat(&mut c, acme.id, &num(CONSUMER))).map(|c| c.id), Some(ids[3]));
     assert_eq!(ok(chats::active_chat(&mut c, globex.id, &num(CONSUMER))).map(|c| c.id), Some(theirs));
     assert!(ok(chats::active_chat(&mut c, globex.id, &num(CONSUMER_2))).is_none());
-    assert!(ok(chats::messages(&mut c, theirs + 1000)).is_empty());
+    assert!(ok(chats::messages(&mut c, theirs + 1000, Window::default())).0.is_empty());
 }
 
 fn ending_chats(_db: &TestDb, store: &Store) {
@@ -479,7 +490,7 @@ fn replies_and_opt_outs(db: &TestDb, store: &Store) {
     }
     let stored = some(ok(chats::find(&mut c, acme.id, chat.id)), "the chat").chat;
     assert_eq!((stored.last_activity_at, stored.expires_at), (at, at + timeout), "the timeout starts again");
-    let messages = ok(chats::messages(&mut c, chat.id));
+    let messages = ok(chats::messages(&mut c, chat.id, Window::default())).0;
     let [_, m] = messages.as_slice() else { panic!("the first message and the reply: {messages:?}") };
     assert_eq!((m.direction, m.delivery_status, m.segments), (Direction::Inbound, DeliveryStatus::Received, 1));
     assert_eq!((m.body.as_str(), m.from_number.as_str(), m.to_number.as_str()), ("Yes please", CONSUMER, OUTBOUND));
@@ -505,45 +516,55 @@ fn replies_and_opt_outs(db: &TestDb, store: &Store) {
     assert_eq!((row.status, row.disconnected_by), (ChatStatus::Finished, DisconnectedBy::EndUser));
     assert_eq!(row.ends_at, Some(at));
     assert!(ok(delivery::opt_out(&mut c, acme.id, &to, at)).is_none(), "opting out twice ends nothing");
-    let opt_outs = ok(delivery::list_opt_outs(&mut c, acme.id));
+    let opt_outs = ok(delivery::list_opt_outs(&mut c, acme.id, Window::default())).0;
     let listed: Vec<_> = opt_outs.iter().map(|o| (o.tenant_id, o.number.as_str(), o.created_at)).collect();
     assert_eq!(listed, [(acme.id, CONSUMER, at)], "one opt-out, however often");
-    assert!(ok(delivery::list_opt_outs(&mut c, globex.id)).is_empty());
+    assert!(ok(delivery::list_opt_outs(&mut c, globex.id, Window::default())).0.is_empty());
     assert!(!ok(delivery::opt_in(&mut c, globex.id, CONSUMER)), "not opted out of that tenant");
     assert!(ok(delivery::opt_in(&mut c, acme.id, CONSUMER)));
     assert!(!ok(delivery::opt_in(&mut c, acme.id, CONSUMER)), "opted in already");
-    assert!(ok(delivery::list_opt_outs(&mut c, acme.id)).is_empty());
+    assert!(ok(delivery::list_opt_outs(&mut c, acme.id, Window::default())).0.is_empty());
 }
 
 fn idempotency_keys(db: &TestDb, store: &Store) {
     let mut c = conn(store);
     let (acme, globex, now) = (tenant(&mut c, "acme"), tenant(&mut c, "globex"), now_millis());
     let (second, day) = (Duration::seconds(1), now + Duration::hours(24));
-    let begin = |c: &mut DbConn, key: &str, hash: &str, at: NaiveDateTime| {
-        ok(idempotency::begin(c, acme.id, key, hash, at, lease(at), day))
+    let owned = |key: &'static str, token: &'static str| Lease { tenant_id: acme.id, key, token };
+    let begin = |c: &mut DbConn, key: &'static str, hash: &str, at: NaiveDateTime| {
+        ok(idempotency::begin(c, owned(key, "mine"), hash, at, lease(at), day))
     };
     assert_eq!(begin(&mut c, "k1", "h1", now), Begin::Started);
     assert_eq!(begin(&mut c, "k1", "h1", now), Begin::Running, "leased to the first request");
     assert_eq!(begin(&mut c, "k1", "h2", now), Begin::Mismatch, "another body");
-    let theirs = ok(idempotency::begin(&mut c, globex.id, "k1", "h2", now, lease(now), day));
+    let theirs_lease = Lease { tenant_id: globex.id, key: "k1", token: "theirs" };
+    let theirs = ok(idempotency::begin(&mut c, theirs_lease, "h2", now, lease(now), day));
     assert_eq!(theirs, Begin::Started, "keys are per tenant");
-    ok(idempotency::finish(&mut c, acme.id, "k1", 201, "{\"id\":1}"));
+    assert!(!ok(idempotency::finish(&mut c, owned("k1", "not-mine"), 201, "{}")), "only the lease's holder");
+    assert!(!ok(idempotency::abandon(&mut c, owned("k1", "not-mine"))), "only the lease's holder");
+    assert!(ok(idempotency::finish(&mut c, owned("k1", "mine"), 201, "{\"id\":1}")));
     assert_eq!(begin(&mut c, "k1", "h1", now + second), Begin::Replay { status: 201, body: "{\"id\":1}".into() });
     assert_eq!(begin(&mut c, "k1", "h2", now + second), Begin::Mismatch);
-    ok(idempotency::abandon(&mut c, acme.id, "k1"));
-    assert_eq!(begin(&mut c, "k1", "h1", now), Begin::Started, "forgotten after a server fault");
+    assert!(!ok(idempotency::abandon(&mut c, owned("k1", "mine"))), "an answered key is not given up");
+    assert_eq!(begin(&mut c, "k4", "h1", now), Begin::Started);
+    assert!(ok(idempotency::abandon(&mut c, owned("k4", "mine"))));
+    assert_eq!(begin(&mut c, "k4", "h1", now), Begin::Started, "forgotten after a server fault");
 
     assert_eq!(begin(&mut c, "k2", "h1", now), Begin::Started);
     assert_eq!(begin(&mut c, "k2", "h1", now + second * 10), Begin::Running);
-    assert_eq!(begin(&mut c, "k2", "h1", now + second * 31), Begin::Started, "taken over once the lease passed");
+    let taken =
+        ok(idempotency::begin(&mut c, owned("k2", "second"), "h1", now + second * 31, lease(now + second * 31), day));
+    assert_eq!(taken, Begin::Started, "taken over once the lease passed");
     assert_eq!(begin(&mut c, "k2", "h1", now + second * 40), Begin::Running, "under the new lease");
+    assert!(!ok(idempotency::finish(&mut c, owned("k2", "mine"), 200, "{}")), "the first holder lost its lease");
+    assert!(ok(idempotency::finish(&mut c, owned("k2", "second"), 200, "{}")), "the new holder records");
 
     let hour = now + Duration::hours(1);
-    assert_eq!(ok(idempotency::begin(&mut c, acme.id, "k3", "h1", now, lease(now), hour)), Begin::Started);
-    let fresh = ok(idempotency::begin(&mut c, acme.id, "k3", "h2", hour, lease(hour), now + Duration::hours(48)));
+    assert_eq!(ok(idempotency::begin(&mut c, owned("k3", "mine"), "h1", now, lease(now), hour)), Begin::Started);
+    let fresh = ok(idempotency::begin(&mut c, owned("k3", "mine"), "h2", hour, lease(hour), now + Duration::hours(48)));
     assert_eq!(fresh, Begin::Started, "an expired key is used afresh, whatever its body");
-    assert_eq!(db.count("idempotency_keys"), 4);
-    assert_eq!(ok(idempotency::purge_expired(&mut c, day)), 3, "the keys expiring by then");
+    assert_eq!(db.count("idempotency_keys"), 5);
+    assert_eq!(ok(idempotency::purge_expired(&mut c, day)), 4, "the keys expiring by then");
     assert_eq!((ok(idempotency::purge_expired(&mut c, day)), db.count("idempotency_keys")), (0, 1));
 }
 
@@ -577,7 +598,8 @@ fn pool_and_transactions(db: &TestDb, store: &Store) {
         Ok::<_, StoreError>(outer.id)
     });
     assert!(ok(joined) > 0);
-    let names: Vec<String> = ok(store.with_conn(tenants::list)).into_iter().map(|t| t.subdomain).collect();
+    let names: Vec<String> =
+        ok(store.with_conn(|c| tenants::list(c, Window::default()))).0.into_iter().map(|t| t.subdomain).collect();
     assert_eq!(names, ["outer", "inner"], "the inner call joined the outer transaction: no savepoint undid it");
 
     c.mark_suspect();

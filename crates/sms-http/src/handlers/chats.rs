@@ -4,7 +4,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use sms_service::{ChatPage, EndRequest, Service};
 use utoipa::IntoParams;
 
-use super::parse_id;
+use super::{page, parse_id, PageParams};
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::chat::{ChatObject, EndChatRequest, MessageObject};
 use crate::{auth, body};
@@ -112,28 +112,19 @@ pub async fn end_chat(
     state: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = auth::tenant(&req, &state).await?;
-    let bytes = body::read_limited(&req, payload).await?;
-    let request = if bytes.iter().all(u8::is_ascii_whitespace) {
-        EndRequest::default()
-    } else {
-        body::require_json(&req)?;
-        // `null` is an absent body, as the document's optional request body allows.
-        if bytes.trim_ascii() == b"null" {
-            EndRequest::default()
-        } else {
-            EndRequest::from(sms_domain::json::parse_object::<EndChatRequest>(&bytes)?)
-        }
-    };
+    let request: Option<EndChatRequest> = body::read_optional_json(&req, payload).await?;
+    let request = request.map(EndRequest::from).unwrap_or_default();
     let bundle = state.end_chat(&tenant, &id, &request).await?;
     Ok(HttpResponse::Ok().json(ChatObject::from(&bundle)))
 }
 
-/// The chat's messages, oldest first, both directions.
+/// The chat's messages, oldest first, both directions; paged like the chat list.
 #[utoipa::path(
     tag = "chats",
-    params(("id" = i64, Path, description = "The chat's id.")),
+    params(("id" = i64, Path, description = "The chat's id."), PageParams),
     responses(
-        (status = 200, description = "The messages.", body = Vec<MessageObject>),
+        (status = 200, description = "A page of the messages.", body = Vec<MessageObject>, headers(("X-Total-Count" = i64, description = "Messages over all pages."))),
+        (status = 400, description = "Paging out of range.", body = ErrorBody, example = json!({"message": "page must be an integer of at least 1"})),
         (status = 404, description = "No such chat in this tenant.", body = ErrorBody, example = json!({"message": "chat not found"})),
     ),
     security(("basic" = []), ("bearer" = []))
@@ -145,6 +136,6 @@ pub async fn chat_messages(
     state: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = auth::tenant(&req, &state).await?;
-    let messages = state.chat_messages(&tenant, parse_id(&id, "chat")?).await?;
-    Ok(HttpResponse::Ok().json(messages.iter().map(MessageObject::from).collect::<Vec<_>>()))
+    let messages = state.chat_messages(&tenant, parse_id(&id, "chat")?, &PageParams::of(&req)?).await?;
+    Ok(page(&messages, MessageObject::from))
 }

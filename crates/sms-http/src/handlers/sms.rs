@@ -2,7 +2,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse, ResponseError};
-use sms_service::{Remembered, Service};
+use std::sync::Arc;
+
+use sms_service::{Remembered, Render, Service};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::chat::{ChatObject, SendSmsRequest};
@@ -63,17 +65,16 @@ pub async fn send_sms(
         return Ok(HttpResponse::Ok().json(ChatObject::from(&bundle)));
     };
     let key = key.to_str().unwrap_or_default();
-    let outcome = state
-        .send_once(&tenant, key, &bytes, |outcome| match outcome {
-            Ok(bundle) => {
-                Remembered { status: 200, body: serde_json::to_string(&ChatObject::from(bundle)).unwrap_or_default() }
-            }
-            Err(e) => {
-                let error = ApiError::from(e.clone());
-                Remembered { status: error.status_code().as_u16(), body: error.body_json() }
-            }
-        })
-        .await?;
+    let render: Render = Arc::new(|outcome| match outcome {
+        Ok(bundle) => {
+            Remembered { status: 200, body: serde_json::to_string(&ChatObject::from(bundle)).unwrap_or_default() }
+        }
+        Err(e) => {
+            let error = ApiError::from(e.clone());
+            Remembered { status: error.status_code().as_u16(), body: error.body_json() }
+        }
+    });
+    let outcome = state.send_once(&tenant, key, &bytes, render).await?;
     let status = StatusCode::from_u16(outcome.answer.status).unwrap_or(StatusCode::OK);
     let mut response = HttpResponse::build(status);
     response.content_type("application/json");

@@ -9,7 +9,7 @@ use sms_domain::admin::{
 };
 use sms_domain::json::{double_option, double_option_integer, integer};
 use sms_domain::time::format_timestamp;
-use sms_service::admin::IssuedToken;
+use sms_service::admin::{IssuedJwt, IssuedToken};
 use sms_service::records::{Agent, ApiToken, OptOut, OutboundNumber, Tenant};
 use utoipa::ToSchema;
 
@@ -53,9 +53,10 @@ pub struct TenantCreate {
     pub rate_limit_burst: Option<i32>,
 }
 
-/// The domain's input from either tenant body: they carry the same fields.
+/// The domain's input from either tenant body: they carry the same fields (a new tenant is
+/// always active).
 macro_rules! tenant_input {
-    ($t:expr) => {
+    ($t:expr, $active:expr) => {
         TenantInput {
             subdomain: $t.subdomain,
             name: $t.name,
@@ -65,6 +66,7 @@ macro_rules! tenant_input {
             session_timeout_minutes: $t.session_timeout_minutes,
             rate_limit_per_second: $t.rate_limit_per_second,
             rate_limit_burst: $t.rate_limit_burst,
+            active: $active,
         }
     };
 }
@@ -73,7 +75,7 @@ impl TryFrom<TenantCreate> for TenantDraft {
     type Error = AdminInputError;
 
     fn try_from(t: TenantCreate) -> Result<Self, Self::Error> {
-        tenant_input!(t).into_draft()
+        tenant_input!(t, None).into_draft()
     }
 }
 
@@ -107,13 +109,18 @@ pub struct TenantPatch {
     #[schema(minimum = 1, maximum = 1000000)]
     #[serde(default, deserialize_with = "integer")]
     pub rate_limit_burst: Option<i32>,
+    /// `false` switches the tenant off on every instance: its API tokens and tenant JWTs answer
+    /// 401, its Twilio callbacks 404, its queued messages fail (`tenant deactivated`); `true`
+    /// restores it. Nothing is deleted.
+    pub active: Option<bool>,
 }
 
 impl TryFrom<TenantPatch> for TenantUpdate {
     type Error = AdminInputError;
 
     fn try_from(t: TenantPatch) -> Result<Self, Self::Error> {
-        tenant_input!(t).into_update()
+        let active = t.active;
+        tenant_input!(t, active).into_update()
     }
 }
 
@@ -127,6 +134,8 @@ pub struct TenantOut {
     pub session_timeout_minutes: i32,
     pub rate_limit_per_second: i32,
     pub rate_limit_burst: i32,
+    /// Whether the tenant may use the service (default true).
+    pub active: bool,
     pub created_at: String,
 }
 
@@ -141,8 +150,33 @@ impl From<&Tenant> for TenantOut {
             session_timeout_minutes: t.session_timeout_minutes,
             rate_limit_per_second: t.rate_limit_per_second,
             rate_limit_burst: t.rate_limit_burst,
+            active: t.active,
             created_at: format_timestamp(t.created_at),
         }
+    }
+}
+
+/// The optional body of `POST /admin/v1/tenants/{subdomain}/jwt`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(example = json!({"ttl_seconds": 3600}))]
+pub struct TenantJwtRequest {
+    /// Lifetime in seconds: 1 to `SMS_JWT_MAX_TTL_SECS` (default 2592000); default 3600.
+    #[schema(minimum = 1)]
+    #[serde(default, deserialize_with = "integer")]
+    pub ttl_seconds: Option<i64>,
+}
+
+/// A tenant JWT (`role: "tenant"`): an integration authenticates with it as `Authorization:
+/// Bearer <token>` without ever holding the signing secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantJwtOut {
+    pub token: String,
+    pub expires_at: String,
+}
+
+impl From<IssuedJwt> for TenantJwtOut {
+    fn from(issued: IssuedJwt) -> Self {
+        Self { token: issued.token, expires_at: format_timestamp(issued.expires_at) }
     }
 }
 

@@ -17,7 +17,8 @@ async fn tenants(backend: Backend) {
         created,
         json!({
             "subdomain": "acme", "name": "Acme", "lang": "en", "sms_enabled": true, "outbound_sms_enabled": true,
-            "session_timeout_minutes": 1440, "rate_limit_per_second": 10, "rate_limit_burst": 20, "created_at": created_at
+            "session_timeout_minutes": 1440, "rate_limit_per_second": 10, "rate_limit_burst": 20, "active": true,
+            "created_at": created_at
         })
     );
     let full = json!({
@@ -28,6 +29,7 @@ async fn tenants(backend: Backend) {
     assert_eq!(status, 201);
     let mut expected = full;
     expected["created_at"] = beta["created_at"].clone();
+    expected["active"] = json!(true);
     assert_eq!(beta, expected);
 
     assert_eq!(

@@ -15,7 +15,7 @@ const SID: &str = "AC0123456789";
 const TOKEN: &str = "twilio-auth-token";
 
 /// Twilio through the fake, fast retries, a 1 s request timeout, three attempts.
-fn twilio(fake: &FakeProvider) -> impl FnOnce(&mut Config) + '_ {
+pub(crate) fn twilio(fake: &FakeProvider) -> impl FnOnce(&mut Config) + '_ {
     move |config| {
         config.public_url = Some(PUBLIC_URL.into());
         let d = &mut config.delivery;
@@ -52,7 +52,12 @@ async fn first_message_becomes(app: &TestApp, t: &Tenant, chat_id: &Value, statu
 }
 
 /// Posts a Twilio callback form, signed as Twilio signs (or with `signature` when given).
-async fn callback(app: &TestApp, path: &str, form: &[(&str, &str)], signature: Option<&str>) -> (u16, String) {
+pub(crate) async fn callback(
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+    signature: Option<&str>,
+) -> (u16, String) {
     let params: Vec<(String, String)> = form.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     let signed = sms_delivery::twilio::signature(TOKEN, &format!("{PUBLIC_URL}{path}"), &params);
     let mut req = app.client.post(app.url(path)).form(&params);

@@ -165,6 +165,11 @@ pub fn body_with(changes: &[(&str, Value)]) -> Value {
 }
 
 impl TestApp {
+    /// The Redis key prefix of this instance (and of its restarts and siblings).
+    pub fn redis_prefix(&self) -> &str {
+        &self.config.redis_key_prefix
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

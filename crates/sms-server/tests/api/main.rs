@@ -11,6 +11,7 @@ mod chats;
 mod delivery;
 mod durability;
 mod fake_provider;
+mod hardening;
 mod isolation;
 mod limits;
 mod openapi;

@@ -24,6 +24,7 @@ fn document_covers_every_route_with_security_and_examples() {
             "/admin/v1/tenants/{subdomain}/agents/{id}",
             "/admin/v1/tenants/{subdomain}/api-tokens",
             "/admin/v1/tenants/{subdomain}/api-tokens/{id}",
+            "/admin/v1/tenants/{subdomain}/jwt",
             "/admin/v1/tenants/{subdomain}/opt-outs",
             "/admin/v1/tenants/{subdomain}/opt-outs/{number}",
             "/admin/v1/tenants/{subdomain}/outbound-numbers",

@@ -65,6 +65,29 @@ impl TestDb {
         result.map_err(|e| e.to_string())
     }
 
+    /// The one text value `sql` selects (cast it to text), as `value`.
+    pub fn text(&self, sql: &str) -> String {
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct Text {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            value: String,
+        }
+        let sql = format!("SELECT ({sql}) AS value");
+        let rows: Vec<Text> = match self {
+            Self::Sqlite { url, .. } => {
+                let mut conn =
+                    SqliteConnection::establish(url.trim_start_matches("sqlite://")).unwrap_or_else(|e| panic!("{e}"));
+                diesel::sql_query(&sql).load(&mut conn).unwrap_or_else(|e| panic!("{e}"))
+            }
+            Self::Postgres { url, .. } => {
+                let mut conn = PgConnection::establish(url).unwrap_or_else(|e| panic!("{e}"));
+                diesel::sql_query(&sql).load(&mut conn).unwrap_or_else(|e| panic!("{e}"))
+            }
+        };
+        rows.into_iter().next().map(|r| r.value).unwrap_or_else(|| panic!("no row for {sql}"))
+    }
+
     /// `SELECT COUNT(*) FROM table`.
     pub fn count(&self, table: &str) -> i64 {
         use diesel::prelude::*;

@@ -6,7 +6,7 @@ use sms_store::{Agent, AgentChanges, NewAgent};
 
 use super::parse_id;
 use crate::error::{conflict_as, Result, ServiceError};
-use crate::Service;
+use crate::{PageQuery, Service};
 
 const EMAIL_TAKEN: &str = "an agent with this email already exists";
 
@@ -30,8 +30,9 @@ impl Service {
         .await
     }
 
-    pub async fn agents(&self, subdomain: &str) -> Result<Vec<Agent>> {
-        self.for_tenant(subdomain, |conn, tenant, _| Ok(sms_store::agents::list(conn, tenant.id)?)).await
+    pub async fn agents(&self, subdomain: &str, page: &PageQuery) -> Result<(Vec<Agent>, i64)> {
+        let window = page.window()?;
+        self.for_tenant(subdomain, move |conn, tenant, _| Ok(sms_store::agents::list(conn, tenant.id, window)?)).await
     }
 
     pub async fn agent(&self, subdomain: &str, id: &str) -> Result<Agent> {

@@ -11,6 +11,7 @@ mod tokens;
 use chrono::NaiveDateTime;
 use sms_store::{DbConn, Tenant};
 
+pub use tenants::IssuedJwt;
 pub use tokens::IssuedToken;
 
 use crate::error::{Result, ServiceError};

@@ -5,7 +5,7 @@ use sms_store::OutboundNumber;
 
 use super::parse_id;
 use crate::error::{conflict_as, Result, ServiceError};
-use crate::Service;
+use crate::{PageQuery, Service};
 
 impl Service {
     /// Registers a number sent in any common US format.
@@ -23,8 +23,9 @@ impl Service {
         .await
     }
 
-    pub async fn outbound_numbers(&self, subdomain: &str) -> Result<Vec<OutboundNumber>> {
-        self.for_tenant(subdomain, |conn, tenant, _| Ok(sms_store::numbers::list(conn, tenant.id)?)).await
+    pub async fn outbound_numbers(&self, subdomain: &str, page: &PageQuery) -> Result<(Vec<OutboundNumber>, i64)> {
+        let window = page.window()?;
+        self.for_tenant(subdomain, move |conn, tenant, _| Ok(sms_store::numbers::list(conn, tenant.id, window)?)).await
     }
 
     pub async fn remove_outbound_number(&self, subdomain: &str, id: &str) -> Result<()> {

@@ -4,11 +4,15 @@ use sms_domain::E164Number;
 use sms_store::OptOut;
 
 use crate::error::{Result, ServiceError};
-use crate::Service;
+use crate::{PageQuery, Service};
 
 impl Service {
-    pub async fn opt_outs(&self, subdomain: &str) -> Result<Vec<OptOut>> {
-        self.for_tenant(subdomain, |conn, tenant, _| Ok(sms_store::delivery::list_opt_outs(conn, tenant.id)?)).await
+    pub async fn opt_outs(&self, subdomain: &str, page: &PageQuery) -> Result<(Vec<OptOut>, i64)> {
+        let window = page.window()?;
+        self.for_tenant(subdomain, move |conn, tenant, _| {
+            Ok(sms_store::delivery::list_opt_outs(conn, tenant.id, window)?)
+        })
+        .await
     }
 
     /// Removes an opt-out, so the tenant may text the number again.

@@ -4,7 +4,7 @@ use sms_domain::admin::{check_rate_limit, AdminInputError, TenantDraft, TenantUp
 use sms_store::{NewTenant, Tenant, TenantChanges};
 
 use crate::error::{conflict_as, Result, ServiceError};
-use crate::Service;
+use crate::{PageQuery, Service};
 
 impl Service {
     pub async fn create_tenant(&self, draft: TenantDraft) -> Result<Tenant> {
@@ -18,12 +18,14 @@ impl Service {
             rate_limit_per_second: draft.rate_limit_per_second,
             rate_limit_burst: draft.rate_limit_burst,
             created_at: self.now(),
+            active: true,
         };
         self.db(move |conn| sms_store::tenants::create(conn, &new).map_err(conflict_as("tenant already exists"))).await
     }
 
-    pub async fn tenants(&self) -> Result<Vec<Tenant>> {
-        self.db(|conn| Ok(sms_store::tenants::list(conn)?)).await
+    pub async fn tenants(&self, page: &PageQuery) -> Result<(Vec<Tenant>, i64)> {
+        let window = page.window()?;
+        self.db(move |conn| Ok(sms_store::tenants::list(conn, window)?)).await
     }
 
     pub async fn tenant(&self, subdomain: &str) -> Result<Tenant> {
@@ -44,6 +46,7 @@ impl Service {
             session_timeout_minutes: update.session_timeout_minutes,
             rate_limit_per_second: update.rate_limit_per_second,
             rate_limit_burst: update.rate_limit_burst,
+            active: update.active,
         };
         let updated = self
             .for_tenant(subdomain, move |conn, tenant, _| {
@@ -58,4 +61,29 @@ impl Service {
         self.tenants_changed().await;
         updated
     }
+
+    /// A tenant JWT for an integration, so that it never needs the secret (which also signs
+    /// admin tokens): valid `ttl_seconds` (default one hour, at most the JWT lifetime cap).
+    pub async fn issue_tenant_jwt(&self, subdomain: &str, ttl_seconds: Option<i64>) -> Result<IssuedJwt> {
+        let max = self.inner.jwt.max_ttl();
+        let ttl = ttl_seconds.unwrap_or(crate::DEFAULT_TENANT_JWT_TTL_SECS as i64);
+        let ttl = u64::try_from(ttl)
+            .ok()
+            .filter(|t| (1..=max).contains(t))
+            .ok_or_else(|| ServiceError::Invalid(format!("ttl_seconds must be between 1 and {max}")))?;
+        let tenant = self.tenant(subdomain).await?;
+        let (token, exp) =
+            self.inner.jwt.tenant_token(&tenant.subdomain, ttl).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let expires_at = chrono::DateTime::from_timestamp(i64::try_from(exp).unwrap_or(i64::MAX), 0)
+            .map(|t| t.naive_utc())
+            .ok_or_else(|| ServiceError::Internal("token expiry out of range".into()))?;
+        Ok(IssuedJwt { token, expires_at })
+    }
+}
+
+/// A tenant JWT just issued.
+#[derive(Debug, Clone)]
+pub struct IssuedJwt {
+    pub token: String,
+    pub expires_at: chrono::NaiveDateTime,
 }

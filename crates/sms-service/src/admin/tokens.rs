@@ -5,7 +5,7 @@ use sms_store::ApiToken;
 use super::parse_id;
 use crate::auth::new_api_token;
 use crate::error::{Result, ServiceError};
-use crate::Service;
+use crate::{PageQuery, Service};
 
 /// A token just issued: the only moment its secret is known.
 #[derive(Debug, Clone)]
@@ -23,8 +23,9 @@ impl Service {
         Ok(IssuedToken { record, token })
     }
 
-    pub async fn api_tokens(&self, subdomain: &str) -> Result<Vec<ApiToken>> {
-        self.for_tenant(subdomain, |conn, tenant, _| Ok(sms_store::tokens::list(conn, tenant.id)?)).await
+    pub async fn api_tokens(&self, subdomain: &str, page: &PageQuery) -> Result<(Vec<ApiToken>, i64)> {
+        let window = page.window()?;
+        self.for_tenant(subdomain, move |conn, tenant, _| Ok(sms_store::tokens::list(conn, tenant.id, window)?)).await
     }
 
     /// Revokes a token; it stops working at once, on every instance.

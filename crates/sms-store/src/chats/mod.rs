@@ -16,7 +16,7 @@ use crate::{Agent, ChatBundle};
 
 pub use end::{end, expire_idle, expire_if_idle, EndOutcome};
 pub use open::open;
-pub use read::{active_chat, find, list, messages, ChatFilter};
+pub use read::{active_chat, find, list, lock_owner, messages, ChatFilter};
 
 /// The SQL of "the chat is active", written exactly as the predicate of the partial indexes
 /// `chats_one_active_per_end_user` and `chats_active_expiry`. A planner uses a partial index

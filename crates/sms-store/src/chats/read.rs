@@ -5,7 +5,7 @@ use sms_domain::{ChatStatus, E164Number};
 
 use super::is_active;
 use crate::schema::{agents, chats, end_users, messages, participants};
-use crate::{Agent, Chat, ChatBundle, DbConn, Message, Participant, StoreError};
+use crate::{Agent, Chat, ChatBundle, DbConn, Message, Participant, StoreError, Window};
 
 /// The consumer's active chat in the tenant, if any (whether or not it has run past its
 /// timeout).
@@ -16,6 +16,26 @@ pub fn active_chat(conn: &mut DbConn, tenant_id: i64, number: &E164Number) -> Re
         .filter(end_users::tenant_id.eq(tenant_id))
         .filter(end_users::number.eq(number.as_str()))
         .filter(is_active())
+        .select(Chat::as_select())
+        .first(c)
+        .optional())
+    .map_err(StoreError::from)
+}
+
+/// The consumer's chat, in any status, that was given the session lock `token`: who holds a
+/// lock, when the consumer has no active chat.
+pub fn lock_owner(
+    conn: &mut DbConn,
+    tenant_id: i64,
+    number: &E164Number,
+    token: &str,
+) -> Result<Option<Chat>, StoreError> {
+    db_run!(conn, |c| chats::table
+        .inner_join(end_users::table)
+        .filter(chats::tenant_id.eq(tenant_id))
+        .filter(end_users::tenant_id.eq(tenant_id))
+        .filter(end_users::number.eq(number.as_str()))
+        .filter(chats::lock_token.eq(token))
         .select(Chat::as_select())
         .first(c)
         .optional())
@@ -120,12 +140,17 @@ fn bundles(conn: &mut DbConn, chats: Vec<Chat>) -> Result<Vec<ChatBundle>, Store
         .collect())
 }
 
-/// The chat's messages, oldest first.
-pub fn messages(conn: &mut DbConn, chat_id: i64) -> Result<Vec<Message>, StoreError> {
-    db_run!(conn, |c| messages::table
-        .filter(messages::chat_id.eq(chat_id))
-        .order(messages::id)
-        .select(Message::as_select())
-        .load(c))
-    .map_err(StoreError::from)
+/// A page of the chat's messages, oldest first, and how many it has.
+pub fn messages(conn: &mut DbConn, chat_id: i64, window: Window) -> Result<(Vec<Message>, i64), StoreError> {
+    let of_chat = messages::table.filter(messages::chat_id.eq(chat_id));
+    db_run!(conn, |c| {
+        let total: i64 = of_chat.count().get_result(c)?;
+        let rows = of_chat
+            .order(messages::id)
+            .offset(window.offset)
+            .limit(window.limit)
+            .select(Message::as_select())
+            .load(c)?;
+        Ok((rows, total))
+    })
 }

@@ -1,10 +1,10 @@
 //! A tenant's agents.
 
-use actix_web::{get, patch, post, web, HttpResponse};
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use sms_domain::admin::{AgentDraft, AgentUpdate};
 use sms_service::Service;
 
-use super::list;
+use super::super::{page, PageParams};
 use crate::auth::AdminAuth;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ErrorBody};
@@ -37,9 +37,10 @@ pub async fn create_agent(
 /// Lists the tenant's agents.
 #[utoipa::path(
     tag = "admin",
-    params(("subdomain" = String, Path, description = "The tenant's subdomain.")),
+    params(("subdomain" = String, Path, description = "The tenant's subdomain."), PageParams),
     responses(
-        (status = 200, description = "The agents.", body = Vec<AgentOut>),
+        (status = 200, description = "A page of agents.", body = Vec<AgentOut>, headers(("X-Total-Count" = i64, description = "Items over all pages."))),
+        (status = 400, description = "Paging out of range.", body = ErrorBody, example = json!({"message": "per must be an integer from 1 to 100"})),
         (status = 404, description = "No such tenant.", body = ErrorBody, example = json!({"message": "tenant not found"})),
     ),
     security(("bearer" = []))
@@ -47,10 +48,11 @@ pub async fn create_agent(
 #[get("/admin/v1/tenants/{subdomain}/agents")]
 pub async fn list_agents(
     _: AdminAuth,
+    req: HttpRequest,
     state: web::Data<Service>,
     subdomain: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(list(&state.agents(&subdomain).await?, AgentOut::from))
+    Ok(page(&state.agents(&subdomain, &PageParams::of(&req)?).await?, AgentOut::from))
 }
 
 /// Reads an agent of the tenant.

@@ -14,10 +14,3 @@ pub use numbers::*;
 pub use opt_outs::*;
 pub use tenants::*;
 pub use tokens::*;
-
-use actix_web::HttpResponse;
-
-/// A list answer: every record in its wire form.
-fn list<'a, R, W: serde::Serialize>(records: &'a [R], wire: impl Fn(&'a R) -> W) -> HttpResponse {
-    HttpResponse::Ok().json(records.iter().map(wire).collect::<Vec<_>>())
-}

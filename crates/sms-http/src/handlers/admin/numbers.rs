@@ -1,9 +1,9 @@
 //! A tenant's outbound numbers.
 
-use actix_web::{delete, get, post, web, HttpResponse};
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use sms_service::Service;
 
-use super::list;
+use super::super::{page, PageParams};
 use crate::auth::AdminAuth;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ErrorBody};
@@ -36,9 +36,10 @@ pub async fn create_outbound_number(
 /// Lists the tenant's outbound numbers.
 #[utoipa::path(
     tag = "admin",
-    params(("subdomain" = String, Path, description = "The tenant's subdomain.")),
+    params(("subdomain" = String, Path, description = "The tenant's subdomain."), PageParams),
     responses(
-        (status = 200, description = "The numbers.", body = Vec<OutboundNumberOut>),
+        (status = 200, description = "A page of numbers.", body = Vec<OutboundNumberOut>, headers(("X-Total-Count" = i64, description = "Items over all pages."))),
+        (status = 400, description = "Paging out of range.", body = ErrorBody, example = json!({"message": "per must be an integer from 1 to 100"})),
         (status = 404, description = "No such tenant.", body = ErrorBody, example = json!({"message": "tenant not found"})),
     ),
     security(("bearer" = []))
@@ -46,10 +47,11 @@ pub async fn create_outbound_number(
 #[get("/admin/v1/tenants/{subdomain}/outbound-numbers")]
 pub async fn list_outbound_numbers(
     _: AdminAuth,
+    req: HttpRequest,
     state: web::Data<Service>,
     subdomain: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(list(&state.outbound_numbers(&subdomain).await?, OutboundNumberOut::from))
+    Ok(page(&state.outbound_numbers(&subdomain, &PageParams::of(&req)?).await?, OutboundNumberOut::from))
 }
 
 /// Removes an outbound number from the tenant.

@@ -1,9 +1,9 @@
 //! The consumers who opted out of a tenant's messages.
 
-use actix_web::{delete, get, web, HttpResponse};
+use actix_web::{delete, get, web, HttpRequest, HttpResponse};
 use sms_service::Service;
 
-use super::list;
+use super::super::{page, PageParams};
 use crate::auth::AdminAuth;
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::admin::OptOutOut;
@@ -11,9 +11,10 @@ use crate::wire::admin::OptOutOut;
 /// Lists the consumers who opted out of the tenant's messages (by replying STOP).
 #[utoipa::path(
     tag = "admin",
-    params(("subdomain" = String, Path, description = "The tenant's subdomain.")),
+    params(("subdomain" = String, Path, description = "The tenant's subdomain."), PageParams),
     responses(
-        (status = 200, description = "The opted-out numbers.", body = Vec<OptOutOut>),
+        (status = 200, description = "A page of opted-out numbers.", body = Vec<OptOutOut>, headers(("X-Total-Count" = i64, description = "Items over all pages."))),
+        (status = 400, description = "Paging out of range.", body = ErrorBody, example = json!({"message": "per must be an integer from 1 to 100"})),
         (status = 404, description = "No such tenant.", body = ErrorBody, example = json!({"message": "tenant not found"})),
     ),
     security(("bearer" = []))
@@ -21,10 +22,11 @@ use crate::wire::admin::OptOutOut;
 #[get("/admin/v1/tenants/{subdomain}/opt-outs")]
 pub async fn list_opt_outs(
     _: AdminAuth,
+    req: HttpRequest,
     state: web::Data<Service>,
     subdomain: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(list(&state.opt_outs(&subdomain).await?, OptOutOut::from))
+    Ok(page(&state.opt_outs(&subdomain, &PageParams::of(&req)?).await?, OptOutOut::from))
 }
 
 /// Removes an opt-out, so the tenant may text the number again.

@@ -1,14 +1,14 @@
 //! Tenants.
 
-use actix_web::{get, patch, post, web, HttpResponse};
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use sms_domain::admin::{TenantDraft, TenantUpdate};
 use sms_service::Service;
 
-use super::list;
+use super::super::{page, PageParams};
 use crate::auth::AdminAuth;
-use crate::body::JsonBody;
+use crate::body::{JsonBody, OptionalJsonBody};
 use crate::error::{ApiError, ErrorBody};
-use crate::wire::admin::{TenantCreate, TenantOut, TenantPatch};
+use crate::wire::admin::{TenantCreate, TenantJwtOut, TenantJwtRequest, TenantOut, TenantPatch};
 
 /// Creates a tenant.
 #[utoipa::path(
@@ -34,14 +34,16 @@ pub async fn create_tenant(
 /// Lists tenants.
 #[utoipa::path(
     tag = "admin",
+    params(PageParams),
     responses(
-        (status = 200, description = "All tenants.", body = Vec<TenantOut>),
+        (status = 200, description = "A page of the tenants.", body = Vec<TenantOut>, headers(("X-Total-Count" = i64, description = "Items over all pages."))),
+        (status = 400, description = "Paging out of range.", body = ErrorBody, example = json!({"message": "per must be an integer from 1 to 100"})),
     ),
     security(("bearer" = []))
 )]
 #[get("/admin/v1/tenants")]
-pub async fn list_tenants(_: AdminAuth, state: web::Data<Service>) -> Result<HttpResponse, ApiError> {
-    Ok(list(&state.tenants().await?, TenantOut::from))
+pub async fn list_tenants(_: AdminAuth, req: HttpRequest, state: web::Data<Service>) -> Result<HttpResponse, ApiError> {
+    Ok(page(&state.tenants(&PageParams::of(&req)?).await?, TenantOut::from))
 }
 
 /// Reads a tenant.
@@ -84,4 +86,27 @@ pub async fn patch_tenant(
 ) -> Result<HttpResponse, ApiError> {
     let tenant = state.update_tenant(&subdomain, TenantUpdate::try_from(body.0)?).await?;
     Ok(HttpResponse::Ok().json(TenantOut::from(&tenant)))
+}
+
+/// Issues a tenant JWT, so an integration never needs the secret that also signs admin tokens.
+#[utoipa::path(
+    tag = "admin",
+    params(("subdomain" = String, Path, description = "The tenant's subdomain.")),
+    request_body(content = Option<TenantJwtRequest>, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The token.", body = TenantJwtOut),
+        (status = 400, description = "A lifetime out of range.", body = ErrorBody, example = json!({"message": "ttl_seconds must be between 1 and 2592000"})),
+        (status = 404, description = "No such tenant.", body = ErrorBody, example = json!({"message": "tenant not found"})),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/admin/v1/tenants/{subdomain}/jwt")]
+pub async fn issue_tenant_jwt(
+    _: AdminAuth,
+    state: web::Data<Service>,
+    subdomain: web::Path<String>,
+    body: OptionalJsonBody<TenantJwtRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let issued = state.issue_tenant_jwt(&subdomain, body.0.unwrap_or_default().ttl_seconds).await?;
+    Ok(HttpResponse::Created().json(TenantJwtOut::from(issued)))
 }

@@ -1,9 +1,9 @@
 //! A tenant's API tokens: shown once at creation, revocable at once.
 
-use actix_web::{delete, get, post, web, HttpResponse};
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use sms_service::Service;
 
-use super::list;
+use super::super::{page, PageParams};
 use crate::auth::AdminAuth;
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::admin::{ApiTokenCreated, ApiTokenOut};
@@ -30,9 +30,10 @@ pub async fn create_api_token(
 /// Lists the tenant's API tokens (never the tokens themselves).
 #[utoipa::path(
     tag = "admin",
-    params(("subdomain" = String, Path, description = "The tenant's subdomain.")),
+    params(("subdomain" = String, Path, description = "The tenant's subdomain."), PageParams),
     responses(
-        (status = 200, description = "The tokens.", body = Vec<ApiTokenOut>),
+        (status = 200, description = "A page of tokens.", body = Vec<ApiTokenOut>, headers(("X-Total-Count" = i64, description = "Items over all pages."))),
+        (status = 400, description = "Paging out of range.", body = ErrorBody, example = json!({"message": "per must be an integer from 1 to 100"})),
         (status = 404, description = "No such tenant.", body = ErrorBody, example = json!({"message": "tenant not found"})),
     ),
     security(("bearer" = []))
@@ -40,10 +41,11 @@ pub async fn create_api_token(
 #[get("/admin/v1/tenants/{subdomain}/api-tokens")]
 pub async fn list_api_tokens(
     _: AdminAuth,
+    req: HttpRequest,
     state: web::Data<Service>,
     subdomain: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(list(&state.api_tokens(&subdomain).await?, ApiTokenOut::from))
+    Ok(page(&state.api_tokens(&subdomain, &PageParams::of(&req)?).await?, ApiTokenOut::from))
 }
 
 /// Revokes an API token at once.

@@ -1,0 +1,45 @@
+//! What the binary refuses at start and on its command line, as an operator meets it.
+
+use std::process::{Command, Output};
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sms-server"));
+    command.args(args).env("SMS_DATA_DIR", dir.path()).env("SMS_BIND", "127.0.0.1:0").env_remove("SMS_JWT_SECRET");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn stderr_lines(output: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stderr).lines().map(str::to_owned).filter(|l| !l.trim().is_empty()).collect()
+}
+
+/// The placeholder of `.env.example`, however long, and a short secret stop the server with one
+/// line naming the variable.
+#[test]
+fn a_placeholder_or_short_secret_stops_the_server() {
+    let placeholder = "change-me-to-64-hex-characters-from-openssl-rand-hex-32-xxxxxxxxxxx";
+    for secret in [placeholder, "0123456789abcdef0123456789abcdef-change-me", "too-short"] {
+        let output = run(&[], &[("SMS_JWT_SECRET", secret)]);
+        assert!(!output.status.success(), "started with {secret:?}");
+        let lines = stderr_lines(&output);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("SMS_JWT_SECRET"), "{lines:?}");
+    }
+}
+
+/// `admin-token --ttl` over the lifetime cap exits with status 2; within it, prints a token.
+#[test]
+fn admin_tokens_respect_the_lifetime_cap() {
+    let secret = ("SMS_JWT_SECRET", "0123456789abcdef0123456789abcdef0123");
+    let output = run(&["admin-token", "--ttl", "2592001"], &[secret]);
+    assert_eq!(output.status.code(), Some(2), "{:?}", stderr_lines(&output));
+    assert!(output.stdout.is_empty());
+    let output = run(&["admin-token", "--ttl", "600"], &[secret, ("SMS_JWT_MAX_TTL_SECS", "300")]);
+    assert_eq!(output.status.code(), Some(2), "a cap of its own");
+    let output = run(&["admin-token", "--ttl", "2592000"], &[secret]);
+    assert!(output.status.success(), "{:?}", stderr_lines(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim().split('.').count(), 3, "a JWT");
+}
