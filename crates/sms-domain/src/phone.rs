@@ -37,6 +37,12 @@ impl E164Number {
             return Err(PhoneError::Invalid);
         }
         let input = read_as_typed(input);
+        // libphonenumber reads a final `~` followed by digits as an extension (`415~555~0100` is
+        // 415-555 extension 0100): an extension makes a number invalid.
+        if input.rsplit_once('~').is_some_and(|(_, tail)| !tail.is_empty() && tail.chars().all(|c| c.is_ascii_digit()))
+        {
+            return Err(PhoneError::Invalid);
+        }
         // The country code decides "non-US" before any validity check: the metadata cannot
         // even parse some foreign numbers (`+82 000-000-0000`), yet they are non-US.
         if let Some(rest) = input.strip_prefix('+') {
@@ -49,13 +55,16 @@ impl E164Number {
             }
         }
         let mut number = phonenumber::parse(Some(Id::US), &input).map_err(|_| PhoneError::Invalid)?;
-        // An extension marker with no digits after it (`… x`) is no extension.
-        if number.extension().is_some_and(|e| !e.is_empty()) {
-            return Err(PhoneError::Invalid);
-        }
         // libphonenumber reads letters as keypad digits only when there are at least three (a
         // vanity number); one or two it drops. The parser here always maps them.
         let letters = input.chars().filter(char::is_ascii_alphabetic).count();
+        match number.extension() {
+            Some(e) if !e.is_empty() => return Err(PhoneError::Invalid),
+            // A marker with no digits after it: `… x` is dropped as a stray letter, and the
+            // number stands; `… ext` (letters read as digits) or `… #` spoil it.
+            Some(_) if !(1..3).contains(&letters) => return Err(PhoneError::Invalid),
+            _ => {}
+        }
         if (1..3).contains(&letters) {
             let without: String = input.chars().filter(|c| !c.is_ascii_alphabetic()).collect();
             number = phonenumber::parse(Some(Id::US), &without).map_err(|_| PhoneError::Invalid)?;
@@ -106,7 +115,7 @@ impl fmt::Display for E164Number {
 }
 
 /// The number as libphonenumber reads what a person typed, before the parser sees it: any
-/// script's decimal digits as ASCII digits, the full-width plus and the dashes, slashes, tildes
+/// script's decimal digits as ASCII digits, the full-width plus and the dashes, dots, slashes
 /// and spaces of other scripts as their ASCII forms, a run of leading pluses as one. A number
 /// written only with digits, one leading `+` and ASCII separators is handed over as its digits
 /// (with the `+`): the parser here would otherwise read `+1415-555-0100` as a `tel:` URI with
@@ -116,7 +125,7 @@ fn read_as_typed(input: &str) -> String {
     let body = mapped.trim_start_matches('+');
     let plus = body.len() != mapped.len();
     let separators_only =
-        body.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')' | '/' | '[' | ']' | '~'));
+        body.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')' | '/' | '[' | ']'));
     if separators_only {
         let digits: String = body.chars().filter(char::is_ascii_digit).collect();
         return if plus { format!("+{digits}") } else { digits };
@@ -155,6 +164,7 @@ fn ascii_punctuation(c: char) -> Option<char> {
         '\u{FF3B}' => Some('['),
         '\u{FF3D}' => Some(']'),
         '\u{FF0F}' => Some('/'),
+        '\u{FF0E}' => Some('.'),
         '\u{2053}' | '\u{223C}' | '\u{FF5E}' => Some('~'),
         _ => None,
     }
@@ -224,6 +234,11 @@ mod tests {
         assert_eq!(ok("\u{0664}\u{0661}\u{0665}5550100"), "+14155550100", "Arabic-Indic digits");
         assert_eq!(ok("415\u{2010}555\u{2010}0100"), "+14155550100", "a Unicode hyphen");
         assert_eq!(ok("4155550100 x"), "+14155550100", "an extension marker without digits");
+        assert_eq!(E164Number::parse("415-555-0100 ext"), Err(PhoneError::Invalid), "ext read as digits");
+        assert_eq!(E164Number::parse("4155550100#"), Err(PhoneError::Invalid));
+        assert_eq!(E164Number::parse("1~415~555~0100"), Err(PhoneError::Invalid), "a ~ extension");
+        assert_eq!(ok("(415)~555-0100"), "+14155550100");
+        assert_eq!(ok("415\u{FF0E}555\u{FF0E}0100"), "+14155550100", "full-width full stops");
         assert_eq!(E164Number::parse("415-555-O100"), Err(PhoneError::Invalid), "one letter is dropped");
         assert_eq!(ok("1-800-FLOWERS"), "+18003569377", "a vanity number");
         assert_eq!(E164Number::parse("(+44) 20 7946 0958"), Err(PhoneError::NonUs));
