@@ -106,8 +106,14 @@ struct Instance {
 
 impl Instance {
     fn start(db_url: &str, redis_url: &str, log: &std::path::Path) -> Self {
+        Self::start_with(db_url, redis_url, log, &[])
+    }
+
+    fn start_with(db_url: &str, redis_url: &str, log: &std::path::Path, env: &[(&str, &str)]) -> Self {
         let stderr = std::fs::File::create(log).unwrap_or_else(|e| panic!("{e}"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sms-server"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sms-server"));
+        command.envs(env.iter().copied());
+        let mut child = command
             .env("SMS_BIND", "127.0.0.1:0")
             .env("DATABASE_URL", db_url)
             .env("REDIS_URL", redis_url)
@@ -421,4 +427,55 @@ fn three_instances_one_session() {
         println!("sweepers: idle chat ended once by the system, lock released");
     });
     assert_eq!(db.count(&format!("participants WHERE chat_id = {} AND status = 'disconnected'", second["id"])), 1);
+}
+
+/// The crash window of an idempotent send is closed: an instance that dies after committing a
+/// chat and before answering leaves a key whose answer was committed with the chat, so the
+/// client's retry, on another instance, is the replay (never a 409, never the active-session
+/// fault naming its own chat). Needs the test-only `fault-hooks` feature (scripts/test.sh).
+#[cfg(feature = "fault-hooks")]
+#[test]
+fn a_crash_after_the_commit_replays_the_answer() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    let db = TestDb::create(Backend::Postgres);
+    let logs = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let redis = RedisServer::start(free_port(), tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")));
+    let healthy = Instance::start(db.url(), &redis.url(), &logs.path().join("healthy.log"));
+    let mut doomed = Instance::start_with(
+        db.url(),
+        &redis.url(),
+        &logs.path().join("doomed.log"),
+        &[("SMS_FAULT_EXIT_AFTER_COMMIT", "1")],
+    );
+    let admin = JwtKeys::new(SECRET.as_bytes()).admin_token(600).unwrap_or_else(|e| panic!("{e}"));
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_else(|e| panic!("{e}"));
+    let mut client = Client { http, admin, subdomain: "acme".into(), token: String::new() };
+    runtime.block_on(async {
+        let base = &healthy.base;
+        client.admin(base, "/admin/v1/tenants", json!({"subdomain": "acme", "name": "Acme", "rate_limit_per_second": 0})).await;
+        let token = client.admin(base, "/admin/v1/tenants/acme/api-tokens", json!({})).await;
+        client.token = token["token"].as_str().unwrap_or_default().to_owned();
+        client.admin(base, "/admin/v1/tenants/acme/outbound-numbers", json!({"number": "+1 628-555-0199"})).await;
+        let body = json!({"chat_type": "SMS", "end_user_number": "+1 415-555-0177", "outbound_number": "+1 628-555-0199", "message": "x"});
+        let send = |base: &str| {
+            client
+                .http
+                .post(format!("{base}/apps/api/v1/sms"))
+                .basic_auth(&client.subdomain, Some(&client.token))
+                .header("Idempotency-Key", "crash-window-1")
+                .json(&body)
+                .send()
+        };
+        assert!(send(&doomed.base).await.is_err(), "the instance died before it answered");
+        let _ = doomed.child.wait();
+        assert_eq!(db.count("chats"), 1, "the chat was committed");
+        let resp = send(&healthy.base).await.unwrap_or_else(|e| panic!("{e}"));
+        let replayed = resp.headers().get("idempotent-replayed").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let status = resp.status().as_u16();
+        let chat: Value = resp.json().await.unwrap_or(Value::Null);
+        assert_eq!((status, replayed.as_deref()), (200, Some("true")), "{chat}");
+        let stored = db.count(&format!("chats WHERE id = {} AND status = 'selecting'", chat["id"]));
+        assert_eq!((stored, db.count("chats")), (1, 1), "the replay names the chat that was committed");
+        println!("crash after the commit: the retry on another instance replayed chat {}", chat["id"]);
+    });
 }

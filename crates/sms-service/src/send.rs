@@ -179,6 +179,11 @@ impl Service {
                 return Err(self.name_the_active_chat(e, tenant_id, end_user).await);
             }
         };
+        #[cfg(feature = "fault-hooks")]
+        if std::env::var_os("SMS_FAULT_EXIT_AFTER_COMMIT").is_some() {
+            // The process dies between the commit and the answer, as a killed instance would.
+            std::process::exit(137);
+        }
         // The session now belongs to the chat: hold the lock for the chat's lifetime. Off the
         // answer's path: the chat is committed, and a failure changes nothing for the client
         // (the database still guards the session). A refresh that runs after the chat was
