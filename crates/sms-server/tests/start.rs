@@ -5,7 +5,12 @@ use std::process::{Command, Output};
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let mut command = Command::new(env!("CARGO_BIN_EXE_sms-server"));
-    command.args(args).env("SMS_DATA_DIR", dir.path()).env("SMS_BIND", "127.0.0.1:0").env_remove("SMS_JWT_SECRET");
+    command
+        .args(args)
+        .env("SMS_DATA_DIR", dir.path())
+        .env("SMS_BIND", "127.0.0.1:0")
+        .env_remove("SMS_JWT_SECRET")
+        .env_remove("DATABASE_URL");
     for (k, v) in env {
         command.env(k, v);
     }
@@ -42,4 +47,33 @@ fn admin_tokens_respect_the_lifetime_cap() {
     let output = run(&["admin-token", "--ttl", "2592000"], &[secret]);
     assert!(output.status.success(), "{:?}", stderr_lines(&output));
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim().split('.').count(), 3, "a JWT");
+}
+
+/// The embedded default's data directory and files are its owner's only: the database holds
+/// numbers, texts and token hashes, the secret signs admin tokens.
+#[cfg(unix)]
+#[test]
+fn the_data_directory_is_the_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().join("data");
+    let data_dir = data.to_string_lossy().into_owned();
+    let output = Command::new(env!("CARGO_BIN_EXE_sms-server"))
+        .arg("migrate")
+        .env("SMS_DATA_DIR", &data_dir)
+        .env_remove("SMS_JWT_SECRET")
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = run(&["admin-token"], &[("SMS_DATA_DIR", &data_dir)]);
+    assert!(output.status.success(), "{:?}", stderr_lines(&output));
+    let mode = |name: &str| {
+        std::fs::metadata(data.join(name))
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    assert_eq!(mode(""), 0o700, "the directory");
+    assert_eq!(mode("sms.sqlite3"), 0o600, "the database");
+    assert_eq!(mode("jwt_secret"), 0o600, "the secret");
 }
