@@ -44,6 +44,7 @@ FROZEN_ANSWER_MAX = 2.5  # attempts started while Redis is stopped answer within
 RECOVERY_MAX = 5.0  # after a fault, every instance that was not killed answers a 200 within this
 DELIVERY_LEASE = 60.0  # the delivery worker's claim on a message (not configurable): a message
 # claimed by a killed instance, or whose outcome could not be recorded, is sent again after it
+VICTIMS = 6  # requests sent to an instance just before it is killed, so some die mid-request
 FRESH_LOCK_MS = 1000  # a pending lock younger than this may belong to a request under way
 RUN_LIMIT = 240.0  # the whole run, load to last check; past it the run gives up
 
@@ -271,6 +272,7 @@ class Run:
         self.scans = []
         self.restarts = []  # (instance index, launched at, ready at or None)
         self.schedule_errors = []
+        self.victims = []  # the threads of the requests sent just before a kill
         self.results = []  # (passed, text)
         self.t0 = time.monotonic()
         self.run_id = f"{os.getpid()}-{int(time.time())}"
@@ -320,12 +322,12 @@ class Run:
             outcome, replayed, data = type(e).__name__, False, b""
         return Attempt(port, start, self.now(), outcome, replayed), data.decode(errors="replace")
 
-    def send(self, request: Request, rng: random.Random) -> None:
+    def send(self, request: Request, rng: random.Random, first_port: int = None) -> None:
         """Retries the same request (same key, same body) on another instance after a
         connection fault, a timeout, a 5xx or a 409, with a short backoff, until it is answered
         otherwise or the budget is spent."""
         deadline = request.start + CLIENT_BUDGET
-        port, backoff = rng.choice(self.ports), 0.05
+        port, backoff = first_port or rng.choice(self.ports), 0.05
         while True:
             attempt, answer = self.post(port, request.key, request.body)
             request.attempts.append(attempt)
@@ -369,6 +371,16 @@ class Run:
                 self.progress(f"fault step {kind} failed: {e!r}")
 
     def kill(self, i: int) -> None:
+        """SIGKILL, a few milliseconds after sending the instance a handful of requests of its
+        own (ordinary logical requests, retried like the others), so that some die mid-request:
+        holding a consumer's lock, an Idempotency-Key, an uncommitted or unanswered chat."""
+        for n in range(VICTIMS):
+            victim = threading.Thread(target=self.send, args=(self.new_request(), random.Random(1000 + n), self.ports[i]),
+                                      daemon=True)
+            victim.start()
+            self.victims.append(victim)
+            time.sleep(0.001)
+        time.sleep(0.002)
         os.kill(self.pids[i], signal.SIGKILL)
         self.faults.append(Fault(f"kill -9 instance {i + 1} (:{self.ports[i]})", "kill", self.now(), self.now(),
                                  port=self.ports[i]))
@@ -521,7 +533,7 @@ class Run:
         schedule = threading.Thread(target=self.run_schedule, daemon=True)
         schedule.start()
         schedule.join()
-        for t in clients:
+        for t in clients + self.victims:
             t.join(timeout=max(0.0, LOAD_SECS + CLIENT_BUDGET + CLIENT_TIMEOUT + 5 - self.now()))
         drained = self.now()
         self.progress("load done; verifying")
@@ -585,6 +597,11 @@ class Run:
         retried = [len(r.attempts) for r in self.requests if len(r.attempts) > 1]
         print(f"  retried: {len(retried)} requests (most attempts {max(retried, default=1)}); "
               f"answered by a replay: {sum(1 for r in self.requests if r.replayed)}")
+        stuck = [r for r in self.requests if r.gave_up and r.final().startswith("409 key in progress")]
+        after_5xx = [r for r in stuck if any(isinstance(a.outcome, int) and a.outcome >= 500 for a in r.attempts)]
+        after_cut = [r for r in stuck if any(not isinstance(a.outcome, int) for a in r.attempts)]
+        print(f"  gave up on '409 key in progress' (the key stays leased after its request dies): {len(stuck)}; "
+              f"of them after a connection fault: {len(after_cut)}, after a 5xx answer of their own: {len(after_5xx)}")
         print(f"  attempt latency: p50 {pick(latencies, 0.5) * 1000:.1f} ms, p99 {pick(latencies, 0.99) * 1000:.1f} ms, "
               f"max {max(latencies, default=0) * 1000:.0f} ms")
         outcomes = {}
@@ -592,6 +609,15 @@ class Run:
             outcomes[str(a.outcome)] = outcomes.get(str(a.outcome), 0) + 1
         print("  attempt outcomes: " + ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items(), key=lambda kv: -kv[1])))
         for f in self.faults:
+            if f.kind == "kill":
+                cut = [r for r in self.requests
+                       if any(a.port == f.port and a.start <= f.start <= a.end and not isinstance(a.outcome, int)
+                              for a in r.attempts)]
+                finals = {}
+                for r in cut:
+                    finals[r.final()] = finals.get(r.final(), 0) + 1
+                f.detail = (f"{len(cut)} requests cut mid-flight, finally "
+                            + (", ".join(f"{k}: {v}" for k, v in sorted(finals.items())) or "none"))
             print(f"  fault: {f.name} at t={f.start:.1f} s, over at t={f.end:.1f} s{'; ' + f.detail if f.detail else ''}")
         for i, launched, ready in self.restarts:
             first = self.first_200(self.ports[i], launched)
@@ -721,7 +747,8 @@ class Run:
     def check_provider(self, acked: list) -> None:
         wanted = {r.first_message_id: r for r in acked if r.first_message_id is not None}
         stranded = [f.start for f in self.faults if f.kind in ("kill", "pg")]
-        deadline = max(stranded, default=0.0) + DELIVERY_LEASE + 5.0
+        # ... and a few seconds more in any case, for the last chats' own first delivery.
+        deadline = max(max(stranded, default=0.0) + DELIVERY_LEASE + 5.0, self.now() + 10.0)
         self.progress(f"waiting for {len(wanted)} first messages at the provider (until t={deadline:.0f} s at most)")
         seen = {}
         while True:

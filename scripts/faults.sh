@@ -17,16 +17,18 @@
 #   - while Redis is frozen, answers still come within 2.5 s (503s), and a 503 leaves no lock;
 #   - after each fault, every instance that was not killed answers a 200 within 5 s, with no
 #     restart.
-# The faults, on a fixed schedule (seconds into the load): kill -9 an instance at 4 s and
+# The faults, on a fixed schedule (seconds into the load): kill -9 an instance at 4 s (a few
+# milliseconds after sending it six requests of its own, so that some die mid-request) and
 # restart it at 8 s, the same for another at 12 s / 16 s; kill -STOP Redis at 20 s, -CONT at
-# 24 s; pg_terminate_backend on the service's connections at 28 s and 34 s.
+# 24 s; pg_terminate_backend on the service's connections at 28 s and 34 s. Lock scans of
+# Redis 3 s after each of the last three faults look for locks that a 503 left behind.
 #
 # It starts everything of its own: a PostgreSQL database (on the server `ensure_postgres` finds
 # or starts), a Redis on a free port without persistence, a fake webhook provider
 # (`scripts/faults.py provider`, which checks each POST's signature and counts it per message
 # id), three instances with SMS_PROVIDER=webhook; then `scripts/faults.py run` drives the load,
 # injects the faults and checks. It prints every figure, then `faults: N passed, M failed`, and
-# exits 1 if a check failed. The whole run takes about two minutes (under three); everything
+# exits 1 if a check failed. The whole run takes one to two minutes (under three); everything
 # it started, and the database, is removed on exit, whatever the outcome.
 #
 # SMS_BIN: the server binary (default target/release/sms-server, built with cargo only when
@@ -34,7 +36,7 @@
 # each client's pause between two logical requests) set the load; FAULTS_KEEP=1 keeps the work
 # directory (instance logs, requests.jsonl: every logical request with each attempt's instance,
 # start, latency and outcome) and prints where it is. Needs python3, psql, redis-server,
-# redis-cli, curl and openssl. Run by hand, not by CI.
+# redis-cli, curl and openssl. CI runs it (.ci/run), on the release binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -103,6 +105,7 @@ for i in $(seq 0 $((instances - 1))); do
   ports+=("$(free_port)")
   SMS_BIND="127.0.0.1:${ports[$i]}" "$BIN" >"$work/sms-$i.out" 2>"$work/sms-$i.err" </dev/null &
   echo $! >"$work/sms-$i.pid"
+  disown # the runner kills these: no job notices from this shell, the clean-up uses the pid files
 done
 for i in $(seq 0 $((instances - 1))); do
   for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:${ports[$i]}/readyz" >/dev/null 2>&1 && break; sleep 0.1; done

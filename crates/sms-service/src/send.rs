@@ -14,8 +14,11 @@ use crate::{session_ttl, Service};
 
 /// How long an idempotent answer is kept.
 const IDEMPOTENCY_TTL_HOURS: i64 = 24;
-/// How long a running request holds its key; a request that died frees it after this.
-const IDEMPOTENCY_LEASE_SECS: i64 = 60;
+/// How long a running request holds its key; a request that died frees it after this. Longer
+/// than any request can run (every wait in it is bounded: the pool's 2 s, the lock's 1.5 s, the
+/// holder's 2 s), and short, because a retry of a request that died meanwhile answers 409 until
+/// then. A request that outlives its lease cannot record an answer: it rolls back instead.
+const IDEMPOTENCY_LEASE_SECS: i64 = 15;
 
 /// An answer as the client receives it, kept under its `Idempotency-Key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
