@@ -61,10 +61,15 @@ log "schemathesis: every operation, every check"
 # inside Hypothesis while it describes a lambda. One worker thread avoids it; should it still
 # happen, Schemathesis reports a runtime error of the tool, not a failure of the API, and such a
 # run, and only such a run (errors, no failures), is tried again.
+# Hypothesis's filter_too_much health check is off: the provider callbacks' bodies are forms,
+# documented as one string of application/x-www-form-urlencoded, and generating such a string
+# sometimes discards too many drafts; that is a verdict on the generator's efficiency, never on
+# an answer of the API (every check still runs on every example it does generate).
 for attempt in 1 2 3; do
   status=0
   schemathesis --config-file clients/schemathesis.toml run openapi/openapi.json --url "$SMS_BASE_URL" \
-    --checks all --workers 1 --max-examples "${SMS_FUZZ_EXAMPLES:-50}" --no-color 2>&1 | tee "$work/schemathesis.log" || status=$?
+    --checks all --workers 1 --max-examples "${SMS_FUZZ_EXAMPLES:-50}" --suppress-health-check=filter_too_much \
+    --no-color 2>&1 | tee "$work/schemathesis.log" || status=$?
   [ "$status" = 0 ] && break
   if grep -q "^Failures:" "$work/schemathesis.log" || ! grep -q "AST constructor recursion depth mismatch" "$work/schemathesis.log"; then
     exit "$status"

@@ -30,15 +30,27 @@ pub fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
 /// value (to hash it) and as `T` ([`from_value`]): parsed once.
 pub fn parse_value(bytes: &[u8]) -> Result<serde_json::Value, BodyError> {
     require_object(bytes)?;
-    let value = serde_json::from_slice(bytes).map_err(|e| BodyError::NotJson(e.to_string()))?;
-    match nul_path(&value, String::new()) {
+    serde_json::from_slice(bytes).map_err(|e| BodyError::NotJson(e.to_string()))
+}
+
+/// `T` from a value [`parse_value`] answered, with the same faults as [`parse_object`]. A field
+/// of `T` whose string holds the NUL character (U+0000) is refused as a value of the wrong type:
+/// no store keeps it (PostgreSQL cannot), and no client means it. Unknown keys stay ignored,
+/// whatever they hold.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, BodyError> {
+    let with_nul = nul_paths(&value, String::new());
+    let mut ignored = Vec::new();
+    let mut note = |path: serde_ignored::Path<'_>| ignored.push(render(&path));
+    let parsed: T =
+        serde_path_to_error::deserialize(serde_ignored::Deserializer::new(value, &mut note)).map_err(classify)?;
+    let known = with_nul.into_iter().find(|p| !ignored.iter().any(|q| covers(q, p)));
+    match known {
         Some(field) => Err(BodyError::WrongType { field, detail: NUL_DETAIL.into() }),
-        None => Ok(value),
+        None => Ok(parsed),
     }
 }
 
-/// Why a string with the NUL character (U+0000) is refused: no store keeps it (PostgreSQL
-/// cannot), and no client means it. It is refused as a value of the wrong type.
+/// Why a string with the NUL character is refused.
 const NUL_DETAIL: &str = "invalid type: string containing the NUL character, expected a string without it";
 
 /// Whether the body may hold a NUL character: JSON can only carry it escaped (`\u0000`), so a
@@ -47,21 +59,42 @@ fn may_hold_nul(bytes: &[u8]) -> bool {
     bytes.windows(6).any(|w| w[0] == b'\\' && w[1] == b'u' && w[2..].iter().all(|b| *b == b'0'))
 }
 
-/// The path (`message`, `a.b[0]`) of the first string, or key, holding a NUL character.
-fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
+/// The paths (`message`, `a.b`, `tags[0]`) of the strings holding a NUL character.
+fn nul_paths(value: &serde_json::Value, path: String) -> Vec<String> {
     use serde_json::Value;
     match value {
-        Value::String(s) if s.contains('\0') => Some(if path.is_empty() { ".".into() } else { path }),
-        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| nul_path(v, format!("{path}[{i}]"))),
-        Value::Object(map) => map.iter().find_map(|(k, v)| {
-            let field = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
-            if k.contains('\0') {
-                return Some(field);
-            }
-            nul_path(v, field)
-        }),
-        _ => None,
+        Value::String(s) if s.contains('\0') => vec![path],
+        Value::Array(items) => {
+            items.iter().enumerate().flat_map(|(i, v)| nul_paths(v, format!("{path}[{i}]"))).collect()
+        }
+        Value::Object(map) => map
+            .iter()
+            .flat_map(|(k, v)| nul_paths(v, if path.is_empty() { k.clone() } else { format!("{path}.{k}") }))
+            .collect(),
+        _ => Vec::new(),
     }
+}
+
+/// A path of serde_ignored's in the form of [`nul_paths`].
+fn render(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", render(parent)),
+        Path::Map { parent, key } => match render(parent) {
+            p if p.is_empty() => key.clone(),
+            p => format!("{p}.{key}"),
+        },
+        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => render(parent),
+    }
+}
+
+/// Whether `inner` lies within the ignored value at `outer`.
+fn covers(outer: &str, inner: &str) -> bool {
+    inner == outer
+        || inner
+            .strip_prefix(outer)
+            .is_some_and(|rest| outer.is_empty() || rest.starts_with('.') || rest.starts_with('['))
 }
 
 /// A form field (a provider callback's) with the NUL character, refused like a JSON one.
@@ -70,11 +103,6 @@ pub fn refuse_nul_in_form(params: &[(String, String)]) -> Result<(), BodyError> 
         Some((name, _)) => Err(BodyError::WrongType { field: name.replace('\0', ""), detail: NUL_DETAIL.into() }),
         None => Ok(()),
     }
-}
-
-/// `T` from a value [`parse_value`] answered, with the same faults as [`parse_object`].
-pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, BodyError> {
-    serde_path_to_error::deserialize(value).map_err(classify)
 }
 
 /// serde would take an array as a struct in sequence form: only an object is a body.
@@ -170,7 +198,9 @@ mod tests {
         assert_eq!(err, Some(BodyError::WrongType { field: "tags[1]".into(), detail: NUL_DETAIL.into() }));
         // An escaped backslash before `u0000` is text, not a NUL.
         assert!(parse_object::<NulBody>(br#"{"message": "\\u0000"}"#).is_ok());
-        assert!(parse_value(br#"{"other": {"deep": "\u0000"}}"#).is_err(), "unknown keys too");
+        assert!(parse_object::<NulBody>(br#"{"other": {"deep": ["\u0000"]}}"#).is_ok(), "unknown keys stay ignored");
+        let err = parse_object::<NulBody>(br#"{"other": "\u0000", "message": "x\u0000"}"#).err();
+        assert_eq!(err, Some(BodyError::WrongType { field: "message".into(), detail: NUL_DETAIL.into() }));
         let form = [("From".to_owned(), "+1".to_owned()), ("Body".to_owned(), "x\0".to_owned())];
         assert_eq!(
             refuse_nul_in_form(&form).err().map(|e| e.to_string()),

@@ -388,6 +388,13 @@ fn ending_chats(_db: &TestDb, store: &Store) {
         other => panic!("expected the chat to end, got {other:?}"),
     }
     assert!(matches!(end(&mut c, acme.id, chat.id), EndOutcome::NotActive), "a chat ends once");
+    // Who held the consumer's lock, whatever the chat's status now; nobody for another token,
+    // another consumer or another tenant.
+    let owner = some(ok(chats::lock_owner(&mut c, acme.id, &to, "lock-1")), "the lock's chat");
+    assert_eq!((owner.id, owner.status), (chat.id, ChatStatus::Finished));
+    assert!(ok(chats::lock_owner(&mut c, acme.id, &to, "lock-2")).is_none());
+    assert!(ok(chats::lock_owner(&mut c, acme.id, &num(CONSUMER_2), "lock-1")).is_none());
+    assert!(ok(chats::lock_owner(&mut c, globex.id, &to, "lock-1")).is_none());
     assert!(matches!(end(&mut c, acme.id, chat.id + 1000), EndOutcome::NotFound));
     assert!(ok(chats::active_chat(&mut c, acme.id, &to)).is_none());
     assert_ne!(created(&mut c, &spec(acme.id, &to, &from, later)).chat.id, chat.id, "the consumer is free again");
@@ -508,6 +515,10 @@ fn replies_and_opt_outs(db: &TestDb, store: &Store) {
         assert!(matches!(inbound, Inbound::Unrouted), "no active chat for it: {inbound:?}");
     }
     assert_eq!((db.count("unrouted_messages"), db.count("messages")), (4, 2), "kept aside, out of the chat");
+    // Kept for their retention only: those that arrived before the cut are purged.
+    assert_eq!(ok(delivery::purge_unrouted(&mut c, at)), 0, "none arrived before");
+    assert_eq!(ok(delivery::purge_unrouted(&mut c, at + Duration::seconds(1))), 3);
+    assert_eq!(db.count("unrouted_messages"), 1, "the later one stays");
 
     let ended = some(ok(delivery::opt_out(&mut c, acme.id, &to, at)), "the ended chat");
     assert_eq!((ended.chat_id, ended.end_user_number.as_str()), (chat.id, CONSUMER));

@@ -24,7 +24,7 @@ pub struct TenantCreate {
         nullable = false,
         min_length = 1,
         max_length = 255,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
+        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$",
         example = "Acme Inc."
     )]
     pub name: Option<String>,
@@ -32,7 +32,7 @@ pub struct TenantCreate {
     #[schema(
         min_length = 1,
         max_length = 35,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$"
     )]
     pub lang: Option<String>,
     /// Default true.
@@ -89,13 +89,13 @@ pub struct TenantPatch {
     #[schema(
         min_length = 1,
         max_length = 255,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$"
     )]
     pub name: Option<String>,
     #[schema(
         min_length = 1,
         max_length = 35,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$"
     )]
     pub lang: Option<String>,
     pub sms_enabled: Option<bool>,
@@ -160,8 +160,9 @@ impl From<&Tenant> for TenantOut {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[schema(example = json!({"ttl_seconds": 3600}))]
 pub struct TenantJwtRequest {
-    /// Lifetime in seconds: 1 to `SMS_JWT_MAX_TTL_SECS` (default 2592000); default 3600.
-    #[schema(minimum = 1)]
+    /// Lifetime in seconds: 1 to `SMS_JWT_MAX_TTL_SECS` (by default 2592000, the maximum shown
+    /// here); default 3600.
+    #[schema(minimum = 1, maximum = 2592000)]
     #[serde(default, deserialize_with = "integer")]
     pub ttl_seconds: Option<i64>,
 }
@@ -236,7 +237,7 @@ pub struct AgentCreate {
         required = true,
         nullable = false,
         max_length = 254,
-        pattern = "^[^@\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+@[^@\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+$",
+        pattern = "^[^@\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000]+@[^@\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000]+$",
         example = "john.doe@foo.com"
     )]
     pub email: Option<String>,
@@ -245,7 +246,7 @@ pub struct AgentCreate {
         nullable = false,
         min_length = 1,
         max_length = 255,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
+        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$",
         example = "John"
     )]
     pub first_name: Option<String>,
@@ -254,7 +255,7 @@ pub struct AgentCreate {
         nullable = false,
         min_length = 1,
         max_length = 255,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
+        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$",
         example = "Doe"
     )]
     pub last_name: Option<String>,
@@ -262,7 +263,7 @@ pub struct AgentCreate {
     #[schema(
         min_length = 1,
         max_length = 255,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$"
     )]
     pub name: Option<String>,
     #[schema(minimum = 0)]
@@ -271,7 +272,7 @@ pub struct AgentCreate {
     #[schema(
         min_length = 1,
         max_length = 2048,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$"
     )]
     pub avatar_url: Option<String>,
 }
@@ -297,25 +298,25 @@ impl TryFrom<AgentCreate> for AgentDraft {
 pub struct AgentPatch {
     #[schema(
         max_length = 254,
-        pattern = "^[^@\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+@[^@\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+$"
+        pattern = "^[^@\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000]+@[^@\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000]+$"
     )]
     pub email: Option<String>,
     #[schema(
         min_length = 1,
         max_length = 255,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$"
     )]
     pub first_name: Option<String>,
     #[schema(
         min_length = 1,
         max_length = 255,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$"
     )]
     pub last_name: Option<String>,
     #[schema(
         min_length = 1,
         max_length = 255,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$"
     )]
     pub name: Option<String>,
     /// `null` clears it.
@@ -324,7 +325,7 @@ pub struct AgentPatch {
     pub agent_number: Option<Option<i64>>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 2048, pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 2048, pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$")]
     pub avatar_url: Option<Option<String>>,
     #[schema(value_type = Option<sms_domain::AgentStatus>)]
     pub status: Option<String>,

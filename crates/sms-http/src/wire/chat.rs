@@ -33,7 +33,7 @@ pub struct SendSmsRequest {
         example = "lorem ipsum",
         min_length = 1,
         max_length = 1600,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$"
     )]
     message: String,
     /// CRM ticket to associate, at most 255 characters; empty counts as absent.
