@@ -1,26 +1,37 @@
 //! SQLite: the steps of opening a chat, one statement each, inside the caller's `BEGIN
-//! IMMEDIATE` transaction (one writer at a time, so nothing can come between them).
+//! IMMEDIATE` transaction (one writer at a time, so nothing can come between them). The send's
+//! table checks travel with the end user's upsert, so the usual send spends no statement on
+//! them inside the writers' critical section; only a refusal asks which check it was.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::upsert::excluded;
-use sms_domain::E164Number;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Text, Timestamp};
+use diesel::sqlite::Sqlite;
 
 use super::super::read::active_chat_of;
 use super::super::{NewChatSpec, Opened, Refusal};
 use super::{first_message, new_chat, new_participants};
-use crate::schema::{chats, end_users, messages, participants};
+use crate::schema::{chats, messages, participants};
 use crate::{Chat, ChatBundle, DbConn, Participant, StoreError};
 
 pub(super) fn open(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Opened, StoreError> {
-    let checks = crate::numbers::send_checks(conn, spec.tenant_id, spec.outbound_number, spec.end_user_number)?;
-    if !checks.outbound_registered {
-        return Ok(Opened::Refused(Refusal::OutboundNotRegistered));
-    }
-    if checks.opted_out {
-        return Ok(Opened::Refused(Refusal::OptedOut));
-    }
-    let end_user_id = upsert_end_user(conn, spec.tenant_id, spec.end_user_number, spec.now)?;
+    let DbConn::Sqlite(sqlite) = &mut *conn else {
+        return Err(StoreError::Config("the SQLite module was handed another backend".into()));
+    };
+    let upsert = CheckedUpsert {
+        tenant: spec.tenant_id,
+        end_user: spec.end_user_number.as_str(),
+        outbound: spec.outbound_number.as_str(),
+        now: spec.now,
+    };
+    let upserted: Option<UpsertedId> = upsert.get_result(sqlite).optional()?;
+    let Some(UpsertedId { id: end_user_id }) = upserted else {
+        // Refused by a check: which one, from the same transaction.
+        let checks = crate::numbers::send_checks(conn, spec.tenant_id, spec.outbound_number, spec.end_user_number)?;
+        let refusal = if checks.outbound_registered { Refusal::OptedOut } else { Refusal::OutboundNotRegistered };
+        return Ok(Opened::Refused(refusal));
+    };
     // The insert itself asks the unique index whether the consumer has an active chat, so the
     // usual case (none) costs no lookup.
     let new = new_chat(spec, end_user_id);
@@ -43,22 +54,52 @@ pub(super) fn open(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Opened, 
     Ok(Opened::Created(Box::new(ChatBundle { chat, participants, agent: spec.agent.cloned() })))
 }
 
-fn upsert_end_user(
-    conn: &mut DbConn,
-    tenant_id: i64,
-    number: &E164Number,
+/// Upserts the consumer's end user unless the outbound number is not the tenant's or the
+/// consumer opted out; answers the end user's id, or no row when a check refused.
+struct CheckedUpsert<'a> {
+    tenant: i64,
+    end_user: &'a str,
+    outbound: &'a str,
     now: NaiveDateTime,
-) -> Result<i64, StoreError> {
-    db_run!(conn, |c| diesel::insert_into(end_users::table)
-        .values((
-            end_users::tenant_id.eq(tenant_id),
-            end_users::number.eq(number.as_str()),
-            end_users::created_at.eq(now),
-        ))
-        .on_conflict((end_users::tenant_id, end_users::number))
-        .do_update()
-        .set(end_users::number.eq(excluded(end_users::number)))
-        .returning(end_users::id)
-        .get_result(c))
-    .map_err(StoreError::from)
+}
+
+impl QueryFragment<Sqlite> for CheckedUpsert<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql("INSERT INTO end_users (tenant_id, number, created_at) SELECT ");
+        out.push_bind_param::<BigInt, _>(&self.tenant)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(self.end_user)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_sql(" WHERE EXISTS (SELECT 1 FROM outbound_numbers WHERE tenant_id = ");
+        out.push_bind_param::<BigInt, _>(&self.tenant)?;
+        out.push_sql(" AND number = ");
+        out.push_bind_param::<Text, _>(self.outbound)?;
+        out.push_sql(") AND NOT EXISTS (SELECT 1 FROM opt_outs WHERE tenant_id = ");
+        out.push_bind_param::<BigInt, _>(&self.tenant)?;
+        out.push_sql(" AND number = ");
+        out.push_bind_param::<Text, _>(self.end_user)?;
+        out.push_sql(") ON CONFLICT (tenant_id, number) DO UPDATE SET number = excluded.number RETURNING id");
+        Ok(())
+    }
+}
+
+/// One statement whatever its values, so it stays prepared on the connection.
+struct CheckedUpsertId;
+
+impl QueryId for CheckedUpsert<'_> {
+    type QueryId = CheckedUpsertId;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for CheckedUpsert<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl RunQueryDsl<diesel::SqliteConnection> for CheckedUpsert<'_> {}
+
+#[derive(QueryableByName)]
+struct UpsertedId {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
 }
