@@ -88,27 +88,10 @@ impl TestDb {
         rows.into_iter().next().map(|r| r.value).unwrap_or_else(|| panic!("no row for {sql}"))
     }
 
-    /// `SELECT COUNT(*) FROM table`.
+    /// `SELECT COUNT(*) FROM table` (`table` may carry a `WHERE`).
     pub fn count(&self, table: &str) -> i64 {
-        use diesel::prelude::*;
-        #[derive(QueryableByName)]
-        struct Count {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
-        let rows: Vec<Count> = match self {
-            Self::Sqlite { url, .. } => {
-                let mut conn =
-                    SqliteConnection::establish(url.trim_start_matches("sqlite://")).unwrap_or_else(|e| panic!("{e}"));
-                diesel::sql_query(&sql).load(&mut conn).unwrap_or_else(|e| panic!("{e}"))
-            }
-            Self::Postgres { url, .. } => {
-                let mut conn = PgConnection::establish(url).unwrap_or_else(|e| panic!("{e}"));
-                diesel::sql_query(&sql).load(&mut conn).unwrap_or_else(|e| panic!("{e}"))
-            }
-        };
-        rows.first().map_or(0, |r| r.n)
+        let n = self.text(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table}"));
+        n.parse().unwrap_or_else(|e| panic!("count of {table}: {n:?}: {e}"))
     }
 
     pub fn drop_now(&self) {
