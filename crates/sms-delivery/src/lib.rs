@@ -6,15 +6,29 @@
 //! runs out), hands each to the configured [`Provider`], and records the outcome: `sent`, a
 //! retry later with exponential backoff and jitter, or `failed` with the provider's reason.
 
+pub mod events;
 mod provider;
 pub mod twilio;
 mod webhook;
 mod worker;
 
+pub use events::{EventSettings, EventWorker};
 pub use provider::{LogProvider, Outgoing, Provider, SendError};
 pub use twilio::TwilioProvider;
 pub use webhook::{webhook_signature, WebhookProvider};
-pub use worker::{DeliverySettings, Worker};
+pub use worker::{settle, DeliverySettings, Outcome, Outcomes, StoreOutcomes, Worker};
+
+/// The media URLs of a message's stored media (`[{"url", "content_type"}]`), in order.
+pub(crate) fn media_urls(stored: Option<&str>) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Medium {
+        url: String,
+    }
+    stored
+        .and_then(|text| serde_json::from_str::<Vec<Medium>>(text).ok())
+        .map(|media| media.into_iter().map(|m| m.url).collect())
+        .unwrap_or_default()
+}
 
 use std::time::Duration;
 

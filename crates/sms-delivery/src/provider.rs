@@ -9,6 +9,8 @@ pub struct Outgoing {
     pub from: String,
     pub to: String,
     pub body: String,
+    /// An MMS's media, in order (empty for an SMS).
+    pub media_urls: Vec<String>,
     /// Where the provider should report delivery (`…/webhooks/twilio/{subdomain}/status`).
     pub status_callback: String,
 }

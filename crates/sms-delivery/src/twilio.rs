@@ -44,12 +44,13 @@ struct Refusal {
 impl Provider for TwilioProvider {
     async fn send(&self, message: &Outgoing) -> Result<Option<String>, SendError> {
         let url = format!("{}/2010-04-01/Accounts/{}/Messages.json", self.base_url, self.account_sid);
-        let form = [
-            ("To", message.to.as_str()),
-            ("From", message.from.as_str()),
-            ("Body", message.body.as_str()),
-            ("StatusCallback", message.status_callback.as_str()),
-        ];
+        let mut form = vec![("To", message.to.as_str()), ("From", message.from.as_str())];
+        if !message.body.is_empty() || message.media_urls.is_empty() {
+            form.push(("Body", message.body.as_str()));
+        }
+        // An MMS: Twilio takes each medium as a `MediaUrl` parameter of its own, in order.
+        form.extend(message.media_urls.iter().map(|url| ("MediaUrl", url.as_str())));
+        form.push(("StatusCallback", message.status_callback.as_str()));
         let response = self
             .client
             .post(url)

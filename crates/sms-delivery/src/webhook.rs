@@ -23,6 +23,8 @@ struct Payload<'a> {
     from: &'a str,
     to: &'a str,
     body: &'a str,
+    /// An MMS's media, in order; empty for an SMS.
+    media_urls: &'a [String],
     status_callback: &'a str,
 }
 
@@ -49,6 +51,7 @@ impl Provider for WebhookProvider {
             from: &message.from,
             to: &message.to,
             body: &message.body,
+            media_urls: &message.media_urls,
             status_callback: &message.status_callback,
         };
         let body = serde_json::to_vec(&payload).map_err(|e| SendError::Permanent(e.to_string()))?;

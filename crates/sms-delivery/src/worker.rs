@@ -7,7 +7,8 @@ use futures_util::future::join_all;
 use sms_domain::delivery::retry_delay;
 use sms_domain::time::now_millis;
 use sms_store::delivery::{self, Job};
-use sms_store::{Store, StoreError};
+use chrono::NaiveDateTime;
+use sms_store::{DbConn, Store, StoreError};
 use tokio::sync::watch;
 
 use crate::{Outgoing, Provider, SendError};
@@ -46,24 +47,91 @@ impl Default for DeliverySettings {
     }
 }
 
+/// What became of one attempt at a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The provider took it.
+    Sent { provider_message_id: Option<String> },
+    /// A transient fault: queued again for `next_attempt_at`.
+    Retry { next_attempt_at: chrono::NaiveDateTime, error: String },
+    /// It will not be sent.
+    Failed { error: String },
+}
+
+/// Records an attempt's outcome on a message this worker is sending. The application
+/// implements it, so that what follows from an outcome (the tenant's events) commits with it.
+pub trait Outcomes: Send + Sync {
+    fn record(&self, conn: &mut DbConn, message_id: i64, outcome: &Outcome, now: NaiveDateTime) -> Result<(), StoreError>;
+}
+
+/// Records outcomes and nothing else.
+pub struct StoreOutcomes;
+
+impl Outcomes for StoreOutcomes {
+    fn record(&self, conn: &mut DbConn, message_id: i64, outcome: &Outcome, now: NaiveDateTime) -> Result<(), StoreError> {
+        settle(conn, message_id, outcome, now).map(drop)
+    }
+}
+
+/// Writes an outcome; answers the message as it is now, or `None` when it was no longer this
+/// sender's (its lease ran out and another worker took it).
+pub fn settle(
+    conn: &mut DbConn,
+    message_id: i64,
+    outcome: &Outcome,
+    now: NaiveDateTime,
+) -> Result<Option<sms_store::Message>, StoreError> {
+    match outcome {
+        Outcome::Sent { provider_message_id } => {
+            delivery::mark_sent(conn, message_id, provider_message_id.as_deref(), now)
+        }
+        Outcome::Retry { next_attempt_at, error } => delivery::mark_retry(conn, message_id, *next_attempt_at, error, now),
+        Outcome::Failed { error } => delivery::mark_failed(conn, message_id, error, now),
+    }
+}
+
+/// How often the backlog gauge is read.
+const BACKLOG_EVERY: Duration = Duration::from_secs(5);
+
 #[derive(Clone)]
 pub struct Worker {
     store: Store,
     provider: Arc<dyn Provider>,
+    outcomes: Arc<dyn Outcomes>,
     settings: DeliverySettings,
 }
 
 impl Worker {
-    pub fn new(store: Store, provider: Arc<dyn Provider>, settings: DeliverySettings) -> Self {
-        Self { store, provider, settings }
+    pub fn new(
+        store: Store,
+        provider: Arc<dyn Provider>,
+        outcomes: Arc<dyn Outcomes>,
+        settings: DeliverySettings,
+    ) -> Self {
+        Self { store, provider, outcomes, settings }
+    }
+
+    /// Records `outcome` on the blocking pool.
+    async fn record(&self, id: i64, outcome: Outcome) -> Result<(), StoreError> {
+        let (store, outcomes) = (self.store.clone(), self.outcomes.clone());
+        blocking(move || store.with_conn(|conn| outcomes.record(conn, id, &outcome, now_millis()))).await
     }
 
     /// Delivers until `shutdown` turns true; a batch under way is finished first.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         tracing::info!(provider = self.provider.name(), "delivery worker started");
+        let mut backlog_read = std::time::Instant::now() - BACKLOG_EVERY;
         loop {
             if *shutdown.borrow() {
                 break;
+            }
+            if backlog_read.elapsed() >= BACKLOG_EVERY {
+                backlog_read = std::time::Instant::now();
+                let store = self.store.clone();
+                match blocking(move || store.with_conn(delivery::backlog)).await {
+                    Ok(waiting) => metrics::gauge!("sms_delivery_backlog").set(waiting as f64),
+                    Err(e) => tracing::warn!(error = %e, "delivery: could not read the backlog"),
+                }
             }
             let handled = match self.tick().await {
                 Ok(n) => n,
@@ -100,11 +168,8 @@ impl Worker {
 
     async fn deliver(&self, job: Job) {
         if !job.tenant_active {
-            let (store, id) = (self.store.clone(), job.message.id);
-            let failed = blocking(move || {
-                store.with_conn(|conn| delivery::mark_failed(conn, id, "tenant deactivated", now_millis()))
-            })
-            .await;
+            let id = job.message.id;
+            let failed = self.record(id, Outcome::Failed { error: "tenant deactivated".into() }).await;
             metrics::counter!("sms_delivery_attempts_total", "provider" => self.provider.name(), "outcome" => "failed")
                 .increment(1);
             if let Err(e) = failed {
@@ -118,6 +183,7 @@ impl Worker {
             from: message.from_number.clone(),
             to: message.to_number.clone(),
             body: message.body.clone(),
+            media_urls: crate::media_urls(message.media.as_deref()),
             status_callback: format!(
                 "{}/webhooks/twilio/{}/status",
                 self.settings.public_url.trim_end_matches('/'),
@@ -127,8 +193,7 @@ impl Worker {
         let outcome = self.provider.send(&outgoing).await;
         let id = message.id;
         let attempts = u32::try_from(message.attempts).unwrap_or(u32::MAX);
-        let settings = self.settings.clone();
-        let store = self.store.clone();
+        let settings = &self.settings;
         let label = match &outcome {
             Ok(_) => "sent",
             Err(SendError::Permanent(_)) => "failed",
@@ -138,22 +203,19 @@ impl Worker {
         tracing::info!(message_id = id, attempt = attempts, outcome = label, "delivery attempt");
         metrics::counter!("sms_delivery_attempts_total", "provider" => self.provider.name(), "outcome" => label)
             .increment(1);
-        let recorded = blocking(move || {
-            let now = now_millis();
-            store.with_conn(|conn| match outcome {
-                Ok(provider_id) => delivery::mark_sent(conn, id, provider_id.as_deref(), now),
-                Err(SendError::Permanent(reason)) => delivery::mark_failed(conn, id, &reason, now),
-                Err(SendError::Transient(reason)) if attempts >= settings.max_attempts => {
-                    delivery::mark_failed(conn, id, &format!("{reason} (gave up after {attempts} attempts)"), now)
-                }
-                Err(SendError::Transient(reason)) => {
-                    let delay = retry_delay(attempts, settings.retry_base, settings.retry_max, rand::random::<f64>());
-                    let next = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(1));
-                    delivery::mark_retry(conn, id, next, &reason, now)
-                }
-            })
-        })
-        .await;
+        let outcome = match outcome {
+            Ok(provider_message_id) => Outcome::Sent { provider_message_id },
+            Err(SendError::Permanent(error)) => Outcome::Failed { error },
+            Err(SendError::Transient(reason)) if attempts >= settings.max_attempts => {
+                Outcome::Failed { error: format!("{reason} (gave up after {attempts} attempts)") }
+            }
+            Err(SendError::Transient(error)) => {
+                let delay = retry_delay(attempts, settings.retry_base, settings.retry_max, rand::random::<f64>());
+                let next = now_millis() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(1));
+                Outcome::Retry { next_attempt_at: next, error }
+            }
+        };
+        let recorded = self.record(id, outcome).await;
         if let Err(e) = recorded {
             // The lease runs out and the message is tried again: at least once, never lost.
             tracing::warn!(message_id = id, error = %e, "delivery: could not record the outcome");

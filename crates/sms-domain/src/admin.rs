@@ -32,6 +32,12 @@ pub enum AdminInputError {
     AgentStatus,
     #[error("agent_number must be a non-negative integer")]
     AgentNumber,
+    /// A webhook endpoint's `url`.
+    #[error("url is invalid")]
+    Url,
+    /// A webhook endpoint's `events`.
+    #[error("events is invalid")]
+    Events,
 }
 
 /// Checks a tenant subdomain: `[a-z0-9-]{1,63}`.

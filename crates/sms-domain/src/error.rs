@@ -44,6 +44,10 @@ pub enum SmsError {
     /// More than [`crate::sms::MAX_TICKET_ID_CHARS`] characters.
     #[error("ticket_id is too long")]
     TicketIdTooLong,
+    /// A reply's `media_urls` is not a list of at most 10 absolute `http`/`https` URLs of at
+    /// most 2048 characters.
+    #[error("media_urls is invalid")]
+    MediaUrlsInvalid,
     /// An `agentId`/`agentEmail` that names no agent of the tenant.
     #[error("agent is not found")]
     AgentNotFound,

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sms_delivery::DeliverySettings;
+use sms_delivery::{DeliverySettings, EventSettings};
 use sms_domain::Secret;
 
 use crate::StartupError;
@@ -43,6 +43,12 @@ pub struct Config {
     pub public_url: Option<String>,
     /// The SMS provider and the delivery worker.
     pub delivery: DeliveryConfig,
+    /// `SMS_EVENTS_WORKER`: `on` (default) or `off` (this instance posts no event webhooks).
+    pub events_worker: bool,
+    /// `SMS_EVENTS_TIMEOUT_SECS` (10), `SMS_EVENTS_RETRY_BASE_MS` (5000),
+    /// `SMS_EVENTS_RETRY_MAX_SECS` (3600), `SMS_EVENTS_MAX_ATTEMPTS` (12), `SMS_EVENTS_POLL_MS`
+    /// (500): how event webhooks are posted and retried.
+    pub events: EventSettings,
 }
 
 /// `SMS_PROVIDER`: who delivers the messages.
@@ -150,6 +156,8 @@ impl Default for Config {
             unrouted_retention_days: sms_service::UNROUTED_RETENTION_DAYS,
             public_url: None,
             delivery: DeliveryConfig::default(),
+            events_worker: true,
+            events: EventSettings::default(),
         }
     }
 }
@@ -190,6 +198,8 @@ impl Config {
                 .max(1),
             public_url: var("SMS_PUBLIC_URL"),
             delivery: DeliveryConfig::from_env()?,
+            events_worker: switch("SMS_EVENTS_WORKER")?,
+            events: events_from_env(defaults.events)?,
         })
     }
 
@@ -201,11 +211,7 @@ impl Config {
 impl DeliveryConfig {
     fn from_env() -> Result<Self, StartupError> {
         let d = Self::default();
-        let worker = match var("SMS_DELIVERY_WORKER").as_deref() {
-            None | Some("on") => true,
-            Some("off") => false,
-            Some(_) => return Err(StartupError::Config("SMS_DELIVERY_WORKER must be on or off".into())),
-        };
+        let worker = switch("SMS_DELIVERY_WORKER")?;
         let config = Self {
             provider: var("SMS_PROVIDER").map_or(Ok(d.provider), |v| v.parse())?,
             twilio_account_sid: var("TWILIO_ACCOUNT_SID"),
@@ -244,6 +250,26 @@ impl DeliveryConfig {
             }
         }
     }
+}
+
+/// An `on` (default) or `off` variable.
+fn switch(name: &str) -> Result<bool, StartupError> {
+    match var(name).as_deref() {
+        None | Some("on") => Ok(true),
+        Some("off") => Ok(false),
+        Some(_) => Err(StartupError::Config(format!("{name} must be on or off"))),
+    }
+}
+
+fn events_from_env(d: EventSettings) -> Result<EventSettings, StartupError> {
+    Ok(EventSettings {
+        timeout: parsed::<u64>("SMS_EVENTS_TIMEOUT_SECS")?.map_or(d.timeout, |s| Duration::from_secs(s.max(1))),
+        retry_base: parsed::<u64>("SMS_EVENTS_RETRY_BASE_MS")?.map_or(d.retry_base, Duration::from_millis),
+        retry_max: parsed::<u64>("SMS_EVENTS_RETRY_MAX_SECS")?.map_or(d.retry_max, Duration::from_secs),
+        max_attempts: parsed::<u32>("SMS_EVENTS_MAX_ATTEMPTS")?.unwrap_or(d.max_attempts).max(1),
+        poll: parsed::<u64>("SMS_EVENTS_POLL_MS")?.map_or(d.poll, Duration::from_millis),
+        ..d
+    })
 }
 
 fn default_sqlite_url(data_dir: &Path) -> String {

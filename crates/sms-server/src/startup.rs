@@ -6,13 +6,15 @@ use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::HttpServer;
-use sms_delivery::{DeliverySettings, LogProvider, Provider, TwilioProvider, WebhookProvider, Worker};
+use sms_delivery::{
+    DeliverySettings, EventWorker, LogProvider, Provider, TwilioProvider, WebhookProvider, Worker,
+};
 use sms_domain::E164Number;
 use sms_lock::{
     InProcessLock, InProcessRateLimiter, LockError, RateLimiter, RedisChangeFeed, RedisLock, RedisRateLimiter,
     SessionLock,
 };
-use sms_service::{CallbackSettings, JwtKeys, Service, ServiceParts};
+use sms_service::{CallbackSettings, JwtKeys, OutboxOutcomes, Service, ServiceParts};
 use sms_store::{DbUrl, PoolOptions, Store, StoreError};
 
 use crate::config::{self, Config, ProviderKind};
@@ -39,6 +41,7 @@ pub struct Application {
     state: Service,
     sweep_interval: Duration,
     worker: Option<Worker>,
+    events: Option<EventWorker>,
     /// A ready admin token when the embedded default generated its secret just now.
     pub first_start_admin_token: Option<String>,
 }
@@ -71,6 +74,13 @@ impl Application {
         };
         let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.bind));
         let worker = delivery_worker(config, &store, &public_url)?;
+        let events = match config.events_worker {
+            true => Some(
+                EventWorker::new(store.clone(), config.events.clone())
+                    .map_err(|e| StartupError::Config(e.to_string()))?,
+            ),
+            false => None,
+        };
         let callbacks = CallbackSettings { public_url, twilio_auth_token: config.delivery.twilio_auth_token.clone() };
         let state = ServiceParts {
             limiter,
@@ -96,6 +106,7 @@ impl Application {
             state,
             sweep_interval: config.sweep_interval,
             worker,
+            events,
             first_start_admin_token,
         })
     }
@@ -120,17 +131,22 @@ impl Application {
         let listener_state = self.state.clone();
         let changes = actix_web::rt::spawn(async move { listener_state.listen_for_changes().await });
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let worker = self.worker.map(|w| actix_web::rt::spawn(w.run(stopped)));
+        let worker = self.worker.map(|w| actix_web::rt::spawn(w.run(stopped.clone())));
+        let events = self.events.map(|w| actix_web::rt::spawn(w.run(stopped)));
         let result = self.server.await;
         sweeper.abort();
         changes.abort();
         let _ = stop.send(true);
-        if let Some(worker) = worker {
-            if tokio::time::timeout(WORKER_DRAIN, worker).await.is_err() {
-                tracing::warn!(
-                    "delivery worker still busy at shutdown; its leases will expire and another instance retries"
-                );
+        let drain = async {
+            if let Some(worker) = worker {
+                let _ = worker.await;
             }
+            if let Some(events) = events {
+                let _ = events.await;
+            }
+        };
+        if tokio::time::timeout(WORKER_DRAIN, drain).await.is_err() {
+            tracing::warn!("workers still busy at shutdown; their leases will expire and another instance retries");
         }
         result
     }
@@ -172,7 +188,7 @@ fn delivery_worker(config: &Config, store: &Store, public_url: &str) -> Result<O
         public_url: public_url.to_owned(),
         ..DeliverySettings::default()
     };
-    Ok(Some(Worker::new(store.clone(), provider, settings)))
+    Ok(Some(Worker::new(store.clone(), provider, Arc::new(OutboxOutcomes), settings)))
 }
 
 async fn sweep_forever(state: Service, every: Duration) {

@@ -2,9 +2,13 @@
 //! `X-Twilio-Signature`, and the opt-out and opt-in they carry.
 
 use sms_domain::delivery::{keyword, DeliveryStatus, Keyword};
-use sms_domain::{segments, E164Number, Secret};
+use sms_domain::{segments, E164Number, EventType, Secret};
+use sms_store::chats::EndedChat;
 use sms_store::delivery::{self, Inbound, StatusReport};
-use sms_store::Tenant;
+use sms_store::{DbConn, Tenant};
+
+use crate::events::{self, ConsumerEventData};
+use crate::views::MessageObject;
 
 use crate::error::{Result, ServiceError};
 use crate::Service;
@@ -80,18 +84,28 @@ impl Service {
         });
         let (tenant_id, now) = (tenant.id, self.now());
         let report = self
-            .db(move |conn| Ok(delivery::apply_status(conn, tenant_id, &sid, status, error.as_deref(), now)?))
+            .db(move |conn| {
+                sms_store::transaction(conn, |conn| {
+                    let report = delivery::apply_status(conn, tenant_id, &sid, status, error.as_deref(), now)?;
+                    if let StatusReport::Applied(message) = &report {
+                        let (number, message) = (message.to_number.clone(), MessageObject::from(message.as_ref()));
+                        events::message(conn, EventType::MessageStatusUpdated, tenant_id, &number, message, now)?;
+                    }
+                    Ok(report)
+                })
+            })
             .await?;
-        if report == StatusReport::Unknown {
+        if matches!(report, StatusReport::Unknown) {
             tracing::warn!("delivery report for an unknown message");
         }
         Ok(())
     }
 
-    /// A consumer's reply. An opt-out keyword opts the number out of the tenant's messages and
-    /// ends its active chat; an opt-in keyword opts it back in; anything else joins the
-    /// consumer's active chat with that number and restarts its timeout (and its lock's), or is
-    /// kept aside when there is none.
+    /// A consumer's reply. It joins the consumer's active chat with that number and restarts
+    /// its timeout (and its lock's), or is kept aside when there is none; either way the tenant
+    /// hears of it. A keyword reply is kept the same way, then does what it asks: an opt-out
+    /// opts the number out of the tenant's messages and ends its active chat; an opt-in opts it
+    /// back in. Everything a reply changes, and its events, commit together.
     pub async fn twilio_inbound(&self, subdomain: &str, form: Form<'_>) -> Result<()> {
         let (params, tenant) = self.verified(subdomain, &form).await?;
         let number = |name: &str| {
@@ -102,37 +116,86 @@ impl Service {
         let text = params.get("Body").unwrap_or_default().to_owned();
         let sid = params.get("MessageSid").map(str::to_owned);
         let (tenant_id, now) = (tenant.id, self.now());
-        match keyword(&text) {
-            Some(Keyword::OptOut) => {
-                let ended = self.db(move |conn| Ok(delivery::opt_out(conn, tenant_id, &from, now)?)).await?;
-                if let Some(ended) = ended {
-                    self.release_ended(&ended).await;
+        let timeout = chrono::Duration::minutes(i64::from(tenant.session_timeout_minutes));
+        let (inbound, ended) = self
+            .db(move |conn| {
+                sms_store::transaction(conn, |conn| {
+                    let reply = delivery::Reply {
+                        from: &from,
+                        to: &to,
+                        body: &text,
+                        segments: segments::count(&text),
+                        sid: sid.as_deref(),
+                        media: None,
+                    };
+                    let inbound = delivery::record_inbound(conn, tenant_id, &reply, now, timeout)?;
+                    let (chat_id, message) = match &inbound {
+                        Inbound::Joined { chat, message, .. } => (Some(chat.id), MessageObject::from(message.as_ref())),
+                        Inbound::Unrouted(kept) => (None, MessageObject::from(kept.as_ref())),
+                    };
+                    events::message(conn, EventType::MessageReceived, tenant_id, from.as_str(), message, now)?;
+                    let ended = match keyword(&text) {
+                        Some(word) => consumer_keyword(conn, tenant_id, &from, word, &text, chat_id, now)?,
+                        None => None,
+                    };
+                    Ok::<_, ServiceError>((inbound, ended))
+                })
+            })
+            .await?;
+        let chat_ended = ended.is_some();
+        if let Some(ended) = ended {
+            self.release_ended(&ended).await;
+            tracing::info!(tenant_id, "consumer opted out");
+        }
+        match inbound {
+            Inbound::Joined { chat, end_user_number, .. } => {
+                if !chat_ended {
+                    self.refresh_lock(&chat, &end_user_number, tenant.session_timeout_minutes).await;
                 }
-                tracing::info!(tenant_id, "consumer opted out");
+                tracing::info!(chat_id = chat.id, "reply joined its chat");
             }
-            Some(Keyword::OptIn) => {
-                self.db(move |conn| Ok(delivery::opt_in(conn, tenant_id, from.as_str())?)).await?;
-                tracing::info!(tenant_id, "consumer opted back in");
-            }
-            None => {
-                let timeout = chrono::Duration::minutes(i64::from(tenant.session_timeout_minutes));
-                let parts = segments::count(&text);
-                let inbound = self
-                    .db(move |conn| {
-                        let reply =
-                            delivery::Reply { from: &from, to: &to, body: &text, segments: parts, sid: sid.as_deref() };
-                        Ok(delivery::record_inbound(conn, tenant_id, &reply, now, timeout)?)
-                    })
-                    .await?;
-                match inbound {
-                    Inbound::Joined { chat, end_user_number } => {
-                        self.refresh_lock(&chat, &end_user_number, tenant.session_timeout_minutes).await;
-                        tracing::info!(chat_id = chat.id, "reply joined its chat");
-                    }
-                    Inbound::Unrouted => tracing::info!(tenant_id, "reply without an active chat kept aside"),
-                }
-            }
+            Inbound::Unrouted(_) => tracing::info!(tenant_id, "reply without an active chat kept aside"),
         }
         Ok(())
     }
+}
+
+/// What a keyword does, in the reply's transaction: an opt-out records the opt-out and ends the
+/// consumer's active chat (answered, so its lock can be released after the commit); an opt-in
+/// lifts the opt-out. Either is told as a `consumer.*` event.
+fn consumer_keyword(
+    conn: &mut DbConn,
+    tenant_id: i64,
+    from: &E164Number,
+    word: Keyword,
+    text: &str,
+    chat_id: Option<i64>,
+    now: chrono::NaiveDateTime,
+) -> Result<Option<EndedChat>, ServiceError> {
+    let data = |chat_id| ConsumerEventData {
+        end_user_number: from.as_str().to_owned(),
+        keyword: Some(keyword_text(text)),
+        chat_id,
+    };
+    match word {
+        Keyword::OptOut => {
+            let ended = delivery::opt_out(conn, tenant_id, from, now)?;
+            if let Some(ended) = &ended {
+                events::chat_by_id(conn, EventType::ChatEnded, tenant_id, ended.chat_id, now)?;
+            }
+            let chat_id = ended.as_ref().map(|e| e.chat_id).or(chat_id);
+            events::consumer(conn, EventType::ConsumerOptedOut, tenant_id, data(chat_id), now)?;
+            Ok(ended)
+        }
+        Keyword::OptIn => {
+            delivery::opt_in(conn, tenant_id, from.as_str())?;
+            events::consumer(conn, EventType::ConsumerOptedIn, tenant_id, data(chat_id), now)?;
+            Ok(None)
+        }
+    }
+}
+
+/// The keyword as matched: trimmed, in capitals.
+fn keyword_text(text: &str) -> String {
+    text.trim().to_uppercase()
 }

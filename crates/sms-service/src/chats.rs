@@ -1,6 +1,6 @@
 //! Chats after creation: reading, listing, ending, their messages.
 
-use sms_domain::{ChatStatus, DisconnectedBy, E164Number, PhoneError};
+use sms_domain::{ChatStatus, DisconnectedBy, E164Number, EventType, PhoneError};
 use sms_store::chats::{self, ChatFilter, EndOutcome};
 use sms_store::{ChatBundle, Message, Tenant, Window};
 
@@ -114,7 +114,18 @@ impl Service {
         let by = request.by()?;
         let chat_id = crate::admin::parse_id(chat_id, "chat")?;
         let (tenant_id, now) = (tenant.id, self.now());
-        match self.db(move |conn| Ok(chats::end(conn, tenant_id, chat_id, by, now)?)).await? {
+        let outcome = self
+            .db(move |conn| {
+                sms_store::transaction(conn, |conn| {
+                    let outcome = chats::end(conn, tenant_id, chat_id, by, now)?;
+                    if let EndOutcome::Ended { bundle, .. } = &outcome {
+                        crate::events::chat(conn, EventType::ChatEnded, bundle, now)?;
+                    }
+                    Ok(outcome)
+                })
+            })
+            .await?;
+        match outcome {
             EndOutcome::NotFound => Err(ServiceError::NotFound("chat")),
             EndOutcome::NotActive => Err(ServiceError::Conflict("chat is not active")),
             EndOutcome::Ended { bundle, ended } => {

@@ -12,9 +12,14 @@ mod callbacks;
 mod chats;
 mod clock;
 mod error;
+mod events;
+mod idempotent;
+mod outbox;
 mod ready;
+mod reply;
 mod send;
 mod session;
+pub mod views;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,13 +36,19 @@ pub use chats::{ChatPage, EndRequest, PageQuery, MAX_PER_PAGE};
 pub use clock::{Clock, SystemClock};
 pub use error::{Realm, Result, ServiceError};
 pub use ready::Readiness;
-pub use send::{Remembered, Render, SendOutcome};
+pub use events::{ChatEventData, ConsumerEventData, MessageEventData};
+pub use idempotent::{Remembered, Render, SendOutcome};
+pub use outbox::OutboxOutcomes;
 pub use session::{session_ttl, PENDING_TTL, TTL_MARGIN};
 
 /// The records the workflows answer: read-only views of what is stored.
 pub mod records {
     pub use sms_store::chats::ChatFilter;
-    pub use sms_store::{Agent, ApiToken, Chat, ChatBundle, Message, OptOut, OutboundNumber, Participant, Tenant};
+    pub use sms_store::events::DeliveryRow;
+    pub use sms_store::{
+        Agent, ApiToken, Chat, ChatBundle, Message, OptOut, OutboundNumber, Participant, Tenant, WebhookDelivery,
+        WebhookEndpoint,
+    };
 }
 
 /// How long an authenticated tenant is served from the cache, by default.
@@ -61,6 +72,9 @@ struct Inner {
     unrouted_retention: chrono::Duration,
     clock: Arc<dyn Clock>,
 }
+
+/// How long an event delivery that ended (delivered or failed) is kept: 30 days.
+pub const EVENT_RETENTION_DAYS: i64 = 30;
 
 /// How long replies kept aside (no active chat) are kept, by default: 30 days.
 pub const UNROUTED_RETENTION_DAYS: i64 = 30;

@@ -1,57 +1,16 @@
 //! Sending an SMS: opening a chat with its first message, in the documented order of checks,
 //! under the consumer's session lock; and the same once per `Idempotency-Key`.
 
-use std::sync::Arc;
-
-use sha2::{Digest, Sha256};
-use sms_domain::{segments, Addressed, AgentSelector, Content, E164Number, SendSmsBody, SmsError, TenantPolicy};
+use sms_domain::{
+    segments, Addressed, AgentSelector, Content, E164Number, EventType, SendSmsBody, SmsError, TenantPolicy,
+};
 use sms_store::chats::{self, EndedChat, NewChatSpec, Opened, Refusal};
-use sms_store::idempotency::{self, Begin};
+use sms_domain::BodyError;
 use sms_store::{Agent, ChatBundle, DbConn, Tenant};
 
 use crate::error::{Result, ServiceError};
+use crate::idempotent::{keep, Claim, Remembered, Render, SendOutcome};
 use crate::{session_ttl, Service};
-
-/// How long an idempotent answer is kept.
-const IDEMPOTENCY_TTL_HOURS: i64 = 24;
-/// How long a running request holds its key; a request that died frees it after this. Longer
-/// than any request can run (every wait in it is bounded: the pool's 2 s, the lock's 1.5 s, the
-/// holder's 2 s), and short, because a retry of a request that died meanwhile answers 409 until
-/// then. A request that outlives its lease cannot record an answer: it rolls back instead.
-const IDEMPOTENCY_LEASE_SECS: i64 = 15;
-
-/// An answer as the client receives it, kept under its `Idempotency-Key`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Remembered {
-    pub status: u16,
-    pub body: String,
-}
-
-/// What a send with an `Idempotency-Key` answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SendOutcome {
-    pub answer: Remembered,
-    /// The answer is the first request's, replayed; nothing was created.
-    pub replayed: bool,
-}
-
-/// Renders an outcome as the client receives it (the HTTP crate's wire form and status).
-pub type Render = Arc<dyn Fn(std::result::Result<&ChatBundle, &ServiceError>) -> Remembered + Send + Sync>;
-
-/// A request's claim on its `Idempotency-Key`.
-#[derive(Debug, Clone)]
-struct Claim {
-    tenant_id: i64,
-    key: String,
-    /// Known only to this request: the store lets only its holder finish or give up the key.
-    lease: String,
-}
-
-impl Claim {
-    fn lease(&self) -> idempotency::Lease<'_> {
-        idempotency::Lease { tenant_id: self.tenant_id, key: &self.key, token: &self.lease }
-    }
-}
 
 /// A chat opened; the consumer's previous chat when it had run past its timeout and was ended
 /// on the way (its lock is released once the transaction commits); the answer kept under the
@@ -76,67 +35,19 @@ impl Service {
 
     /// [`Service::send`] once per `key`: the same key with the same body replays the first
     /// answer and creates nothing; with another body it is refused; while the first request
-    /// runs it is a conflict. `render` turns an outcome into the answer the client receives,
-    /// which is what is kept: for a created chat, in the chat's own transaction, so a crash
-    /// after the commit can only ever be answered by the replay. A retryable outcome (a server
-    /// fault, a consumer busy with another request) is answered as an error and not kept.
-    pub async fn send_once(&self, tenant: &Tenant, key: &str, body: &[u8], render: Render) -> Result<SendOutcome> {
-        if !((1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())) {
-            return Err(ServiceError::Invalid("Idempotency-Key must be 1 to 255 visible ASCII characters".into()));
-        }
-        let parsed = sms_domain::json::parse_value(body);
-        let hash = request_hash(parsed.as_ref().ok(), body);
-        let claim = Claim { tenant_id: tenant.id, key: key.to_owned(), lease: hex::encode(rand::random::<[u8; 16]>()) };
-        let (begun_claim, now) = (claim.clone(), self.now());
-        let begun = self
-            .db(move |conn| {
-                let lease = now + chrono::Duration::seconds(IDEMPOTENCY_LEASE_SECS);
-                let expires = now + chrono::Duration::hours(IDEMPOTENCY_TTL_HOURS);
-                Ok(idempotency::begin(conn, begun_claim.lease(), &hash, now, lease, expires)?)
-            })
-            .await?;
-        match begun {
-            Begin::Replay { status, body } => {
-                let status = u16::try_from(status).unwrap_or(200);
-                return Ok(SendOutcome { answer: Remembered { status, body }, replayed: true });
-            }
-            Begin::Mismatch => return Err(ServiceError::IdempotencyMismatch),
-            Begin::Running => {
-                return Err(ServiceError::Conflict("a request with this Idempotency-Key is still in progress"))
-            }
-            Begin::Started => {}
-        }
-        let outcome = match parsed.and_then(SendSmsBody::from_value) {
-            Ok(request) => self.open_chat(tenant, request, Some((claim.clone(), render.clone()))).await,
-            Err(e) => Err(e.into()),
+    /// runs it is a conflict. What is kept is committed with the chat (see [`Service::once`]).
+    pub async fn send_once(
+        &self,
+        tenant: &Tenant,
+        key: &str,
+        body: &[u8],
+        render: Render<ChatBundle>,
+    ) -> Result<SendOutcome> {
+        let work = |parsed: Result<serde_json::Value, BodyError>, remember| async move {
+            let request = SendSmsBody::from_value(parsed?)?;
+            self.open_chat(tenant, request, Some(remember)).await
         };
-        let error = match outcome {
-            Ok((_, Some(answer))) => return Ok(SendOutcome { answer, replayed: false }),
-            Ok((bundle, None)) => {
-                return Err(ServiceError::Internal(format!("chat {} kept no answer", bundle.chat.id)))
-            }
-            Err(e) => e,
-        };
-        if error.is_retryable() {
-            let given_up = claim.clone();
-            if let Err(e) = self.db(move |conn| Ok(idempotency::abandon(conn, given_up.lease())?)).await {
-                tracing::warn!(error = %e, "could not give up an idempotency key; it frees itself when its lease ends");
-            }
-            return Err(error);
-        }
-        // Nothing was created: the refusal is kept on its own, and a crash before it is kept
-        // only means the retry is refused again.
-        let answer = render(Err(&error));
-        let kept = answer.clone();
-        let recorded = self
-            .db(move |conn| Ok(idempotency::finish(conn, claim.lease(), i32::from(kept.status), &kept.body)?))
-            .await;
-        match recorded {
-            Ok(true) => {}
-            Ok(false) => tracing::warn!("an idempotency key was taken over before its refusal was kept"),
-            Err(e) => tracing::warn!(error = %e, "could not record the idempotent answer; a retry runs again"),
-        }
-        Ok(SendOutcome { answer, replayed: false })
+        self.once(tenant, key, "", body, render, work).await
     }
 
     /// Takes the consumer's lock and writes the chat.
@@ -149,7 +60,7 @@ impl Service {
         &self,
         tenant: &Tenant,
         request: SendSmsBody,
-        remember: Option<(Claim, Render)>,
+        remember: Option<(Claim, Render<ChatBundle>)>,
     ) -> Result<(ChatBundle, Option<Remembered>)> {
         let policy =
             TenantPolicy { sms_enabled: tenant.sms_enabled, outbound_sms_enabled: tenant.outbound_sms_enabled };
@@ -256,7 +167,7 @@ impl SendPlan {
         conn: &mut DbConn,
         lock_token: Option<&str>,
         now: chrono::NaiveDateTime,
-        remember: Option<(Claim, Render)>,
+        remember: Option<(Claim, Render<ChatBundle>)>,
     ) -> Result<Opening> {
         let agent = if self.content.is_ok() && self.selector.is_empty() { None } else { self.checked(conn)? };
         let content = self.content.clone()?;
@@ -280,6 +191,7 @@ impl SendPlan {
         for attempt in 0..2 {
             match chats::open(conn, &spec)? {
                 Opened::Created(bundle) => {
+                    crate::events::chat(conn, EventType::ChatCreated, &bundle, now)?;
                     let kept = match &remember {
                         Some((claim, render)) => Some(keep(conn, claim, render(Ok(&bundle)))?),
                         None => None,
@@ -291,7 +203,7 @@ impl SendPlan {
                 // Past its timeout, and nobody has ended it yet: it ends here, and the new chat
                 // opens in its place.
                 Opened::Busy(Some(active)) if attempt == 0 && active.expires_at <= now => {
-                    expired = chats::expire_if_idle(conn, &active, now)?;
+                    expired = crate::session::expire_chat(conn, &active, now)?;
                 }
                 Opened::Busy(active) => {
                     return Err(SmsError::ActiveSession { chat_id: active.map(|c| c.id) }.into());
@@ -302,19 +214,3 @@ impl SendPlan {
     }
 }
 
-/// Keeps `answer` under the request's key, in the caller's transaction. A lease taken over by
-/// another request (this one outlived it) rolls the chat back: that request answers for the key.
-fn keep(conn: &mut DbConn, claim: &Claim, answer: Remembered) -> Result<Remembered> {
-    if idempotency::finish(conn, claim.lease(), i32::from(answer.status), &answer.body)? {
-        Ok(answer)
-    } else {
-        Err(ServiceError::Conflict("a request with this Idempotency-Key is still in progress"))
-    }
-}
-
-/// The body's identity: its JSON re-serialised with sorted keys (so spacing and key order do not
-/// matter), or the raw bytes when it is not JSON.
-fn request_hash(parsed: Option<&serde_json::Value>, raw: &[u8]) -> String {
-    let canonical = parsed.and_then(|v| serde_json::to_vec(v).ok());
-    hex::encode(Sha256::digest(canonical.as_deref().unwrap_or(raw)))
-}

@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use sms_domain::{E164Number, SmsError};
+use sms_domain::{E164Number, EventType, SmsError};
 use sms_lock::{LockGuard, LockKey, LockToken};
 use sms_store::chats::{self, EndedChat};
-use sms_store::Chat;
+use sms_store::{Chat, DbConn, StoreError};
 
 use crate::error::{Result, ServiceError};
 use crate::Service;
@@ -22,6 +22,21 @@ pub const TTL_MARGIN: Duration = Duration::from_secs(300);
 /// committed its chat yet.
 const WAIT_FOR_HOLDER: Duration = Duration::from_secs(2);
 const POLL_EVERY: Duration = Duration::from_millis(20);
+
+/// Ends `chat` as timed out, if it is still active and past its timeout, with its
+/// `chat.ended` event, in the caller's transaction (or one of its own). Every path that finds
+/// an idle chat ends it here: the sweeper, a send to its consumer, a lock held by it.
+pub(crate) fn expire_chat(
+    conn: &mut DbConn,
+    chat: &Chat,
+    now: chrono::NaiveDateTime,
+) -> Result<Option<EndedChat>, StoreError> {
+    sms_store::transaction(conn, |conn| {
+        let Some(ended) = chats::expire_if_idle(conn, chat, now)? else { return Ok(None) };
+        crate::events::chat_by_id(conn, EventType::ChatEnded, chat.tenant_id, chat.id, now)?;
+        Ok(Some(ended))
+    })
+}
 
 /// The lock's lifetime for a chat of a tenant with this session timeout.
 pub fn session_ttl(session_timeout_minutes: i32) -> Duration {
@@ -90,7 +105,7 @@ impl Service {
     /// Ends a chat found past its timeout (if nobody else did) and frees its lock.
     async fn expire(&self, chat: Chat) -> Result<()> {
         let now = self.now();
-        let ended = self.db(move |conn| Ok(chats::expire_if_idle(conn, &chat, now)?)).await?;
+        let ended = self.db(move |conn| Ok(expire_chat(conn, &chat, now)?)).await?;
         if let Some(ended) = ended {
             self.release_ended(&ended).await;
         }
@@ -116,12 +131,21 @@ impl Service {
         }
     }
 
-    /// Ends every chat past its timeout and frees its lock, forgets expired idempotency keys
-    /// and replies kept aside past their retention. Safe to run in every instance at once:
+    /// Ends every chat past its timeout and frees its lock, forgets expired idempotency keys,
+    /// replies kept aside past their retention and event deliveries that ended long ago. Safe to run in every instance at once:
     /// each chat is ended by exactly one of them. Answers how many chats this call ended.
     pub async fn sweep_once(&self) -> Result<usize> {
         let now = self.now();
-        let ended = self.db(move |conn| Ok(chats::expire_idle(conn, now, 500)?)).await?;
+        let ended = self
+            .db(move |conn| {
+                let mut ended = Vec::new();
+                for chat in &chats::due_to_expire(conn, now, 500)? {
+                    // Each in a transaction of its own: one chat's fault leaves the others ended.
+                    ended.extend(expire_chat(conn, chat, now)?);
+                }
+                Ok(ended)
+            })
+            .await?;
         let purged = self.db(move |conn| Ok(sms_store::idempotency::purge_expired(conn, now)?)).await?;
         if purged > 0 {
             tracing::info!(count = purged, "purged expired idempotency keys");
@@ -130,6 +154,11 @@ impl Service {
         let purged = self.db(move |conn| Ok(sms_store::delivery::purge_unrouted(conn, before)?)).await?;
         if purged > 0 {
             tracing::info!(count = purged, "purged replies kept aside past their retention");
+        }
+        let before = now - chrono::Duration::days(crate::EVENT_RETENTION_DAYS);
+        let purged = self.db(move |conn| Ok(sms_store::events::purge_finished(conn, before)?)).await?;
+        if purged > 0 {
+            tracing::info!(count = purged, "purged event deliveries past their retention");
         }
         for chat in &ended {
             self.release_ended(chat).await;

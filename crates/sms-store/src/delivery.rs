@@ -11,7 +11,7 @@ use crate::chats::EndedChat;
 use crate::models::NewMessage;
 use crate::schema::{chats, messages, opt_outs, tenants, unrouted_messages};
 use crate::tx::transaction;
-use crate::{Chat, DbConn, Message, OptOut, StoreError, Window};
+use crate::{Chat, DbConn, Message, OptOut, StoreError, UnroutedMessage, Window};
 
 /// An outbound message claimed for one delivery attempt, with its tenant's subdomain (the
 /// status callback URL names it).
@@ -93,16 +93,18 @@ pub fn claim(
 
 /// Records the outcome of an attempt on a message this worker is sending: the `$set`
 /// assignments, and the end of its lease. A message no longer `sending` (its lease ran out and
-/// another worker took it) is left alone.
+/// another worker took it) is left alone (`None`); otherwise the message as it is now.
 macro_rules! settle {
     ($conn:expr, $id:expr, $now:expr, $($set:expr),+ $(,)?) => {{
         let target = messages::table
             .filter(messages::id.eq($id))
             .filter(messages::delivery_status.eq(DeliveryStatus::Sending.as_str()));
-        db_run!($conn, |c| diesel::update(target)
+        let updated: Option<Message> = db_run!($conn, |c| diesel::update(target)
             .set(($($set,)+ messages::locked_until.eq(None::<NaiveDateTime>), messages::updated_at.eq($now)))
-            .execute(c))?;
-        Ok(())
+            .returning(Message::as_returning())
+            .get_result(c)
+            .optional())?;
+        Ok(updated)
     }};
 }
 
@@ -112,7 +114,7 @@ pub fn mark_sent(
     id: i64,
     provider_message_id: Option<&str>,
     now: NaiveDateTime,
-) -> Result<(), StoreError> {
+) -> Result<Option<Message>, StoreError> {
     settle!(
         conn,
         id,
@@ -130,7 +132,7 @@ pub fn mark_retry(
     next_attempt_at: NaiveDateTime,
     error: &str,
     now: NaiveDateTime,
-) -> Result<(), StoreError> {
+) -> Result<Option<Message>, StoreError> {
     settle!(
         conn,
         id,
@@ -142,7 +144,7 @@ pub fn mark_retry(
 }
 
 /// A permanent fault, or the last attempt failed: the message will not be sent.
-pub fn mark_failed(conn: &mut DbConn, id: i64, error: &str, now: NaiveDateTime) -> Result<(), StoreError> {
+pub fn mark_failed(conn: &mut DbConn, id: i64, error: &str, now: NaiveDateTime) -> Result<Option<Message>, StoreError> {
     settle!(
         conn,
         id,
@@ -153,13 +155,14 @@ pub fn mark_failed(conn: &mut DbConn, id: i64, error: &str, now: NaiveDateTime) 
 }
 
 /// What a provider's status report did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum StatusReport {
     /// No message of the tenant has that provider id.
     Unknown,
     /// The report would move the status backwards (or nowhere): ignored.
     Stale,
-    Applied,
+    /// The message, moved forward.
+    Applied(Box<Message>),
 }
 
 /// Applies a provider's report about a message, forward only.
@@ -184,14 +187,16 @@ pub fn apply_status(
             return Ok(StatusReport::Stale);
         }
         let target = messages::table.filter(messages::id.eq(id)).filter(messages::delivery_status.eq(current));
-        db_run!(conn, |c| diesel::update(target)
+        let updated: Option<Message> = db_run!(conn, |c| diesel::update(target)
             .set((
                 messages::delivery_status.eq(status.as_str()),
                 messages::error.eq(error),
                 messages::updated_at.eq(now),
             ))
-            .execute(c))?;
-        Ok(StatusReport::Applied)
+            .returning(Message::as_returning())
+            .get_result(c)
+            .optional())?;
+        Ok(updated.map_or(StatusReport::Stale, |m| StatusReport::Applied(Box::new(m))))
     })
 }
 
@@ -200,9 +205,9 @@ pub fn apply_status(
 pub enum Inbound {
     /// Added to the consumer's active chat, whose timeout starts again; the chat's lock token
     /// is answered so the session lock can be refreshed too.
-    Joined { chat: Box<Chat>, end_user_number: String },
+    Joined { chat: Box<Chat>, end_user_number: String, message: Box<Message> },
     /// No active chat for this consumer and number: kept aside.
-    Unrouted,
+    Unrouted(Box<UnroutedMessage>),
 }
 
 /// A consumer's reply as the provider reported it.
@@ -214,6 +219,8 @@ pub struct Reply<'a> {
     pub segments: i32,
     /// The provider's id of the message.
     pub sid: Option<&'a str>,
+    /// An MMS's media, as JSON (`[{"url", "content_type"}]`).
+    pub media: Option<&'a str>,
 }
 
 /// Records a consumer's reply: into their active chat with this tenant and outbound number,
@@ -225,12 +232,12 @@ pub fn record_inbound(
     now: NaiveDateTime,
     session_timeout: Duration,
 ) -> Result<Inbound, StoreError> {
-    let Reply { from, to, body, segments, sid: provider_message_id } = *reply;
+    let Reply { from, to, body, segments, sid: provider_message_id, media } = *reply;
     let active = crate::chats::active_chat(conn, tenant_id, from)?
         .filter(|chat| chat.outbound_number == to.as_str() && chat.expires_at > now);
     transaction(conn, |conn| {
         let Some(chat) = active else {
-            db_run!(conn, |c| diesel::insert_into(unrouted_messages::table)
+            let kept: UnroutedMessage = db_run!(conn, |c| diesel::insert_into(unrouted_messages::table)
                 .values((
                     unrouted_messages::tenant_id.eq(tenant_id),
                     unrouted_messages::from_number.eq(from.as_str()),
@@ -238,9 +245,11 @@ pub fn record_inbound(
                     unrouted_messages::body.eq(body),
                     unrouted_messages::provider_message_id.eq(provider_message_id),
                     unrouted_messages::created_at.eq(now),
+                    unrouted_messages::media.eq(media),
                 ))
-                .execute(c))?;
-            return Ok(Inbound::Unrouted);
+                .returning(UnroutedMessage::as_returning())
+                .get_result(c))?;
+            return Ok(Inbound::Unrouted(Box::new(kept)));
         };
         let message = NewMessage {
             chat_id: chat.id,
@@ -254,8 +263,13 @@ pub fn record_inbound(
             from_number: from.as_str(),
             to_number: to.as_str(),
             provider_message_id,
+            agent_id: None,
+            media,
         };
-        db_run!(conn, |c| diesel::insert_into(messages::table).values(message).execute(c))?;
+        let message: Message = db_run!(conn, |c| diesel::insert_into(messages::table)
+            .values(message)
+            .returning(Message::as_returning())
+            .get_result(c))?;
         let expires_at = now + session_timeout;
         db_run!(conn, |c| diesel::update(chats::table.filter(chats::id.eq(chat.id)))
             .set((chats::last_activity_at.eq(now), chats::expires_at.eq(expires_at)))
@@ -263,6 +277,7 @@ pub fn record_inbound(
         Ok(Inbound::Joined {
             chat: Box::new(Chat { last_activity_at: now, expires_at, ..chat }),
             end_user_number: from.as_str().to_owned(),
+            message: Box::new(message),
         })
     })
 }
@@ -311,4 +326,18 @@ pub fn list_opt_outs(conn: &mut DbConn, tenant_id: i64, window: Window) -> Resul
             owned.order(opt_outs::id).offset(window.offset).limit(window.limit).select(OptOut::as_select()).load(c)?;
         Ok((rows, total))
     })
+}
+
+/// Whether the consumer opted out of the tenant's messages.
+pub fn is_opted_out(conn: &mut DbConn, tenant_id: i64, number: &str) -> Result<bool, StoreError> {
+    let found = opt_outs::table.filter(opt_outs::tenant_id.eq(tenant_id)).filter(opt_outs::number.eq(number));
+    db_run!(conn, |c| diesel::select(diesel::dsl::exists(found)).get_result(c)).map_err(StoreError::from)
+}
+
+/// Outbound messages waiting to be sent or being sent, for the backlog gauge.
+pub fn backlog(conn: &mut DbConn) -> Result<i64, StoreError> {
+    let waiting = messages::table.filter(
+        messages::delivery_status.eq_any([DeliveryStatus::Queued.as_str(), DeliveryStatus::Sending.as_str()]),
+    );
+    db_run!(conn, |c| waiting.count().get_result(c)).map_err(StoreError::from)
 }

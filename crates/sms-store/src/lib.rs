@@ -10,6 +10,7 @@ pub mod agents;
 pub mod chats;
 pub mod delivery;
 mod error;
+pub mod events;
 pub mod idempotency;
 pub mod models;
 pub mod numbers;

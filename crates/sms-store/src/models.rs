@@ -243,6 +243,10 @@ pub struct Message {
     pub attempts: i32,
     pub next_attempt_at: Option<NaiveDateTime>,
     pub locked_until: Option<NaiveDateTime>,
+    /// The agent who wrote an outbound message, when one was named.
+    pub agent_id: Option<i64>,
+    /// An MMS's media: a JSON array of `{"url", "content_type"}`; `None` when there is none.
+    pub media: Option<String>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -261,6 +265,8 @@ pub(crate) struct NewMessage<'a> {
     pub from_number: &'a str,
     pub to_number: &'a str,
     pub provider_message_id: Option<&'a str>,
+    pub agent_id: Option<i64>,
+    pub media: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -279,4 +285,65 @@ pub struct ChatBundle {
     pub chat: Chat,
     pub participants: Vec<Participant>,
     pub agent: Option<Agent>,
+}
+
+/// A tenant's event webhook endpoint.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = webhook_endpoints)]
+pub struct WebhookEndpoint {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub url: String,
+    /// The event types it receives, separated by spaces.
+    pub events: String,
+    pub description: Option<String>,
+    pub disabled: bool,
+    pub secret: String,
+    /// The secret before the last rotation, which still signs until `previous_secret_until`.
+    pub previous_secret: Option<String>,
+    pub previous_secret_until: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl WebhookEndpoint {
+    /// The event types it receives.
+    pub fn event_types(&self) -> impl Iterator<Item = &str> {
+        self.events.split(' ').filter(|t| !t.is_empty())
+    }
+
+    pub fn receives(&self, event_type: &str) -> bool {
+        self.event_types().any(|t| t == event_type)
+    }
+}
+
+/// One event for one endpoint, as the admin API lists it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = webhook_deliveries)]
+pub struct WebhookDelivery {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub endpoint_id: i64,
+    pub event_id: i64,
+    pub status: String,
+    pub attempts: i32,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub delivered_at: Option<NaiveDateTime>,
+}
+
+/// A consumer's reply that found no active chat, kept aside.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = unrouted_messages)]
+pub struct UnroutedMessage {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub from_number: String,
+    pub to_number: String,
+    pub body: String,
+    pub provider_message_id: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub media: Option<String>,
 }

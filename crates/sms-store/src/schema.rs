@@ -113,6 +113,8 @@ diesel::table! {
         attempts -> Integer,
         next_attempt_at -> Nullable<Timestamp>,
         locked_until -> Nullable<Timestamp>,
+        agent_id -> Nullable<BigInt>,
+        media -> Nullable<Text>,
     }
 }
 
@@ -134,6 +136,7 @@ diesel::table! {
         body -> Text,
         provider_message_id -> Nullable<Text>,
         created_at -> Timestamp,
+        media -> Nullable<Text>,
     }
 }
 
@@ -153,6 +156,49 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        url -> Text,
+        events -> Text,
+        description -> Nullable<Text>,
+        disabled -> Bool,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        event_id -> Text,
+        event_type -> Text,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        endpoint_id -> BigInt,
+        event_id -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        last_status_code -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(api_tokens -> tenants (tenant_id));
 diesel::joinable!(outbound_numbers -> tenants (tenant_id));
 diesel::joinable!(agents -> tenants (tenant_id));
@@ -160,6 +206,8 @@ diesel::joinable!(end_users -> tenants (tenant_id));
 diesel::joinable!(chats -> end_users (end_user_id));
 diesel::joinable!(participants -> chats (chat_id));
 diesel::joinable!(messages -> chats (chat_id));
+diesel::joinable!(webhook_deliveries -> events (event_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
@@ -172,5 +220,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     messages,
     opt_outs,
     unrouted_messages,
-    idempotency_keys
+    idempotency_keys,
+    webhook_endpoints,
+    events,
+    webhook_deliveries
 );

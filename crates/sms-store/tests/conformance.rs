@@ -465,18 +465,23 @@ fn delivery_outbox(_db: &TestDb, store: &Store) {
     assert_eq!((failed.delivery_status, failed.error.as_deref()), (DeliveryStatus::Failed, Some("unreachable")));
     assert_eq!(outbound(&mut c, chat_ids[0]).provider_message_id.as_deref(), Some("SM1"), "a settled message stays");
 
+    // What a report did: the status it moved the message to, or why it did nothing.
     let report = |c: &mut DbConn, tenant_id: i64, sid: &str, status: DeliveryStatus, error: Option<&str>| {
-        ok(delivery::apply_status(c, tenant_id, sid, status, error, now))
+        match ok(delivery::apply_status(c, tenant_id, sid, status, error, now)) {
+            StatusReport::Applied(m) => format!("applied {}", m.delivery_status.as_str()),
+            StatusReport::Stale => "stale".to_owned(),
+            StatusReport::Unknown => "unknown".to_owned(),
+        }
     };
-    assert_eq!(report(&mut c, acme.id, "SM1", DeliveryStatus::Delivered, None), StatusReport::Applied);
-    assert_eq!(report(&mut c, acme.id, "SM1", DeliveryStatus::Sent, None), StatusReport::Stale, "never backwards");
-    assert_eq!(report(&mut c, acme.id, "SM1", DeliveryStatus::Delivered, None), StatusReport::Stale, "nor in place");
-    assert_eq!(report(&mut c, acme.id, "SM-none", DeliveryStatus::Delivered, None), StatusReport::Unknown);
-    assert_eq!(report(&mut c, globex.id, "SM1", DeliveryStatus::Failed, None), StatusReport::Unknown, "not theirs");
+    assert_eq!(report(&mut c, acme.id, "SM1", DeliveryStatus::Delivered, None), "applied delivered");
+    assert_eq!(report(&mut c, acme.id, "SM1", DeliveryStatus::Sent, None), "stale", "never backwards");
+    assert_eq!(report(&mut c, acme.id, "SM1", DeliveryStatus::Delivered, None), "stale", "nor in place");
+    assert_eq!(report(&mut c, acme.id, "SM-none", DeliveryStatus::Delivered, None), "unknown");
+    assert_eq!(report(&mut c, globex.id, "SM1", DeliveryStatus::Failed, None), "unknown", "not theirs");
     assert_eq!(outbound(&mut c, chat_ids[0]).delivery_status, DeliveryStatus::Delivered);
     ok(delivery::mark_sent(&mut c, m2, Some("SM2"), now));
     assert_eq!(outbound(&mut c, chat_ids[1]).error, None, "a send clears the last attempt's error");
-    assert_eq!(report(&mut c, acme.id, "SM2", DeliveryStatus::Undelivered, Some("30003")), StatusReport::Applied);
+    assert_eq!(report(&mut c, acme.id, "SM2", DeliveryStatus::Undelivered, Some("30003")), "applied delivered");
     let last = outbound(&mut c, chat_ids[1]);
     assert_eq!((last.delivery_status, last.error.as_deref()), (DeliveryStatus::Undelivered, Some("30003")));
 }
@@ -487,13 +492,14 @@ fn replies_and_opt_outs(db: &TestDb, store: &Store) {
     let (to, from, now) = (num(CONSUMER), num(OUTBOUND), now_millis());
     let chat = created(&mut c, &spec(acme.id, &to, &from, now)).chat;
     let (at, timeout) = (now + Duration::minutes(1), Duration::minutes(10));
-    let reply = Reply { from: &to, to: &from, body: "Yes please", segments: 1, sid: Some("SM-in-1") };
+    let reply = Reply { from: &to, to: &from, body: "Yes please", segments: 1, sid: Some("SM-in-1"), media: None };
     match ok(delivery::record_inbound(&mut c, acme.id, &reply, at, timeout)) {
-        Inbound::Joined { chat: joined, end_user_number } => {
+        Inbound::Joined { chat: joined, end_user_number, message } => {
             assert_eq!((joined.id, joined.last_activity_at, joined.expires_at), (chat.id, at, at + timeout));
             assert_eq!(end_user_number, CONSUMER);
+            assert_eq!((message.chat_id, message.body.as_str()), (chat.id, "Yes please"), "the stored reply");
         }
-        Inbound::Unrouted => panic!("the reply belongs to the active chat"),
+        Inbound::Unrouted(_) => panic!("the reply belongs to the active chat"),
     }
     let stored = some(ok(chats::find(&mut c, acme.id, chat.id)), "the chat").chat;
     assert_eq!((stored.last_activity_at, stored.expires_at), (at, at + timeout), "the timeout starts again");
@@ -512,7 +518,7 @@ fn replies_and_opt_outs(db: &TestDb, store: &Store) {
     ];
     for (tenant_id, reply, when) in unrouted {
         let inbound = ok(delivery::record_inbound(&mut c, tenant_id, &reply, when, timeout));
-        assert!(matches!(inbound, Inbound::Unrouted), "no active chat for it: {inbound:?}");
+        assert!(matches!(inbound, Inbound::Unrouted(_)), "no active chat for it: {inbound:?}");
     }
     assert_eq!((db.count("unrouted_messages"), db.count("messages")), (4, 2), "kept aside, out of the chat");
     // Kept for their retention only: those that arrived before the cut are purged.

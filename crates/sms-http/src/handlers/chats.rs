@@ -4,9 +4,9 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use sms_service::{ChatPage, EndRequest, Service};
 use utoipa::IntoParams;
 
-use super::{page, parse_id, PageParams};
+use super::{page, parse_id, remembered, render, PageParams};
 use crate::error::{ApiError, ErrorBody};
-use crate::wire::chat::{ChatObject, EndChatRequest, MessageObject};
+use crate::wire::chat::{ChatObject, EndChatRequest, MessageObject, ReplyRequest};
 use crate::{auth, body};
 
 /// Filters and paging of the chat list.
@@ -138,4 +138,60 @@ pub async fn chat_messages(
     let tenant = auth::tenant(&req, &state).await?;
     let messages = state.chat_messages(&tenant, parse_id(&id, "chat")?, &PageParams::of(&req)?).await?;
     Ok(page(&messages, MessageObject::from))
+}
+
+/// Replies inside a chat: an outbound message from the chat's number to its consumer, queued
+/// for delivery.
+///
+/// Checks, first fault wins: credentials (401), the tenant's rate limit (429), the body (413,
+/// 415, 400 for JSON and types); the chat missing or another tenant's (404); then, each
+/// answering 400 unless noted: `SMS is not enabled`, `message is required` (absent, null or
+/// blank, and no media), `message is too long`, `media_urls is invalid`, the agent (`agent is
+/// not found`, `agentId and agentEmail refer to different agents`, `agent is not active`), the
+/// chat not active (409 `chat is not active`), the consumer opted out (`end_user_number has
+/// opted out`). Nothing is written on a fault.
+///
+/// On success the message and its outbox entry are written in one transaction; the chat's
+/// timeout starts again and its session lock is refreshed; a chat without an agent is assigned
+/// to the agent named (`chat.assigned`). Quiet hours do not apply inside an open chat. With
+/// `media_urls` the message is sent as MMS.
+#[utoipa::path(
+    tag = "chats",
+    params(
+        ("id" = i64, Path, description = "The chat's id."),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe, as on `POST /apps/api/v1/sms`: the same key with the same body, within 24 hours, replays the first answer (marked `Idempotent-Replayed: true`) and writes nothing."),
+    ),
+    request_body(content = ReplyRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The message, queued for delivery.", body = MessageObject),
+        (status = 400, description = "A fault of the request; the first in the documented order is reported.", body = ErrorBody, examples(
+            ("SMS disabled" = (value = json!({"message": "SMS is not enabled"}))),
+            ("message missing" = (value = json!({"message": "message is required"}))),
+            ("message too long" = (value = json!({"message": "message is too long"}))),
+            ("media invalid" = (value = json!({"message": "media_urls is invalid"}))),
+            ("agent not found" = (value = json!({"message": "agent is not found"}))),
+            ("agent inactive" = (value = json!({"message": "agent is not active"}))),
+            ("opted out" = (value = json!({"message": "end_user_number has opted out"}))),
+        )),
+        (status = 404, description = "No such chat in this tenant.", body = ErrorBody, example = json!({"message": "chat not found"})),
+        (status = 409, description = "The chat is not active, or a request with the same `Idempotency-Key` is still running.", body = ErrorBody, example = json!({"message": "chat is not active"})),
+        (status = 422, description = "The `Idempotency-Key` was used with another body.", body = ErrorBody, example = json!({"message": "Idempotency-Key was already used with a different request body"})),
+    ),
+    security(("basic" = []), ("bearer" = []))
+)]
+#[post("/apps/api/v1/chats/{id}/messages")]
+pub async fn reply(
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<Service>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = auth::tenant(&req, &state).await?;
+    let bytes = body::read_json_bytes(&req, payload).await?;
+    let Some(key) = req.headers().get("Idempotency-Key") else {
+        let message = state.reply(&tenant, &id, &bytes).await?;
+        return Ok(HttpResponse::Created().json(MessageObject::from(&message)));
+    };
+    let key = key.to_str().unwrap_or_default();
+    Ok(remembered(state.reply_once(&tenant, &id, key, &bytes, render(201, |m| MessageObject::from(m))).await?))
 }

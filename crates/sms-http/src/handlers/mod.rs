@@ -50,3 +50,32 @@ pub(crate) fn page<'a, R, W: serde::Serialize>(
 pub(crate) fn parse_id(raw: &str, what: &'static str) -> Result<i64, crate::error::ApiError> {
     Ok(sms_service::admin::parse_id(raw, what)?)
 }
+
+/// How an outcome of an idempotent request is kept: `success` and the wire form of what was
+/// created, or the error as the client receives it.
+pub(crate) fn render<T: 'static, W: serde::Serialize + 'static>(success: u16, wire: fn(&T) -> W) -> sms_service::Render<T> {
+    use actix_web::ResponseError;
+    std::sync::Arc::new(move |outcome| match outcome {
+        Ok(created) => sms_service::Remembered {
+            status: success,
+            body: serde_json::to_string(&wire(created)).unwrap_or_default(),
+        },
+        Err(e) => {
+            let error = crate::error::ApiError::from(e.clone());
+            sms_service::Remembered { status: error.status_code().as_u16(), body: error.body_json() }
+        }
+    })
+}
+
+/// The answer of an idempotent request, marked `Idempotent-Replayed: true` when it is the first
+/// request's, replayed.
+pub(crate) fn remembered(outcome: sms_service::SendOutcome) -> actix_web::HttpResponse {
+    use actix_web::http::StatusCode;
+    let status = StatusCode::from_u16(outcome.answer.status).unwrap_or(StatusCode::OK);
+    let mut response = actix_web::HttpResponse::build(status);
+    response.content_type("application/json");
+    if outcome.replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    response.body(outcome.answer.body)
+}

@@ -1,10 +1,9 @@
 //! `POST /apps/api/v1/sms`: the outbound SMS endpoint.
 
-use actix_web::http::StatusCode;
-use actix_web::{post, web, HttpRequest, HttpResponse, ResponseError};
-use std::sync::Arc;
+use actix_web::{post, web, HttpRequest, HttpResponse};
+use sms_service::Service;
 
-use sms_service::{Remembered, Render, Service};
+use super::{remembered, render};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::chat::{ChatObject, SendSmsRequest};
@@ -65,21 +64,6 @@ pub async fn send_sms(
         return Ok(HttpResponse::Ok().json(ChatObject::from(&bundle)));
     };
     let key = key.to_str().unwrap_or_default();
-    let render: Render = Arc::new(|outcome| match outcome {
-        Ok(bundle) => {
-            Remembered { status: 200, body: serde_json::to_string(&ChatObject::from(bundle)).unwrap_or_default() }
-        }
-        Err(e) => {
-            let error = ApiError::from(e.clone());
-            Remembered { status: error.status_code().as_u16(), body: error.body_json() }
-        }
-    });
-    let outcome = state.send_once(&tenant, key, &bytes, render).await?;
-    let status = StatusCode::from_u16(outcome.answer.status).unwrap_or(StatusCode::OK);
-    let mut response = HttpResponse::build(status);
-    response.content_type("application/json");
-    if outcome.replayed {
-        response.insert_header(("Idempotent-Replayed", "true"));
-    }
-    Ok(response.body(outcome.answer.body))
+    let outcome = state.send_once(&tenant, key, &bytes, render(200, |b| ChatObject::from(b))).await?;
+    Ok(remembered(outcome))
 }

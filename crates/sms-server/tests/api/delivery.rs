@@ -298,7 +298,7 @@ async fn webhook_provider_signs_its_posts(backend: Backend) {
     let payload: Value = serde_json::from_slice(&request.body).unwrap_or_default();
     assert_eq!(
         payload,
-        json!({"message_id": sent["id"], "from": "+16285550199", "to": "+14155550100", "body": "lorem ipsum",
+        json!({"message_id": sent["id"], "from": "+16285550199", "to": "+14155550100", "body": "lorem ipsum", "media_urls": [],
                "status_callback": format!("{PUBLIC_URL}/webhooks/twilio/acme/status")})
     );
     use hmac::Mac;

@@ -7,12 +7,14 @@ mod numbers;
 mod opt_outs;
 mod tenants;
 mod tokens;
+mod webhooks;
 
 use chrono::NaiveDateTime;
 use sms_store::{DbConn, Tenant};
 
 pub use tenants::IssuedJwt;
 pub use tokens::IssuedToken;
+pub use webhooks::ROTATION_OVERLAP_HOURS;
 
 use crate::error::{Result, ServiceError};
 use crate::Service;

@@ -106,18 +106,23 @@ pub fn expire_if_idle(conn: &mut DbConn, chat: &Chat, now: NaiveDateTime) -> Res
     })
 }
 
-/// Ends up to `limit` active chats whose timeout has elapsed; each is ended by exactly one
-/// caller even when several instances sweep at once.
-pub fn expire_idle(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> Result<Vec<EndedChat>, StoreError> {
-    let due: Vec<Chat> = db_run!(conn, |c| chats::table
+/// Up to `limit` active chats whose timeout has elapsed at `now`, longest idle first.
+pub fn due_to_expire(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> Result<Vec<Chat>, StoreError> {
+    db_run!(conn, |c| chats::table
         .filter(is_active())
         .filter(chats::expires_at.le(now))
         .order(chats::expires_at)
         .limit(limit)
         .select(Chat::as_select())
-        .load(c))?;
+        .load(c))
+    .map_err(StoreError::from)
+}
+
+/// Ends up to `limit` active chats whose timeout has elapsed; each is ended by exactly one
+/// caller even when several instances sweep at once.
+pub fn expire_idle(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> Result<Vec<EndedChat>, StoreError> {
     let mut ended = Vec::new();
-    for chat in &due {
+    for chat in &due_to_expire(conn, now, limit)? {
         if let Some(e) = expire_if_idle(conn, chat, now)? {
             ended.push(e);
         }

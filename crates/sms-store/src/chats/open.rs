@@ -89,6 +89,9 @@ fn first_message<'a>(spec: &'a NewChatSpec<'a>, chat_id: i64) -> NewMessage<'a> 
         from_number: spec.outbound_number.as_str(),
         to_number: spec.end_user_number.as_str(),
         provider_message_id: None,
+        // The agent the chat is opened for writes its first message.
+        agent_id: spec.agent.map(|a| a.id),
+        media: None,
     }
 }
 

@@ -54,7 +54,8 @@ pub(super) fn active_chat_of(conn: &mut DbConn, tenant_id: i64, end_user_id: i64
     .map_err(StoreError::from)
 }
 
-pub(super) fn find_chat(conn: &mut DbConn, tenant_id: i64, chat_id: i64) -> Result<Option<Chat>, StoreError> {
+/// A chat of the tenant, without its participants.
+pub fn find_chat(conn: &mut DbConn, tenant_id: i64, chat_id: i64) -> Result<Option<Chat>, StoreError> {
     db_run!(conn, |c| chats::table
         .filter(chats::id.eq(chat_id))
         .filter(chats::tenant_id.eq(tenant_id))
@@ -153,4 +154,20 @@ pub fn messages(conn: &mut DbConn, chat_id: i64, window: Window) -> Result<(Vec<
             .load(c)?;
         Ok((rows, total))
     })
+}
+
+/// One message of the tenant.
+pub fn message(conn: &mut DbConn, tenant_id: i64, id: i64) -> Result<Option<Message>, StoreError> {
+    db_run!(conn, |c| messages::table
+        .filter(messages::tenant_id.eq(tenant_id))
+        .filter(messages::id.eq(id))
+        .select(Message::as_select())
+        .first(c)
+        .optional())
+    .map_err(StoreError::from)
+}
+
+/// The number of an end user known by id.
+pub fn end_user_number(conn: &mut DbConn, end_user_id: i64) -> Result<String, StoreError> {
+    db_run!(conn, |c| end_users::table.find(end_user_id).select(end_users::number).first(c)).map_err(StoreError::from)
 }

@@ -8,9 +8,11 @@ mod numbers;
 mod opt_outs;
 mod tenants;
 mod tokens;
+mod webhooks;
 
 pub use agents::*;
 pub use numbers::*;
 pub use opt_outs::*;
 pub use tenants::*;
 pub use tokens::*;
+pub use webhooks::*;

@@ -100,8 +100,9 @@ checks AS (
     RETURNING id, kind
 ), message AS (
     INSERT INTO messages (chat_id, tenant_id, direction, body, segments, delivery_status, created_at, updated_at,
-                          from_number, to_number)
-    SELECT chat.id, p.tenant, p.direction, p.message, p.segments, p.queued, p.now, p.now, p.outbound, p.end_user
+                          from_number, to_number, agent_id)
+    SELECT chat.id, p.tenant, p.direction, p.message, p.segments, p.queued, p.now, p.now, p.outbound, p.end_user,
+           p.agent
     FROM p, chat
 )
 SELECT checks.registered, checks.opted_out,

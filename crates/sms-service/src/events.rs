@@ -1,0 +1,129 @@
+//! The events a tenant's systems hear about, written in the caller's transaction together with
+//! the change that causes them, so an event is never lost and never told of a change that did
+//! not commit. Every workflow that changes a chat, a message or an opt-out calls one of these.
+//!
+//! An event is written only when at least one of the tenant's endpoints receives its type; its
+//! body (`{"type", "timestamp", "data"}`) is serialised once, and every delivery and retry posts
+//! those exact bytes.
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use sms_domain::time::format_timestamp;
+use sms_domain::EventType;
+use sms_store::events::{self, NewEvent};
+use sms_store::{ChatBundle, DbConn, StoreError};
+use utoipa::ToSchema;
+
+use crate::views::{ChatObject, MessageObject};
+
+/// The body every delivery of an event posts.
+#[derive(Debug, Serialize)]
+pub struct EventBody<T> {
+    /// The event type.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// When it happened.
+    pub timestamp: String,
+    /// What the type carries.
+    pub data: T,
+}
+
+/// `data` of `chat.created`, `chat.assigned` and `chat.ended`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChatEventData {
+    pub chat: ChatObject,
+}
+
+/// `data` of `message.received` and `message.status_updated`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageEventData {
+    /// The chat of the message; null for a reply that found no active chat.
+    pub chat_id: Option<i64>,
+    /// The consumer's number, E.164.
+    pub end_user_number: String,
+    pub message: MessageObject,
+}
+
+/// `data` of `consumer.opted_out` and `consumer.opted_in`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsumerEventData {
+    /// The consumer's number, E.164.
+    pub end_user_number: String,
+    /// The keyword the consumer sent (as matched, in capitals); null when the provider reported
+    /// the opt-out.
+    pub keyword: Option<String>,
+    /// The consumer's chat the keyword arrived in (and that an opt-out ended), if any.
+    pub chat_id: Option<i64>,
+}
+
+/// A new event's public id, `webhook-id` on every delivery and retry of it.
+fn new_event_id() -> String {
+    format!("evt_{}", hex::encode(rand::random::<[u8; 16]>()))
+}
+
+/// Writes an event of `tenant_id` with `data`, that happened `at`, and a delivery to each of
+/// the tenant's endpoints that receives `kind`.
+pub(crate) fn emit<T: Serialize>(
+    conn: &mut DbConn,
+    tenant_id: i64,
+    kind: EventType,
+    data: T,
+    at: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let endpoints = events::subscribers(conn, tenant_id, kind.as_str())?;
+    if endpoints.is_empty() {
+        return Ok(());
+    }
+    let body = EventBody { kind: kind.as_str(), timestamp: format_timestamp(at), data };
+    let payload = serde_json::to_string(&body).map_err(|e| StoreError::Config(format!("event payload: {e}")))?;
+    let event_id = new_event_id();
+    let event = NewEvent { tenant_id, event_id: &event_id, event_type: kind.as_str(), payload: &payload, at };
+    events::record(conn, &event, &endpoints)?;
+    metrics::counter!("sms_events_total", "type" => kind.as_str()).increment(1);
+    Ok(())
+}
+
+/// `chat.created`, `chat.assigned` or `chat.ended` of a chat as it is now.
+/// An ended chat's event happened when it ended (a chat that timed out ended at its timeout).
+pub(crate) fn chat(conn: &mut DbConn, kind: EventType, bundle: &ChatBundle, at: NaiveDateTime) -> Result<(), StoreError> {
+    let at = if kind == EventType::ChatEnded { bundle.chat.ends_at.unwrap_or(at) } else { at };
+    emit(conn, bundle.chat.tenant_id, kind, ChatEventData { chat: ChatObject::from(bundle) }, at)
+}
+
+/// [`chat`] for a chat known by id: read inside the same transaction, as just changed.
+pub(crate) fn chat_by_id(
+    conn: &mut DbConn,
+    kind: EventType,
+    tenant_id: i64,
+    chat_id: i64,
+    at: NaiveDateTime,
+) -> Result<(), StoreError> {
+    match sms_store::chats::find(conn, tenant_id, chat_id)? {
+        Some(bundle) => chat(conn, kind, &bundle, at),
+        None => Ok(()),
+    }
+}
+
+/// `message.received` or `message.status_updated`.
+pub(crate) fn message(
+    conn: &mut DbConn,
+    kind: EventType,
+    tenant_id: i64,
+    end_user_number: &str,
+    message: MessageObject,
+    at: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let data = MessageEventData { chat_id: message.chat_id, end_user_number: end_user_number.to_owned(), message };
+    emit(conn, tenant_id, kind, data, at)
+}
+
+/// `consumer.opted_out` or `consumer.opted_in`.
+pub(crate) fn consumer(
+    conn: &mut DbConn,
+    kind: EventType,
+    tenant_id: i64,
+    data: ConsumerEventData,
+    at: NaiveDateTime,
+) -> Result<(), StoreError> {
+    emit(conn, tenant_id, kind, data, at)
+}

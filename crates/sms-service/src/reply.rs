@@ -1,0 +1,108 @@
+//! Replying inside a chat: the agent (or the integration acting for one) answers the consumer
+//! in the open conversation, in the documented order of checks.
+
+use sms_domain::{segments, BodyError, EventType, ReplyBody, SmsError};
+use sms_store::chats::{self, NewReply, Replied};
+use sms_store::{delivery, Message, Tenant};
+
+use crate::error::{Result, ServiceError};
+use crate::idempotent::{keep, Claim, Remembered, Render, SendOutcome};
+use crate::views::MediaObject;
+use crate::Service;
+
+impl Service {
+    /// Writes an outbound message into the tenant's chat `chat_id`, queued for delivery from
+    /// the chat's number to its consumer.
+    ///
+    /// The first fault in this order is answered: the chat missing (or another tenant's), the
+    /// tenant's SMS switched off, the message (required unless media are given; its length),
+    /// the media, the agent, the chat not active, the consumer opted out. Quiet hours do not
+    /// apply inside an open chat. The message, its outbox entry, the chat's new timeout and,
+    /// for a chat without an agent, its assignment to the one who writes (with `chat.assigned`)
+    /// commit together; the session lock is refreshed after.
+    pub async fn reply(&self, tenant: &Tenant, chat_id: &str, body: &[u8]) -> Result<Message> {
+        let request = sms_domain::json::parse_value(body).and_then(ReplyBody::from_value)?;
+        let chat_id = crate::admin::parse_id(chat_id, "chat")?;
+        Ok(self.write_reply(tenant, chat_id, request, None).await?.0)
+    }
+
+    /// [`Service::reply`] once per `Idempotency-Key`, as sends are.
+    pub async fn reply_once(
+        &self,
+        tenant: &Tenant,
+        chat_id: &str,
+        key: &str,
+        body: &[u8],
+        render: Render<Message>,
+    ) -> Result<SendOutcome> {
+        let work = |parsed: std::result::Result<serde_json::Value, BodyError>, remember| async move {
+            let request = ReplyBody::from_value(parsed?)?;
+            let chat_id = crate::admin::parse_id(chat_id, "chat")?;
+            self.write_reply(tenant, chat_id, request, Some(remember)).await
+        };
+        self.once(tenant, key, &format!("chats/{chat_id}/messages"), body, render, work).await
+    }
+
+    async fn write_reply(
+        &self,
+        tenant: &Tenant,
+        chat_id: i64,
+        request: ReplyBody,
+        remember: Option<(Claim, Render<Message>)>,
+    ) -> Result<(Message, Option<Remembered>)> {
+        let (owner, now) = (tenant.clone(), self.now());
+        let written = self
+            .db(move |conn| {
+                sms_store::transaction(conn, |conn| {
+                    let tenant = &owner;
+                    let chat = chats::find_chat(conn, tenant.id, chat_id)?.ok_or(ServiceError::NotFound("chat"))?;
+                    if !tenant.sms_enabled {
+                        return Err(SmsError::SmsDisabled.into());
+                    }
+                    let content = request.content()?;
+                    let agent = sms_agents::resolve(conn, tenant.id, &request.agent_selector())?;
+                    // A chat past its timeout that the sweeper has not ended yet is over too.
+                    if !chat.status.is_active() || chat.expires_at <= now {
+                        return Err(ServiceError::Conflict("chat is not active"));
+                    }
+                    let number = chats::end_user_number(conn, chat.end_user_id)?;
+                    if delivery::is_opted_out(conn, tenant.id, &number)? {
+                        return Err(SmsError::OptedOut.into());
+                    }
+                    let media = media_json(&content.media_urls)?;
+                    let reply = NewReply {
+                        agent: agent.as_ref(),
+                        body: &content.message,
+                        segments: segments::count(&content.message),
+                        media: media.as_deref(),
+                        now,
+                        session_timeout: chrono::Duration::minutes(i64::from(tenant.session_timeout_minutes)),
+                    };
+                    let replied = chats::reply(conn, &chat, &reply)?.ok_or(ServiceError::Conflict("chat is not active"))?;
+                    if replied.assigned {
+                        crate::events::chat_by_id(conn, EventType::ChatAssigned, tenant.id, chat.id, now)?;
+                    }
+                    let kept = match &remember {
+                        Some((claim, render)) => Some(keep(conn, claim, render(Ok(&replied.message)))?),
+                        None => None,
+                    };
+                    Ok((replied, kept))
+                })
+            })
+            .await;
+        let (Replied { message, chat, end_user_number, .. }, kept) = written?;
+        self.refresh_lock(&chat, &end_user_number, tenant.session_timeout_minutes).await;
+        tracing::info!(chat_id = chat.id, message_id = message.id, "reply queued in its chat");
+        Ok((message, kept))
+    }
+}
+
+/// The media as stored: a JSON array of `{"url", "content_type"}` (the type is unknown for
+/// media sent by URL), or nothing.
+fn media_json(urls: &[String]) -> Result<Option<String>> {
+    if urls.is_empty() {
+        return Ok(None);
+    }
+    let media: Vec<MediaObject> = urls.iter().map(|url| MediaObject { url: url.clone(), content_type: None }).collect();
+    serde_json::to_string(&media).map(Some).map_err(|e| ServiceError::Internal(e.to_string()))
+}

@@ -1,0 +1,104 @@
+//! Writing inside an open chat: an agent's (or an integration's) outbound message, queued for
+//! delivery in the same transaction, which restarts the chat's timeout and, for a chat without
+//! an agent, assigns the one who writes.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use sms_domain::{ChatStatus, DeliveryStatus, Direction, ParticipantKind, ParticipantStatus};
+
+use super::is_active;
+use crate::models::{NewMessage, NewParticipant};
+use crate::schema::{chats, end_users, messages, participants};
+use crate::{Agent, Chat, DbConn, Message, StoreError};
+
+/// An outbound message written into a chat.
+#[derive(Debug, Clone)]
+pub struct NewReply<'a> {
+    pub agent: Option<&'a Agent>,
+    pub body: &'a str,
+    pub segments: i32,
+    /// The media's JSON (`[{"url", "content_type"}]`), if any.
+    pub media: Option<&'a str>,
+    pub now: NaiveDateTime,
+    pub session_timeout: Duration,
+}
+
+/// What [`reply`] wrote.
+#[derive(Debug, Clone)]
+pub struct Replied {
+    pub message: Message,
+    /// The chat, its timeout moved on (and its agent set when it was assigned just now).
+    pub chat: Chat,
+    /// The consumer's number.
+    pub end_user_number: String,
+    /// The chat had no agent and was assigned to the one who wrote.
+    pub assigned: bool,
+}
+
+/// Writes `reply` into `chat`, from its outbound number to its consumer, if the chat is still
+/// active (`None` when it is not: it ended meanwhile). Runs in the caller's transaction.
+pub fn reply(conn: &mut DbConn, chat: &Chat, reply: &NewReply<'_>) -> Result<Option<Replied>, StoreError> {
+    let now = reply.now;
+    let expires_at = now + reply.session_timeout;
+    let assign = reply.agent.filter(|_| chat.agent_id.is_none());
+    let target = chats::table.filter(chats::id.eq(chat.id)).filter(is_active());
+    let moved = match assign {
+        Some(agent) => db_run!(conn, |c| diesel::update(target)
+            .set((
+                chats::last_activity_at.eq(now),
+                chats::expires_at.eq(expires_at),
+                chats::agent_id.eq(Some(agent.id)),
+                chats::status.eq(ChatStatus::Assigned.as_str()),
+                chats::assigned_at.eq(Some(now)),
+            ))
+            .execute(c))?,
+        None => db_run!(conn, |c| diesel::update(target)
+            .set((chats::last_activity_at.eq(now), chats::expires_at.eq(expires_at)))
+            .execute(c))?,
+    };
+    if moved == 0 {
+        return Ok(None);
+    }
+    if let Some(agent) = assign {
+        let participant = NewParticipant {
+            chat_id: chat.id,
+            kind: ParticipantKind::Agent,
+            status: ParticipantStatus::Connected,
+            user_id: Some(agent.id),
+            end_user_id: None,
+            connected_at: now,
+        };
+        db_run!(conn, |c| diesel::insert_into(participants::table).values(participant).execute(c))?;
+    }
+    let end_user_number: String =
+        db_run!(conn, |c| end_users::table.find(chat.end_user_id).select(end_users::number).first(c))?;
+    let new = NewMessage {
+        chat_id: chat.id,
+        tenant_id: chat.tenant_id,
+        direction: Direction::Outbound,
+        body: reply.body,
+        segments: reply.segments,
+        delivery_status: DeliveryStatus::Queued,
+        created_at: now,
+        updated_at: now,
+        from_number: &chat.outbound_number,
+        to_number: &end_user_number,
+        provider_message_id: None,
+        agent_id: reply.agent.map(|a| a.id),
+        media: reply.media,
+    };
+    let message =
+        db_run!(conn, |c| diesel::insert_into(messages::table).values(new).returning(Message::as_returning()).get_result(c))?;
+    let chat = match assign {
+        Some(agent) => Chat {
+            agent_id: Some(agent.id),
+            status: ChatStatus::Assigned,
+            assigned_at: Some(now),
+            last_activity_at: now,
+            expires_at,
+            ..chat.clone()
+        },
+        None => Chat { last_activity_at: now, expires_at, ..chat.clone() },
+    };
+    Ok(Some(Replied { message, chat, end_user_number, assigned: assign.is_some() }))
+}
