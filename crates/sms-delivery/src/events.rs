@@ -41,7 +41,12 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<Strin
 /// The `webhook-signature` header: the signature under the current secret and, while a rotation
 /// lasts, the one under the previous secret, separated by a space.
 pub fn signature_header(secret: &str, previous: Option<&str>, id: &str, timestamp: i64, body: &[u8]) -> String {
-    [Some(secret), previous].into_iter().flatten().filter_map(|s| sign(s, id, timestamp, body)).collect::<Vec<_>>().join(" ")
+    [Some(secret), previous]
+        .into_iter()
+        .flatten()
+        .filter_map(|s| sign(s, id, timestamp, body))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// How events are posted and retried.
@@ -182,12 +187,19 @@ impl EventWorker {
             Attempt::Failed { .. } => "failed",
             Attempt::Gone => "gone",
         };
-        tracing::info!(delivery_id = job.id, endpoint_id = job.endpoint_id, attempt = attempts, outcome, "event delivery attempt");
+        tracing::info!(
+            delivery_id = job.id,
+            endpoint_id = job.endpoint_id,
+            attempt = attempts,
+            outcome,
+            "event delivery attempt"
+        );
         metrics::counter!("sms_event_deliveries_total", "outcome" => outcome).increment(1);
         let store = self.store.clone();
-        let recorded =
-            tokio::task::spawn_blocking(move || store.with_conn(|conn| events::settle(conn, &job, &attempt, now_millis())))
-                .await;
+        let recorded = tokio::task::spawn_blocking(move || {
+            store.with_conn(|conn| events::settle(conn, &job, &attempt, now_millis()))
+        })
+        .await;
         match recorded {
             Ok(Ok(_)) => {}
             // The lease runs out and the delivery is posted again: at least once, never lost.
@@ -238,7 +250,10 @@ mod tests {
         assert_eq!(sig.as_deref(), Some("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="));
         assert_eq!(sign("not-a-secret", "id", 1, body), None);
         let both = signature_header(secret, Some(secret), "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body);
-        assert_eq!(both, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE= v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+        assert_eq!(
+            both,
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE= v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
     }
 
     #[test]

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::NaiveDateTime;
 use futures_util::future::join_all;
 use sms_domain::delivery::retry_delay;
 use sms_domain::time::now_millis;
 use sms_store::delivery::{self, Job};
-use chrono::NaiveDateTime;
 use sms_store::{DbConn, Store, StoreError};
 use tokio::sync::watch;
 
@@ -61,14 +61,26 @@ pub enum Outcome {
 /// Records an attempt's outcome on a message this worker is sending. The application
 /// implements it, so that what follows from an outcome (the tenant's events) commits with it.
 pub trait Outcomes: Send + Sync {
-    fn record(&self, conn: &mut DbConn, message_id: i64, outcome: &Outcome, now: NaiveDateTime) -> Result<(), StoreError>;
+    fn record(
+        &self,
+        conn: &mut DbConn,
+        message_id: i64,
+        outcome: &Outcome,
+        now: NaiveDateTime,
+    ) -> Result<(), StoreError>;
 }
 
 /// Records outcomes and nothing else.
 pub struct StoreOutcomes;
 
 impl Outcomes for StoreOutcomes {
-    fn record(&self, conn: &mut DbConn, message_id: i64, outcome: &Outcome, now: NaiveDateTime) -> Result<(), StoreError> {
+    fn record(
+        &self,
+        conn: &mut DbConn,
+        message_id: i64,
+        outcome: &Outcome,
+        now: NaiveDateTime,
+    ) -> Result<(), StoreError> {
         settle(conn, message_id, outcome, now).map(drop)
     }
 }
@@ -85,7 +97,9 @@ pub fn settle(
         Outcome::Sent { provider_message_id } => {
             delivery::mark_sent(conn, message_id, provider_message_id.as_deref(), now)
         }
-        Outcome::Retry { next_attempt_at, error } => delivery::mark_retry(conn, message_id, *next_attempt_at, error, now),
+        Outcome::Retry { next_attempt_at, error } => {
+            delivery::mark_retry(conn, message_id, *next_attempt_at, error, now)
+        }
         Outcome::Failed { error } => delivery::mark_failed(conn, message_id, error, now),
     }
 }

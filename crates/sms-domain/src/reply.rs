@@ -95,7 +95,10 @@ mod tests {
     #[test]
     fn media_alone_is_a_message() {
         let sent = content(json!({"media_urls": ["https://m.example/a.jpg"]}));
-        assert_eq!(sent, Ok(ReplyContent { message: String::new(), media_urls: vec!["https://m.example/a.jpg".into()] }));
+        assert_eq!(
+            sent,
+            Ok(ReplyContent { message: String::new(), media_urls: vec!["https://m.example/a.jpg".into()] })
+        );
         let ten: Vec<String> = (0..10).map(|i| format!("https://m.example/{i}.jpg")).collect();
         assert!(content(json!({"message": "é".repeat(1600), "media_urls": ten})).is_ok());
     }

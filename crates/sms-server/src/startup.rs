@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::HttpServer;
-use sms_delivery::{
-    DeliverySettings, EventWorker, LogProvider, Provider, TwilioProvider, WebhookProvider, Worker,
-};
+use sms_delivery::{DeliverySettings, EventWorker, LogProvider, Provider, TwilioProvider, WebhookProvider, Worker};
 use sms_domain::E164Number;
 use sms_lock::{
     InProcessLock, InProcessRateLimiter, LockError, RateLimiter, RedisChangeFeed, RedisLock, RedisRateLimiter,

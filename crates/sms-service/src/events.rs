@@ -85,7 +85,12 @@ pub(crate) fn emit<T: Serialize>(
 
 /// `chat.created`, `chat.assigned` or `chat.ended` of a chat as it is now.
 /// An ended chat's event happened when it ended (a chat that timed out ended at its timeout).
-pub(crate) fn chat(conn: &mut DbConn, kind: EventType, bundle: &ChatBundle, at: NaiveDateTime) -> Result<(), StoreError> {
+pub(crate) fn chat(
+    conn: &mut DbConn,
+    kind: EventType,
+    bundle: &ChatBundle,
+    at: NaiveDateTime,
+) -> Result<(), StoreError> {
     let at = if kind == EventType::ChatEnded { bundle.chat.ends_at.unwrap_or(at) } else { at };
     emit(conn, bundle.chat.tenant_id, kind, ChatEventData { chat: ChatObject::from(bundle) }, at)
 }

@@ -35,10 +35,10 @@ pub use callbacks::{CallbackSettings, Form};
 pub use chats::{ChatPage, EndRequest, PageQuery, MAX_PER_PAGE};
 pub use clock::{Clock, SystemClock};
 pub use error::{Realm, Result, ServiceError};
-pub use ready::Readiness;
 pub use events::{ChatEventData, ConsumerEventData, MessageEventData};
 pub use idempotent::{Remembered, Render, SendOutcome};
 pub use outbox::OutboxOutcomes;
+pub use ready::Readiness;
 pub use session::{session_ttl, PENDING_TTL, TTL_MARGIN};
 
 /// The records the workflows answer: read-only views of what is stored.

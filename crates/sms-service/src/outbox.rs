@@ -14,7 +14,13 @@ use crate::views::MessageObject;
 pub struct OutboxOutcomes;
 
 impl Outcomes for OutboxOutcomes {
-    fn record(&self, conn: &mut DbConn, message_id: i64, outcome: &Outcome, now: NaiveDateTime) -> Result<(), StoreError> {
+    fn record(
+        &self,
+        conn: &mut DbConn,
+        message_id: i64,
+        outcome: &Outcome,
+        now: NaiveDateTime,
+    ) -> Result<(), StoreError> {
         sms_store::transaction(conn, |conn| {
             let Some(message) = sms_delivery::settle(conn, message_id, outcome, now)? else { return Ok(()) };
             if matches!(outcome, Outcome::Retry { .. }) {

@@ -78,7 +78,8 @@ impl Service {
                         now,
                         session_timeout: chrono::Duration::minutes(i64::from(tenant.session_timeout_minutes)),
                     };
-                    let replied = chats::reply(conn, &chat, &reply)?.ok_or(ServiceError::Conflict("chat is not active"))?;
+                    let replied =
+                        chats::reply(conn, &chat, &reply)?.ok_or(ServiceError::Conflict("chat is not active"))?;
                     if replied.assigned {
                         crate::events::chat_by_id(conn, EventType::ChatAssigned, tenant.id, chat.id, now)?;
                     }

@@ -1,11 +1,11 @@
 //! Sending an SMS: opening a chat with its first message, in the documented order of checks,
 //! under the consumer's session lock; and the same once per `Idempotency-Key`.
 
+use sms_domain::BodyError;
 use sms_domain::{
     segments, Addressed, AgentSelector, Content, E164Number, EventType, SendSmsBody, SmsError, TenantPolicy,
 };
 use sms_store::chats::{self, EndedChat, NewChatSpec, Opened, Refusal};
-use sms_domain::BodyError;
 use sms_store::{Agent, ChatBundle, DbConn, Tenant};
 
 use crate::error::{Result, ServiceError};
@@ -213,4 +213,3 @@ impl SendPlan {
         Err(SmsError::ActiveSession { chat_id: None }.into())
     }
 }
-

@@ -336,8 +336,7 @@ pub fn is_opted_out(conn: &mut DbConn, tenant_id: i64, number: &str) -> Result<b
 
 /// Outbound messages waiting to be sent or being sent, for the backlog gauge.
 pub fn backlog(conn: &mut DbConn) -> Result<i64, StoreError> {
-    let waiting = messages::table.filter(
-        messages::delivery_status.eq_any([DeliveryStatus::Queued.as_str(), DeliveryStatus::Sending.as_str()]),
-    );
+    let waiting = messages::table
+        .filter(messages::delivery_status.eq_any([DeliveryStatus::Queued.as_str(), DeliveryStatus::Sending.as_str()]));
     db_run!(conn, |c| waiting.count().get_result(c)).map_err(StoreError::from)
 }

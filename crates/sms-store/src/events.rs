@@ -86,8 +86,9 @@ pub fn update_endpoint(
     id: i64,
     changes: &EndpointChanges,
 ) -> Result<Option<WebhookEndpoint>, StoreError> {
-    let target =
-        webhook_endpoints::table.filter(webhook_endpoints::tenant_id.eq(tenant_id)).filter(webhook_endpoints::id.eq(id));
+    let target = webhook_endpoints::table
+        .filter(webhook_endpoints::tenant_id.eq(tenant_id))
+        .filter(webhook_endpoints::id.eq(id));
     db_run!(conn, |c| diesel::update(target)
         .set(changes)
         .returning(WebhookEndpoint::as_returning())
@@ -101,8 +102,10 @@ pub fn delete_endpoint(conn: &mut DbConn, tenant_id: i64, id: i64) -> Result<boo
     crate::transaction(conn, |conn| {
         let owned = find_endpoint(conn, tenant_id, id)?.is_some();
         if owned {
-            db_run!(conn, |c| diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::endpoint_id.eq(id)))
-                .execute(c))?;
+            db_run!(conn, |c| diesel::delete(
+                webhook_deliveries::table.filter(webhook_deliveries::endpoint_id.eq(id))
+            )
+            .execute(c))?;
             db_run!(conn, |c| diesel::delete(webhook_endpoints::table.filter(webhook_endpoints::id.eq(id)))
                 .execute(c))?;
         }
@@ -347,7 +350,9 @@ pub fn claim(
             event_type,
             payload,
             url: endpoint.url,
-            previous_secret: endpoint.previous_secret.filter(|_| endpoint.previous_secret_until.is_some_and(|t| t > now)),
+            previous_secret: endpoint
+                .previous_secret
+                .filter(|_| endpoint.previous_secret_until.is_some_and(|t| t > now)),
             secret: endpoint.secret,
         })
         .collect())
@@ -408,9 +413,11 @@ pub fn settle(conn: &mut DbConn, claimed: &Claimed, attempt: &Attempt, now: Naiv
                     webhook_deliveries::next_attempt_at.eq(Some(now)),
                 ))
                 .execute(c))?;
-            db_run!(conn, |c| diesel::update(webhook_endpoints::table.filter(webhook_endpoints::id.eq(claimed.endpoint_id)))
-                .set((webhook_endpoints::disabled.eq(true), webhook_endpoints::updated_at.eq(now)))
-                .execute(c))?;
+            db_run!(conn, |c| diesel::update(
+                webhook_endpoints::table.filter(webhook_endpoints::id.eq(claimed.endpoint_id))
+            )
+            .set((webhook_endpoints::disabled.eq(true), webhook_endpoints::updated_at.eq(now)))
+            .execute(c))?;
             Ok::<_, StoreError>(changed)
         })?,
     };

@@ -466,12 +466,12 @@ fn delivery_outbox(_db: &TestDb, store: &Store) {
     assert_eq!(outbound(&mut c, chat_ids[0]).provider_message_id.as_deref(), Some("SM1"), "a settled message stays");
 
     // What a report did: the status it moved the message to, or why it did nothing.
-    let report = |c: &mut DbConn, tenant_id: i64, sid: &str, status: DeliveryStatus, error: Option<&str>| {
-        match ok(delivery::apply_status(c, tenant_id, sid, status, error, now)) {
-            StatusReport::Applied(m) => format!("applied {}", m.delivery_status.as_str()),
-            StatusReport::Stale => "stale".to_owned(),
-            StatusReport::Unknown => "unknown".to_owned(),
-        }
+    let report = |c: &mut DbConn, tenant_id: i64, sid: &str, status: DeliveryStatus, error: Option<&str>| match ok(
+        delivery::apply_status(c, tenant_id, sid, status, error, now),
+    ) {
+        StatusReport::Applied(m) => format!("applied {}", m.delivery_status.as_str()),
+        StatusReport::Stale => "stale".to_owned(),
+        StatusReport::Unknown => "unknown".to_owned(),
     };
     assert_eq!(report(&mut c, acme.id, "SM1", DeliveryStatus::Delivered, None), "applied delivered");
     assert_eq!(report(&mut c, acme.id, "SM1", DeliveryStatus::Sent, None), "stale", "never backwards");
@@ -481,7 +481,7 @@ fn delivery_outbox(_db: &TestDb, store: &Store) {
     assert_eq!(outbound(&mut c, chat_ids[0]).delivery_status, DeliveryStatus::Delivered);
     ok(delivery::mark_sent(&mut c, m2, Some("SM2"), now));
     assert_eq!(outbound(&mut c, chat_ids[1]).error, None, "a send clears the last attempt's error");
-    assert_eq!(report(&mut c, acme.id, "SM2", DeliveryStatus::Undelivered, Some("30003")), "applied delivered");
+    assert_eq!(report(&mut c, acme.id, "SM2", DeliveryStatus::Undelivered, Some("30003")), "applied undelivered");
     let last = outbound(&mut c, chat_ids[1]);
     assert_eq!((last.delivery_status, last.error.as_deref()), (DeliveryStatus::Undelivered, Some("30003")));
 }

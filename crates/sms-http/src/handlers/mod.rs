@@ -53,13 +53,15 @@ pub(crate) fn parse_id(raw: &str, what: &'static str) -> Result<i64, crate::erro
 
 /// How an outcome of an idempotent request is kept: `success` and the wire form of what was
 /// created, or the error as the client receives it.
-pub(crate) fn render<T: 'static, W: serde::Serialize + 'static>(success: u16, wire: fn(&T) -> W) -> sms_service::Render<T> {
+pub(crate) fn render<T: 'static, W: serde::Serialize + 'static>(
+    success: u16,
+    wire: fn(&T) -> W,
+) -> sms_service::Render<T> {
     use actix_web::ResponseError;
     std::sync::Arc::new(move |outcome| match outcome {
-        Ok(created) => sms_service::Remembered {
-            status: success,
-            body: serde_json::to_string(&wire(created)).unwrap_or_default(),
-        },
+        Ok(created) => {
+            sms_service::Remembered { status: success, body: serde_json::to_string(&wire(created)).unwrap_or_default() }
+        }
         Err(e) => {
             let error = crate::error::ApiError::from(e.clone());
             sms_service::Remembered { status: error.status_code().as_u16(), body: error.body_json() }

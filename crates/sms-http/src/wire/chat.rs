@@ -84,7 +84,6 @@ pub enum EndedBy {
     System,
 }
 
-
 /// The body of `POST /apps/api/v1/chats/{id}/messages`. Unknown keys are ignored; `null` counts
 /// as absent.
 #[derive(Debug, ToSchema)]

@@ -65,13 +65,13 @@ pub fn endpoint_input(bytes: &[u8]) -> Result<EndpointInput, sms_domain::BodyErr
 /// A created endpoint's draft.
 pub fn create_draft(bytes: &[u8]) -> Result<EndpointDraft, crate::error::ApiError> {
     let input = endpoint_input(bytes)?;
-    Ok(input.into_draft().map_err(input_error)?)
+    input.into_draft().map_err(input_error)
 }
 
 /// A change's draft.
 pub fn update_draft(bytes: &[u8]) -> Result<EndpointDraft, crate::error::ApiError> {
     let input = endpoint_input(bytes)?;
-    Ok(input.into_update().map_err(input_error)?)
+    input.into_update().map_err(input_error)
 }
 
 fn input_error(e: AdminInputError) -> crate::error::ApiError {

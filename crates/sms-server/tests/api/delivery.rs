@@ -32,14 +32,14 @@ pub(crate) fn twilio(fake: &FakeProvider) -> impl FnOnce(&mut Config) + '_ {
     }
 }
 
-async fn messages(app: &TestApp, t: &Tenant, chat_id: &Value) -> Vec<Value> {
+pub(crate) async fn messages(app: &TestApp, t: &Tenant, chat_id: &Value) -> Vec<Value> {
     let (status, list) = app.tenant_call(t, Method::GET, &format!("/apps/api/v1/chats/{chat_id}/messages")).await;
     assert_eq!(status, 200, "{list}");
     list.as_array().cloned().unwrap_or_default()
 }
 
 /// Waits until the chat's first message reaches one of `statuses`.
-async fn first_message_becomes(app: &TestApp, t: &Tenant, chat_id: &Value, statuses: &[&str]) -> Value {
+pub(crate) async fn first_message_becomes(app: &TestApp, t: &Tenant, chat_id: &Value, statuses: &[&str]) -> Value {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let first = messages(app, t, chat_id).await.first().cloned().unwrap_or(Value::Null);

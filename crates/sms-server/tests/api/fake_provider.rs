@@ -24,12 +24,20 @@ pub struct Recorded {
     pub authorization: Option<String>,
     pub signature: Option<String>,
     pub content_type: Option<String>,
+    /// The Standard Webhooks headers of an event delivery.
+    pub webhook_id: Option<String>,
+    pub webhook_timestamp: Option<String>,
+    pub webhook_signature: Option<String>,
     pub body: Vec<u8>,
 }
 
 impl Recorded {
     pub fn form(&self) -> Vec<(String, String)> {
         serde_urlencoded::from_bytes(&self.body).unwrap_or_default()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_default()
     }
 }
 
@@ -81,6 +89,9 @@ async fn answer(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
             authorization: header("authorization"),
             signature: header("x-signature-256"),
             content_type: header("content-type"),
+            webhook_id: header("webhook-id"),
+            webhook_timestamp: header("webhook-timestamp"),
+            webhook_signature: header("webhook-signature"),
             body: body.to_vec(),
         });
         requests.len()

@@ -51,6 +51,8 @@ pub fn config_for(backend: Backend, db_url: &str) -> Config {
         sweep_interval: Duration::from_millis(500),
         // Tests of the API see messages as written; the delivery tests turn the worker on.
         delivery: sms_server::config::DeliveryConfig { worker: false, ..Default::default() },
+        // Likewise the event webhooks: the event tests turn their worker on.
+        events_worker: false,
         ..Config::default()
     }
 }
@@ -263,6 +265,12 @@ impl TestApp {
         read(req.send().await.unwrap_or_else(|e| panic!("{e}"))).await
     }
 
+    /// `POST /apps/api/v1/chats/{chat_id}/messages` with `body`.
+    pub async fn reply(&self, tenant: &Tenant, chat_id: &Value, body: &Value) -> (u16, Value) {
+        let req = self.as_tenant(tenant, Method::POST, &format!("/apps/api/v1/chats/{chat_id}/messages")).json(body);
+        read(req.send().await.unwrap_or_else(|e| panic!("{e}"))).await
+    }
+
     pub async fn tenant_call(&self, tenant: &Tenant, method: Method, path: &str) -> (u16, Value) {
         read(self.as_tenant(tenant, method, path).send().await.unwrap_or_else(|e| panic!("{e}"))).await
     }
@@ -311,4 +319,16 @@ macro_rules! on_both_backends {
             )*
         }
     };
+}
+
+/// Whether a JSON text has these keys in this order (each key's first appearance), and as its
+/// only top-level keys: the wire order, which a parsed `Value` does not keep.
+pub fn in_key_order(text: &str, keys: &[&str]) -> bool {
+    let parsed: Value = serde_json::from_str(text).unwrap_or_default();
+    let mut sorted: Vec<&str> = parsed.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+    let mut expected = keys.to_vec();
+    sorted.sort_unstable();
+    expected.sort_unstable();
+    let at: Vec<usize> = keys.iter().map(|k| text.find(&format!("\"{k}\":")).unwrap_or(usize::MAX)).collect();
+    sorted == expected && at.windows(2).all(|w| w[0] < w[1])
 }

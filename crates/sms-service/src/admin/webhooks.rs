@@ -78,7 +78,8 @@ impl Service {
         self.for_tenant(subdomain, move |conn, tenant, now| {
             let secret = sms_delivery::events::new_secret();
             let until = now + chrono::Duration::hours(ROTATION_OVERLAP_HOURS);
-            events::rotate_secret(conn, tenant.id, id, &secret, until, now)?.ok_or(ServiceError::NotFound("webhook"))?;
+            events::rotate_secret(conn, tenant.id, id, &secret, until, now)?
+                .ok_or(ServiceError::NotFound("webhook"))?;
             Ok(secret)
         })
         .await

@@ -15,11 +15,11 @@ use sms_domain::E164Number;
 
 use crate::{Agent, ChatBundle};
 
+pub use end::due_to_expire;
 pub use end::{end, expire_idle, expire_if_idle, EndOutcome};
 pub use open::open;
 pub use read::{active_chat, end_user_number, find, find_chat, list, lock_owner, message, messages, ChatFilter};
 pub use reply::{reply, NewReply, Replied};
-pub use end::due_to_expire;
 
 /// The SQL of "the chat is active", written exactly as the predicate of the partial indexes
 /// `chats_one_active_per_end_user` and `chats_active_expiry`. A planner uses a partial index

@@ -87,8 +87,10 @@ pub fn reply(conn: &mut DbConn, chat: &Chat, reply: &NewReply<'_>) -> Result<Opt
         agent_id: reply.agent.map(|a| a.id),
         media: reply.media,
     };
-    let message =
-        db_run!(conn, |c| diesel::insert_into(messages::table).values(new).returning(Message::as_returning()).get_result(c))?;
+    let message = db_run!(conn, |c| diesel::insert_into(messages::table)
+        .values(new)
+        .returning(Message::as_returning())
+        .get_result(c))?;
     let chat = match assign {
         Some(agent) => Chat {
             agent_id: Some(agent.id),
