@@ -30,7 +30,9 @@ def main() -> None:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
             length = int(self.headers.get("Content-Length", "0"))
-            form = dict(parse_qsl(self.rfile.read(length).decode()))
+            pairs = parse_qsl(self.rfile.read(length).decode())
+            form = dict(pairs)
+            media = [value for name, value in pairs if name == "MediaUrl"]
             if self.path != f"/2010-04-01/Accounts/{args.sid}/Messages.json":
                 return self.answer(404, {"code": 20404, "message": "The requested resource was not found"})
             if self.headers.get("Authorization") != expected:
@@ -39,7 +41,7 @@ def main() -> None:
                 count[0] += 1
                 sid = f"SM{count[0]}"
                 with open(args.log, "a", encoding="utf-8") as log:
-                    log.write(json.dumps({"sid": sid, "form": form}) + "\n")
+                    log.write(json.dumps({"sid": sid, "form": form, "media": media}) + "\n")
             self.answer(201, {"sid": sid, "status": "queued", "to": form.get("To"), "from": form.get("From")})
 
         def answer(self, status: int, body: dict) -> None:

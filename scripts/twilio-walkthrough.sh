@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# The README's delivery walk-through, run for real: sms-server with SMS_PROVIDER=twilio pointed
-# at a local fake Twilio (scripts/fake_twilio.py); a message goes out, a signed delivery report
-# lands, a signed reply joins the chat, and STOP blocks the next send. Each answer is checked.
+# The README's delivery and conversation walk-through, run for real: sms-server with
+# SMS_PROVIDER=twilio pointed at a local fake Twilio (scripts/fake_twilio.py); a message goes out,
+# a signed delivery report lands, the agent replies inside the chat with an MMS, a signed reply
+# joins the chat, STOP blocks the next send and START lifts it. Each answer is checked.
+# Meanwhile the tenant's event webhook endpoint is scripts/webhook_receiver.py, which verifies
+# every delivery with the published `standardwebhooks` library (not this project's code): all
+# seven event types must arrive verified, and after a secret rotation each delivery must verify
+# under the old secret and under the new one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -17,14 +22,24 @@ expect() { # expect WHAT EXPECTED ACTUAL
   checks=$((checks + 1)); echo "ok: $1"
 }
 
+venv=target/events-venv
+if ! "$venv/bin/python" -c 'import standardwebhooks' 2>/dev/null; then
+  log "installing standardwebhooks into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "standardwebhooks==1.3.0"
+fi
+
 cargo build -q --locked -p sms-server
-TWILIO_PORT=$(free_port); SMS_PORT=$(free_port)
+TWILIO_PORT=$(free_port); SMS_PORT=$(free_port); RECEIVER_PORT=$(free_port)
+"$venv/bin/python" scripts/webhook_receiver.py --port "$RECEIVER_PORT" --secrets-file "$work/secrets" \
+  --log "$work/events.jsonl" >"$work/receiver.out" &
+pids+=($!)
 export TWILIO_ACCOUNT_SID=AC0123456789 TWILIO_AUTH_TOKEN=local-test-token
 python3 scripts/fake_twilio.py --port "$TWILIO_PORT" --sid "$TWILIO_ACCOUNT_SID" --token "$TWILIO_AUTH_TOKEN" \
   --log "$work/twilio.jsonl" >/dev/null &
 pids+=($!)
 B="http://127.0.0.1:$SMS_PORT"
-SMS_PROVIDER=twilio TWILIO_BASE_URL="http://127.0.0.1:$TWILIO_PORT" SMS_PUBLIC_URL="$B" SMS_BIND="127.0.0.1:$SMS_PORT" \
+SMS_EVENTS_RETRY_BASE_MS=200 SMS_EVENTS_POLL_MS=100 SMS_PROVIDER=twilio TWILIO_BASE_URL="http://127.0.0.1:$TWILIO_PORT" SMS_PUBLIC_URL="$B" SMS_BIND="127.0.0.1:$SMS_PORT" \
   SMS_DATA_DIR="$work/data" SMS_LOG=warn target/debug/sms-server >"$work/server.out" 2>"$work/server.err" &
 pids+=($!)
 for _ in $(seq 1 100); do curl -sf "$B/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -36,6 +51,13 @@ curl -sf -X POST $B/admin/v1/tenants -H "Authorization: Bearer $ADMIN" -H 'Conte
 TOKEN=$(curl -sf -X POST $B/admin/v1/tenants/acme/api-tokens -H "Authorization: Bearer $ADMIN" | sed -E 's/.*"token":"([^"]+)".*/\1/')
 curl -sf -X POST $B/admin/v1/tenants/acme/outbound-numbers -H "Authorization: Bearer $ADMIN" \
   -H 'Content-Type: application/json' -d '{"number": "+1 628-555-0199"}' >/dev/null
+curl -sf -X POST $B/admin/v1/tenants/acme/agents -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
+  -d '{"email": "john.doe@foo.com", "first_name": "John", "last_name": "Doe"}' >/dev/null
+WEBHOOK=$(curl -sf -X POST $B/admin/v1/tenants/acme/webhooks -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
+  -d "{\"url\": \"http://127.0.0.1:$RECEIVER_PORT/events\", \"description\": \"CRM\"}")
+WEBHOOK_ID=$(printf '%s' "$WEBHOOK" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+printf '%s' "$WEBHOOK" | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])' >"$work/secrets"
+OLD_SECRET=$(cat "$work/secrets")
 send() {
   curl -s -o "$work/send.json" -w '%{http_code}' -u "acme:$TOKEN" -X POST $B/apps/api/v1/sms -H 'Content-Type: application/json' \
     -d '{"chat_type": "Messaging (SMS)", "end_user_number": "+1 415-555-0100", "outbound_number": "+1 628-555-0199", "message": "lorem ipsum"}'
@@ -49,6 +71,17 @@ expect "the message went out through Twilio" sent "$(first_status)"
 expect "Twilio got To, From, Body and the status callback" \
   "+14155550100 +16285550199 lorem ipsum $B/webhooks/twilio/acme/status" \
   "$(python3 -c 'import json,sys; f=json.loads(open(sys.argv[1]).readline())["form"]; print(f["To"], f["From"], f["Body"], f["StatusCallback"])' "$work/twilio.jsonl")"
+
+REPLY_CODE=$(curl -s -o "$work/reply.json" -w '%{http_code}' -u "acme:$TOKEN" -X POST "$B/apps/api/v1/chats/$CHAT/messages" \
+  -H 'Content-Type: application/json' \
+  -d '{"message": "Here is your label", "agentEmail": "john.doe@foo.com", "media_urls": ["https://media.example.com/label.png"]}')
+expect "the agent's reply is accepted" 201 "$REPLY_CODE"
+expect "the chat is now the agent's" "assigned john.doe@foo.com" \
+  "$(curl -sf -u "acme:$TOKEN" "$B/apps/api/v1/chats/$CHAT" | python3 -c 'import json,sys; c=json.load(sys.stdin); print(c["status"], c["agent_info"]["email"])')"
+for _ in $(seq 1 50); do [ "$(wc -l <"$work/twilio.jsonl")" -ge 2 ] && break; sleep 0.1; done
+expect "the reply went out as MMS from the chat's number" \
+  "+14155550100 +16285550199 Here is your label https://media.example.com/label.png" \
+  "$(python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).readlines()[1]); f=r["form"]; print(f["To"], f["From"], f["Body"], *r["media"])' "$work/twilio.jsonl")"
 
 # Twilio's signature: Base64(HMAC-SHA1(auth token, URL + sorted name/value pairs)).
 sign() { # sign PATH NAME=VALUE...
@@ -79,4 +112,44 @@ expect "STOP ended the chat" "finished disconnected_by_end_user" \
   "$(curl -sf -u "acme:$TOKEN" "$B/apps/api/v1/chats/$CHAT" | python3 -c 'import json,sys; c=json.load(sys.stdin); print(c["status"], c["disconnected_by"])')"
 expect "the next send is refused" 400 "$(send)"
 expect "because the consumer opted out" '{"message":"end_user_number has opted out"}' "$(cat "$work/send.json")"
+START=(From=+14155550100 To=+16285550199 Body=Start MessageSid=SMreply3)
+expect "START is received" 200 "$(post_form /webhooks/twilio/acme/inbound "$(sign /webhooks/twilio/acme/inbound "${START[@]}")" "${START[@]}")"
+expect "the consumer can be texted again" 200 "$(send)"
+
+# --- the events, as the receiver verified them ---
+verified_types() {
+  python3 -c 'import json,sys
+rows=[json.loads(l) for l in open(sys.argv[1])]
+print(" ".join(sorted({r["event"]["type"] for r in rows if r["verified_by"]})))' "$work/events.jsonl" 2>/dev/null
+}
+ALL="chat.assigned chat.created chat.ended consumer.opted_in consumer.opted_out message.received message.status_updated"
+for _ in $(seq 1 100); do [ "$(verified_types)" = "$ALL" ] && break; sleep 0.1; done
+expect "all seven event types arrived, verified by standardwebhooks" "$ALL" "$(verified_types)"
+expect "no delivery failed verification" 0 "$(grep -c REJECTED "$work/receiver.out" || true)"
+delivery_states() {
+  curl -sf "$B/admin/v1/tenants/acme/webhooks/$WEBHOOK_ID/deliveries" -H "Authorization: Bearer $ADMIN" \
+    | python3 -c 'import json,sys; print(" ".join(sorted({d["status"] for d in json.load(sys.stdin)})))'
+}
+for _ in $(seq 1 300); do [ "$(delivery_states)" = delivered ] && break; sleep 0.1; done
+# Any delivery that needed more than one attempt, and why (a receiver may drop a connection).
+curl -sf "$B/admin/v1/tenants/acme/webhooks/$WEBHOOK_ID/deliveries" -H "Authorization: Bearer $ADMIN" | python3 -c 'import json,sys
+for d in json.load(sys.stdin):
+    if d["attempts"] != 1: print("note: delivery", d["id"], d["event_type"], d["status"], d["attempts"], "attempts, last:", d["last_status_code"], d["last_error"])'
+[ "$(delivery_states)" = delivered ] || grep -i warn "$work/server.err" | tail -5 >&2
+expect "the endpoint's deliveries are all delivered" delivered "$(delivery_states)"
+
+# A rotation: for 24 h both secrets sign; the receiver checks each on its own.
+NEW_SECRET=$(curl -sf -X POST "$B/admin/v1/tenants/acme/webhooks/$WEBHOOK_ID/rotate-secret" -H "Authorization: Bearer $ADMIN" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
+printf '%s\n%s\n' "$OLD_SECRET" "$NEW_SECRET" >"$work/secrets"
+CHAT2=$(sed -E 's/^\{"id":([0-9]+).*/\1/' "$work/send.json")
+curl -sf -o /dev/null -u "acme:$TOKEN" -X POST "$B/apps/api/v1/chats/$CHAT2/end"
+rotated() {
+  python3 -c 'import json,sys
+rows=[json.loads(l) for l in open(sys.argv[1])]
+r=[r for r in rows if r["event"]["type"]=="chat.ended" and r["event"]["data"]["chat"]["id"]==int(sys.argv[2])]
+print(" ".join(str(x["signatures"]) + " " + str(x["verified_by"]) for x in r))' "$work/events.jsonl" "$CHAT2" 2>/dev/null
+}
+for _ in $(seq 1 100); do [ -n "$(rotated)" ] && break; sleep 0.1; done
+expect "after the rotation a delivery carries two signatures, one verifying under each secret" "2 [0, 1]" "$(rotated)"
 echo "twilio walk-through: $checks passed, 0 failed"
