@@ -15,9 +15,12 @@ from outbound_sms_api_client.api.admin import (
     create_api_token,
     create_outbound_number,
     create_tenant,
+    create_webhook,
     get_tenant,
+    list_webhook_deliveries,
+    list_webhooks,
 )
-from outbound_sms_api_client.api.chats import end_chat, get_chat, list_chats
+from outbound_sms_api_client.api.chats import chat_messages, end_chat, get_chat, list_chats, reply
 from outbound_sms_api_client.api.operations import healthz
 from outbound_sms_api_client.api.sms import send_sms
 from outbound_sms_api_client.models import (
@@ -27,10 +30,15 @@ from outbound_sms_api_client.models import (
     EndChatRequest,
     EndedBy,
     ErrorBody,
+    EventType,
     ListChatsStatus,
+    MessageObject,
     OutboundNumberCreate,
+    ReplyRequest,
     SendSmsRequest,
     TenantCreate,
+    WebhookCreate,
+    WebhookCreated,
 )
 
 ACTIVE = "Outbound SMS failed. Consumer is already in an active SMS session."
@@ -72,6 +80,21 @@ def main() -> None:
     )
     check(agent is not None and agent.name == "John Doe" and agent.status.value == "active", "agent created")
 
+    hook = create_webhook.sync_detailed(
+        subdomain="walk",
+        client=admin,
+        body=WebhookCreate(
+            url="http://127.0.0.1:9/crm-hooks",
+            events=[EventType.CHAT_CREATED, EventType.CHAT_ENDED, EventType.MESSAGE_RECEIVED],
+            description="CRM",
+        ),
+    )
+    check(hook.status_code == 201 and isinstance(hook.parsed, WebhookCreated), "admin registers a webhook (201)")
+    check(hook.parsed.secret.startswith("whsec_"), "its signing secret is shown once, whsec_")
+    hooks = list_webhooks.sync(subdomain="walk", client=admin)
+    check(hooks is not None and [h.id for h in hooks] == [hook.parsed.id], "the webhook is listed")
+    check("secret" not in hooks[0].to_dict(), "a listed webhook has no secret")
+
     basic = base64.b64encode(f"walk:{token.parsed.token}".encode()).decode()
     crm = AuthenticatedClient(base_url=base, token=basic, prefix="Basic")
 
@@ -105,6 +128,18 @@ def main() -> None:
     check(again.status_code == 400 and isinstance(again.parsed, ErrorBody), "a second chat is refused (400)")
     check(again.parsed.message == ACTIVE and again.parsed.chat_id == chat.id, "row 12 with the active chat_id")
 
+    answered = reply.sync_detailed(
+        id=chat.id,
+        client=crm,
+        body=ReplyRequest(message="Your order shipped today.", agentId=agent.id),
+    )
+    check(answered.status_code == 201 and isinstance(answered.parsed, MessageObject), "the agent replies (201)")
+    check(answered.parsed.direction == "outbound" and answered.parsed.delivery_status == "queued", "queued outbound")
+    check(answered.parsed.chat_id == chat.id and answered.parsed.agent_id == agent.id, "in the chat, by the agent")
+    conversation = chat_messages.sync_detailed(id=chat.id, client=crm)
+    check(conversation.status_code == 200 and len(conversation.parsed) == 2, "the chat holds both messages")
+    check(conversation.headers.get("x-total-count") == "2", "X-Total-Count is 2")
+
     fetched = get_chat.sync(id=chat.id, client=crm)
     check(fetched is not None and fetched.to_dict() == chat.to_dict(), "GET the chat answers the same object")
 
@@ -116,6 +151,10 @@ def main() -> None:
     check(ended is not None and ended.status == "finished", "POST .../end finishes the chat")
     check(ended.disconnected_by == "disconnected_by_agent" and ended.ends_at is not None, "ended by the agent")
     check(all(p.status == "disconnected" for p in ended.participants), "every participant disconnected")
+
+    deliveries = list_webhook_deliveries.sync_detailed(subdomain="walk", id=hook.parsed.id, client=admin)
+    kinds = sorted(d.event_type.value for d in deliveries.parsed)
+    check(deliveries.status_code == 200 and kinds == ["chat.created", "chat.ended"], "the webhook's events are queued")
 
     twice = end_chat.sync_detailed(id=chat.id, client=crm, body=EndChatRequest())
     check(twice.status_code == 409, "ending it again is a conflict (409)")
