@@ -19,10 +19,11 @@ ids in paths that are not integers answer 404.",
     tags(
         (name = "sms", description = "Send an outbound SMS (the CCAI-compatible endpoint)."),
         (name = "chats", description = "Chats after creation."),
-        (name = "admin", description = "Tenants, API tokens, outbound numbers and agents. Admin JWT."),
+        (name = "admin", description = "Tenants, API tokens, outbound numbers, agents, opt-outs and event webhook endpoints. Admin JWT. Event deliveries carry the `Event` schema."),
         (name = "operations", description = "Health, readiness and this document. No auth."),
         (name = "webhooks", description = "Provider callbacks: delivery reports and consumer replies, checked with `X-Twilio-Signature` against `SMS_PUBLIC_URL`."),
     ),
+    components(schemas(crate::wire::webhooks::Event)),
     modifiers(&Security, &Servers)
 )]
 pub struct ApiDoc;

@@ -173,3 +173,38 @@ impl From<&DeliveryRow> for DeliveryOut {
         }
     }
 }
+
+/// The body of every event delivery: a `POST` of this JSON to the endpoint's URL, with the
+/// headers `webhook-id` (the event's id, the same on every retry), `webhook-timestamp` (Unix
+/// seconds of the attempt) and `webhook-signature` (`v1,` and the Base64 of HMAC-SHA256 over
+/// `{webhook-id}.{webhook-timestamp}.{body}` keyed with the decoded secret after `whsec_`; two
+/// such values, separated by a space, for 24 hours after a rotation).
+#[derive(Debug, ToSchema)]
+#[schema(example = json!({
+    "type": "message.received", "timestamp": "2026-12-03T10:04:40.000Z",
+    "data": {"chat_id": 114, "end_user_number": "+14155550100", "message": {
+        "id": 8, "chat_id": 114, "direction": "inbound", "body": "Thanks!", "segments": 1,
+        "delivery_status": "received", "provider_message_id": "SM5d3c", "error": null, "agent_id": null,
+        "media": [], "created_at": "2026-12-03T10:04:40.000Z", "updated_at": "2026-12-03T10:04:40.000Z"}}
+}))]
+#[allow(dead_code)]
+pub struct Event {
+    /// The event type.
+    #[schema(rename = "type")]
+    kind: EventType,
+    /// When it happened (the format of the chat object's timestamps).
+    timestamp: String,
+    /// `chat.*`: `{"chat"}`; `message.*`: `{"chat_id", "end_user_number", "message"}`;
+    /// `consumer.*`: `{"end_user_number", "keyword", "chat_id"}`.
+    data: EventData,
+}
+
+/// What an event carries, by its type.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+pub enum EventData {
+    Chat(sms_service::ChatEventData),
+    Message(sms_service::MessageEventData),
+    Consumer(sms_service::ConsumerEventData),
+}

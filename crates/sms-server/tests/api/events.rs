@@ -202,6 +202,18 @@ async fn every_event_type_reaches_the_receiver_signed(backend: Backend) {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), all.len(), "one delivery per event, each its own id");
+
+    // Visible to the operator: deliveries by outcome, the backlog, the events written.
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let metrics = metrics.text().await.unwrap_or_default();
+    for series in [
+        "sms_event_deliveries_total{outcome=\"delivered\"}",
+        "sms_event_backlog ",
+        "sms_events_total{type=\"chat.created\"}",
+        "sms_delivery_backlog ",
+    ] {
+        assert!(metrics.contains(series), "{series} in /metrics");
+    }
 }
 
 async fn failures_are_retried_under_one_id(backend: Backend) {
