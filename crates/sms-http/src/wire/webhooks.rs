@@ -203,6 +203,7 @@ pub struct Event {
 #[derive(Debug, Serialize, ToSchema)]
 #[allow(dead_code)]
 #[serde(untagged)]
+#[allow(clippy::large_enum_variant)] // documentation only: never built
 pub enum EventData {
     Chat(sms_service::ChatEventData),
     Message(sms_service::MessageEventData),
