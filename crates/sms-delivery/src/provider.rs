@@ -24,6 +24,10 @@ pub enum SendError {
     /// Any other refusal: the message fails with this reason.
     #[error("{0}")]
     Permanent(String),
+    /// The recipient unsubscribed at the provider (Twilio's error 21610): the message fails
+    /// with this reason, and the number is opted out.
+    #[error("{0}")]
+    Unsubscribed(String),
 }
 
 /// Hands a message to an SMS carrier (or stand-in). Answers the provider's message id, if any.

@@ -11,6 +11,9 @@ use crate::{classify, transport, Outgoing, Provider, SendError};
 /// Twilio's own API, where `TWILIO_BASE_URL` points unless set.
 pub const DEFAULT_BASE_URL: &str = "https://api.twilio.com";
 
+/// Twilio's error for a send to a number that unsubscribed (replied STOP) at Twilio.
+pub const UNSUBSCRIBED: i64 = 21610;
+
 pub struct TwilioProvider {
     client: reqwest::Client,
     base_url: String,
@@ -71,6 +74,9 @@ impl Provider for TwilioProvider {
             Ok(Refusal { message: Some(m), .. }) => format!("twilio {}: {m}", status.as_u16()),
             _ => format!("twilio {}", status.as_u16()),
         };
+        if matches!(serde_json::from_str::<Refusal>(&text), Ok(Refusal { code: Some(UNSUBSCRIBED), .. })) {
+            return Err(SendError::Unsubscribed(reason));
+        }
         classify(status, reason).map(|()| None)
     }
 

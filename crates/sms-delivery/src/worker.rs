@@ -56,6 +56,8 @@ pub enum Outcome {
     Retry { next_attempt_at: chrono::NaiveDateTime, error: String },
     /// It will not be sent.
     Failed { error: String },
+    /// It will not be sent: the recipient unsubscribed at the provider.
+    Unsubscribed { error: String },
 }
 
 /// Records an attempt's outcome on a message this worker is sending. The application
@@ -100,9 +102,14 @@ pub fn settle(
         Outcome::Retry { next_attempt_at, error } => {
             delivery::mark_retry(conn, message_id, *next_attempt_at, error, now)
         }
-        Outcome::Failed { error } => delivery::mark_failed(conn, message_id, error, now),
+        Outcome::Failed { error } | Outcome::Unsubscribed { error } => {
+            delivery::mark_failed(conn, message_id, error, now)
+        }
     }
 }
+
+/// The `automatic` mark of an opt-out's confirmation.
+pub const OPT_OUT_CONFIRMATION: &str = "opt_out";
 
 /// How often the backlog gauge is read.
 const BACKLOG_EVERY: Duration = Duration::from_secs(5);
@@ -181,13 +188,23 @@ impl Worker {
     }
 
     async fn deliver(&self, job: Job) {
-        if !job.tenant_active {
+        // Checked again right before the send: the tenant may have been switched off, or the
+        // consumer may have opted out, since the message was queued. The confirmation of an
+        // opt-out is the one message that goes to an opted-out number.
+        let refusal = if !job.tenant_active {
+            Some("tenant deactivated")
+        } else if job.opted_out && job.message.automatic.as_deref() != Some(OPT_OUT_CONFIRMATION) {
+            Some("opted out")
+        } else {
+            None
+        };
+        if let Some(error) = refusal {
             let id = job.message.id;
-            let failed = self.record(id, Outcome::Failed { error: "tenant deactivated".into() }).await;
+            let failed = self.record(id, Outcome::Failed { error: error.into() }).await;
             metrics::counter!("sms_delivery_attempts_total", "provider" => self.provider.name(), "outcome" => "failed")
                 .increment(1);
             if let Err(e) = failed {
-                tracing::warn!(message_id = id, error = %e, "delivery: could not fail a deactivated tenant's message");
+                tracing::warn!(message_id = id, error = %e, "delivery: could not fail a message that may not be sent");
             }
             return;
         }
@@ -210,7 +227,7 @@ impl Worker {
         let settings = &self.settings;
         let label = match &outcome {
             Ok(_) => "sent",
-            Err(SendError::Permanent(_)) => "failed",
+            Err(SendError::Permanent(_) | SendError::Unsubscribed(_)) => "failed",
             Err(SendError::Transient(_)) if attempts >= settings.max_attempts => "failed",
             Err(SendError::Transient(_)) => "retry",
         };
@@ -220,6 +237,7 @@ impl Worker {
         let outcome = match outcome {
             Ok(provider_message_id) => Outcome::Sent { provider_message_id },
             Err(SendError::Permanent(error)) => Outcome::Failed { error },
+            Err(SendError::Unsubscribed(error)) => Outcome::Unsubscribed { error },
             Err(SendError::Transient(reason)) if attempts >= settings.max_attempts => {
                 Outcome::Failed { error: format!("{reason} (gave up after {attempts} attempts)") }
             }

@@ -60,19 +60,29 @@ pub fn retry_delay(attempt: u32, base: Duration, max: Duration, random_unit: f64
 /// What a consumer's reply asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keyword {
+    /// `STOP`, `STOPALL`, `UNSUBSCRIBE`, `CANCEL`, `END`, `QUIT`, `REVOKE`, `OPTOUT`.
     OptOut,
+    /// `START`, `UNSTOP`.
     OptIn,
+    /// `YES`: an opt-in only from a number that is opted out; otherwise an ordinary reply.
+    Yes,
+    /// `HELP`, `INFO`.
+    Help,
 }
 
-/// `STOP`, `STOPALL`, `UNSUBSCRIBE`, `CANCEL`, `END`, `QUIT` opt out; `START`, `UNSTOP` opt back
-/// in; only when the keyword is the whole message (any case, surrounding space ignored).
-pub fn keyword(body: &str) -> Option<Keyword> {
-    let word = body.trim().to_uppercase();
-    match word.as_str() {
-        "STOP" | "STOPALL" | "UNSUBSCRIBE" | "CANCEL" | "END" | "QUIT" => Some(Keyword::OptOut),
-        "START" | "UNSTOP" => Some(Keyword::OptIn),
-        _ => None,
-    }
+/// The keyword a reply is, if it is one: the whole message, trimmed of surrounding white space
+/// and of trailing `.` or `!`, equal to a keyword in any case. Answers the keyword as matched,
+/// in capitals, too.
+pub fn keyword(body: &str) -> Option<(Keyword, String)> {
+    let word = body.trim().trim_end_matches(['.', '!']).trim_end().to_uppercase();
+    let kind = match word.as_str() {
+        "STOP" | "STOPALL" | "UNSUBSCRIBE" | "CANCEL" | "END" | "QUIT" | "REVOKE" | "OPTOUT" => Keyword::OptOut,
+        "START" | "UNSTOP" => Keyword::OptIn,
+        "YES" => Keyword::Yes,
+        "HELP" | "INFO" => Keyword::Help,
+        _ => return None,
+    };
+    Some((kind, word))
 }
 
 #[cfg(test)]
@@ -109,16 +119,32 @@ mod tests {
         assert!(mid > Duration::from_secs(2) && mid < Duration::from_secs(4));
     }
 
+    fn kind(text: &str) -> Option<Keyword> {
+        keyword(text).map(|(k, _)| k)
+    }
+
     #[test]
     fn keywords_are_whole_messages_in_any_case() {
-        for word in ["STOP", "stop", " Stop ", "STOPALL", "unsubscribe", "Cancel", "END", "quit"] {
-            assert_eq!(keyword(word), Some(Keyword::OptOut), "{word}");
+        for word in ["STOP", "stop", " Stop ", "STOPALL", "unsubscribe", "Cancel", "END", "quit", "Revoke", "optout"] {
+            assert_eq!(kind(word), Some(Keyword::OptOut), "{word}");
         }
         for word in ["START", "unstop", " Start"] {
-            assert_eq!(keyword(word), Some(Keyword::OptIn), "{word}");
+            assert_eq!(kind(word), Some(Keyword::OptIn), "{word}");
         }
-        for text in ["stop please", "please stop", "STOP!", "", "yes"] {
-            assert_eq!(keyword(text), None, "{text}");
+        assert_eq!(kind("yes"), Some(Keyword::Yes));
+        for word in ["HELP", "help", "Info", "INFO."] {
+            assert_eq!(kind(word), Some(Keyword::Help), "{word}");
         }
+        for text in ["stop please", "please stop", "", "yes please", "opt out", "STOP?", "S T O P", ".STOP"] {
+            assert_eq!(kind(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn trailing_stops_and_bangs_are_ignored() {
+        for text in ["Stop.", "STOP!", "stop!!", " Stop. ", "stop .", "stop!.!", "\tSTOP\n"] {
+            assert_eq!(keyword(text), Some((Keyword::OptOut, "STOP".to_owned())), "{text:?}");
+        }
+        assert_eq!(keyword("Revoke!"), Some((Keyword::OptOut, "REVOKE".to_owned())));
     }
 }

@@ -60,6 +60,9 @@ pub enum SmsError {
     /// The consumer opted out of SMS from this tenant.
     #[error("end_user_number has opted out")]
     OptedOut,
+    /// The tenant's quiet hours, in the consumer's local time (checked after the opt-out).
+    #[error("end_user_number is in quiet hours")]
+    QuietHours,
     /// The consumer already has an active chat (the one-active-session rule, checked last);
     /// carries its id when it is known.
     #[error("Outbound SMS failed. Consumer is already in an active SMS session.")]

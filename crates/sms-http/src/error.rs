@@ -150,6 +150,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Body(e) => e.into(),
             ServiceError::Input(e) => Self::bad_request(e.to_string()),
             ServiceError::Invalid(message) => Self::bad_request(message),
+            ServiceError::Missing(message) => Self::new(StatusCode::NOT_FOUND, message),
             ServiceError::Unauthorized { message, realm } => {
                 let challenge = match realm {
                     Realm::Tenant => TENANT_CHALLENGE,

@@ -121,6 +121,11 @@ mod tests {
             rate_limit_burst: 20,
             created_at: NaiveDateTime::default(),
             active: true,
+            help_text: None,
+            opt_out_text: None,
+            opt_in_text: None,
+            quiet_hours_start: None,
+            quiet_hours_end: None,
         }
     }
 

@@ -8,7 +8,7 @@ use sms_store::delivery::{self, Inbound, StatusReport};
 use sms_store::{DbConn, Tenant};
 
 use crate::events::{self, ConsumerEventData};
-use crate::views::MessageObject;
+use crate::views::{MediaObject, MessageObject};
 
 use crate::error::{Result, ServiceError};
 use crate::Service;
@@ -104,8 +104,12 @@ impl Service {
     /// A consumer's reply. It joins the consumer's active chat with that number and restarts
     /// its timeout (and its lock's), or is kept aside when there is none; either way the tenant
     /// hears of it. A keyword reply is kept the same way, then does what it asks: an opt-out
-    /// opts the number out of the tenant's messages and ends its active chat; an opt-in opts it
-    /// back in. Everything a reply changes, and its events, commit together.
+    /// opts the number out of the tenant's messages and ends its active chat; an opt-in (and
+    /// `YES` from an opted-out number) opts it back in; `HELP` asks for the tenant's help text.
+    /// Each is answered with the tenant's text for it, when it has one, from the number the
+    /// consumer wrote to. A callback whose `MessageSid` the tenant has taken already changes
+    /// nothing; one whose `To` is not the tenant's number is refused and records nothing.
+    /// Everything a reply changes, and its events, commit together.
     pub async fn twilio_inbound(&self, subdomain: &str, form: Form<'_>) -> Result<()> {
         let (params, tenant) = self.verified(subdomain, &form).await?;
         let number = |name: &str| {
@@ -114,19 +118,29 @@ impl Service {
         };
         let (from, to) = (number("From")?, number("To")?);
         let text = params.get("Body").unwrap_or_default().to_owned();
-        let sid = params.get("MessageSid").map(str::to_owned);
+        let sid = params.get("MessageSid").filter(|s| !s.is_empty()).map(str::to_owned);
+        let media = inbound_media(&params)?;
         let (tenant_id, now) = (tenant.id, self.now());
+        let answers = Answers::of(&tenant);
         let timeout = chrono::Duration::minutes(i64::from(tenant.session_timeout_minutes));
-        let (inbound, ended) = self
+        let taken = self
             .db(move |conn| {
                 sms_store::transaction(conn, |conn| {
+                    if !sms_store::numbers::is_registered(conn, tenant_id, to.as_str())? {
+                        return Err(ServiceError::Missing("outbound_number is not found"));
+                    }
+                    if let Some(sid) = &sid {
+                        if !delivery::first_receipt(conn, tenant_id, sid, now)? {
+                            return Ok(None);
+                        }
+                    }
                     let reply = delivery::Reply {
                         from: &from,
                         to: &to,
                         body: &text,
                         segments: segments::count(&text),
                         sid: sid.as_deref(),
-                        media: None,
+                        media: media.as_deref(),
                     };
                     let inbound = delivery::record_inbound(conn, tenant_id, &reply, now, timeout)?;
                     let (chat_id, message) = match &inbound {
@@ -135,13 +149,20 @@ impl Service {
                     };
                     events::message(conn, EventType::MessageReceived, tenant_id, from.as_str(), message, now)?;
                     let ended = match keyword(&text) {
-                        Some(word) => consumer_keyword(conn, tenant_id, &from, word, &text, chat_id, now)?,
+                        Some((word, matched)) => {
+                            let said = Said { tenant_id, from: &from, to: &to, chat_id, keyword: &matched };
+                            said.obey(conn, word, &answers, now)?
+                        }
                         None => None,
                     };
-                    Ok::<_, ServiceError>((inbound, ended))
+                    Ok(Some((inbound, ended)))
                 })
             })
             .await?;
+        let Some((inbound, ended)) = taken else {
+            tracing::info!(tenant_id, "a callback already taken, replayed: nothing changed");
+            return Ok(());
+        };
         let chat_ended = ended.is_some();
         if let Some(ended) = ended {
             self.release_ended(&ended).await;
@@ -160,42 +181,112 @@ impl Service {
     }
 }
 
-/// What a keyword does, in the reply's transaction: an opt-out records the opt-out and ends the
-/// consumer's active chat (answered, so its lock can be released after the commit); an opt-in
-/// lifts the opt-out. Either is told as a `consumer.*` event.
-fn consumer_keyword(
-    conn: &mut DbConn,
-    tenant_id: i64,
-    from: &E164Number,
-    word: Keyword,
-    text: &str,
-    chat_id: Option<i64>,
-    now: chrono::NaiveDateTime,
-) -> Result<Option<EndedChat>, ServiceError> {
-    let data = |chat_id| ConsumerEventData {
-        end_user_number: from.as_str().to_owned(),
-        keyword: Some(keyword_text(text)),
-        chat_id,
-    };
-    match word {
-        Keyword::OptOut => {
-            let ended = delivery::opt_out(conn, tenant_id, from, now)?;
-            if let Some(ended) = &ended {
-                events::chat_by_id(conn, EventType::ChatEnded, tenant_id, ended.chat_id, now)?;
-            }
-            let chat_id = ended.as_ref().map(|e| e.chat_id).or(chat_id);
-            events::consumer(conn, EventType::ConsumerOptedOut, tenant_id, data(chat_id), now)?;
-            Ok(ended)
-        }
-        Keyword::OptIn => {
-            delivery::opt_in(conn, tenant_id, from.as_str())?;
-            events::consumer(conn, EventType::ConsumerOptedIn, tenant_id, data(chat_id), now)?;
-            Ok(None)
+/// The media of an inbound MMS: `NumMedia`, then `MediaUrl{N}` and `MediaContentType{N}` for N
+/// from 0, kept in order as `[{"url", "content_type"}]`; `None` without media.
+fn inbound_media(params: &Params) -> Result<Option<String>> {
+    let count = params.get("NumMedia").and_then(|n| n.trim().parse::<usize>().ok()).unwrap_or(0);
+    let media: Vec<MediaObject> = (0..count.min(MAX_INBOUND_MEDIA))
+        .filter_map(|n| {
+            let url = params.get(&format!("MediaUrl{n}"))?.to_owned();
+            let content_type = params.get(&format!("MediaContentType{n}")).filter(|t| !t.is_empty()).map(str::to_owned);
+            Some(MediaObject { url, content_type })
+        })
+        .collect();
+    if media.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(&media).map(Some).map_err(|e| ServiceError::Internal(e.to_string()))
+}
+
+/// Twilio forwards at most 10 media with a message.
+const MAX_INBOUND_MEDIA: usize = 10;
+
+/// The tenant's automatic answers to keywords.
+struct Answers {
+    help: Option<String>,
+    opt_out: Option<String>,
+    opt_in: Option<String>,
+}
+
+impl Answers {
+    fn of(tenant: &Tenant) -> Self {
+        Self {
+            help: tenant.help_text.clone(),
+            opt_out: tenant.opt_out_text.clone(),
+            opt_in: tenant.opt_in_text.clone(),
         }
     }
 }
 
-/// The keyword as matched: trimmed, in capitals.
-fn keyword_text(text: &str) -> String {
-    text.trim().to_uppercase()
+/// A keyword as a consumer said it.
+struct Said<'a> {
+    tenant_id: i64,
+    from: &'a E164Number,
+    /// The tenant's number the consumer wrote to: it answers.
+    to: &'a E164Number,
+    /// The chat the keyword joined, if any.
+    chat_id: Option<i64>,
+    /// The keyword as matched, in capitals.
+    keyword: &'a str,
+}
+
+impl Said<'_> {
+    /// Does what the keyword asks, in the reply's transaction, and answers it with the tenant's
+    /// text when it has one: an opt-out records the opt-out and ends the consumer's active chat
+    /// (answered, so its lock can be released after the commit); an opt-in lifts the opt-out;
+    /// `YES` is an opt-in only from an opted-out number. Each opt-out and opt-in is told as a
+    /// `consumer.*` event.
+    fn obey(
+        &self,
+        conn: &mut DbConn,
+        word: Keyword,
+        answers: &Answers,
+        now: chrono::NaiveDateTime,
+    ) -> Result<Option<EndedChat>, ServiceError> {
+        let tenant_id = self.tenant_id;
+        let data = |chat_id| ConsumerEventData {
+            end_user_number: self.from.as_str().to_owned(),
+            keyword: Some(self.keyword.to_owned()),
+            chat_id,
+        };
+        match word {
+            Keyword::OptOut => {
+                let ended = delivery::opt_out(conn, tenant_id, self.from, now)?;
+                if let Some(ended) = &ended {
+                    events::chat_by_id(conn, EventType::ChatEnded, tenant_id, ended.chat_id, now)?;
+                }
+                events::consumer(conn, EventType::ConsumerOptedOut, tenant_id, data(self.chat_id), now)?;
+                self.answer(conn, answers.opt_out.as_deref(), sms_delivery::OPT_OUT_CONFIRMATION, now)?;
+                Ok(ended)
+            }
+            Keyword::Yes if !delivery::is_opted_out(conn, tenant_id, self.from.as_str())? => Ok(None),
+            Keyword::OptIn | Keyword::Yes => {
+                delivery::opt_in(conn, tenant_id, self.from.as_str())?;
+                events::consumer(conn, EventType::ConsumerOptedIn, tenant_id, data(self.chat_id), now)?;
+                self.answer(conn, answers.opt_in.as_deref(), "opt_in", now)?;
+                Ok(None)
+            }
+            Keyword::Help => {
+                self.answer(conn, answers.help.as_deref(), "help", now)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Queues the tenant's answer, if it has one, from the number the consumer wrote to; it
+    /// appears in the chat the keyword joined.
+    fn answer(&self, conn: &mut DbConn, text: Option<&str>, kind: &str, now: chrono::NaiveDateTime) -> Result<()> {
+        let Some(text) = text else { return Ok(()) };
+        let answer = delivery::Automatic {
+            tenant_id: self.tenant_id,
+            chat_id: self.chat_id,
+            from: self.to.as_str(),
+            to: self.from.as_str(),
+            body: text,
+            segments: segments::count(text),
+            kind,
+        };
+        delivery::queue_automatic(conn, &answer, now)?;
+        Ok(())
+    }
 }

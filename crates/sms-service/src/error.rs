@@ -42,6 +42,10 @@ pub enum ServiceError {
     /// The resource does not exist for this caller (another tenant's answers the same).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Something a request names does not exist, with the exact message the contract gives
+    /// (an inbound callback's `To` that is not the tenant's: `outbound_number is not found`).
+    #[error("{0}")]
+    Missing(&'static str),
     /// The resource is not in a state that allows the operation, or a unique value is taken.
     #[error("{0}")]
     Conflict(&'static str),

@@ -8,6 +8,7 @@ use sms_delivery::{Outcome, Outcomes};
 use sms_domain::EventType;
 use sms_store::{DbConn, StoreError};
 
+use crate::events::ConsumerEventData;
 use crate::views::MessageObject;
 
 /// The application's [`Outcomes`], given to every delivery worker.
@@ -28,7 +29,15 @@ impl Outcomes for OutboxOutcomes {
             }
             let (tenant_id, number) = (message.tenant_id, message.to_number.clone());
             let view = MessageObject::from(&message);
-            crate::events::message(conn, EventType::MessageStatusUpdated, tenant_id, &number, view, now)
+            crate::events::message(conn, EventType::MessageStatusUpdated, tenant_id, &number, view, now)?;
+            // Twilio's 21610: the consumer unsubscribed there; they are opted out here too.
+            if matches!(outcome, Outcome::Unsubscribed { .. })
+                && sms_store::delivery::record_opt_out(conn, tenant_id, &number, now)?
+            {
+                let data = ConsumerEventData { end_user_number: number, keyword: None, chat_id: message.chat_id };
+                crate::events::consumer(conn, EventType::ConsumerOptedOut, tenant_id, data, now)?;
+            }
+            Ok(())
         })
     }
 }

@@ -65,11 +65,14 @@ impl Service {
         let policy =
             TenantPolicy { sms_enabled: tenant.sms_enabled, outbound_sms_enabled: tenant.outbound_sms_enabled };
         let addressed = request.addressing(policy)?;
+        let quiet = tenant_quiet_hours(tenant)
+            .is_some_and(|q| q.applies(&addressed.end_user, sms_domain::time::as_utc(self.now())));
         let send = SendPlan {
             tenant: tenant.clone(),
             content: request.content(),
             selector: request.agent_selector(),
             addressed,
+            quiet,
         };
         let tenant_id = tenant.id;
         let end_user = send.addressed.end_user.clone();
@@ -140,11 +143,21 @@ struct SendPlan {
     /// Checked before the write, answered after the outbound number's check.
     content: Result<Content, SmsError>,
     selector: AgentSelector,
+    /// It is quiet hours for the consumer (answered after the opt-out).
+    quiet: bool,
+}
+
+/// The tenant's quiet hours, if it has them (stored values were checked when set).
+fn tenant_quiet_hours(tenant: &Tenant) -> Option<sms_domain::QuietHours> {
+    sms_domain::QuietHours::from_settings(tenant.quiet_hours_start.as_deref(), tenant.quiet_hours_end.as_deref())
+        .ok()
+        .flatten()
 }
 
 impl SendPlan {
     /// The faults that need the tenant's tables, in order after the fields' own: the outbound
-    /// number, the message and ticket, the agent, the opt-out. Answers the agent.
+    /// number, the message and ticket, the agent, the opt-out; then quiet hours. Answers the
+    /// agent.
     fn checked(&self, conn: &mut DbConn) -> Result<Option<Agent>> {
         let (tenant_id, addressed) = (self.tenant.id, &self.addressed);
         let checks = sms_store::numbers::send_checks(conn, tenant_id, &addressed.outbound, &addressed.end_user)?;
@@ -156,12 +169,15 @@ impl SendPlan {
         if checks.opted_out {
             return Err(SmsError::OptedOut.into());
         }
+        if self.quiet {
+            return Err(SmsError::QuietHours.into());
+        }
         Ok(agent)
     }
 
     /// Writes the chat inside the caller's transaction. The usual send (a valid message, no
-    /// agent) reads nothing first: its table checks travel with the write, which answers which
-    /// of them refused it.
+    /// agent, not in quiet hours) reads nothing first: its table checks travel with the write,
+    /// which answers which of them refused it.
     fn write(
         &self,
         conn: &mut DbConn,
@@ -169,7 +185,8 @@ impl SendPlan {
         now: chrono::NaiveDateTime,
         remember: Option<(Claim, Render<ChatBundle>)>,
     ) -> Result<Opening> {
-        let agent = if self.content.is_ok() && self.selector.is_empty() { None } else { self.checked(conn)? };
+        let usual = self.content.is_ok() && self.selector.is_empty() && !self.quiet;
+        let agent = if usual { None } else { self.checked(conn)? };
         let content = self.content.clone()?;
         let tenant = &self.tenant;
         let spec = NewChatSpec {

@@ -155,6 +155,8 @@ impl Service {
         if purged > 0 {
             tracing::info!(count = purged, "purged replies kept aside past their retention");
         }
+        let before = now - self.inner.unrouted_retention;
+        self.db(move |conn| Ok(sms_store::delivery::purge_receipts(conn, before)?)).await?;
         let before = now - chrono::Duration::days(crate::EVENT_RETENTION_DAYS);
         let purged = self.db(move |conn| Ok(sms_store::events::purge_finished(conn, before)?)).await?;
         if purged > 0 {

@@ -225,7 +225,7 @@ impl From<&Message> for MessageObject {
     fn from(m: &Message) -> Self {
         Self {
             id: m.id,
-            chat_id: Some(m.chat_id),
+            chat_id: m.chat_id,
             direction: m.direction.as_str().to_owned(),
             body: m.body.clone(),
             segments: m.segments,

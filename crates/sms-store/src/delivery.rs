@@ -9,7 +9,7 @@ use sms_domain::{Direction, DisconnectedBy, E164Number};
 
 use crate::chats::EndedChat;
 use crate::models::NewMessage;
-use crate::schema::{chats, messages, opt_outs, tenants, unrouted_messages};
+use crate::schema::{chats, inbound_receipts, messages, opt_outs, tenants, unrouted_messages};
 use crate::tx::transaction;
 use crate::{Chat, DbConn, Message, OptOut, StoreError, UnroutedMessage, Window};
 
@@ -21,6 +21,8 @@ pub struct Job {
     pub subdomain: String,
     /// A deactivated tenant's messages are not sent.
     pub tenant_active: bool,
+    /// The consumer opted out of the tenant's messages (since the message was queued).
+    pub opted_out: bool,
 }
 
 const CLAIM_PG: &str =
@@ -81,12 +83,19 @@ pub fn claim(
         .filter(tenants::id.eq_any(&tenant_ids))
         .select((tenants::id, tenants::subdomain, tenants::active))
         .load(c))?;
+    let numbers: Vec<&str> = claimed.iter().map(|m| m.to_number.as_str()).collect();
+    let opted_out: Vec<(i64, String)> = db_run!(conn, |c| opt_outs::table
+        .filter(opt_outs::tenant_id.eq_any(&tenant_ids))
+        .filter(opt_outs::number.eq_any(&numbers))
+        .select((opt_outs::tenant_id, opt_outs::number))
+        .load(c))?;
     Ok(claimed
         .into_iter()
         .map(|message| {
             let tenant = names.iter().find(|(id, _, _)| *id == message.tenant_id);
             let subdomain = tenant.map(|(_, s, _)| s.clone()).unwrap_or_default();
-            Job { message, subdomain, tenant_active: tenant.is_some_and(|(_, _, active)| *active) }
+            let opted_out = opted_out.iter().any(|(t, n)| *t == message.tenant_id && *n == message.to_number);
+            Job { subdomain, tenant_active: tenant.is_some_and(|(_, _, active)| *active), opted_out, message }
         })
         .collect())
 }
@@ -252,7 +261,7 @@ pub fn record_inbound(
             return Ok(Inbound::Unrouted(Box::new(kept)));
         };
         let message = NewMessage {
-            chat_id: chat.id,
+            chat_id: Some(chat.id),
             tenant_id,
             direction: Direction::Inbound,
             body,
@@ -265,6 +274,7 @@ pub fn record_inbound(
             provider_message_id,
             agent_id: None,
             media,
+            automatic: None,
         };
         let message: Message = db_run!(conn, |c| diesel::insert_into(messages::table)
             .values(message)
@@ -282,6 +292,16 @@ pub fn record_inbound(
     })
 }
 
+/// Records that the consumer opted out of the tenant's messages; `false` when they had already.
+pub fn record_opt_out(conn: &mut DbConn, tenant_id: i64, number: &str, now: NaiveDateTime) -> Result<bool, StoreError> {
+    let inserted = db_run!(conn, |c| diesel::insert_into(opt_outs::table)
+        .values((opt_outs::tenant_id.eq(tenant_id), opt_outs::number.eq(number), opt_outs::created_at.eq(now)))
+        .on_conflict((opt_outs::tenant_id, opt_outs::number))
+        .do_nothing()
+        .execute(c))?;
+    Ok(inserted > 0)
+}
+
 /// Opts the consumer out and ends their active chat with the tenant, if any (answered, so its
 /// lock can be released).
 pub fn opt_out(
@@ -290,11 +310,7 @@ pub fn opt_out(
     number: &E164Number,
     now: NaiveDateTime,
 ) -> Result<Option<EndedChat>, StoreError> {
-    db_run!(conn, |c| diesel::insert_into(opt_outs::table)
-        .values((opt_outs::tenant_id.eq(tenant_id), opt_outs::number.eq(number.as_str()), opt_outs::created_at.eq(now)))
-        .on_conflict((opt_outs::tenant_id, opt_outs::number))
-        .do_nothing()
-        .execute(c))?;
+    record_opt_out(conn, tenant_id, number.as_str(), now)?;
     let Some(chat) = crate::chats::active_chat(conn, tenant_id, number)? else { return Ok(None) };
     match crate::chats::end(conn, tenant_id, chat.id, DisconnectedBy::EndUser, now)? {
         crate::chats::EndOutcome::Ended { ended, .. } => Ok(Some(ended)),
@@ -339,4 +355,63 @@ pub fn backlog(conn: &mut DbConn) -> Result<i64, StoreError> {
     let waiting = messages::table
         .filter(messages::delivery_status.eq_any([DeliveryStatus::Queued.as_str(), DeliveryStatus::Sending.as_str()]));
     db_run!(conn, |c| waiting.count().get_result(c)).map_err(StoreError::from)
+}
+
+/// Takes note of an inbound callback's `MessageSid`; `false` when the tenant had taken it
+/// already (a replay).
+pub fn first_receipt(conn: &mut DbConn, tenant_id: i64, sid: &str, now: NaiveDateTime) -> Result<bool, StoreError> {
+    let inserted = db_run!(conn, |c| diesel::insert_into(inbound_receipts::table)
+        .values((
+            inbound_receipts::tenant_id.eq(tenant_id),
+            inbound_receipts::message_sid.eq(sid),
+            inbound_receipts::created_at.eq(now),
+        ))
+        .on_conflict((inbound_receipts::tenant_id, inbound_receipts::message_sid))
+        .do_nothing()
+        .execute(c))?;
+    Ok(inserted > 0)
+}
+
+/// Forgets the receipts taken before `before`; answers how many.
+pub fn purge_receipts(conn: &mut DbConn, before: NaiveDateTime) -> Result<usize, StoreError> {
+    db_run!(conn, |c| diesel::delete(inbound_receipts::table.filter(inbound_receipts::created_at.lt(before)))
+        .execute(c))
+    .map_err(StoreError::from)
+}
+
+/// An automatic answer to a keyword.
+#[derive(Debug, Clone, Copy)]
+pub struct Automatic<'a> {
+    pub tenant_id: i64,
+    /// The consumer's chat it appears in, if any.
+    pub chat_id: Option<i64>,
+    /// The number the consumer wrote to, which answers.
+    pub from: &'a str,
+    pub to: &'a str,
+    pub body: &'a str,
+    pub segments: i32,
+    /// The keyword it answers: `help`, `opt_out` or `opt_in`.
+    pub kind: &'a str,
+}
+
+/// Queues an automatic answer for delivery.
+pub fn queue_automatic(conn: &mut DbConn, answer: &Automatic<'_>, now: NaiveDateTime) -> Result<Message, StoreError> {
+    let new = NewMessage {
+        chat_id: answer.chat_id,
+        tenant_id: answer.tenant_id,
+        direction: Direction::Outbound,
+        body: answer.body,
+        segments: answer.segments,
+        delivery_status: DeliveryStatus::Queued,
+        created_at: now,
+        updated_at: now,
+        from_number: answer.from,
+        to_number: answer.to,
+        provider_message_id: None,
+        agent_id: None,
+        media: None,
+        automatic: Some(answer.kind),
+    };
+    db_run!(conn, |c| diesel::insert_into(messages::table).values(new).returning(Message::as_returning()).get_result(c))
+        .map_err(StoreError::from)
 }

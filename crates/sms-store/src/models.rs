@@ -23,6 +23,13 @@ pub struct Tenant {
     pub created_at: NaiveDateTime,
     /// A deactivated tenant's credentials, callbacks and queued messages are refused.
     pub active: bool,
+    /// The automatic answers to HELP, opt-out and opt-in keywords; `None`: no answer.
+    pub help_text: Option<String>,
+    pub opt_out_text: Option<String>,
+    pub opt_in_text: Option<String>,
+    /// Quiet hours, `"HH:MM"` in the consumer's local time; both `None`: none.
+    pub quiet_hours_start: Option<String>,
+    pub quiet_hours_end: Option<String>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -38,9 +45,15 @@ pub struct NewTenant {
     pub rate_limit_burst: i32,
     pub created_at: NaiveDateTime,
     pub active: bool,
+    pub help_text: Option<String>,
+    pub opt_out_text: Option<String>,
+    pub opt_in_text: Option<String>,
+    pub quiet_hours_start: Option<String>,
+    pub quiet_hours_end: Option<String>,
 }
 
-/// A partial update of a tenant; `None` leaves a field as it is.
+/// A partial update of a tenant; `None` leaves a field as it is (for the nullable fields, the
+/// inner `None` clears them).
 #[derive(Debug, Clone, Default, AsChangeset)]
 #[diesel(table_name = tenants)]
 pub struct TenantChanges {
@@ -52,6 +65,11 @@ pub struct TenantChanges {
     pub rate_limit_per_second: Option<i32>,
     pub rate_limit_burst: Option<i32>,
     pub active: Option<bool>,
+    pub help_text: Option<Option<String>>,
+    pub opt_out_text: Option<Option<String>>,
+    pub opt_in_text: Option<Option<String>>,
+    pub quiet_hours_start: Option<Option<String>>,
+    pub quiet_hours_end: Option<Option<String>>,
 }
 
 impl TenantChanges {
@@ -64,6 +82,11 @@ impl TenantChanges {
             && self.rate_limit_per_second.is_none()
             && self.rate_limit_burst.is_none()
             && self.active.is_none()
+            && self.help_text.is_none()
+            && self.opt_out_text.is_none()
+            && self.opt_in_text.is_none()
+            && self.quiet_hours_start.is_none()
+            && self.quiet_hours_end.is_none()
     }
 }
 
@@ -226,7 +249,8 @@ pub(crate) struct NewParticipant {
 #[diesel(table_name = messages)]
 pub struct Message {
     pub id: i64,
-    pub chat_id: i64,
+    /// `None` for an automatic answer to a consumer with no active chat.
+    pub chat_id: Option<i64>,
     pub tenant_id: i64,
     #[diesel(deserialize_as = String)]
     pub direction: Direction,
@@ -247,12 +271,14 @@ pub struct Message {
     pub agent_id: Option<i64>,
     /// An MMS's media: a JSON array of `{"url", "content_type"}`; `None` when there is none.
     pub media: Option<String>,
+    /// The keyword an automatic answer answers (`help`, `opt_out`, `opt_in`).
+    pub automatic: Option<String>,
 }
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = messages)]
 pub(crate) struct NewMessage<'a> {
-    pub chat_id: i64,
+    pub chat_id: Option<i64>,
     pub tenant_id: i64,
     #[diesel(serialize_as = String)]
     pub direction: Direction,
@@ -267,6 +293,7 @@ pub(crate) struct NewMessage<'a> {
     pub provider_message_id: Option<&'a str>,
     pub agent_id: Option<i64>,
     pub media: Option<&'a str>,
+    pub automatic: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

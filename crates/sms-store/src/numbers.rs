@@ -74,3 +74,11 @@ pub fn send_checks(
         db_run!(conn, |c| diesel::select((exists(registered), exists(opted_out))).get_result(c))?;
     Ok(SendChecks { outbound_registered, opted_out })
 }
+
+/// Whether `number` is one of the tenant's outbound numbers.
+pub fn is_registered(conn: &mut DbConn, tenant_id: i64, number: &str) -> Result<bool, StoreError> {
+    let found = outbound_numbers::table
+        .filter(outbound_numbers::tenant_id.eq(tenant_id))
+        .filter(outbound_numbers::number.eq(number));
+    db_run!(conn, |c| diesel::select(diesel::dsl::exists(found)).get_result(c)).map_err(StoreError::from)
+}

@@ -13,6 +13,11 @@ diesel::table! {
         rate_limit_burst -> Integer,
         created_at -> Timestamp,
         active -> Bool,
+        help_text -> Nullable<Text>,
+        opt_out_text -> Nullable<Text>,
+        opt_in_text -> Nullable<Text>,
+        quiet_hours_start -> Nullable<Text>,
+        quiet_hours_end -> Nullable<Text>,
     }
 }
 
@@ -98,7 +103,7 @@ diesel::table! {
 diesel::table! {
     messages (id) {
         id -> BigInt,
-        chat_id -> BigInt,
+        chat_id -> Nullable<BigInt>,
         tenant_id -> BigInt,
         direction -> Text,
         body -> Text,
@@ -115,6 +120,7 @@ diesel::table! {
         locked_until -> Nullable<Timestamp>,
         agent_id -> Nullable<BigInt>,
         media -> Nullable<Text>,
+        automatic -> Nullable<Text>,
     }
 }
 
@@ -199,6 +205,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    inbound_receipts (id) {
+        id -> BigInt,
+        tenant_id -> BigInt,
+        message_sid -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(api_tokens -> tenants (tenant_id));
 diesel::joinable!(outbound_numbers -> tenants (tenant_id));
 diesel::joinable!(agents -> tenants (tenant_id));
@@ -223,5 +238,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     webhook_endpoints,
     events,
-    webhook_deliveries
+    webhook_deliveries,
+    inbound_receipts
 );

@@ -86,6 +86,11 @@ fn new_tenant(subdomain: &str) -> NewTenant {
         rate_limit_burst: 20,
         created_at: now_millis(),
         active: true,
+        help_text: None,
+        opt_out_text: None,
+        opt_in_text: None,
+        quiet_hours_start: None,
+        quiet_hours_end: None,
     }
 }
 
@@ -438,14 +443,18 @@ fn delivery_outbox(_db: &TestDb, store: &Store) {
         .collect();
     let jobs = ok(delivery::claim(&mut c, now, lease(now), 2));
     let seen: Vec<_> = jobs.iter().map(|j| (j.message.chat_id, j.message.attempts, j.subdomain.as_str())).collect();
-    assert_eq!(seen, [(chat_ids[0], 1, "acme"), (chat_ids[1], 1, "acme")], "the first two, one attempt each");
+    assert_eq!(
+        seen,
+        [(Some(chat_ids[0]), 1, "acme"), (Some(chat_ids[1]), 1, "acme")],
+        "the first two, one attempt each"
+    );
     let leased = |j: &delivery::Job| (j.message.delivery_status, j.message.locked_until);
     assert!(jobs.iter().all(|j| leased(j) == (DeliveryStatus::Sending, Some(lease(now)))), "leased: {jobs:?}");
     let (m1, m2) = (jobs[0].message.id, jobs[1].message.id);
-    let claim = |c: &mut DbConn, at: NaiveDateTime| -> Vec<(i64, i32)> {
+    let claim = |c: &mut DbConn, at: NaiveDateTime| -> Vec<(Option<i64>, i32)> {
         ok(delivery::claim(c, at, lease(at), 10)).into_iter().map(|j| (j.message.chat_id, j.message.attempts)).collect()
     };
-    assert_eq!(claim(&mut c, now), [(chat_ids[2], 1)], "the rest, within the limit");
+    assert_eq!(claim(&mut c, now), [(Some(chat_ids[2]), 1)], "the rest, within the limit");
     assert!(claim(&mut c, now).is_empty(), "nothing is claimed twice while leased");
     let m3 = outbound(&mut c, chat_ids[2]).id;
 
@@ -457,8 +466,8 @@ fn delivery_outbox(_db: &TestDb, store: &Store) {
     assert_eq!((retry.delivery_status, retry.error.as_deref()), (DeliveryStatus::Queued, Some("timeout")));
     assert_eq!((sent.locked_until, retry.locked_until, retry.next_attempt_at), (None, None, Some(due)), "leases end");
     assert!(claim(&mut c, now + Duration::seconds(10)).is_empty(), "the retry is not due, the lease holds");
-    assert_eq!(claim(&mut c, now + Duration::seconds(45)), [(chat_ids[2], 2)], "a lapsed lease is claimed again");
-    assert_eq!(claim(&mut c, now + Duration::seconds(61)), [(chat_ids[1], 2)], "the retry, once due");
+    assert_eq!(claim(&mut c, now + Duration::seconds(45)), [(Some(chat_ids[2]), 2)], "a lapsed lease is claimed again");
+    assert_eq!(claim(&mut c, now + Duration::seconds(61)), [(Some(chat_ids[1]), 2)], "the retry, once due");
     ok(delivery::mark_failed(&mut c, m3, "unreachable", now));
     ok(delivery::mark_sent(&mut c, m1, Some("SM-late"), now));
     let failed = outbound(&mut c, chat_ids[2]);
@@ -497,7 +506,7 @@ fn replies_and_opt_outs(db: &TestDb, store: &Store) {
         Inbound::Joined { chat: joined, end_user_number, message } => {
             assert_eq!((joined.id, joined.last_activity_at, joined.expires_at), (chat.id, at, at + timeout));
             assert_eq!(end_user_number, CONSUMER);
-            assert_eq!((message.chat_id, message.body.as_str()), (chat.id, "Yes please"), "the stored reply");
+            assert_eq!((message.chat_id, message.body.as_str()), (Some(chat.id), "Yes please"), "the stored reply");
         }
         Inbound::Unrouted(_) => panic!("the reply belongs to the active chat"),
     }

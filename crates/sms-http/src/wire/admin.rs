@@ -51,6 +51,29 @@ pub struct TenantCreate {
     #[schema(minimum = 1, maximum = 1000000)]
     #[serde(default, deserialize_with = "integer")]
     pub rate_limit_burst: Option<i32>,
+    /// The answer to `HELP`/`INFO`, sent from the number the consumer wrote to; 1 to 320
+    /// characters, null (the default) for none.
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 320)]
+    #[serde(default, deserialize_with = "double_option")]
+    pub help_text: Option<Option<String>>,
+    /// The confirmation of an opt-out keyword: the one message sent to an opted-out number;
+    /// 1 to 320 characters, null for none.
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 320)]
+    #[serde(default, deserialize_with = "double_option")]
+    pub opt_out_text: Option<Option<String>>,
+    /// The answer to an opt-in keyword; 1 to 320 characters, null for none.
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 320)]
+    #[serde(default, deserialize_with = "double_option")]
+    pub opt_in_text: Option<Option<String>>,
+    /// Quiet hours start, `"HH:MM"` (24-hour) in the consumer's local time; set with
+    /// `quiet_hours_end`, or both null (the default) for none.
+    #[schema(value_type = Option<String>, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "20:00")]
+    #[serde(default, deserialize_with = "double_option")]
+    pub quiet_hours_start: Option<Option<String>>,
+    /// Quiet hours end (exclusive), `"HH:MM"`; a window may cross midnight.
+    #[schema(value_type = Option<String>, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "08:00")]
+    #[serde(default, deserialize_with = "double_option")]
+    pub quiet_hours_end: Option<Option<String>>,
 }
 
 /// The domain's input from either tenant body: they carry the same fields (a new tenant is
@@ -67,6 +90,11 @@ macro_rules! tenant_input {
             rate_limit_per_second: $t.rate_limit_per_second,
             rate_limit_burst: $t.rate_limit_burst,
             active: $active,
+            help_text: $t.help_text,
+            opt_out_text: $t.opt_out_text,
+            opt_in_text: $t.opt_in_text,
+            quiet_hours_start: $t.quiet_hours_start,
+            quiet_hours_end: $t.quiet_hours_end,
         }
     };
 }
@@ -113,6 +141,29 @@ pub struct TenantPatch {
     /// 401, its Twilio callbacks 404, its queued messages fail (`tenant deactivated`); `true`
     /// restores it. Nothing is deleted.
     pub active: Option<bool>,
+    /// The answer to `HELP`/`INFO`, sent from the number the consumer wrote to; 1 to 320
+    /// characters, null (the default) for none.
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 320)]
+    #[serde(default, deserialize_with = "double_option")]
+    pub help_text: Option<Option<String>>,
+    /// The confirmation of an opt-out keyword: the one message sent to an opted-out number;
+    /// 1 to 320 characters, null for none.
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 320)]
+    #[serde(default, deserialize_with = "double_option")]
+    pub opt_out_text: Option<Option<String>>,
+    /// The answer to an opt-in keyword; 1 to 320 characters, null for none.
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 320)]
+    #[serde(default, deserialize_with = "double_option")]
+    pub opt_in_text: Option<Option<String>>,
+    /// Quiet hours start, `"HH:MM"` (24-hour) in the consumer's local time; set with
+    /// `quiet_hours_end`, or both null (the default) for none.
+    #[schema(value_type = Option<String>, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "20:00")]
+    #[serde(default, deserialize_with = "double_option")]
+    pub quiet_hours_start: Option<Option<String>>,
+    /// Quiet hours end (exclusive), `"HH:MM"`; a window may cross midnight.
+    #[schema(value_type = Option<String>, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "08:00")]
+    #[serde(default, deserialize_with = "double_option")]
+    pub quiet_hours_end: Option<Option<String>>,
 }
 
 impl TryFrom<TenantPatch> for TenantUpdate {
@@ -136,6 +187,13 @@ pub struct TenantOut {
     pub rate_limit_burst: i32,
     /// Whether the tenant may use the service (default true).
     pub active: bool,
+    /// The automatic answers to HELP, opt-out and opt-in keywords (null: none).
+    pub help_text: Option<String>,
+    pub opt_out_text: Option<String>,
+    pub opt_in_text: Option<String>,
+    /// Quiet hours in the consumer's local time (null: none).
+    pub quiet_hours_start: Option<String>,
+    pub quiet_hours_end: Option<String>,
     pub created_at: String,
 }
 
@@ -151,6 +209,11 @@ impl From<&Tenant> for TenantOut {
             rate_limit_per_second: t.rate_limit_per_second,
             rate_limit_burst: t.rate_limit_burst,
             active: t.active,
+            help_text: t.help_text.clone(),
+            opt_out_text: t.opt_out_text.clone(),
+            opt_in_text: t.opt_in_text.clone(),
+            quiet_hours_start: t.quiet_hours_start.clone(),
+            quiet_hours_end: t.quiet_hours_end.clone(),
             created_at: format_timestamp(t.created_at),
         }
     }

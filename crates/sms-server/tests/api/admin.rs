@@ -18,7 +18,8 @@ async fn tenants(backend: Backend) {
         json!({
             "subdomain": "acme", "name": "Acme", "lang": "en", "sms_enabled": true, "outbound_sms_enabled": true,
             "session_timeout_minutes": 1440, "rate_limit_per_second": 10, "rate_limit_burst": 20, "active": true,
-            "created_at": created_at
+            "help_text": null, "opt_out_text": null, "opt_in_text": null, "quiet_hours_start": null,
+            "quiet_hours_end": null, "created_at": created_at
         })
     );
     let full = json!({
@@ -30,6 +31,9 @@ async fn tenants(backend: Backend) {
     let mut expected = full;
     expected["created_at"] = beta["created_at"].clone();
     expected["active"] = json!(true);
+    for key in ["help_text", "opt_out_text", "opt_in_text", "quiet_hours_start", "quiet_hours_end"] {
+        expected[key] = Value::Null;
+    }
     assert_eq!(beta, expected);
 
     assert_eq!(

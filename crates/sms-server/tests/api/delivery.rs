@@ -172,8 +172,9 @@ async fn replies_join_the_chat_and_stop_opts_out(backend: Backend) {
     let app = spawn_app_with(backend, twilio(&fake)).await;
     let t = app.seed_tenant("acme").await;
     let inbound = "/webhooks/twilio/acme/inbound";
+    // Each reply a message of its own: Twilio's MessageSid is the body (a replay changes nothing).
     let reply = |body: &'static str| {
-        vec![("From", "+14155550100"), ("To", "+16285550199"), ("Body", body), ("MessageSid", "SMin")]
+        vec![("From", "+14155550100"), ("To", "+16285550199"), ("Body", body), ("MessageSid", body)]
     };
 
     // No chat yet: kept aside, not lost.

@@ -21,3 +21,4 @@ mod replies;
 mod routing;
 mod rows;
 mod seed;
+mod texting;

@@ -19,6 +19,11 @@ impl Service {
             rate_limit_burst: draft.rate_limit_burst,
             created_at: self.now(),
             active: true,
+            help_text: draft.help_text,
+            opt_out_text: draft.opt_out_text,
+            opt_in_text: draft.opt_in_text,
+            quiet_hours_start: draft.quiet_hours_start,
+            quiet_hours_end: draft.quiet_hours_end,
         };
         self.db(move |conn| sms_store::tenants::create(conn, &new).map_err(conflict_as("tenant already exists"))).await
     }
@@ -38,7 +43,8 @@ impl Service {
         if update.subdomain.as_deref().is_some_and(|s| s != subdomain) {
             return Err(AdminInputError::SubdomainChange.into());
         }
-        let changes = TenantChanges {
+        let texting = update.texting;
+        let mut changes = TenantChanges {
             name: update.name,
             lang: update.lang,
             sms_enabled: update.sms_enabled,
@@ -47,6 +53,11 @@ impl Service {
             rate_limit_per_second: update.rate_limit_per_second,
             rate_limit_burst: update.rate_limit_burst,
             active: update.active,
+            help_text: texting.help_text.clone(),
+            opt_out_text: texting.opt_out_text.clone(),
+            opt_in_text: texting.opt_in_text.clone(),
+            quiet_hours_start: None,
+            quiet_hours_end: None,
         };
         let updated = self
             .for_tenant(subdomain, move |conn, tenant, _| {
@@ -54,6 +65,12 @@ impl Service {
                     changes.rate_limit_per_second.unwrap_or(tenant.rate_limit_per_second),
                     changes.rate_limit_burst.unwrap_or(tenant.rate_limit_burst),
                 )?;
+                // Quiet hours: both set or both null once the change is applied.
+                let current = (tenant.quiet_hours_start.as_deref(), tenant.quiet_hours_end.as_deref());
+                let (start, end) = texting.quiet_hours_after(current)?;
+                if texting.quiet_hours_start.is_some() || texting.quiet_hours_end.is_some() {
+                    (changes.quiet_hours_start, changes.quiet_hours_end) = (Some(start), Some(end));
+                }
                 sms_store::tenants::update(conn, tenant.id, &changes)?.ok_or(ServiceError::NotFound("tenant"))
             })
             .await;

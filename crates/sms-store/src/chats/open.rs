@@ -78,7 +78,7 @@ fn new_participants(spec: &NewChatSpec<'_>, chat_id: i64, end_user_id: i64) -> V
 /// The first message: outbound and queued, the delivery worker's outbox entry.
 fn first_message<'a>(spec: &'a NewChatSpec<'a>, chat_id: i64) -> NewMessage<'a> {
     NewMessage {
-        chat_id,
+        chat_id: Some(chat_id),
         tenant_id: spec.tenant_id,
         direction: Direction::Outbound,
         body: spec.message,
@@ -92,6 +92,7 @@ fn first_message<'a>(spec: &'a NewChatSpec<'a>, chat_id: i64) -> NewMessage<'a> 
         // The agent the chat is opened for writes its first message.
         agent_id: spec.agent.map(|a| a.id),
         media: None,
+        automatic: None,
     }
 }
 

@@ -143,7 +143,7 @@ fn bundles(conn: &mut DbConn, chats: Vec<Chat>) -> Result<Vec<ChatBundle>, Store
 
 /// A page of the chat's messages, oldest first, and how many it has.
 pub fn messages(conn: &mut DbConn, chat_id: i64, window: Window) -> Result<(Vec<Message>, i64), StoreError> {
-    let of_chat = messages::table.filter(messages::chat_id.eq(chat_id));
+    let of_chat = messages::table.filter(messages::chat_id.eq(Some(chat_id)));
     db_run!(conn, |c| {
         let total: i64 = of_chat.count().get_result(c)?;
         let rows = of_chat

@@ -73,7 +73,7 @@ pub fn reply(conn: &mut DbConn, chat: &Chat, reply: &NewReply<'_>) -> Result<Opt
     let end_user_number: String =
         db_run!(conn, |c| end_users::table.find(chat.end_user_id).select(end_users::number).first(c))?;
     let new = NewMessage {
-        chat_id: chat.id,
+        chat_id: Some(chat.id),
         tenant_id: chat.tenant_id,
         direction: Direction::Outbound,
         body: reply.body,
@@ -86,6 +86,7 @@ pub fn reply(conn: &mut DbConn, chat: &Chat, reply: &NewReply<'_>) -> Result<Opt
         provider_message_id: None,
         agent_id: reply.agent.map(|a| a.id),
         media: reply.media,
+        automatic: None,
     };
     let message = db_run!(conn, |c| diesel::insert_into(messages::table)
         .values(new)
