@@ -15,9 +15,10 @@ use crate::{auth, body};
 /// (400); then, each answering 400, the faults in the order of the examples below (chat type,
 /// the tenant's switches, the end user's number, the outbound number, the message), the message
 /// and ticket lengths (`message is too long`, `ticket_id is too long`), the agent (`agent is not
-/// found`, `agentId and agentEmail refer to different agents`, `agent is not active`), and last
-/// the one-active-session rule, whose answer carries the active chat's `chat_id`. On success the
-/// chat and its first message are stored in one transaction and the message is queued for
+/// found`, `agentId and agentEmail refer to different agents`, `agent is not active`), the
+/// opt-out (`end_user_number has opted out`), the tenant's quiet hours in the consumer's local
+/// time (`end_user_number is in quiet hours`), and last the one-active-session rule, whose
+/// answer carries the active chat's `chat_id`. On success the chat and its first message are stored in one transaction and the message is queued for
 /// delivery. Nothing is written on any fault. The tenant's rate limit applies (429, after 401).
 #[utoipa::path(
     tag = "sms",
@@ -38,6 +39,7 @@ use crate::{auth, body};
             ("outbound not found" = (value = json!({"message": "outbound_number is not found"}))),
             ("message missing" = (value = json!({"message": "message is required"}))),
             ("opted out" = (value = json!({"message": "end_user_number has opted out"}))),
+            ("quiet hours" = (value = json!({"message": "end_user_number is in quiet hours"}))),
             ("active session" = (value = json!({"message": "Outbound SMS failed. Consumer is already in an active SMS session.", "chat_id": 114}))),
         )),
         (status = 409, description = "A request with the same `Idempotency-Key` is still running.", body = ErrorBody, example = json!({"message": "a request with this Idempotency-Key is still in progress"})),

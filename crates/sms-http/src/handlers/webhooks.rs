@@ -43,10 +43,15 @@ pub async fn twilio_status(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// A consumer's reply. `STOP` (and `STOPALL`, `UNSUBSCRIBE`, `CANCEL`, `END`, `QUIT`) opts the
-/// number out of the tenant's messages and ends its active chat; `START`/`UNSTOP` opts it back
-/// in; anything else joins the consumer's active chat with that number and restarts its timeout,
-/// or is kept aside when there is none. Answers empty TwiML.
+/// A consumer's reply. It joins the consumer's active chat with that number and restarts its
+/// timeout, or is kept aside when there is none; inbound MMS media (`NumMedia`, `MediaUrl{N}`,
+/// `MediaContentType{N}`) are kept in order. A keyword (the whole message, any case, trimmed of
+/// white space and trailing `.` or `!`) then does what it asks: `STOP`, `STOPALL`,
+/// `UNSUBSCRIBE`, `CANCEL`, `END`, `QUIT`, `REVOKE`, `OPTOUT` opt the number out of the
+/// tenant's messages and end its active chat; `START`, `UNSTOP` (and `YES` from an opted-out
+/// number) opt it back in; `HELP`, `INFO` ask for help. Each is answered once with the tenant's
+/// `help_text`, `opt_out_text` or `opt_in_text` when set. A `MessageSid` already taken answers
+/// the same and changes nothing. Answers empty TwiML.
 #[utoipa::path(
     tag = "webhooks",
     params(("subdomain" = String, Path, description = "The tenant's subdomain.")),
@@ -55,7 +60,10 @@ pub async fn twilio_status(
         (status = 200, description = "Received.", content_type = "text/xml", body = String, example = json!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>")),
         (status = 400, description = "A body that is not a form, or numbers that are not US numbers.", body = ErrorBody, example = json!({"message": "From is not a valid US number"})),
         (status = 403, description = "Missing or wrong `X-Twilio-Signature`; nothing changed.", body = ErrorBody, example = json!({"message": "invalid signature"})),
-        (status = 404, description = "No such tenant.", body = ErrorBody, example = json!({"message": "tenant not found"})),
+        (status = 404, description = "No such tenant, or `To` is not one of its numbers (nothing is recorded).", body = ErrorBody, examples(
+            ("tenant" = (value = json!({"message": "tenant not found"}))),
+            ("To" = (value = json!({"message": "outbound_number is not found"}))),
+        )),
     )
 )]
 #[post("/webhooks/twilio/{subdomain}/inbound")]

@@ -59,6 +59,7 @@ async fn stop_during_a_retry_backoff_sends_nothing_after_it(backend: Backend) {
     assert_eq!((failed["delivery_status"].as_str(), failed["error"].as_str()), (Some("failed"), Some("opted out")));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(fake.requests().len(), 1, "nothing went to Twilio after STOP");
+    println!("{backend:?}: STOP during the retry backoff: the message failed \"opted out\"; Twilio received 1 request, none after STOP");
 }
 
 async fn keywords_are_answered_once_with_the_tenants_texts(backend: Backend) {
@@ -117,6 +118,7 @@ async fn keywords_are_answered_once_with_the_tenants_texts(backend: Backend) {
         .text("SELECT delivery_status || ' ' || error FROM messages WHERE automatic = 'help' ORDER BY id DESC LIMIT 1");
     assert_eq!(info_answer, "failed opted out");
     assert_eq!(app.db.count("messages WHERE automatic IS NOT NULL"), 5, "one answer per keyword message");
+    println!("{backend:?}: HELP answered from +16285550199 with the help text; REVOKE confirmed though opted out; YES opted back in; INFO to an opted-out number failed \"opted out\"");
 }
 
 async fn a_tenant_without_texts_answers_nothing(backend: Backend) {
@@ -158,6 +160,7 @@ async fn twilio_21610_opts_the_number_out(backend: Backend) {
     let failed = first_message_becomes(&app, &t, &chat["id"], &["failed", "sent"]).await;
     assert_eq!(failed["error"], "twilio 400: Invalid 'To' Phone Number (code 21211)");
     assert!(opted_out(&app).await.is_empty());
+    println!("{backend:?}: Twilio 21610 failed the message with Twilio's reason and opted +14155550100 out; 21211 opted nobody out");
 }
 
 async fn replayed_callbacks_change_nothing(backend: Backend) {
@@ -178,6 +181,7 @@ async fn replayed_callbacks_change_nothing(backend: Backend) {
     assert_eq!(app.db.count("unrouted_messages"), 2, "START and the second STOP found no chat; the replay added none");
     // One receipt per MessageSid taken.
     assert_eq!(app.db.count("inbound_receipts"), 4);
+    println!("{backend:?}: a replayed reply stored nothing; a replayed START did not undo the later STOP");
 }
 
 async fn inbound_to_must_be_the_tenants_number(backend: Backend) {
@@ -268,6 +272,7 @@ async fn quiet_hours_follow_the_consumers_zone(backend: Backend) {
     assert_eq!((status, &tenant["quiet_hours_start"], &tenant["quiet_hours_end"]), (200, &Value::Null, &Value::Null));
     app.db.execute("DELETE FROM opt_outs");
     assert_eq!(app.send_sms(&t, &new_york("+1 212-555-0100")).await.0, 200);
+    println!("{backend:?}: quiet hours {}: +1 212 refused \"end_user_number is in quiet hours\", +1 415 accepted at the same instant", quiet_in_new_york());
 }
 
 async fn texting_settings_are_validated(backend: Backend) {
