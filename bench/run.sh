@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# The benchmark of POST /apps/api/v1/sms against the database's own floor, on loopback.
+# The benchmark of the whole job: sending, delivering and telling, against the least work a
+# database can do, on loopback.
 #
 #   bench/run.sh [SECONDS] [CONNECTIONS] [ROUNDS]    (defaults: 20 s, 16 connections, 3 rounds)
 #
-# 1. A release sms-server on PostgreSQL + Redis (delivery worker off: this measures the
-#    endpoint), driven by wrk with a new consumer on every request, after a 5 s warm-up.
-# 2. pgbench running the same durable work as SQL (bench/durable_work.sql) at the same
-#    concurrency, on the same server; rounds of 1. and 2. alternate.
-# 3. The embedded default (SQLite, in-process lock) under the same wrk load.
-# Prints each round, then the medians: requests/s, p50, p99, errors, the server's peak RSS and
-# the endpoint/pgbench ratio.
-# Run by hand, not by CI; BENCHMARKS.md records results.
+# 1. A release sms-server on PostgreSQL + Redis doing everything a deployment does: the delivery
+#    worker on (log provider) and one webhook endpoint subscribed to every event type, posted to
+#    a local receiver answering 200 (the event_sink example). wrk sends POST /apps/api/v1/sms with
+#    a new consumer on every request, after a 5 s warm-up. After each round: how much was still
+#    to send and to tell when the load stopped, and how long it took to drain (goal: within 5 s).
+# 2. The floor: pgbench (-M prepared) doing the least durable work of one SMS on four narrow
+#    tables with only the indexes it needs (bench/least_work.sql), at the same concurrency, on the
+#    same PostgreSQL; and, for comparison, the same work on the service's own schema
+#    (bench/durable_work.sql). Rounds of 1. and 2. alternate (the machine is shared and drifts).
+# 3. Replies: POST /apps/api/v1/chats/{id}/messages into the chats the rounds opened.
+# 4. The embedded default (SQLite, in-process lock), worker and events on, under the same load.
+# 5. CHATS=N (optional): the SQLite server's peak RSS after N chats are open at once.
+# Prints each round, then medians: requests/s, p50, p99, errors, peak RSS, database commits per
+# request, the backlogs, and the ratio to the floor, beside the goals. Run by hand, not by CI;
+# BENCHMARKS.md records results.
 #
 # PERF=1 also samples the whole machine with `perf record` (cpu-clock) during the first round
 # of each kind and prints where the CPU went: by process, then the server's and PostgreSQL's
@@ -28,8 +36,9 @@ if [ "${PERF:-0}" = 1 ] && ! command -v perf >/dev/null 2>&1; then log "installi
 ensure_postgres
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server
 PGBENCH=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -n 1)
-cargo build -q --locked --release -p sms-server
+cargo build -q --locked --release -p sms-server --bin sms-server --example event_sink
 BIN=target/release/sms-server
+SINK=target/release/examples/event_sink
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 work=$(mktemp -d)
@@ -43,22 +52,29 @@ cleanup() {
 trap cleanup EXIT
 export SMS_JWT_SECRET; SMS_JWT_SECRET=$(openssl rand -hex 32)
 
+SINK_PORT=$(free_port)
+"$SINK" "127.0.0.1:$SINK_PORT" >"$work/sink.out" 2>&1 &
+pids+=($!)
+
 start_server() { # start_server NAME ENV...: runs the server, sets PORT and PID
   local name=$1; shift
   PORT=$(free_port)
-  env "$@" SMS_BIND="127.0.0.1:$PORT" SMS_LOG=warn SMS_DELIVERY_WORKER=off "$BIN" >"$work/$name.out" 2>"$work/$name.err" &
+  env "$@" SMS_BIND="127.0.0.1:$PORT" SMS_LOG=warn "$BIN" >"$work/$name.out" 2>"$work/$name.err" &
   PID=$!
   pids+=("$PID")
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && return; sleep 0.1; done
   cat "$work/$name.err" >&2; exit 1
 }
-setup_tenant() { # setup_tenant BASE ADMIN: a tenant without a rate limit; sets SMS_BASIC
+setup_tenant() { # setup_tenant BASE ADMIN: a tenant without a rate limit, its number, and an
+  # endpoint for every event type at the sink; sets SMS_BASIC
   local b=$1 admin=$2
   curl -sf -X POST "$b/admin/v1/tenants" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
     -d '{"subdomain": "bench", "name": "Bench", "rate_limit_per_second": 0}' >/dev/null
   local token; token=$(curl -sf -X POST "$b/admin/v1/tenants/bench/api-tokens" -H "Authorization: Bearer $admin" | sed -E 's/.*"token":"([^"]+)".*/\1/')
   curl -sf -X POST "$b/admin/v1/tenants/bench/outbound-numbers" -H "Authorization: Bearer $admin" \
     -H 'Content-Type: application/json' -d '{"number": "+1 628-555-0199"}' >/dev/null
+  curl -sf -X POST "$b/admin/v1/tenants/bench/webhooks" -H "Authorization: Bearer $admin" \
+    -H 'Content-Type: application/json' -d "{\"url\": \"http://127.0.0.1:$SINK_PORT/events\"}" >/dev/null
   SMS_BASIC=$(printf 'bench:%s' "$token" | base64 -w0); export SMS_BASIC
 }
 drive() { # drive BASE SECONDS [PROFILE]: wrk's summary line. Each run texts consumers of its
@@ -87,84 +103,137 @@ profile_report() { # profile_report NAME SERVER_PID: CPU by process, then the se
 }
 peak_rss_mb() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 value() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+# backlog SQL-RUNNER: messages still to send and event deliveries still to post, as "M D".
+backlog_sql="SELECT (SELECT COUNT(*) FROM messages WHERE delivery_status IN ('queued', 'sending')) || ' ' || (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending')"
+pg_backlog() { psql "$DB_URL" -Atc "$backlog_sql"; }
+lite_backlog() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$work/bench.sqlite3" "$backlog_sql"; }
+drain() { # drain BACKLOG-FN: "backlog_at_stop=M/D drain_s=S" (S: until both are 0; 30 s at most)
+  local at_stop; at_stop=$($1)
+  local start; start=$(date +%s.%N)
+  local now=$at_stop
+  for _ in $(seq 1 300); do [ "$now" = "0 0" ] && break; sleep 0.1; now=$($1); done
+  local took; took=$(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')")
+  [ "$now" = "0 0" ] || took=">30"
+  echo "backlog_at_stop=${at_stop/ //} drain_s=$took"
+}
 
 # --- PostgreSQL + Redis ---
 psql "$SMS_TEST_POSTGRES_URL" -qc "CREATE DATABASE $db" >/dev/null
 redis_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
 pids+=($!)
-start_server postgres DATABASE_URL="${SMS_TEST_POSTGRES_URL%/*}/$db" REDIS_URL="redis://127.0.0.1:$redis_port"
+DB_URL="${SMS_TEST_POSTGRES_URL%/*}/$db"
+start_server postgres DATABASE_URL="$DB_URL" REDIS_URL="redis://127.0.0.1:$redis_port"
+PG_PID=$PID
 B="http://127.0.0.1:$PORT"
 setup_tenant "$B" "$("$BIN" admin-token --ttl 600)"
 drive "$B" 5 >/dev/null
-DB_URL="${SMS_TEST_POSTGRES_URL%/*}/$db"
+drain pg_backlog >/dev/null
 psql "$DB_URL" -qc "CREATE SEQUENCE IF NOT EXISTS bench_numbers START 1000000"
+psql "$DB_URL" -q -f bench/least_work_schema.sql >/dev/null
 tenant_id=$(psql "$DB_URL" -Atc "SELECT id FROM tenants WHERE subdomain = 'bench'")
-pgbench_run() { "$PGBENCH" -n -c "$connections" -j 2 -T "$1" -D tenant="$tenant_id" -f bench/durable_work.sql "${@:2}" "$DB_URL"; }
-pgbench_run 5 >/dev/null
+pgbench_run() { # pgbench_run SCRIPT SECONDS ARGS...: the tps and latencies of one run
+  rm -f "$work"/pgbench_log.*
+  local tps
+  tps=$("$PGBENCH" -n -M prepared -c "$connections" -j 2 -T "$2" -D tenant="$tenant_id" -f "$1" \
+    --log --log-prefix="$work/pgbench_log" "${@:3}" "$DB_URL" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+  # Its latencies, from the per-transaction log (third field, microseconds).
+  cat "$work"/pgbench_log.* | python3 -c "
+import sys
+lat = sorted(int(line.split()[2]) for line in sys.stdin if line.strip())
+pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] / 1000
+print(f'tps=$tps p50_ms={pick(0.50):.2f} p99_ms={pick(0.99):.2f}')"
+}
+pgbench_run bench/least_work.sql 5 >/dev/null
+pgbench_run bench/durable_work.sql 5 >/dev/null
 commits() { psql "$DB_URL" -Atc "SELECT xact_commit FROM pg_stat_database WHERE datname = '$db'"; }
 # Rounds alternate the endpoint and pgbench, so a drift of the machine's speed (it is shared)
 # touches both; the summary takes the median of each.
 for round in $(seq 1 "$rounds"); do
   before=$(commits)
   line=$(drive "$B" "$seconds" "$([ "$round" = 1 ] && echo postgres)")
-  # Every statement outside a transaction commits on its own: commits per request counts the
-  # server's database round trips outside the chat's transaction, plus that one.
+  # Commits per request: the server's transactions (the chat's, the worker's, the events'),
+  # and every statement outside one, per request served.
   per_request=$(python3 -c "print(f'{($(commits) - $before) / max(1, $(value "$line" requests)):.1f}')")
-  echo "$line db_commits_per_request=$per_request" >>"$work/pg.lines"
+  drained=$(drain pg_backlog)
+  echo "$line db_commits_per_request=$per_request $drained" >>"$work/pg.lines"
   perf_pid=
   if [ "$round" = 1 ] && [ "${PERF:-0}" = 1 ]; then
     perf record -q -a -g -F 499 -o bench/profiles/pgbench.data -- sleep "$seconds" >/dev/null 2>&1 &
     perf_pid=$!
   fi
-  rm -f "$work"/pgbench_log.*
-  tps=$(pgbench_run "$seconds" --log --log-prefix="$work/pgbench_log" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-  # Its latencies, from the per-transaction log (third field, microseconds), for comparison.
-  floor_latency=$(cat "$work"/pgbench_log.* | python3 -c "
-import sys
-lat = sorted(int(line.split()[2]) for line in sys.stdin if line.strip())
-pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] / 1000
-print(f'p50_ms={pick(0.50):.2f} p99_ms={pick(0.99):.2f}')")
+  floor=$(pgbench_run bench/least_work.sql "$seconds")
   if [ -n "$perf_pid" ]; then wait "$perf_pid" || true; fi
-  echo "FLOOR tps=$tps $floor_latency" >>"$work/floor.lines"
-  echo "round $round: endpoint (PostgreSQL + Redis) $line db_commits_per_request=$per_request; pgbench tps=$tps $floor_latency"
+  own=$(pgbench_run bench/durable_work.sql "$seconds")
+  echo "FLOOR $floor" >>"$work/floor.lines"
+  echo "OWN $own" >>"$work/own.lines"
+  echo "round $round: endpoint (PostgreSQL + Redis) $line db_commits_per_request=$per_request $drained"
+  echo "round $round: least work $floor; own schema $own"
 done
-pg_rss=$(peak_rss_mb "$PID")
-profile_report postgres "$PID"
+profile_report postgres "$PG_PID"
 if [ "${PERF:-0}" = 1 ]; then
   echo "-- pgbench: CPU samples by process"
   perf report -q -i bench/profiles/pgbench.data --no-children --sort comm --stdio -g none 2>/dev/null | tidy | head -n 6 || true
 fi
 
+# --- replies into the chats the rounds opened ---
+read -r first last < <(psql "$DB_URL" -Atc "SELECT MIN(id) || ' ' || MAX(id) FROM chats WHERE status = 'selecting'")
+for round in $(seq 1 "$rounds"); do
+  line=$(CHAT_FIRST=$first CHAT_LAST=$last wrk -t2 -c"$connections" -d"${seconds}s" --latency -s bench/reply.lua "$B" | grep '^BENCH')
+  drained=$(drain pg_backlog)
+  echo "$line $drained" >>"$work/reply.lines"
+  echo "round $round: replies (PostgreSQL + Redis) $line $drained"
+done
+pg_rss=$(peak_rss_mb "$PG_PID")
+
 # --- the embedded default: SQLite, in-process lock ---
 rm -f "$work/runs" # a database of its own: its runs may reuse the numbers
 start_server sqlite DATABASE_URL="sqlite://$work/bench.sqlite3" SMS_DATA_DIR="$work/data"
+LITE_PID=$PID
 B="http://127.0.0.1:$PORT"
 setup_tenant "$B" "$("$BIN" admin-token --ttl 600)"
 drive "$B" 5 >/dev/null
+drain lite_backlog >/dev/null
 for round in $(seq 1 "$rounds"); do
   line=$(drive "$B" "$seconds" "$([ "$round" = 1 ] && echo sqlite)")
-  echo "$line" >>"$work/lite.lines"
-  echo "round $round: endpoint (SQLite) $line"
+  drained=$(drain lite_backlog)
+  echo "$line $drained" >>"$work/lite.lines"
+  echo "round $round: endpoint (SQLite) $line $drained"
 done
-lite_rss=$(peak_rss_mb "$PID")
-profile_report sqlite "$PID"
+profile_report sqlite "$LITE_PID"
+chats_open=""
+if [ "${CHATS:-0}" -gt 0 ]; then
+  open_chats() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT COUNT(*) FROM chats WHERE status = 'selecting'\").fetchone()[0])" "$work/bench.sqlite3"; }
+  # More rounds of new consumers until CHATS chats are open at once (runs 1-7 number their own).
+  while [ "$(open_chats)" -lt "$CHATS" ] && [ "$(cat "$work/runs")" -lt 8 ]; do drive "$B" 30 >/dev/null; done
+  chats_open=$(open_chats)
+  echo "SQLite: $chats_open chats open, peak RSS $(peak_rss_mb "$LITE_PID") MB"
+fi
+lite_rss=$(peak_rss_mb "$LITE_PID")
 
-python3 - "$work" "$seconds" "$connections" "$(nproc)" "$rounds" "$pg_rss" "$lite_rss" <<'SUMMARY'
+python3 - "$work" "$seconds" "$connections" "$(nproc)" "$rounds" "$pg_rss" "$lite_rss" "$chats_open" <<'SUMMARY'
 import statistics, sys
-work, seconds, connections, cores, rounds, pg_rss, lite_rss = sys.argv[1:]
+work, seconds, connections, cores, rounds, pg_rss, lite_rss, chats_open = sys.argv[1:]
 def runs(name):
     return [dict(kv.split("=", 1) for kv in line.split()[1:]) for line in open(f"{work}/{name}.lines")]
 def median(rows, key):
     return statistics.median(float(r[key]) for r in rows)
-pg, lite = runs("pg"), runs("lite")
-floors = runs("floor")
+def worst(rows, key):
+    values = [r[key] for r in rows]
+    return ">30" if ">30" in values else f"{max(float(v) for v in values):.1f}"
+pg, lite, replies, floors, own = runs("pg"), runs("lite"), runs("reply"), runs("floor"), runs("own")
 floor = median(floors, "tps")
 total = lambda rows, key: sum(int(r[key]) for r in rows)
+rss_note = f", {chats_open} chats open" if chats_open else ""
 print(f"""
 == summary: median of {rounds} rounds of {seconds} s, {connections} connections, {cores} cores shared with the load generator
-PostgreSQL + Redis: {median(pg, 'rps'):.1f} requests/s, p50 {median(pg, 'p50_ms'):.2f} ms, p99 {median(pg, 'p99_ms'):.2f} ms, errors {total(pg, 'errors')}, non-2xx {total(pg, 'non2xx')}, peak RSS {pg_rss} MB, db commits/request {median(pg, 'db_commits_per_request'):.1f}
-pgbench floor:      {floor:.1f} transactions/s, p50 {median(floors, 'p50_ms'):.2f} ms, p99 {median(floors, 'p99_ms'):.2f} ms
-ratio:              {median(pg, 'rps') / floor:.2f} of the pgbench rate (goal >= 0.70)
-SQLite default:     {median(lite, 'rps'):.1f} requests/s, p50 {median(lite, 'p50_ms'):.2f} ms, p99 {median(lite, 'p99_ms'):.2f} ms, errors {total(lite, 'errors')}, non-2xx {total(lite, 'non2xx')}, peak RSS {lite_rss} MB (goal >= 1500 requests/s)""")
+PostgreSQL + Redis, worker and events on:
+  send:    {median(pg, 'rps'):.1f} requests/s, p50 {median(pg, 'p50_ms'):.2f} ms, p99 {median(pg, 'p99_ms'):.2f} ms (goal <= 15), errors {total(pg, 'errors')}, non-2xx {total(pg, 'non2xx')}, db commits/request {median(pg, 'db_commits_per_request'):.1f}
+           backlog when the load stopped (messages/deliveries): {', '.join(r['backlog_at_stop'] for r in pg)}; drained within {worst(pg, 'drain_s')} s (goal <= 5)
+  replies: {median(replies, 'rps'):.1f} requests/s, p50 {median(replies, 'p50_ms'):.2f} ms, p99 {median(replies, 'p99_ms'):.2f} ms, errors {total(replies, 'errors')}, non-2xx {total(replies, 'non2xx')}; {median(replies, 'rps') / median(pg, 'rps'):.2f} of the send rate (goal >= 0.8); drained within {worst(replies, 'drain_s')} s
+  peak RSS {pg_rss} MB (goal < 100)
+least work (pgbench -M prepared): {floor:.1f} transactions/s, p50 {median(floors, 'p50_ms'):.2f} ms, p99 {median(floors, 'p99_ms'):.2f} ms
+own schema (pgbench -M prepared): {median(own, 'tps'):.1f} transactions/s, p50 {median(own, 'p50_ms'):.2f} ms, p99 {median(own, 'p99_ms'):.2f} ms
+ratio:    {median(pg, 'rps') / floor:.2f} of the least work (goal >= 0.70); {median(pg, 'rps') / median(own, 'tps'):.2f} of the own schema
+SQLite, worker and events on: {median(lite, 'rps'):.1f} requests/s (goal >= 3000), p50 {median(lite, 'p50_ms'):.2f} ms, p99 {median(lite, 'p99_ms'):.2f} ms (goal <= 30), errors {total(lite, 'errors')}, non-2xx {total(lite, 'non2xx')}; drained within {worst(lite, 'drain_s')} s; peak RSS {lite_rss} MB{rss_note} (goal < 100)""")
 SUMMARY

@@ -82,4 +82,13 @@ pub trait SessionLock: Send + Sync {
     async fn ping(&self) -> Result<(), LockError>;
     /// A short name for logs and readiness (`"in-process"`, `"redis"`).
     fn kind(&self) -> &'static str;
+    /// Whether the lock stays held for a chat's whole life once the chat is committed. A lock
+    /// that several instances share does: it is how they agree on the consumer without asking
+    /// the database. The in-process lock of the single instance need not: there the one
+    /// process reads the database's unique index for committed chats anyway, and the lock only
+    /// keeps two requests for one consumer from writing at once. Held only while a request runs,
+    /// its memory is bounded by the requests in flight, not by the active chats.
+    fn held_for_the_chat(&self) -> bool {
+        true
+    }
 }

@@ -99,4 +99,8 @@ impl SessionLock for InProcessLock {
     fn kind(&self) -> &'static str {
         "in-process"
     }
+
+    fn held_for_the_chat(&self) -> bool {
+        false
+    }
 }

@@ -101,11 +101,14 @@ impl Service {
             // The process dies between the commit and the answer, as a killed instance would.
             std::process::exit(137);
         }
-        // The session now belongs to the chat: hold the lock for the chat's lifetime. Off the
-        // answer's path: the chat is committed, and a failure changes nothing for the client
-        // (the database still guards the session). A refresh that runs after the chat was
-        // ended finds the lock released and does nothing.
-        if let Some(token) = guard.keep() {
+        // The session now belongs to the chat: a shared lock is held for the chat's lifetime.
+        // Off the answer's path: the chat is committed, and a failure changes nothing for the
+        // client (the database still guards the session). A refresh that runs after the chat
+        // was ended finds the lock released and does nothing. The single instance's lock is let
+        // go: its database answers for the chat from now on.
+        if !self.inner.lock.held_for_the_chat() {
+            guard.release().await;
+        } else if let Some(token) = guard.keep() {
             let key = sms_lock::LockKey::new(tenant_id, end_user.as_str());
             let (lock, ttl) = (self.inner.lock.clone(), session_ttl(tenant.session_timeout_minutes));
             tokio::spawn(async move {
