@@ -73,7 +73,7 @@ impl Default for EventSettings {
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(3600),
             max_attempts: 12,
-            batch: 32,
+            batch: 128,
             poll: Duration::from_millis(500),
         }
     }
@@ -156,11 +156,23 @@ impl EventWorker {
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))??;
         let count = jobs.len();
-        join_all(jobs.into_iter().map(|job| self.deliver(job))).await;
+        let attempts = join_all(jobs.into_iter().map(|job| self.deliver(job))).await;
+        let store = self.store.clone();
+        let recorded = tokio::task::spawn_blocking(move || {
+            store.with_conn(|conn| events::settle_all(conn, &attempts, now_millis()))
+        })
+        .await;
+        match recorded {
+            Ok(Ok(())) => {}
+            // The leases run out and the deliveries are posted again: at least once, never lost.
+            Ok(Err(e)) => tracing::warn!(error = %e, count, "events: could not record a batch of attempts"),
+            Err(e) => tracing::warn!(error = %e, count, "events: could not record a batch of attempts"),
+        }
         Ok(count)
     }
 
-    async fn deliver(&self, job: Claimed) {
+    /// One attempt at a delivery: what became of it, recorded with the batch's.
+    async fn deliver(&self, job: Claimed) -> (Claimed, Attempt) {
         let answer = self.post(&job).await;
         let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
         let settings = &self.settings;
@@ -195,17 +207,7 @@ impl EventWorker {
             "event delivery attempt"
         );
         metrics::counter!("sms_event_deliveries_total", "outcome" => outcome).increment(1);
-        let store = self.store.clone();
-        let recorded = tokio::task::spawn_blocking(move || {
-            store.with_conn(|conn| events::settle(conn, &job, &attempt, now_millis()))
-        })
-        .await;
-        match recorded {
-            Ok(Ok(_)) => {}
-            // The lease runs out and the delivery is posted again: at least once, never lost.
-            Ok(Err(e)) => tracing::warn!(error = %e, "events: could not record an attempt"),
-            Err(e) => tracing::warn!(error = %e, "events: could not record an attempt"),
-        }
+        (job, attempt)
     }
 
     /// Posts the event once; the status the endpoint answered, or why there was none.

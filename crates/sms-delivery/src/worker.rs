@@ -40,7 +40,7 @@ impl Default for DeliverySettings {
             retry_base: Duration::from_secs(1),
             retry_max: Duration::from_secs(300),
             lease: Duration::from_secs(60),
-            batch: 32,
+            batch: 128,
             poll: Duration::from_millis(500),
             public_url: "http://127.0.0.1:8080".into(),
         }
@@ -60,30 +60,25 @@ pub enum Outcome {
     Unsubscribed { error: String },
 }
 
-/// Records an attempt's outcome on a message this worker is sending. The application
-/// implements it, so that what follows from an outcome (the tenant's events) commits with it.
+/// Records the outcomes of a batch of attempts on messages this worker is sending. The
+/// application implements it, so that what follows from an outcome (the tenant's events)
+/// commits with it; a batch is recorded in one transaction, so a busy worker costs the database
+/// one commit per batch, not one per message.
 pub trait Outcomes: Send + Sync {
-    fn record(
-        &self,
-        conn: &mut DbConn,
-        message_id: i64,
-        outcome: &Outcome,
-        now: NaiveDateTime,
-    ) -> Result<(), StoreError>;
+    fn record(&self, conn: &mut DbConn, batch: &[(i64, Outcome)], now: NaiveDateTime) -> Result<(), StoreError>;
 }
 
 /// Records outcomes and nothing else.
 pub struct StoreOutcomes;
 
 impl Outcomes for StoreOutcomes {
-    fn record(
-        &self,
-        conn: &mut DbConn,
-        message_id: i64,
-        outcome: &Outcome,
-        now: NaiveDateTime,
-    ) -> Result<(), StoreError> {
-        settle(conn, message_id, outcome, now).map(drop)
+    fn record(&self, conn: &mut DbConn, batch: &[(i64, Outcome)], now: NaiveDateTime) -> Result<(), StoreError> {
+        sms_store::transaction(conn, |conn| {
+            for (id, outcome) in batch {
+                settle(conn, *id, outcome, now)?;
+            }
+            Ok(())
+        })
     }
 }
 
@@ -132,10 +127,13 @@ impl Worker {
         Self { store, provider, outcomes, settings }
     }
 
-    /// Records `outcome` on the blocking pool.
-    async fn record(&self, id: i64, outcome: Outcome) -> Result<(), StoreError> {
+    /// Records a batch of outcomes on the blocking pool, in one transaction.
+    async fn record(&self, batch: Vec<(i64, Outcome)>) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
         let (store, outcomes) = (self.store.clone(), self.outcomes.clone());
-        blocking(move || store.with_conn(|conn| outcomes.record(conn, id, &outcome, now_millis()))).await
+        blocking(move || store.with_conn(|conn| outcomes.record(conn, &batch, now_millis()))).await
     }
 
     /// Delivers until `shutdown` turns true; a batch under way is finished first.
@@ -183,11 +181,16 @@ impl Worker {
         })
         .await?;
         let count = jobs.len();
-        join_all(jobs.into_iter().map(|job| self.deliver(job))).await;
+        let outcomes = join_all(jobs.into_iter().map(|job| self.deliver(job))).await;
+        if let Err(e) = self.record(outcomes).await {
+            // The leases run out and the messages are tried again: at least once, never lost.
+            tracing::warn!(error = %e, count, "delivery: could not record the outcomes of a batch");
+        }
         Ok(count)
     }
 
-    async fn deliver(&self, job: Job) {
+    /// One attempt at a message: its outcome, recorded with the batch's.
+    async fn deliver(&self, job: Job) -> (i64, Outcome) {
         // Checked again right before the send: the tenant may have been switched off, or the
         // consumer may have opted out, since the message was queued. The confirmation of an
         // opt-out is the one message that goes to an opted-out number.
@@ -199,14 +202,9 @@ impl Worker {
             None
         };
         if let Some(error) = refusal {
-            let id = job.message.id;
-            let failed = self.record(id, Outcome::Failed { error: error.into() }).await;
             metrics::counter!("sms_delivery_attempts_total", "provider" => self.provider.name(), "outcome" => "failed")
                 .increment(1);
-            if let Err(e) = failed {
-                tracing::warn!(message_id = id, error = %e, "delivery: could not fail a message that may not be sent");
-            }
-            return;
+            return (job.message.id, Outcome::Failed { error: error.into() });
         }
         let message = &job.message;
         let outgoing = Outgoing {
@@ -247,11 +245,7 @@ impl Worker {
                 Outcome::Retry { next_attempt_at: next, error }
             }
         };
-        let recorded = self.record(id, outcome).await;
-        if let Err(e) = recorded {
-            // The lease runs out and the message is tried again: at least once, never lost.
-            tracing::warn!(message_id = id, error = %e, "delivery: could not record the outcome");
-        }
+        (id, outcome)
     }
 }
 

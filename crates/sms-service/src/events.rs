@@ -56,6 +56,12 @@ pub struct ConsumerEventData {
     pub chat_id: Option<i64>,
 }
 
+/// The body every delivery of an event posts, serialised once.
+fn body_of<T: Serialize>(kind: EventType, data: T, at: NaiveDateTime) -> Result<String, StoreError> {
+    let body = EventBody { kind: kind.as_str(), timestamp: format_timestamp(at), data };
+    serde_json::to_string(&body).map_err(|e| StoreError::Config(format!("event payload: {e}")))
+}
+
 /// A new event's public id, `webhook-id` on every delivery and retry of it.
 fn new_event_id() -> String {
     format!("evt_{}", hex::encode(rand::random::<[u8; 16]>()))
@@ -70,17 +76,70 @@ pub(crate) fn emit<T: Serialize>(
     data: T,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let endpoints = events::subscribers(conn, tenant_id, kind.as_str())?;
-    if endpoints.is_empty() {
-        return Ok(());
-    }
-    let body = EventBody { kind: kind.as_str(), timestamp: format_timestamp(at), data };
-    let payload = serde_json::to_string(&body).map_err(|e| StoreError::Config(format!("event payload: {e}")))?;
+    let payload = body_of(kind, data, at)?;
     let event_id = new_event_id();
     let event = NewEvent { tenant_id, event_id: &event_id, event_type: kind.as_str(), payload: &payload, at };
-    events::record(conn, &event, &endpoints)?;
-    metrics::counter!("sms_events_total", "type" => kind.as_str()).increment(1);
+    if events::record_for_subscribers(conn, &event)? > 0 {
+        metrics::counter!("sms_events_total", "type" => kind.as_str()).increment(1);
+    }
     Ok(())
+}
+
+/// Events gathered to be written together (a delivery worker's batch of outcomes): the
+/// endpoints are looked up once per tenant, and the events and their deliveries written in two
+/// statements.
+#[derive(Default)]
+pub(crate) struct Batch {
+    events: Vec<(i64, EventType, String, NaiveDateTime, String)>,
+}
+
+impl Batch {
+    pub(crate) fn add<T: Serialize>(
+        &mut self,
+        tenant_id: i64,
+        kind: EventType,
+        data: T,
+        at: NaiveDateTime,
+    ) -> Result<(), StoreError> {
+        self.events.push((tenant_id, kind, body_of(kind, data, at)?, at, new_event_id()));
+        Ok(())
+    }
+
+    /// Writes the events that some endpoint receives, with their deliveries.
+    pub(crate) fn write(self, conn: &mut DbConn) -> Result<(), StoreError> {
+        if self.events.is_empty() {
+            return Ok(());
+        }
+        let mut subscribed: Vec<(i64, Vec<(i64, String)>)> = Vec::new();
+        for (tenant_id, ..) in &self.events {
+            if !subscribed.iter().any(|(t, _)| t == tenant_id) {
+                subscribed.push((*tenant_id, events::endpoints_by_type(conn, *tenant_id)?));
+            }
+        }
+        let receiving = |tenant_id: i64, kind: EventType| -> Vec<i64> {
+            subscribed
+                .iter()
+                .filter(|(t, _)| *t == tenant_id)
+                .flat_map(|(_, endpoints)| endpoints.iter())
+                .filter(|(_, types)| types.split(' ').any(|t| t == kind.as_str()))
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        let batch: Vec<(NewEvent<'_>, Vec<i64>)> = self
+            .events
+            .iter()
+            .filter_map(|(tenant_id, kind, payload, at, event_id)| {
+                let endpoints = receiving(*tenant_id, *kind);
+                if endpoints.is_empty() {
+                    return None;
+                }
+                metrics::counter!("sms_events_total", "type" => kind.as_str()).increment(1);
+                let event = NewEvent { tenant_id: *tenant_id, event_id, event_type: kind.as_str(), payload, at: *at };
+                Some((event, endpoints))
+            })
+            .collect();
+        events::record_many(conn, &batch)
+    }
 }
 
 /// `chat.created`, `chat.assigned` or `chat.ended` of a chat as it is now.

@@ -1,7 +1,7 @@
 //! Event webhooks: the tenant's endpoints, the events that happened, and their deliveries (the
 //! events' outbox, claimed with a lease like the SMS outbox).
 //!
-//! [`record`] writes an event and one pending delivery per endpoint that receives its type, in
+//! [`record_many`] writes events and one pending delivery per endpoint that receives each, in
 //! the caller's transaction: the change that caused the event and the event commit together.
 
 use chrono::NaiveDateTime;
@@ -148,48 +148,121 @@ pub struct NewEvent<'a> {
     pub at: NaiveDateTime,
 }
 
-/// The tenant's endpoints that receive `event_type`, enabled or not (a disabled endpoint's
-/// deliveries wait for it).
-pub fn subscribers(conn: &mut DbConn, tenant_id: i64, event_type: &str) -> Result<Vec<i64>, StoreError> {
-    let rows: Vec<(i64, String)> = db_run!(conn, |c| webhook_endpoints::table
+/// The tenant's endpoints, with the event types each receives (separated by spaces), enabled
+/// or not.
+pub fn endpoints_by_type(conn: &mut DbConn, tenant_id: i64) -> Result<Vec<(i64, String)>, StoreError> {
+    db_run!(conn, |c| webhook_endpoints::table
         .filter(webhook_endpoints::tenant_id.eq(tenant_id))
         .select((webhook_endpoints::id, webhook_endpoints::events))
-        .load(c))?;
-    Ok(rows.into_iter().filter(|(_, types)| types.split(' ').any(|t| t == event_type)).map(|(id, _)| id).collect())
+        .load(c))
+    .map_err(StoreError::from)
 }
 
-/// Writes the event and a pending delivery of it to each of `endpoints`, due at once.
-pub fn record(conn: &mut DbConn, event: &NewEvent<'_>, endpoints: &[i64]) -> Result<(), StoreError> {
-    if endpoints.is_empty() {
+/// Writes the events, each with a pending delivery to each of its endpoints, due at once: two
+/// statements in all, whatever their number.
+pub fn record_many(conn: &mut DbConn, batch: &[(NewEvent<'_>, Vec<i64>)]) -> Result<(), StoreError> {
+    let batch: Vec<_> = batch.iter().filter(|(_, endpoints)| !endpoints.is_empty()).collect();
+    if batch.is_empty() {
         return Ok(());
     }
-    let id: i64 = db_run!(conn, |c| diesel::insert_into(events::table)
-        .values((
-            events::tenant_id.eq(event.tenant_id),
-            events::event_id.eq(event.event_id),
-            events::event_type.eq(event.event_type),
-            events::payload.eq(event.payload),
-            events::created_at.eq(event.at),
-        ))
-        .returning(events::id)
-        .get_result(c))?;
-    let rows: Vec<_> = endpoints
+    let rows: Vec<_> = batch
         .iter()
-        .map(|endpoint| {
+        .map(|(event, _)| {
             (
+                events::tenant_id.eq(event.tenant_id),
+                events::event_id.eq(event.event_id),
+                events::event_type.eq(event.event_type),
+                events::payload.eq(event.payload),
+                events::created_at.eq(event.at),
+            )
+        })
+        .collect();
+    // Matched back by the public id, which is unique: RETURNING promises no order.
+    let ids: Vec<(i64, String)> = db_run!(conn, |c| diesel::insert_into(events::table)
+        .values(&rows)
+        .returning((events::id, events::event_id))
+        .get_results(c))?;
+    let mut deliveries = Vec::new();
+    for (event, endpoints) in &batch {
+        let Some((id, _)) = ids.iter().find(|(_, public)| public == event.event_id) else { continue };
+        for endpoint in endpoints {
+            deliveries.push((
                 webhook_deliveries::tenant_id.eq(event.tenant_id),
                 webhook_deliveries::endpoint_id.eq(*endpoint),
-                webhook_deliveries::event_id.eq(id),
+                webhook_deliveries::event_id.eq(*id),
                 webhook_deliveries::status.eq(PENDING),
                 webhook_deliveries::attempts.eq(0),
                 webhook_deliveries::next_attempt_at.eq(Some(event.at)),
                 webhook_deliveries::created_at.eq(event.at),
-            )
-        })
-        .collect();
-    db_run!(conn, |c| diesel::insert_into(webhook_deliveries::table).values(&rows).execute(c))?;
+            ));
+        }
+    }
+    db_run!(conn, |c| diesel::insert_into(webhook_deliveries::table).values(&deliveries).execute(c))?;
     Ok(())
 }
+
+/// Writes the event with a pending delivery to each of the tenant's endpoints that receives its
+/// type, if any does (none: nothing is written). Answers how many deliveries were written. On
+/// PostgreSQL one prepared statement, so an event costs the change that causes it one round
+/// trip; on SQLite, in the process, the lookup and the two inserts.
+pub fn record_for_subscribers(conn: &mut DbConn, event: &NewEvent<'_>) -> Result<usize, StoreError> {
+    match conn {
+        DbConn::Postgres(c) => Ok(RecordEvent(event).execute(c)?),
+        DbConn::Sqlite(_) => {
+            let endpoints: Vec<i64> = endpoints_by_type(conn, event.tenant_id)?
+                .into_iter()
+                .filter(|(_, types)| types.split(' ').any(|t| t == event.event_type))
+                .map(|(id, _)| id)
+                .collect();
+            let count = endpoints.len();
+            record_many(conn, &[(event.clone(), endpoints)])?;
+            Ok(count)
+        }
+    }
+}
+
+/// [`record_for_subscribers`] on PostgreSQL: the endpoints that receive the type, the event if
+/// there is one, and a delivery for each, in one statement of CTEs. `strpos` over the
+/// space-separated list: `LIKE` would read `_` as a wildcard.
+struct RecordEvent<'a, 'b>(&'a NewEvent<'b>);
+
+const RECORD_EVENT_SQL: &str = "SELECT webhook_endpoints.id FROM webhook_endpoints, p \
+     WHERE webhook_endpoints.tenant_id = p.tenant \
+       AND strpos(' ' || webhook_endpoints.events || ' ', ' ' || p.kind || ' ') > 0), \
+   e AS (INSERT INTO events (tenant_id, event_id, event_type, payload, created_at) \
+     SELECT p.tenant, p.event_id, p.kind, p.payload, p.at FROM p WHERE EXISTS (SELECT 1 FROM w) RETURNING id) \
+ INSERT INTO webhook_deliveries (tenant_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at) \
+ SELECT p.tenant, w.id, e.id, 'pending', 0, p.at, p.at FROM p, w, e";
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for RecordEvent<'_, '_> {
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        use diesel::sql_types::Text;
+        let event = self.0;
+        out.push_sql("WITH p AS (SELECT ");
+        out.push_bind_param::<BigInt, _>(&event.tenant_id)?;
+        out.push_sql(" AS tenant, ");
+        out.push_bind_param::<Text, _>(event.event_id)?;
+        out.push_sql(" AS event_id, ");
+        out.push_bind_param::<Text, _>(event.event_type)?;
+        out.push_sql(" AS kind, ");
+        out.push_bind_param::<Text, _>(event.payload)?;
+        out.push_sql(" AS payload, ");
+        out.push_bind_param::<Timestamp, _>(&event.at)?;
+        out.push_sql(" AS at), w AS (");
+        out.push_sql(RECORD_EVENT_SQL);
+        Ok(())
+    }
+}
+
+/// One statement whatever its values: diesel keeps it prepared on each connection.
+struct RecordEventId;
+
+impl diesel::query_builder::QueryId for RecordEvent<'_, '_> {
+    type QueryId = RecordEventId;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl RunQueryDsl<diesel::PgConnection> for RecordEvent<'_, '_> {}
 
 /// A delivery with its event's type and public id, as the admin API lists it.
 pub type DeliveryRow = (WebhookDelivery, String, String);
@@ -422,6 +495,44 @@ pub fn settle(conn: &mut DbConn, claimed: &Claimed, attempt: &Attempt, now: Naiv
         })?,
     };
     Ok(changed > 0)
+}
+
+/// Records a batch of attempts in one transaction; the deliveries that succeeded with the same
+/// status, the usual case, in one statement. A delivery claimed again since (its claimer's
+/// lease ran out) and delivered is delivered all the same; its other outcomes are left to its
+/// newer claimer.
+pub fn settle_all(conn: &mut DbConn, batch: &[(Claimed, Attempt)], now: NaiveDateTime) -> Result<(), StoreError> {
+    crate::transaction(conn, |conn| {
+        let mut delivered: Vec<(i32, Vec<i64>)> = Vec::new();
+        for (claimed, attempt) in batch {
+            match attempt {
+                Attempt::Delivered { status_code } => {
+                    match delivered.iter_mut().find(|(code, _)| code == status_code) {
+                        Some((_, ids)) => ids.push(claimed.id),
+                        None => delivered.push((*status_code, vec![claimed.id])),
+                    }
+                }
+                other => {
+                    settle(conn, claimed, other, now)?;
+                }
+            }
+        }
+        for (status_code, ids) in delivered {
+            let target = webhook_deliveries::table
+                .filter(webhook_deliveries::id.eq_any(ids))
+                .filter(webhook_deliveries::status.eq(PENDING));
+            db_run!(conn, |c| diesel::update(target)
+                .set((
+                    webhook_deliveries::status.eq(DELIVERED),
+                    webhook_deliveries::last_status_code.eq(Some(status_code)),
+                    webhook_deliveries::last_error.eq(None::<String>),
+                    webhook_deliveries::next_attempt_at.eq(None::<NaiveDateTime>),
+                    webhook_deliveries::delivered_at.eq(Some(now)),
+                ))
+                .execute(c))?;
+        }
+        Ok(())
+    })
 }
 
 /// Pending deliveries, for the backlog gauge.
