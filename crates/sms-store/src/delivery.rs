@@ -3,7 +3,6 @@
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Timestamp};
 use sms_domain::delivery::DeliveryStatus;
 use sms_domain::{Direction, DisconnectedBy, E164Number};
 
@@ -42,12 +41,6 @@ const CLAIM_SQLITE: &str =
        ORDER BY id LIMIT ?3) \
      RETURNING id";
 
-#[derive(QueryableByName)]
-struct Claimed {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-}
-
 /// Claims up to `limit` messages that are due: queued ones whose next attempt has come, and
 /// ones whose sender's lease ran out (it crashed or hung). Each is leased until `lease_until`
 /// and its attempt counted; two workers never claim the same message at once.
@@ -57,22 +50,10 @@ pub fn claim(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> Result<Vec<Job>, StoreError> {
-    let claimed: Vec<Claimed> = match conn {
-        DbConn::Postgres(c) => diesel::sql_query(CLAIM_PG)
-            .bind::<Timestamp, _>(lease_until)
-            .bind::<Timestamp, _>(now)
-            .bind::<BigInt, _>(limit)
-            .load(c)?,
-        DbConn::Sqlite(c) => diesel::sql_query(CLAIM_SQLITE)
-            .bind::<Timestamp, _>(lease_until)
-            .bind::<Timestamp, _>(now)
-            .bind::<BigInt, _>(limit)
-            .load(c)?,
-    };
-    if claimed.is_empty() {
+    let ids = crate::tx::claim_ids(conn, (CLAIM_PG, CLAIM_SQLITE), now, lease_until, limit)?;
+    if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
     let claimed: Vec<Message> = db_run!(conn, |c| messages::table
         .filter(messages::id.eq_any(&ids))
         .order(messages::id)

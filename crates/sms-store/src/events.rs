@@ -369,12 +369,6 @@ const CLAIM_SQLITE: &str = "UPDATE webhook_deliveries SET next_attempt_at = ?1, 
        ORDER BY d.next_attempt_at LIMIT ?3) \
      RETURNING id";
 
-#[derive(QueryableByName)]
-struct ClaimedId {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-}
-
 /// Claims up to `limit` due deliveries of enabled endpoints of active tenants. A claimed
 /// delivery is next due when the lease ends (`lease_until`): if its claimer dies, another
 /// instance posts it then. Two instances never claim the same delivery at once.
@@ -384,22 +378,10 @@ pub fn claim(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> Result<Vec<Claimed>, StoreError> {
-    let claimed: Vec<ClaimedId> = match conn {
-        DbConn::Postgres(c) => diesel::sql_query(CLAIM_PG)
-            .bind::<Timestamp, _>(lease_until)
-            .bind::<Timestamp, _>(now)
-            .bind::<BigInt, _>(limit)
-            .load(c)?,
-        DbConn::Sqlite(c) => diesel::sql_query(CLAIM_SQLITE)
-            .bind::<Timestamp, _>(lease_until)
-            .bind::<Timestamp, _>(now)
-            .bind::<BigInt, _>(limit)
-            .load(c)?,
-    };
-    if claimed.is_empty() {
+    let ids = crate::tx::claim_ids(conn, (CLAIM_PG, CLAIM_SQLITE), now, lease_until, limit)?;
+    if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
     type Row = (WebhookDelivery, (String, String, String), WebhookEndpoint);
     let rows: Vec<Row> = db_run!(conn, |c| webhook_deliveries::table
         .inner_join(events::table)

@@ -99,3 +99,32 @@ fn sqlite_tm(
         DbConn::Postgres(_) => Ok(()),
     }
 }
+
+#[derive(QueryableByName)]
+struct ClaimedId {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
+/// Runs an outbox's claim, one statement per backend (PostgreSQL's, SQLite's), bound as
+/// `(lease_until, now, limit)`, and answers the ids it claimed: the SMS outbox and the events'
+/// share the shape.
+pub(crate) fn claim_ids(
+    conn: &mut DbConn,
+    (postgres, sqlite): (&str, &str),
+    now: chrono::NaiveDateTime,
+    lease_until: chrono::NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<i64>, StoreError> {
+    use diesel::sql_types::{BigInt, Timestamp};
+    let sql = match conn {
+        DbConn::Postgres(_) => postgres,
+        DbConn::Sqlite(_) => sqlite,
+    };
+    let claimed: Vec<ClaimedId> = db_run!(conn, |c| diesel::sql_query(sql)
+        .bind::<Timestamp, _>(lease_until)
+        .bind::<Timestamp, _>(now)
+        .bind::<BigInt, _>(limit)
+        .load(c))?;
+    Ok(claimed.into_iter().map(|c| c.id).collect())
+}
