@@ -68,20 +68,6 @@ pub trait Outcomes: Send + Sync {
     fn record(&self, conn: &mut DbConn, batch: &[(i64, Outcome)], now: NaiveDateTime) -> Result<(), StoreError>;
 }
 
-/// Records outcomes and nothing else.
-pub struct StoreOutcomes;
-
-impl Outcomes for StoreOutcomes {
-    fn record(&self, conn: &mut DbConn, batch: &[(i64, Outcome)], now: NaiveDateTime) -> Result<(), StoreError> {
-        sms_store::transaction(conn, |conn| {
-            for (id, outcome) in batch {
-                settle(conn, *id, outcome, now)?;
-            }
-            Ok(())
-        })
-    }
-}
-
 /// Writes an outcome; answers the message as it is now, or `None` when it was no longer this
 /// sender's (its lease ran out and another worker took it).
 pub fn settle(
