@@ -89,6 +89,31 @@ pub fn settle(
     }
 }
 
+/// Writes a batch's outcomes, as [`settle`] writes one; answers each message as it is now, in
+/// the batch's order. The messages the provider took, the usual outcome, are settled together.
+pub fn settle_batch(
+    conn: &mut DbConn,
+    batch: &[(i64, Outcome)],
+    now: NaiveDateTime,
+) -> Result<Vec<Option<sms_store::Message>>, StoreError> {
+    let sent: Vec<(i64, Option<&str>)> = batch
+        .iter()
+        .filter_map(|(id, outcome)| match outcome {
+            Outcome::Sent { provider_message_id } => Some((*id, provider_message_id.as_deref())),
+            _ => None,
+        })
+        .collect();
+    let mut taken: std::collections::HashMap<i64, sms_store::Message> =
+        delivery::mark_sent_many(conn, &sent, now)?.into_iter().map(|m| (m.id, m)).collect();
+    batch
+        .iter()
+        .map(|(id, outcome)| match outcome {
+            Outcome::Sent { .. } => Ok(taken.remove(id)),
+            _ => settle(conn, *id, outcome, now),
+        })
+        .collect()
+}
+
 /// The `automatic` mark of an opt-out's confirmation.
 pub const OPT_OUT_CONFIRMATION: &str = "opt_out";
 

@@ -18,8 +18,9 @@ impl Outcomes for OutboxOutcomes {
     fn record(&self, conn: &mut DbConn, batch: &[(i64, Outcome)], now: NaiveDateTime) -> Result<(), StoreError> {
         sms_store::transaction(conn, |conn| {
             let mut told = events::Batch::default();
-            for (message_id, outcome) in batch {
-                let Some(message) = sms_delivery::settle(conn, *message_id, outcome, now)? else { continue };
+            let settled = sms_delivery::settle_batch(conn, batch, now)?;
+            for ((_, outcome), message) in batch.iter().zip(settled) {
+                let Some(message) = message else { continue };
                 if matches!(outcome, Outcome::Retry { .. }) {
                     continue;
                 }

@@ -115,6 +115,49 @@ pub fn mark_sent(
     )
 }
 
+/// Many messages the provider took, as [`mark_sent`] records one: the messages as they are now,
+/// those still this sender's. PostgreSQL does it in two statements (a batch's outcomes were one
+/// update each, most of the worker's round trips: BENCHMARKS.md); SQLite, in process, one by one.
+pub fn mark_sent_many(
+    conn: &mut DbConn,
+    sent: &[(i64, Option<&str>)],
+    now: NaiveDateTime,
+) -> Result<Vec<Message>, StoreError> {
+    use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
+    match conn {
+        DbConn::Postgres(c) => {
+            let ids: Vec<i64> = sent.iter().map(|(id, _)| *id).collect();
+            let provider_ids: Vec<Option<&str>> = sent.iter().map(|(_, p)| *p).collect();
+            let settled: Vec<SettledId> = diesel::sql_query(MARK_SENT_PG)
+                .bind::<Array<BigInt>, _>(ids)
+                .bind::<Array<Nullable<Text>>, _>(provider_ids)
+                .bind::<Timestamp, _>(now)
+                .load(c)?;
+            let ids: Vec<i64> = settled.into_iter().map(|s| s.id).collect();
+            Ok(messages::table.filter(messages::id.eq_any(&ids)).select(Message::as_select()).load(c)?)
+        }
+        DbConn::Sqlite(_) => {
+            let mut settled = Vec::with_capacity(sent.len());
+            for (id, provider_message_id) in sent {
+                settled.extend(mark_sent(conn, *id, *provider_message_id, now)?);
+            }
+            Ok(settled)
+        }
+    }
+}
+
+const MARK_SENT_PG: &str = "UPDATE messages SET delivery_status = 'sent', provider_message_id = v.provider_id, \
+       error = NULL, locked_until = NULL, updated_at = $3 \
+     FROM unnest($1::bigint[], $2::text[]) AS v(id, provider_id) \
+     WHERE messages.id = v.id AND messages.delivery_status = 'sending' \
+     RETURNING messages.id";
+
+#[derive(QueryableByName)]
+struct SettledId {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
 /// A transient fault: queue the message again for `next_attempt_at`, keeping the reason.
 pub fn mark_retry(
     conn: &mut DbConn,

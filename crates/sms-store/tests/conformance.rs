@@ -495,6 +495,35 @@ fn delivery_outbox(_db: &TestDb, store: &Store) {
     assert_eq!((last.delivery_status, last.error.as_deref()), (DeliveryStatus::Undelivered, Some("30003")));
 }
 
+fn delivery_sent_together(_db: &TestDb, store: &Store) {
+    let mut c = conn(store);
+    let acme = sender(&mut c, "acme", OUTBOUND);
+    let (from, now) = (num(OUTBOUND), now_millis());
+    let chat_ids: Vec<i64> = [CONSUMER, CONSUMER_2, CONSUMER_3]
+        .into_iter()
+        .map(|to| created(&mut c, &spec(acme.id, &num(to), &from, now)).chat.id)
+        .collect();
+    let jobs = ok(delivery::claim(&mut c, now, lease(now), 10));
+    let [a, b, late] = [0, 1, 2].map(|i| jobs[i].message.id);
+    ok(delivery::mark_failed(&mut c, late, "unreachable", now));
+    let later = now + Duration::seconds(1);
+    let settled = ok(delivery::mark_sent_many(&mut c, &[(a, Some("SM-a")), (b, None), (late, Some("SM-late"))], later));
+    let mut seen: Vec<_> =
+        settled.iter().map(|m| (m.id, m.delivery_status, m.provider_message_id.as_deref(), m.locked_until)).collect();
+    seen.sort_by_key(|s| s.0);
+    assert_eq!(
+        seen,
+        [(a, DeliveryStatus::Sent, Some("SM-a"), None), (b, DeliveryStatus::Sent, None, None)],
+        "the messages still being sent, each with its provider id, leases ended"
+    );
+    assert!(settled.iter().all(|m| m.updated_at == later && m.error.is_none()));
+    let failed = outbound(&mut c, chat_ids[2]);
+    assert_eq!((failed.delivery_status, failed.provider_message_id), (DeliveryStatus::Failed, None), "left alone");
+    assert!(ok(delivery::mark_sent_many(&mut c, &[], later)).is_empty(), "nothing to settle");
+    assert!(ok(delivery::mark_sent_many(&mut c, &[(a, Some("SM-again"))], later)).is_empty(), "settled once");
+    assert_eq!(outbound(&mut c, chat_ids[0]).provider_message_id.as_deref(), Some("SM-a"));
+}
+
 fn replies_and_opt_outs(db: &TestDb, store: &Store) {
     let mut c = conn(store);
     let (acme, globex) = (sender(&mut c, "acme", OUTBOUND), tenant(&mut c, "globex"));
@@ -649,5 +678,5 @@ macro_rules! on_both_backends {
 
 on_both_backends! {
     tenant_lifecycle, token_lifecycle, number_registry, agent_directory, opening_chats, reading_chats, ending_chats,
-    idle_chats_expire, delivery_outbox, replies_and_opt_outs, idempotency_keys, pool_and_transactions,
+    idle_chats_expire, delivery_outbox, delivery_sent_together, replies_and_opt_outs, idempotency_keys, pool_and_transactions,
 }
