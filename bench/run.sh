@@ -20,6 +20,8 @@
 # request, the backlogs, and the ratio to the floor, beside the goals. Run by hand, not by CI;
 # BENCHMARKS.md records results.
 #
+# STATEMENTS=1 prints PostgreSQL's statements by total execution time during the first round
+# (needs pg_stat_statements in shared_preload_libraries).
 # PERF=1 also samples the whole machine with `perf record` (cpu-clock) during the first round
 # of each kind and prints where the CPU went: by process, then the server's and PostgreSQL's
 # hottest functions. The data stays in bench/profiles/ for `perf report -i`.
@@ -149,13 +151,28 @@ pgbench_run bench/durable_work.sql 5 >/dev/null
 commits() { psql "$DB_URL" -Atc "SELECT xact_commit FROM pg_stat_database WHERE datname = '$db'"; }
 # Rounds alternate the endpoint and pgbench, so a drift of the machine's speed (it is shared)
 # touches both; the summary takes the median of each.
+statements=""
+if [ "${STATEMENTS:-0}" = 1 ]; then
+  psql "$DB_URL" -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1 && statements=1 \
+    || log "STATEMENTS=1 needs shared_preload_libraries = 'pg_stat_statements'; skipped"
+fi
 for round in $(seq 1 "$rounds"); do
   before=$(commits)
+  if [ "$round" = 1 ] && [ -n "$statements" ]; then psql "$DB_URL" -Atqc "SELECT pg_stat_statements_reset()" >/dev/null; fi
   line=$(drive "$B" "$seconds" "$([ "$round" = 1 ] && echo postgres)")
   # Commits per request: the server's transactions (the chat's, the worker's, the events'),
   # and every statement outside one, per request served.
   per_request=$(python3 -c "print(f'{($(commits) - $before) / max(1, $(value "$line" requests)):.1f}')")
   drained=$(drain pg_backlog)
+  if [ "$round" = 1 ] && [ -n "$statements" ]; then
+    echo "-- postgres: statements by total execution time (round 1 and its drain; per request served)"
+    psql "$DB_URL" -Atc "SELECT lpad(round(total_exec_time::numeric / 1000, 2)::text, 7) || ' s  ' ||
+        lpad(round(calls::numeric / $(value "$line" requests), 3)::text, 6) || ' calls/req  ' ||
+        lpad(round(mean_exec_time::numeric, 3)::text, 7) || ' ms  ' ||
+        left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+      FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+      ORDER BY total_exec_time DESC LIMIT 15"
+  fi
   echo "$line db_commits_per_request=$per_request $drained" >>"$work/pg.lines"
   perf_pid=
   if [ "$round" = 1 ] && [ "${PERF:-0}" = 1 ]; then
