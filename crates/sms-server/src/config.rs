@@ -33,8 +33,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `SMS_WORKERS`: HTTP worker threads; default one per core.
     pub workers: Option<usize>,
-    /// `SMS_DB_POOL_SIZE`: database connections per instance, default 16.
-    pub db_pool_size: u32,
+    /// `SMS_DB_POOL_SIZE`: database connections per instance; unset, 16 on PostgreSQL and 4 on
+    /// SQLite ([`sms_store::default_pool_size`]).
+    pub db_pool_size: Option<u32>,
     /// `SMS_SWEEP_INTERVAL_SECS`: how often idle chats are ended, default 30.
     pub sweep_interval: Duration,
     /// `SMS_UNROUTED_RETENTION_DAYS`, default 30: how long replies that joined no chat are kept.
@@ -151,7 +152,7 @@ impl Default for Config {
             jwt_max_ttl_secs: sms_service::DEFAULT_JWT_MAX_TTL_SECS,
             data_dir: PathBuf::from("data"),
             workers: None,
-            db_pool_size: sms_store::DEFAULT_POOL_SIZE,
+            db_pool_size: None,
             sweep_interval: Duration::from_secs(30),
             unrouted_retention_days: sms_service::UNROUTED_RETENTION_DAYS,
             public_url: None,
@@ -190,7 +191,7 @@ impl Config {
             jwt_max_ttl_secs: parsed::<u64>("SMS_JWT_MAX_TTL_SECS")?.unwrap_or(defaults.jwt_max_ttl_secs).max(1),
             data_dir,
             workers: parsed("SMS_WORKERS")?,
-            db_pool_size: parsed("SMS_DB_POOL_SIZE")?.unwrap_or(defaults.db_pool_size),
+            db_pool_size: parsed::<u32>("SMS_DB_POOL_SIZE")?.map(|n| n.max(1)).or(defaults.db_pool_size),
             sweep_interval: parsed::<u64>("SMS_SWEEP_INTERVAL_SECS")?
                 .map_or(defaults.sweep_interval, |s| Duration::from_secs(s.max(1))),
             unrouted_retention_days: parsed::<i64>("SMS_UNROUTED_RETENTION_DAYS")?

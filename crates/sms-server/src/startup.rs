@@ -52,7 +52,8 @@ impl Application {
     pub fn build(config: &Config) -> Result<Self, StartupError> {
         let url = DbUrl::parse(&config.database_url)?;
         let secret = config::jwt_secret(config)?;
-        let store = Store::new(&url, PoolOptions { max_size: config.db_pool_size, ..PoolOptions::default() })?;
+        let max_size = config.db_pool_size.unwrap_or_else(|| sms_store::default_pool_size(url.backend()));
+        let store = Store::new(&url, PoolOptions { max_size, ..PoolOptions::default() })?;
         store.migrate()?;
         E164Number::warm_up();
         type Coordination = (Arc<dyn SessionLock>, Arc<dyn RateLimiter>, Option<Arc<RedisChangeFeed>>);

@@ -239,11 +239,25 @@ impl Default for PoolOptions {
     }
 }
 
-/// Connections per instance by default. A request holds one for a few milliseconds; when more
-/// requests run at once than the pool has connections, the rest queue on r2d2, whose wake-up
-/// order is not first come first served, and that queue made the benchmark's p99 (16
-/// concurrent requests: 8 connections gave a p99 a third higher than 16; BENCHMARKS.md).
+/// Connections per instance by default on PostgreSQL. A request holds one for a few
+/// milliseconds; when more requests run at once than the pool has connections, the rest queue
+/// on r2d2, whose wake-up order is not first come first served, and that queue made the
+/// benchmark's p99 (16 concurrent requests: 8 connections gave a p99 a third higher than 16;
+/// BENCHMARKS.md).
 pub const DEFAULT_POOL_SIZE: u32 = 16;
+
+/// Connections per instance by default on SQLite: one writer at a time whatever the pool, and
+/// more connections only meant more threads queueing for the writer, waking one another (the
+/// same load's p99 was 62 to 74 ms with 16, 40 ms with 4; BENCHMARKS.md).
+pub const DEFAULT_SQLITE_POOL_SIZE: u32 = 4;
+
+/// The default pool size for a backend.
+pub fn default_pool_size(backend: Backend) -> u32 {
+    match backend {
+        Backend::Postgres => DEFAULT_POOL_SIZE,
+        Backend::Sqlite => DEFAULT_SQLITE_POOL_SIZE,
+    }
+}
 
 /// The pool; cheap to clone.
 #[derive(Clone)]

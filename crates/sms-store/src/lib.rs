@@ -19,7 +19,10 @@ pub mod tenants;
 pub mod tokens;
 mod tx;
 
-pub use conn::{Backend, DbConn, DbUrl, Fault, PoolOptions, PooledConn, Store, DEFAULT_POOL_SIZE};
+pub use conn::{
+    default_pool_size, Backend, DbConn, DbUrl, Fault, PoolOptions, PooledConn, Store, DEFAULT_POOL_SIZE,
+    DEFAULT_SQLITE_POOL_SIZE,
+};
 pub use error::StoreError;
 
 /// A page of a list: how many rows to skip and how many to answer.

@@ -47,7 +47,7 @@ pub fn config_for(backend: Backend, db_url: &str) -> Config {
         redis_key_prefix: format!("test:{}:", hex_id()),
         jwt_secret: Some(JWT_SECRET.into()),
         workers: Some(1),
-        db_pool_size: 8,
+        db_pool_size: Some(8),
         sweep_interval: Duration::from_millis(500),
         // Tests of the API see messages as written; the delivery tests turn the worker on.
         delivery: sms_server::config::DeliveryConfig { worker: false, ..Default::default() },
