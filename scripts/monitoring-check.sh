@@ -93,16 +93,26 @@ base, path, datasources = sys.argv[1:4]
 dashboard = json.load(open(path))
 uid = next(l.split(":", 1)[1].strip() for l in open(datasources) if l.strip().startswith("uid:"))
 exprs = []
+ids = [panel["id"] for panel in dashboard["panels"]]
+assert len(ids) == len(set(ids)), f"panel ids repeat: {ids}"
+cells = set()
 for panel in dashboard["panels"]:
+    g = panel["gridPos"]
+    assert g["x"] >= 0 and g["w"] > 0 and g["x"] + g["w"] <= 24, f"panel {panel['title']!r} is off the grid"
+    for x in range(g["x"], g["x"] + g["w"]):
+        for y in range(g["y"], g["y"] + g["h"]):
+            assert (x, y) not in cells, f"panel {panel['title']!r} overlaps another"
+            cells.add((x, y))
     if panel["type"] == "row":
         continue
     assert panel["datasource"]["uid"] == uid, f"panel {panel['title']!r} names another data source"
+    assert panel["targets"], f"panel {panel['title']!r} has no query"
     for target in panel["targets"]:
         exprs.append(target["expr"])
 for expr in exprs:
     url = base + "/api/v1/query?" + urllib.parse.urlencode({"query": expr})
     answer = json.load(urllib.request.urlopen(url))
     assert answer["status"] == "success", f"{expr}: {answer}"
-print(f"ok: the dashboard's {len(exprs)} expressions are valid queries, on the provisioned data source")
+print(f"ok: the dashboard's {len(ids)} panels are on the grid without overlap; its {len(exprs)} queries are valid, on the provisioned data source")
 PY
 echo "monitoring: ok"
