@@ -21,6 +21,14 @@ trap cleanup EXIT
 log "promtool check rules, promtool test rules"
 promtool check rules deploy/prometheus/rules.yml
 (cd deploy/prometheus && promtool test rules tests.yml)
+echo "rule unit tests passed: $(grep -c '^  - name:' deploy/prometheus/tests.yml) groups," \
+  "$(grep -c 'alertname:' deploy/prometheus/tests.yml) alert expectations," \
+  "$(grep -c '^      - expr:' deploy/prometheus/tests.yml) expression expectations;" \
+  "every alert of rules.yml is tested: $(grep -o 'alert: [A-Za-z]*' deploy/prometheus/rules.yml | wc -l) alerts"
+for alert in $(grep -o 'alert: [A-Za-z]*' deploy/prometheus/rules.yml | cut -d' ' -f2); do
+  grep -q "alertname: $alert$" deploy/prometheus/tests.yml \
+    || { echo "monitoring: $alert has no unit test of its own" >&2; exit 1; }
+done
 sed "s|/etc/prometheus/rules.yml|$PWD/deploy/prometheus/rules.yml|" deploy/prometheus/prometheus.yml >"$work/compose-prometheus.yml"
 promtool check config "$work/compose-prometheus.yml"
 

@@ -44,6 +44,10 @@ pub struct Application {
     pub first_start_admin_token: Option<String>,
 }
 
+/// Connections of each background worker's own pool (the delivery worker's, the events'): one
+/// for its batch, one for its backlog gauge.
+const WORKER_POOL_SIZE: u32 = 2;
+
 /// How long the admin token printed at first start stays valid.
 pub const FIRST_START_TOKEN_TTL: u64 = 24 * 3600;
 
@@ -75,7 +79,7 @@ impl Application {
         let worker = delivery_worker(config, &store, &public_url)?;
         let events = match config.events_worker {
             true => Some(
-                EventWorker::new(store.clone(), config.events.clone())
+                EventWorker::new(store.sibling(WORKER_POOL_SIZE), config.events.clone())
                     .map_err(|e| StartupError::Config(e.to_string()))?,
             ),
             false => None,
@@ -187,7 +191,7 @@ fn delivery_worker(config: &Config, store: &Store, public_url: &str) -> Result<O
         public_url: public_url.to_owned(),
         ..DeliverySettings::default()
     };
-    Ok(Some(Worker::new(store.clone(), provider, Arc::new(OutboxOutcomes), settings)))
+    Ok(Some(Worker::new(store.sibling(WORKER_POOL_SIZE), provider, Arc::new(OutboxOutcomes), settings)))
 }
 
 async fn sweep_forever(state: Service, every: Duration) {

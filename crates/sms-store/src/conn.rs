@@ -225,6 +225,16 @@ impl std::ops::DerefMut for PooledConn {
     }
 }
 
+/// Builds a pool without connecting.
+fn pool(url: &DbUrl, options: PoolOptions) -> r2d2::Pool<Manager> {
+    r2d2::Pool::builder()
+        .max_size(options.max_size)
+        .min_idle(Some(1))
+        .connection_timeout(options.connection_timeout)
+        .error_handler(Box::new(r2d2::NopErrorHandler))
+        .build_unchecked(Manager(url.clone()))
+}
+
 /// Pool sizing.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolOptions {
@@ -263,6 +273,8 @@ pub fn default_pool_size(backend: Backend) -> u32 {
 #[derive(Clone)]
 pub struct Store {
     pool: r2d2::Pool<Manager>,
+    url: DbUrl,
+    options: PoolOptions,
     backend: Backend,
     /// Keeps the SQLite checkpointer running; it stops once every clone is gone.
     _alive: std::sync::Arc<()>,
@@ -276,17 +288,26 @@ impl Store {
             create_private_file(path)
                 .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", path.display())))?;
         }
-        let pool = r2d2::Pool::builder()
-            .max_size(options.max_size)
-            .min_idle(Some(1))
-            .connection_timeout(options.connection_timeout)
-            .error_handler(Box::new(r2d2::NopErrorHandler))
-            .build_unchecked(Manager(url.clone()));
         let alive = std::sync::Arc::new(());
         if let DbUrl::Sqlite(path) = url {
             spawn_checkpointer(path.clone(), std::sync::Arc::downgrade(&alive));
         }
-        Ok(Self { pool, backend: url.backend(), _alive: alive })
+        Ok(Self { pool: pool(url, options), url: url.clone(), options, backend: url.backend(), _alive: alive })
+    }
+
+    /// Another pool of `max_size` connections on the same database, for work in the background:
+    /// a worker that shares the requests' pool waits for a connection whenever every one serves
+    /// a request, and r2d2 wakes waiters in no order, so under full load the outbox fell
+    /// behind for as long as the load lasted (BENCHMARKS.md).
+    pub fn sibling(&self, max_size: u32) -> Self {
+        let options = PoolOptions { max_size: max_size.max(1), ..self.options };
+        Self {
+            pool: pool(&self.url, options),
+            url: self.url.clone(),
+            options,
+            backend: self.backend,
+            _alive: self._alive.clone(),
+        }
     }
 
     pub fn backend(&self) -> Backend {
