@@ -64,6 +64,8 @@ pub struct EventSettings {
     pub batch: i64,
     /// How often an idle worker looks for due deliveries.
     pub poll: Duration,
+    /// Batches under way at once: while one is being claimed or recorded, another is posted.
+    pub loops: usize,
 }
 
 impl Default for EventSettings {
@@ -75,6 +77,7 @@ impl Default for EventSettings {
             max_attempts: 12,
             batch: 128,
             poll: Duration::from_millis(500),
+            loops: 2,
         }
     }
 }
@@ -109,15 +112,25 @@ impl EventWorker {
         Ok(Self { store, client, settings })
     }
 
-    /// Posts until `shutdown` turns true; a batch under way is finished first.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        tracing::info!("event worker started");
+    /// Posts until `shutdown` turns true; the batches under way are finished first. Runs
+    /// `settings.loops` claim loops at once: one alone spent its time waiting on the database
+    /// (claiming, then recording) with nothing being posted, and fell behind under load
+    /// (BENCHMARKS.md). Two loops claim apart as two instances do.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        tracing::info!(loops = self.settings.loops.max(1), "event worker started");
+        let loops = (0..self.settings.loops.max(1)).map(|i| self.claim_loop(shutdown.clone(), i == 0));
+        join_all(loops).await;
+        tracing::info!("event worker stopped");
+    }
+
+    /// One claim loop; the first also reads the backlog gauge.
+    async fn claim_loop(&self, mut shutdown: watch::Receiver<bool>, reads_backlog: bool) {
         let mut backlog_read = Instant::now() - BACKLOG_EVERY;
         loop {
             if *shutdown.borrow() {
                 break;
             }
-            if backlog_read.elapsed() >= BACKLOG_EVERY {
+            if reads_backlog && backlog_read.elapsed() >= BACKLOG_EVERY {
                 backlog_read = Instant::now();
                 let store = self.store.clone();
                 match tokio::task::spawn_blocking(move || store.with_conn(events::backlog)).await {
@@ -140,7 +153,6 @@ impl EventWorker {
                 }
             }
         }
-        tracing::info!("event worker stopped");
     }
 
     /// Claims one batch of due deliveries, posts them concurrently and records each attempt.

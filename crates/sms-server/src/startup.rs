@@ -44,8 +44,8 @@ pub struct Application {
     pub first_start_admin_token: Option<String>,
 }
 
-/// Connections of each background worker's own pool (the delivery worker's, the events'): one
-/// for its batch, one for its backlog gauge.
+/// Connections of each background worker's own pool: one for its batch, one for its backlog
+/// gauge (the event worker, with two batches under way, has one more).
 const WORKER_POOL_SIZE: u32 = 2;
 
 /// How long the admin token printed at first start stays valid.
@@ -79,7 +79,7 @@ impl Application {
         let worker = delivery_worker(config, &store, &public_url)?;
         let events = match config.events_worker {
             true => Some(
-                EventWorker::new(store.sibling(WORKER_POOL_SIZE), config.events.clone())
+                EventWorker::new(store.sibling(WORKER_POOL_SIZE + 1), config.events.clone())
                     .map_err(|e| StartupError::Config(e.to_string()))?,
             ),
             false => None,
