@@ -25,22 +25,9 @@ server_pid=""
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-start_server() {
-  # No event worker: the fuzzer registers endpoints at URLs it makes up, and nothing here may
-  # post to an address off this machine.
-  SMS_EVENTS_WORKER=off SMS_DATA_DIR="$work/data" SMS_BIND=127.0.0.1:0 SMS_LOG=warn target/debug/sms-server >"$work/server.out" 2>"$work/server.err" &
-  server_pid=$!
-  for _ in $(seq 1 100); do
-    base=$(sed -n 's/^Serving on \(http:[^ ]*\).*/\1/p' "$work/server.out")
-    [ -n "$base" ] && break
-    sleep 0.1
-  done
-  [ -n "$base" ] || { cat "$work/server.err" >&2; exit 1; }
-  export SMS_BASE_URL="$base"
-  SMS_ADMIN=$(SMS_DATA_DIR="$work/data" target/debug/sms-server admin-token --ttl 3600)
-  export SMS_ADMIN
-}
-start_server
+# No event worker: the fuzzer registers endpoints at URLs it makes up, and nothing here may post
+# to an address off this machine.
+serve_debug "$work" SMS_EVENTS_WORKER=off
 log "server at $SMS_BASE_URL"
 
 log "generated Python client: the README walk-through"

@@ -86,3 +86,22 @@ ensure_redis() {
   redis_answers "$url" || { log "Redis does not answer at $url"; return 1; }
   export SMS_TEST_REDIS_URL="$url"
 }
+
+# serve_debug WORK [ENV...]: starts target/debug/sms-server on a free loopback port with its data in
+# WORK/data (and ENV, NAME=VALUE words, on top), waits until it serves, and sets server_pid,
+# SMS_BASE_URL and SMS_ADMIN (an admin JWT valid for an hour). The caller kills server_pid.
+serve_debug() {
+  local work=$1; shift
+  env "$@" SMS_DATA_DIR="$work/data" SMS_BIND=127.0.0.1:0 SMS_LOG=warn target/debug/sms-server \
+    >"$work/server.out" 2>"$work/server.err" &
+  server_pid=$!
+  local base=""
+  for _ in $(seq 1 100); do
+    base=$(sed -n 's/^Serving on \(http:[^ ]*\).*/\1/p' "$work/server.out")
+    [ -n "$base" ] && break
+    sleep 0.1
+  done
+  [ -n "$base" ] || { cat "$work/server.err" >&2; exit 1; }
+  SMS_ADMIN=$(SMS_DATA_DIR="$work/data" target/debug/sms-server admin-token --ttl 3600)
+  export SMS_BASE_URL="$base" SMS_ADMIN
+}

@@ -19,18 +19,7 @@ server_pid=""
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-SMS_EVENTS_POLL_MS=100 SMS_DATA_DIR="$work/data" SMS_BIND=127.0.0.1:0 SMS_LOG=warn target/debug/sms-server \
-  >"$work/server.out" 2>"$work/server.err" &
-server_pid=$!
-base=""
-for _ in $(seq 1 100); do
-  base=$(sed -n 's/^Serving on \(http:[^ ]*\).*/\1/p' "$work/server.out")
-  [ -n "$base" ] && break
-  sleep 0.1
-done
-[ -n "$base" ] || { cat "$work/server.err" >&2; exit 1; }
-SMS_ADMIN=$(SMS_DATA_DIR="$work/data" target/debug/sms-server admin-token --ttl 3600)
-export SMS_BASE_URL="$base" SMS_ADMIN
+serve_debug "$work" SMS_EVENTS_POLL_MS=100
 log "server at $SMS_BASE_URL"
 
 cd clients/typescript

@@ -433,14 +433,19 @@ fn idle_chats_expire(_db: &TestDb, store: &Store) {
     assert_eq!(sizes, [1, 1, 0], "at most `limit` per sweep");
 }
 
+/// A chat opened for each of the three consumers, from `from`: their ids, in that order.
+fn three_chats(c: &mut DbConn, tenant_id: i64, from: &E164Number, now: NaiveDateTime) -> Vec<i64> {
+    [CONSUMER, CONSUMER_2, CONSUMER_3]
+        .into_iter()
+        .map(|to| created(c, &spec(tenant_id, &num(to), from, now)).chat.id)
+        .collect()
+}
+
 fn delivery_outbox(_db: &TestDb, store: &Store) {
     let mut c = conn(store);
     let (acme, globex) = (sender(&mut c, "acme", OUTBOUND), tenant(&mut c, "globex"));
     let (from, now) = (num(OUTBOUND), now_millis());
-    let chat_ids: Vec<i64> = [CONSUMER, CONSUMER_2, CONSUMER_3]
-        .into_iter()
-        .map(|to| created(&mut c, &spec(acme.id, &num(to), &from, now)).chat.id)
-        .collect();
+    let chat_ids = three_chats(&mut c, acme.id, &from, now);
     let jobs = ok(delivery::claim(&mut c, now, lease(now), 2));
     let seen: Vec<_> = jobs.iter().map(|j| (j.message.chat_id, j.message.attempts, j.subdomain.as_str())).collect();
     assert_eq!(
@@ -499,10 +504,7 @@ fn delivery_sent_together(_db: &TestDb, store: &Store) {
     let mut c = conn(store);
     let acme = sender(&mut c, "acme", OUTBOUND);
     let (from, now) = (num(OUTBOUND), now_millis());
-    let chat_ids: Vec<i64> = [CONSUMER, CONSUMER_2, CONSUMER_3]
-        .into_iter()
-        .map(|to| created(&mut c, &spec(acme.id, &num(to), &from, now)).chat.id)
-        .collect();
+    let chat_ids = three_chats(&mut c, acme.id, &from, now);
     let jobs = ok(delivery::claim(&mut c, now, lease(now), 10));
     let [a, b, late] = [0, 1, 2].map(|i| jobs[i].message.id);
     ok(delivery::mark_failed(&mut c, late, "unreachable", now));
