@@ -275,7 +275,6 @@ pub struct Store {
     pool: r2d2::Pool<Manager>,
     url: DbUrl,
     options: PoolOptions,
-    backend: Backend,
     /// Keeps the SQLite checkpointer running; it stops once every clone is gone.
     _alive: std::sync::Arc<()>,
 }
@@ -292,7 +291,7 @@ impl Store {
         if let DbUrl::Sqlite(path) = url {
             spawn_checkpointer(path.clone(), std::sync::Arc::downgrade(&alive));
         }
-        Ok(Self { pool: pool(url, options), url: url.clone(), options, backend: url.backend(), _alive: alive })
+        Ok(Self { pool: pool(url, options), url: url.clone(), options, _alive: alive })
     }
 
     /// Another pool of `max_size` connections on the same database, for work in the background:
@@ -301,17 +300,11 @@ impl Store {
     /// behind for as long as the load lasted (BENCHMARKS.md).
     pub fn sibling(&self, max_size: u32) -> Self {
         let options = PoolOptions { max_size: max_size.max(1), ..self.options };
-        Self {
-            pool: pool(&self.url, options),
-            url: self.url.clone(),
-            options,
-            backend: self.backend,
-            _alive: self._alive.clone(),
-        }
+        Self { pool: pool(&self.url, options), url: self.url.clone(), options, _alive: self._alive.clone() }
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.url.backend()
     }
 
     /// A pooled connection; waits at most the pool's connection timeout. Blocking. Call
