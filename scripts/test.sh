@@ -7,7 +7,7 @@
 # the multi-instance test need Redis too. So this script makes sure PostgreSQL and Redis answer
 # first, starting or installing them if needed.
 # The test-only fault hook (the `fault-hooks` feature) is on, for the crash-window test of
-# crates/sms-server/tests/cluster.rs; release builds never have it.
+# crates/sms-server/tests/cluster/main.rs; release builds never have it.
 # Extra arguments go to `cargo test`, e.g. `scripts/test.sh rows` or `scripts/test.sh on_sqlite`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -4,22 +4,22 @@
 //! The lookup is written against the [`AgentDirectory`] trait so its rules are tested without a
 //! database; the store implements the trait for a pooled connection.
 
-use sms_domain::{AgentSelector, SmsError};
+use sms_domain::{AgentId, AgentSelector, SmsError, TenantId};
 use sms_store::{Agent, DbConn, StoreError};
 
 /// Where agents are found.
 pub trait AgentDirectory {
-    fn by_id(&mut self, tenant_id: i64, id: i64) -> Result<Option<Agent>, StoreError>;
+    fn by_id(&mut self, tenant_id: TenantId, id: AgentId) -> Result<Option<Agent>, StoreError>;
     /// Case-insensitive.
-    fn by_email(&mut self, tenant_id: i64, email: &str) -> Result<Option<Agent>, StoreError>;
+    fn by_email(&mut self, tenant_id: TenantId, email: &str) -> Result<Option<Agent>, StoreError>;
 }
 
 impl AgentDirectory for DbConn {
-    fn by_id(&mut self, tenant_id: i64, id: i64) -> Result<Option<Agent>, StoreError> {
+    fn by_id(&mut self, tenant_id: TenantId, id: AgentId) -> Result<Option<Agent>, StoreError> {
         sms_store::agents::find(self, tenant_id, id)
     }
 
-    fn by_email(&mut self, tenant_id: i64, email: &str) -> Result<Option<Agent>, StoreError> {
+    fn by_email(&mut self, tenant_id: TenantId, email: &str) -> Result<Option<Agent>, StoreError> {
         sms_store::agents::find_by_email(self, tenant_id, email)
     }
 }
@@ -37,7 +37,7 @@ pub enum LookupError {
 /// agent of the tenant; both given must name the same one; the agent must be active.
 pub fn resolve(
     directory: &mut impl AgentDirectory,
-    tenant_id: i64,
+    tenant_id: TenantId,
     selector: &AgentSelector,
 ) -> Result<Option<Agent>, LookupError> {
     let by_id = match selector.id {
@@ -70,19 +70,22 @@ mod tests {
     struct Fake(Vec<Agent>);
 
     impl AgentDirectory for Fake {
-        fn by_id(&mut self, tenant_id: i64, id: i64) -> Result<Option<Agent>, StoreError> {
+        fn by_id(&mut self, tenant_id: TenantId, id: AgentId) -> Result<Option<Agent>, StoreError> {
             Ok(self.0.iter().find(|a| a.tenant_id == tenant_id && a.id == id).cloned())
         }
-        fn by_email(&mut self, tenant_id: i64, email: &str) -> Result<Option<Agent>, StoreError> {
+        fn by_email(&mut self, tenant_id: TenantId, email: &str) -> Result<Option<Agent>, StoreError> {
             let lower = email.to_lowercase();
             Ok(self.0.iter().find(|a| a.tenant_id == tenant_id && a.email_lower == lower).cloned())
         }
     }
 
+    /// The tenant the lookups are made for.
+    const TENANT: TenantId = TenantId::new(10);
+
     fn agent(id: i64, tenant_id: i64, email: &str, status: AgentStatus) -> Agent {
         Agent {
-            id,
-            tenant_id,
+            id: id.into(),
+            tenant_id: tenant_id.into(),
             email: email.into(),
             email_lower: email.to_lowercase(),
             first_name: "John".into(),
@@ -105,7 +108,7 @@ mod tests {
     }
 
     fn sel(id: Option<i64>, email: Option<&str>) -> AgentSelector {
-        AgentSelector { id, email: email.map(str::to_owned) }
+        AgentSelector { id: id.map(AgentId::new), email: email.map(str::to_owned) }
     }
 
     fn rejected(result: Result<Option<Agent>, LookupError>) -> SmsError {
@@ -116,54 +119,54 @@ mod tests {
     }
 
     fn found(result: Result<Option<Agent>, LookupError>) -> Option<i64> {
-        match result {
-            Ok(a) => a.map(|a| a.id),
-            Err(e) => panic!("{e}"),
-        }
+        result.unwrap().map(|a| a.id.get())
     }
 
     #[test]
     fn nothing_asked_nothing_found() {
-        assert_eq!(found(resolve(&mut directory(), 10, &sel(None, None))), None);
+        assert_eq!(found(resolve(&mut directory(), TENANT, &sel(None, None))), None);
     }
 
     #[test]
     fn by_id_and_by_email_case_insensitively() {
-        assert_eq!(found(resolve(&mut directory(), 10, &sel(Some(1), None))), Some(1));
-        assert_eq!(found(resolve(&mut directory(), 10, &sel(None, Some("JOHN.DOE@FOO.COM")))), Some(1));
-        assert_eq!(found(resolve(&mut directory(), 10, &sel(Some(1), Some("john.doe@foo.com")))), Some(1));
+        assert_eq!(found(resolve(&mut directory(), TENANT, &sel(Some(1), None))), Some(1));
+        assert_eq!(found(resolve(&mut directory(), TENANT, &sel(None, Some("JOHN.DOE@FOO.COM")))), Some(1));
+        assert_eq!(found(resolve(&mut directory(), TENANT, &sel(Some(1), Some("john.doe@foo.com")))), Some(1));
     }
 
     #[test]
     fn another_tenants_agent_is_not_found() {
-        assert_eq!(rejected(resolve(&mut directory(), 10, &sel(Some(4), None))), SmsError::AgentNotFound);
-        assert_eq!(rejected(resolve(&mut directory(), 10, &sel(None, Some("other@bar.com")))), SmsError::AgentNotFound);
+        assert_eq!(rejected(resolve(&mut directory(), TENANT, &sel(Some(4), None))), SmsError::AgentNotFound);
+        assert_eq!(
+            rejected(resolve(&mut directory(), TENANT, &sel(None, Some("other@bar.com")))),
+            SmsError::AgentNotFound
+        );
     }
 
     #[test]
     fn faults_in_order() {
         // A missing id wins over a mismatch and over an inactive agent.
         assert_eq!(
-            rejected(resolve(&mut directory(), 10, &sel(Some(99), Some("gone@foo.com")))),
+            rejected(resolve(&mut directory(), TENANT, &sel(Some(99), Some("gone@foo.com")))),
             SmsError::AgentNotFound
         );
         assert_eq!(
-            rejected(resolve(&mut directory(), 10, &sel(Some(1), Some("nobody@foo.com")))),
+            rejected(resolve(&mut directory(), TENANT, &sel(Some(1), Some("nobody@foo.com")))),
             SmsError::AgentNotFound
         );
         // Both found but different: mismatch, even when one is inactive.
         assert_eq!(
-            rejected(resolve(&mut directory(), 10, &sel(Some(1), Some("jane@foo.com")))),
+            rejected(resolve(&mut directory(), TENANT, &sel(Some(1), Some("jane@foo.com")))),
             SmsError::AgentMismatch
         );
         assert_eq!(
-            rejected(resolve(&mut directory(), 10, &sel(Some(3), Some("jane@foo.com")))),
+            rejected(resolve(&mut directory(), TENANT, &sel(Some(3), Some("jane@foo.com")))),
             SmsError::AgentMismatch
         );
         // Then the status.
-        assert_eq!(rejected(resolve(&mut directory(), 10, &sel(Some(3), None))), SmsError::AgentInactive);
+        assert_eq!(rejected(resolve(&mut directory(), TENANT, &sel(Some(3), None))), SmsError::AgentInactive);
         assert_eq!(
-            rejected(resolve(&mut directory(), 10, &sel(Some(3), Some("GONE@foo.com")))),
+            rejected(resolve(&mut directory(), TENANT, &sel(Some(3), Some("GONE@foo.com")))),
             SmsError::AgentInactive
         );
         assert_eq!(SmsError::AgentNotFound.to_string(), "agent is not found");

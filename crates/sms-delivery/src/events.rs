@@ -15,7 +15,7 @@ use futures_util::future::join_all;
 use hmac::{Hmac, Mac};
 use sms_domain::delivery::retry_delay;
 use sms_domain::time::now_millis;
-use sms_store::events::{self, Attempt, Claimed};
+use sms_store::deliveries::{self, Attempt, Claimed};
 use sms_store::{Store, StoreError};
 use tokio::sync::watch;
 
@@ -133,7 +133,7 @@ impl EventWorker {
             if reads_backlog && backlog_read.elapsed() >= BACKLOG_EVERY {
                 backlog_read = Instant::now();
                 let store = self.store.clone();
-                match tokio::task::spawn_blocking(move || store.with_conn(events::backlog)).await {
+                match tokio::task::spawn_blocking(move || store.with_conn(deliveries::backlog)).await {
                     Ok(Ok(pending)) => metrics::gauge!("sms_event_backlog").set(pending as f64),
                     Ok(Err(e)) => tracing::warn!(error = %e, "events: could not read the backlog"),
                     Err(e) => tracing::warn!(error = %e, "events: could not read the backlog"),
@@ -163,7 +163,7 @@ impl EventWorker {
         let jobs = tokio::task::spawn_blocking(move || {
             let now = now_millis();
             let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
-            store.with_conn(|conn| events::claim(conn, now, until, batch))
+            store.with_conn(|conn| deliveries::claim(conn, now, until, batch))
         })
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))??;
@@ -171,7 +171,7 @@ impl EventWorker {
         let attempts = join_all(jobs.into_iter().map(|job| self.deliver(job))).await;
         let store = self.store.clone();
         let recorded = tokio::task::spawn_blocking(move || {
-            store.with_conn(|conn| events::settle_all(conn, &attempts, now_millis()))
+            store.with_conn(|conn| deliveries::settle_all(conn, &attempts, now_millis()))
         })
         .await;
         match recorded {
@@ -212,8 +212,8 @@ impl EventWorker {
             Attempt::Gone => "gone",
         };
         tracing::info!(
-            delivery_id = job.id,
-            endpoint_id = job.endpoint_id,
+            delivery_id = job.id.get(),
+            endpoint_id = job.endpoint_id.get(),
             attempt = attempts,
             outcome,
             "event delivery attempt"

@@ -1,13 +1,13 @@
 //! The provider seam.
 
-use sms_domain::phone::mask;
+use sms_domain::{E164Number, MessageId};
 
 /// One message to hand over.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
-    pub message_id: i64,
-    pub from: String,
-    pub to: String,
+    pub message_id: MessageId,
+    pub from: E164Number,
+    pub to: E164Number,
     pub body: String,
     /// An MMS's media, in order (empty for an SMS).
     pub media_urls: Vec<String>,
@@ -43,7 +43,7 @@ pub struct LogProvider;
 #[async_trait::async_trait]
 impl Provider for LogProvider {
     async fn send(&self, message: &Outgoing) -> Result<Option<String>, SendError> {
-        tracing::info!(message_id = message.message_id, to = %mask(&message.to), chars = message.body.chars().count(), "log provider: message sent");
+        tracing::info!(message_id = message.message_id.get(), to = %message.to.masked(), chars = message.body.chars().count(), "log provider: message sent");
         Ok(Some(format!("log-{}", message.message_id)))
     }
 

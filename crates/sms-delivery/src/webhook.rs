@@ -47,9 +47,9 @@ pub fn webhook_signature(secret: &str, body: &[u8]) -> String {
 impl Provider for WebhookProvider {
     async fn send(&self, message: &Outgoing) -> Result<Option<String>, SendError> {
         let payload = Payload {
-            message_id: message.message_id,
-            from: &message.from,
-            to: &message.to,
+            message_id: message.message_id.get(),
+            from: message.from.as_str(),
+            to: message.to.as_str(),
             body: &message.body,
             media_urls: &message.media_urls,
             status_callback: &message.status_callback,

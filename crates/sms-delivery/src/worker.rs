@@ -7,7 +7,8 @@ use chrono::NaiveDateTime;
 use futures_util::future::join_all;
 use sms_domain::delivery::retry_delay;
 use sms_domain::time::now_millis;
-use sms_store::delivery::{self, Job};
+use sms_domain::MessageId;
+use sms_store::outbox::{self, Job};
 use sms_store::{DbConn, Store, StoreError};
 use tokio::sync::watch;
 
@@ -65,26 +66,24 @@ pub enum Outcome {
 /// commits with it; a batch is recorded in one transaction, so a busy worker costs the database
 /// one commit per batch, not one per message.
 pub trait Outcomes: Send + Sync {
-    fn record(&self, conn: &mut DbConn, batch: &[(i64, Outcome)], now: NaiveDateTime) -> Result<(), StoreError>;
+    fn record(&self, conn: &mut DbConn, batch: &[(MessageId, Outcome)], now: NaiveDateTime) -> Result<(), StoreError>;
 }
 
 /// Writes an outcome; answers the message as it is now, or `None` when it was no longer this
 /// sender's (its lease ran out and another worker took it).
 pub fn settle(
     conn: &mut DbConn,
-    message_id: i64,
+    message_id: MessageId,
     outcome: &Outcome,
     now: NaiveDateTime,
 ) -> Result<Option<sms_store::Message>, StoreError> {
     match outcome {
         Outcome::Sent { provider_message_id } => {
-            delivery::mark_sent(conn, message_id, provider_message_id.as_deref(), now)
+            outbox::mark_sent(conn, message_id, provider_message_id.as_deref(), now)
         }
-        Outcome::Retry { next_attempt_at, error } => {
-            delivery::mark_retry(conn, message_id, *next_attempt_at, error, now)
-        }
+        Outcome::Retry { next_attempt_at, error } => outbox::mark_retry(conn, message_id, *next_attempt_at, error, now),
         Outcome::Failed { error } | Outcome::Unsubscribed { error } => {
-            delivery::mark_failed(conn, message_id, error, now)
+            outbox::mark_failed(conn, message_id, error, now)
         }
     }
 }
@@ -93,18 +92,18 @@ pub fn settle(
 /// the batch's order. The messages the provider took, the usual outcome, are settled together.
 pub fn settle_batch(
     conn: &mut DbConn,
-    batch: &[(i64, Outcome)],
+    batch: &[(MessageId, Outcome)],
     now: NaiveDateTime,
 ) -> Result<Vec<Option<sms_store::Message>>, StoreError> {
-    let sent: Vec<(i64, Option<&str>)> = batch
+    let sent: Vec<(MessageId, Option<&str>)> = batch
         .iter()
         .filter_map(|(id, outcome)| match outcome {
             Outcome::Sent { provider_message_id } => Some((*id, provider_message_id.as_deref())),
             _ => None,
         })
         .collect();
-    let mut taken: std::collections::HashMap<i64, sms_store::Message> =
-        delivery::mark_sent_many(conn, &sent, now)?.into_iter().map(|m| (m.id, m)).collect();
+    let mut taken: std::collections::HashMap<MessageId, sms_store::Message> =
+        outbox::mark_sent_many(conn, &sent, now)?.into_iter().map(|m| (m.id, m)).collect();
     batch
         .iter()
         .map(|(id, outcome)| match outcome {
@@ -139,7 +138,7 @@ impl Worker {
     }
 
     /// Records a batch of outcomes on the blocking pool, in one transaction.
-    async fn record(&self, batch: Vec<(i64, Outcome)>) -> Result<(), StoreError> {
+    async fn record(&self, batch: Vec<(MessageId, Outcome)>) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -158,7 +157,7 @@ impl Worker {
             if backlog_read.elapsed() >= BACKLOG_EVERY {
                 backlog_read = std::time::Instant::now();
                 let store = self.store.clone();
-                match blocking(move || store.with_conn(delivery::backlog)).await {
+                match blocking(move || store.with_conn(outbox::backlog)).await {
                     Ok(waiting) => metrics::gauge!("sms_delivery_backlog").set(waiting as f64),
                     Err(e) => tracing::warn!(error = %e, "delivery: could not read the backlog"),
                 }
@@ -188,7 +187,7 @@ impl Worker {
         let jobs = blocking(move || {
             let now = now_millis();
             let lease_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
-            store.with_conn(|conn| delivery::claim(conn, now, lease_until, batch))
+            store.with_conn(|conn| outbox::claim(conn, now, lease_until, batch))
         })
         .await?;
         let count = jobs.len();
@@ -201,7 +200,7 @@ impl Worker {
     }
 
     /// One attempt at a message: its outcome, recorded with the batch's.
-    async fn deliver(&self, job: Job) -> (i64, Outcome) {
+    async fn deliver(&self, job: Job) -> (MessageId, Outcome) {
         // Checked again right before the send: the tenant may have been switched off, or the
         // consumer may have opted out, since the message was queued. The confirmation of an
         // opt-out is the one message that goes to an opted-out number.
@@ -240,7 +239,7 @@ impl Worker {
             Err(SendError::Transient(_)) if attempts >= settings.max_attempts => "failed",
             Err(SendError::Transient(_)) => "retry",
         };
-        tracing::info!(message_id = id, attempt = attempts, outcome = label, "delivery attempt");
+        tracing::info!(message_id = id.get(), attempt = attempts, outcome = label, "delivery attempt");
         metrics::counter!("sms_delivery_attempts_total", "provider" => self.provider.name(), "outcome" => label)
             .increment(1);
         let outcome = match outcome {

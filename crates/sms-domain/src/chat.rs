@@ -9,13 +9,32 @@ pub enum ChatType {
     MessagingApi,
 }
 
+crate::names::stored_names! {
+    /// The chat types a client may ask for.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    pub enum ChatTypeName as "chat type name" {
+        #[cfg_attr(feature = "openapi", schema(rename = "Messaging (SMS)"))]
+        MessagingSms = "Messaging (SMS)",
+        #[cfg_attr(feature = "openapi", schema(rename = "Messaging (API)"))]
+        MessagingApi = "Messaging (API)",
+        /// The deprecated alias of `Messaging (SMS)`.
+        #[cfg_attr(feature = "openapi", schema(rename = "SMS"))]
+        Sms = "SMS",
+    }
+}
+
+impl From<ChatTypeName> for ChatType {
+    fn from(name: ChatTypeName) -> Self {
+        match name {
+            ChatTypeName::MessagingSms | ChatTypeName::Sms => Self::MessagingSms,
+            ChatTypeName::MessagingApi => Self::MessagingApi,
+        }
+    }
+}
+
 impl ChatType {
     pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "Messaging (SMS)" | "SMS" => Some(Self::MessagingSms),
-            "Messaging (API)" => Some(Self::MessagingApi),
-            _ => None,
-        }
+        ChatTypeName::parse(value).map(Self::from)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -75,14 +94,46 @@ crate::names::stored_names! {
     }
 }
 
-impl DisconnectedBy {
-    /// Parses the short form a client sends to `POST /chats/{id}/end`.
-    pub fn parse_short(value: &str) -> Option<Self> {
-        match value {
-            "agent" => Some(Self::Agent),
-            "end_user" => Some(Self::EndUser),
-            "system" => Some(Self::System),
-            _ => None,
+crate::names::stored_names! {
+    /// Who ends a chat.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(rename_all = "snake_case"))]
+    pub enum EndedBy as "disconnected_by" {
+        Agent = "agent",
+        EndUser = "end_user",
+        System = "system",
+    }
+}
+
+impl From<EndedBy> for DisconnectedBy {
+    fn from(by: EndedBy) -> Self {
+        match by {
+            EndedBy::Agent => Self::Agent,
+            EndedBy::EndUser => Self::EndUser,
+            EndedBy::System => Self::System,
+        }
+    }
+}
+
+/// The optional body of `POST /apps/api/v1/chats/{id}/end`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = EndChatRequest))]
+pub struct EndChatBody {
+    /// Who ended the chat; default `agent`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<EndedBy>, example = "agent"))]
+    pub disconnected_by: Option<String>,
+}
+
+/// A `disconnected_by` that is none of the short names; `Display` is the message answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("disconnected_by must be one of agent, end_user, system")]
+pub struct InvalidEndedBy;
+
+impl EndChatBody {
+    /// Who ends the chat: the agent unless the body says otherwise.
+    pub fn by(&self) -> Result<DisconnectedBy, InvalidEndedBy> {
+        match self.disconnected_by.as_deref() {
+            None => Ok(DisconnectedBy::Agent),
+            Some(name) => EndedBy::parse(name).map(DisconnectedBy::from).ok_or(InvalidEndedBy),
         }
     }
 }

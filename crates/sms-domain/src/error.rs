@@ -66,5 +66,31 @@ pub enum SmsError {
     /// The consumer already has an active chat (the one-active-session rule, checked last);
     /// carries its id when it is known.
     #[error("Outbound SMS failed. Consumer is already in an active SMS session.")]
-    ActiveSession { chat_id: Option<i64> },
+    ActiveSession { chat_id: Option<crate::ChatId> },
+}
+
+impl SmsError {
+    /// The faults of `POST /apps/api/v1/sms` in the order of its checks: the first fault wins.
+    /// The workflow checks in this order; the OpenAPI document's examples are this list.
+    pub const SEND_ORDER: [SmsError; 19] = [
+        Self::ChatTypeMissing,
+        Self::ChatTypeInvalid,
+        Self::SmsDisabled,
+        Self::OutboundSmsDisabled,
+        Self::EndUserNumberMissing,
+        Self::EndUserNumberInvalid,
+        Self::NonUsNumber,
+        Self::OutboundNumberMissing,
+        Self::OutboundNumberInvalid,
+        Self::OutboundNumberNotFound,
+        Self::MessageMissing,
+        Self::MessageTooLong,
+        Self::TicketIdTooLong,
+        Self::AgentNotFound,
+        Self::AgentMismatch,
+        Self::AgentInactive,
+        Self::OptedOut,
+        Self::QuietHours,
+        Self::ActiveSession { chat_id: Some(crate::ChatId::new(114)) },
+    ];
 }

@@ -31,17 +31,49 @@ crate::names::stored_names! {
     }
 }
 
-/// The longest URL accepted, for an endpoint or a medium.
-pub const MAX_URL_CHARS: usize = 2048;
+/// The longest URL accepted, for an endpoint or a medium (as for an agent's avatar).
+pub use crate::admin::MAX_URL_CHARS;
 /// The longest description of an endpoint.
 pub const MAX_DESCRIPTION_CHARS: usize = 255;
 
-/// An endpoint's fields as an admin sent them; absent (or null) ones are `None`.
-#[derive(Debug, Clone, Default)]
-pub struct EndpointInput {
+crate::names::stored_names! {
+    /// A delivery's state.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(rename_all = "snake_case"))]
+    pub enum DeliveryState as "delivery state" {
+        Pending = "pending",
+        Delivered = "delivered",
+        Failed = "failed",
+    }
+}
+
+/// The body of `POST /admin/v1/tenants/{subdomain}/webhooks`. Event types arrive as strings, so
+/// that an unknown one answers `events is invalid`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = WebhookCreate,
+    example = json!({"url": "https://crm.example.com/hooks/sms", "events": ["chat.created", "message.received"], "description": "CRM"})))]
+pub struct EndpointCreate {
+    /// Absolute `http` or `https`, at most 2048 characters, without a user name or password.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "https://crm.example.com/hooks/sms"))]
     pub url: Option<String>,
+    /// The event types it receives: distinct, at least one; default all seven.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<EventType>>))]
     pub events: Option<Vec<String>>,
+    /// Free text for people, at most 255 characters.
     pub description: Option<String>,
+    /// Create it disabled (default false): its deliveries wait until it is enabled.
+    pub disabled: Option<bool>,
+}
+
+/// The body of `PATCH /admin/v1/tenants/{subdomain}/webhooks/{id}`: absent fields keep their value.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = WebhookPatch, example = json!({"disabled": false})))]
+pub struct EndpointPatch {
+    pub url: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<EventType>>))]
+    pub events: Option<Vec<String>>,
+    /// An empty string clears it.
+    pub description: Option<String>,
+    /// `true`: it receives nothing, its deliveries wait; `false`: they go out.
     pub disabled: Option<bool>,
 }
 
@@ -55,7 +87,7 @@ pub struct EndpointDraft {
     pub disabled: Option<bool>,
 }
 
-impl EndpointInput {
+impl EndpointCreate {
     /// A new endpoint: `url` required, every event type by default, enabled unless told.
     pub fn into_draft(self) -> Result<EndpointDraft, AdminInputError> {
         let url = check_endpoint_url(self.url.as_deref())?;
@@ -63,7 +95,9 @@ impl EndpointInput {
         let description = check_description(self.description)?;
         Ok(EndpointDraft { url: Some(url), events: Some(events), description, disabled: self.disabled })
     }
+}
 
+impl EndpointPatch {
     /// A change: each field sent must be valid on its own.
     pub fn into_update(self) -> Result<EndpointDraft, AdminInputError> {
         let url = self.url.as_deref().map(|u| check_endpoint_url(Some(u))).transpose()?;

@@ -9,8 +9,11 @@ pub mod chat;
 pub mod delivery;
 pub mod error;
 pub mod events;
+pub mod idempotency;
+pub mod ids;
 pub mod json;
 mod names;
+pub mod patterns;
 pub mod phone;
 pub mod quiet;
 pub mod reply;
@@ -19,10 +22,15 @@ pub mod segments;
 pub mod sms;
 pub mod time;
 
-pub use chat::{AgentStatus, ChatStatus, ChatType, Direction, DisconnectedBy, ParticipantKind, ParticipantStatus};
+pub use chat::{
+    AgentStatus, ChatStatus, ChatType, ChatTypeName, Direction, DisconnectedBy, EndChatBody, EndedBy, InvalidEndedBy,
+    ParticipantKind, ParticipantStatus,
+};
 pub use delivery::DeliveryStatus;
 pub use error::SmsError;
-pub use events::EventType;
+pub use events::{DeliveryState, EventType};
+pub use idempotency::{IdempotencyKey, InvalidIdempotencyKey};
+pub use ids::{AgentId, ChatId, DeliveryId, EndUserId, EndpointId, MessageId, NumberId, TenantId, TokenId};
 pub use json::BodyError;
 pub use names::UnknownName;
 pub use phone::{E164Number, PhoneError};

@@ -23,7 +23,7 @@ macro_rules! stored_names {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
             /// The stored (and answered) name.
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
             }
 

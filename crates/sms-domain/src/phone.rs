@@ -108,6 +108,27 @@ impl E164Number {
     }
 }
 
+/// A number read back from where it was stored after [`E164Number::parse`]: only its shape is
+/// checked (`+1` and ten digits), which is all a stored value can have lost.
+impl TryFrom<String> for E164Number {
+    type Error = PhoneError;
+
+    fn try_from(stored: String) -> Result<Self, PhoneError> {
+        let digits = stored.strip_prefix("+1").ok_or(PhoneError::Invalid)?;
+        if digits.len() == 10 && digits.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(stored))
+        } else {
+            Err(PhoneError::Invalid)
+        }
+    }
+}
+
+impl AsRef<str> for E164Number {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for E164Number {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -129,7 +129,7 @@ mod tests {
     }
 
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).single().unwrap_or_else(|| panic!("a valid instant"))
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).single().expect("a valid instant")
     }
 
     fn window(start: &str, end: &str) -> QuietHours {

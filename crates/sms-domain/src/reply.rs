@@ -11,17 +11,30 @@ use crate::{AgentSelector, SmsError};
 /// Most media a reply may carry.
 pub const MAX_MEDIA: usize = 10;
 
-/// The JSON body as sent. Unknown keys are ignored; `null` counts as absent.
+/// The body of `POST /apps/api/v1/chats/{id}/messages`. Unknown keys are ignored; `null` counts
+/// as absent.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ReplyRequest,
+    example = json!({"message": "Your order shipped today.", "agentEmail": "john.doe@foo.com"})))]
 pub struct ReplyBody {
+    /// The text, at most 1600 characters (Unicode code points); required unless `media_urls` has
+    /// an item.
+    #[cfg_attr(feature = "openapi", schema(example = "Your order shipped today."))]
     pub message: Option<String>,
+    /// MMS: at most 10 absolute `http`/`https` URLs of at most 2048 characters, sent in order.
+    #[cfg_attr(feature = "openapi", schema(example = json!(["https://media.example.com/label.png"])))]
     pub media_urls: Option<Vec<String>>,
+    /// The agent who writes: an active agent of the tenant. A chat without an agent is
+    /// assigned to them.
     #[serde(rename = "agentId", default, deserialize_with = "crate::json::integer")]
     pub agent_id_camel: Option<i64>,
+    /// Alias of `agentId`; `agentId` wins when both are sent.
     #[serde(rename = "agent_id", default, deserialize_with = "crate::json::integer")]
     pub agent_id_snake: Option<i64>,
+    /// The same, by e-mail (case-insensitive).
     #[serde(rename = "agentEmail")]
     pub agent_email_camel: Option<String>,
+    /// Alias of `agentEmail`; `agentEmail` wins when both are sent.
     #[serde(rename = "agent_email")]
     pub agent_email_snake: Option<String>,
 }
@@ -59,7 +72,7 @@ impl ReplyBody {
     /// The agent who writes; a camelCase field wins over its snake_case alias.
     pub fn agent_selector(&self) -> AgentSelector {
         AgentSelector {
-            id: self.agent_id_camel.or(self.agent_id_snake),
+            id: self.agent_id_camel.or(self.agent_id_snake).map(crate::AgentId::new),
             email: self.agent_email_camel.clone().or_else(|| self.agent_email_snake.clone()),
         }
     }
@@ -71,10 +84,7 @@ mod tests {
     use serde_json::json;
 
     fn content(body: serde_json::Value) -> Result<ReplyContent, SmsError> {
-        match ReplyBody::from_value(body) {
-            Ok(b) => b.content(),
-            Err(e) => panic!("{e}"),
-        }
+        ReplyBody::from_value(body).unwrap().content()
     }
 
     #[test]

@@ -16,22 +16,43 @@ pub const MAX_MESSAGE_CHARS: usize = 1600;
 /// Most characters a `ticket_id` may have.
 pub const MAX_TICKET_ID_CHARS: usize = 255;
 
-/// The JSON body as sent. Unknown keys are ignored; `null` counts as absent. The camelCase
-/// agent fields and their snake_case aliases are kept apart so that camelCase can win when a
-/// client sends both.
+/// The body of `POST /apps/api/v1/sms`. Unknown keys are ignored; `null` counts as absent.
+// The camelCase agent fields and their snake_case aliases are kept apart so that camelCase can
+// win when a client sends both. The OpenAPI document describes this very type; its limits and
+// patterns come from the constants the checks use (`sms-http`'s `openapi::limits`).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = SendSmsRequest, example = json!({
+    "chat_type": "Messaging (SMS)",
+    "end_user_number": "+1 415-555-0100",
+    "outbound_number": "+1 628-555-0199",
+    "message": "lorem ipsum",
+    "ticket_id": "5006x00000XXxxxXXX"
+})))]
 pub struct SendSmsBody {
+    /// `"SMS"` is the deprecated alias of `"Messaging (SMS)"`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::ChatTypeName))]
     pub chat_type: Option<String>,
+    /// The consumer's US number in any common format.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "+1 415-555-0100"))]
     pub end_user_number: Option<String>,
+    /// One of the tenant's outbound numbers.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "+1 628-555-0199"))]
     pub outbound_number: Option<String>,
+    /// The text, at most 1600 characters (Unicode code points), not only white space.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "lorem ipsum"))]
     pub message: Option<String>,
+    /// CRM ticket to associate, at most 255 characters; empty counts as absent.
     pub ticket_id: Option<String>,
+    /// Assign the chat to this agent of the tenant.
     #[serde(rename = "agentId", default, deserialize_with = "crate::json::integer")]
     pub agent_id_camel: Option<i64>,
+    /// Alias of `agentId`; `agentId` wins when both are sent.
     #[serde(rename = "agent_id", default, deserialize_with = "crate::json::integer")]
     pub agent_id_snake: Option<i64>,
+    /// Assign the chat to the agent with this e-mail (case-insensitive).
     #[serde(rename = "agentEmail")]
     pub agent_email_camel: Option<String>,
+    /// Alias of `agentEmail`; `agentEmail` wins when both are sent.
     #[serde(rename = "agent_email")]
     pub agent_email_snake: Option<String>,
 }
@@ -62,7 +83,7 @@ pub struct Content {
 /// Which agent the client asked for, if any.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AgentSelector {
-    pub id: Option<i64>,
+    pub id: Option<crate::AgentId>,
     pub email: Option<String>,
 }
 
@@ -128,7 +149,7 @@ impl SendSmsBody {
     /// The agent asked for; a camelCase field wins over its snake_case alias.
     pub fn agent_selector(&self) -> AgentSelector {
         AgentSelector {
-            id: self.agent_id_camel.or(self.agent_id_snake),
+            id: self.agent_id_camel.or(self.agent_id_snake).map(crate::AgentId::new),
             email: self.agent_email_camel.clone().or_else(|| self.agent_email_snake.clone()),
         }
     }

@@ -8,10 +8,7 @@ const OWNED: &str = "+16285550199";
 
 /// The whole domain part of the order, with the tenant's numbers played by a fixed one.
 fn check(body: Value, policy: TenantPolicy) -> Result<(Addressed, Content), SmsError> {
-    let body = match SendSmsBody::from_json(body.to_string().as_bytes()) {
-        Ok(b) => b,
-        Err(e) => panic!("body should parse: {e}"),
-    };
+    let body = SendSmsBody::from_json(body.to_string().as_bytes()).expect("body should parse");
     let addressed = body.addressing(policy)?;
     if addressed.outbound.as_str() != OWNED {
         return Err(SmsError::OutboundNumberNotFound);
@@ -59,10 +56,7 @@ const ABSENT: Value = Value::Null;
 
 #[test]
 fn seed_request_is_valid() {
-    let (addressed, content) = match check(seed(), ON) {
-        Ok(v) => v,
-        Err(e) => panic!("{e}"),
-    };
+    let (addressed, content) = check(seed(), ON).unwrap();
     assert_eq!(addressed.chat_type, ChatType::MessagingSms);
     assert_eq!(addressed.end_user.as_str(), "+14155550100");
     assert_eq!(addressed.outbound.as_str(), "+16285550199");
@@ -181,10 +175,7 @@ fn message_length_counts_code_points() {
 
 #[test]
 fn ticket_id_rules() {
-    let (_, content) = match check(with(&[("ticket_id", json!(""))]), ON) {
-        Ok(v) => v,
-        Err(e) => panic!("{e}"),
-    };
+    let (_, content) = check(with(&[("ticket_id", json!(""))]), ON).unwrap();
     assert_eq!(content.ticket_id, None);
     assert!(check(with(&[("ticket_id", json!("t".repeat(255)))]), ON).is_ok());
     assert_eq!(err(with(&[("ticket_id", json!("t".repeat(256)))])), SmsError::TicketIdTooLong);
@@ -240,7 +231,7 @@ fn precedence_follows_the_table() {
 #[test]
 fn row_12_message() {
     assert_eq!(
-        SmsError::ActiveSession { chat_id: Some(1) }.to_string(),
+        SmsError::ActiveSession { chat_id: Some(crate::ChatId::new(1)) }.to_string(),
         "Outbound SMS failed. Consumer is already in an active SMS session."
     );
 }
@@ -268,15 +259,9 @@ fn body_faults_name_the_field_or_the_parse_error() {
 #[test]
 fn camel_case_agent_fields_win_over_aliases() {
     let body =
-        match SendSmsBody::from_json(br#"{"agentId": 1, "agent_id": 2, "agentEmail": "a@x", "agent_email": "b@x"}"#) {
-            Ok(b) => b,
-            Err(e) => panic!("{e}"),
-        };
-    assert_eq!(body.agent_selector(), AgentSelector { id: Some(1), email: Some("a@x".into()) });
-    let snake = match SendSmsBody::from_json(br#"{"agent_id": 2, "agent_email": "b@x"}"#) {
-        Ok(b) => b,
-        Err(e) => panic!("{e}"),
-    };
-    assert_eq!(snake.agent_selector(), AgentSelector { id: Some(2), email: Some("b@x".into()) });
+        SendSmsBody::from_json(br#"{"agentId": 1, "agent_id": 2, "agentEmail": "a@x", "agent_email": "b@x"}"#).unwrap();
+    assert_eq!(body.agent_selector(), AgentSelector { id: Some(crate::AgentId::new(1)), email: Some("a@x".into()) });
+    let snake = SendSmsBody::from_json(br#"{"agent_id": 2, "agent_email": "b@x"}"#).unwrap();
+    assert_eq!(snake.agent_selector(), AgentSelector { id: Some(crate::AgentId::new(2)), email: Some("b@x".into()) });
     assert!(SendSmsBody::default().agent_selector().is_empty());
 }

@@ -125,7 +125,7 @@ impl From<SmsError> for ApiError {
             SmsError::ActiveSession { chat_id } => *chat_id,
             _ => None,
         };
-        Self { chat_id, ..Self::bad_request(err.to_string()) }
+        Self { chat_id: chat_id.map(i64::from), ..Self::bad_request(err.to_string()) }
     }
 }
 

@@ -10,6 +10,7 @@ pub mod body;
 pub mod error;
 mod fallback;
 pub mod handlers;
+mod limits;
 mod observe;
 mod openapi;
 pub mod telemetry;
@@ -74,6 +75,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let unknown = limits::apply(&mut api);
+    debug_assert!(unknown.is_empty(), "limits of properties the document lacks: {unknown:?}");
+    openapi::add_send_faults(&mut api);
     openapi::add_standard_errors(&mut api);
     openapi::add_links(&mut api);
     api

@@ -23,7 +23,7 @@ ids in paths that are not integers answer 404.",
         (name = "operations", description = "Health, readiness and this document. No auth."),
         (name = "webhooks", description = "Provider callbacks: delivery reports and consumer replies, checked with `X-Twilio-Signature` against `SMS_PUBLIC_URL`."),
     ),
-    components(schemas(crate::wire::webhooks::Event)),
+    components(schemas(sms_service::EventBody)),
     modifiers(&Security, &Servers)
 )]
 pub struct ApiDoc;
@@ -121,6 +121,32 @@ pub fn add_standard_errors(openapi: &mut utoipa::openapi::OpenApi) {
                 );
             }
         }
+    }
+}
+
+/// The examples of the send's 400 answer: every fault of `POST /apps/api/v1/sms` in the order of
+/// its checks, from the one list that states it (`SmsError::SEND_ORDER`), numbered so that tools
+/// which sort examples by name keep that order.
+pub fn add_send_faults(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::example::ExampleBuilder;
+    use utoipa::openapi::RefOr;
+    let content = openapi
+        .paths
+        .paths
+        .get_mut("/apps/api/v1/sms")
+        .and_then(|item| item.post.as_mut())
+        .and_then(|op| op.responses.responses.get_mut("400"))
+        .and_then(|response| match response {
+            RefOr::T(response) => response.content.get_mut("application/json"),
+            RefOr::Ref(_) => None,
+        });
+    let Some(content) = content else { return };
+    for (n, fault) in sms_domain::SmsError::SEND_ORDER.iter().enumerate() {
+        let example = ExampleBuilder::new()
+            .summary(fault.to_string())
+            .value(serde_json::from_str(&crate::error::ApiError::from(fault.clone()).body_json()).ok())
+            .build();
+        content.examples.insert(format!("{:02}", n + 1), RefOr::T(example));
     }
 }
 

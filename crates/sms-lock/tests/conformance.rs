@@ -2,21 +2,18 @@
 //! (`SMS_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`), each run under a key prefix of
 //! its own so runs do not meet.
 
+// Tests may unwrap: clippy.toml allows it in `#[test]` functions only, not in the helpers here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use sms_lock::{InProcessLock, LockKey, LockToken, RedisLock, SessionLock};
-
-fn redis_url() -> String {
-    std::env::var("SMS_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
+use sms_test_support::{hex_id, redis_url};
 
 fn redis_lock() -> Arc<dyn SessionLock> {
-    let prefix = format!("test:{}:", hex::encode(rand::random::<[u8; 8]>()));
-    match RedisLock::new(&redis_url(), &prefix) {
-        Ok(lock) => Arc::new(lock),
-        Err(e) => panic!("{e}"),
-    }
+    let prefix = format!("test:{}:", hex_id());
+    Arc::new(RedisLock::new(&redis_url(), &prefix).unwrap())
 }
 
 fn in_process() -> Arc<dyn SessionLock> {
@@ -26,12 +23,12 @@ fn in_process() -> Arc<dyn SessionLock> {
 const LONG: Duration = Duration::from_secs(60);
 
 async fn acquire(lock: &dyn SessionLock, key: &LockKey, ttl: Duration) -> Option<LockToken> {
-    lock.acquire(key, ttl).await.unwrap_or_else(|e| panic!("acquire: {e}"))
+    lock.acquire(key, ttl).await.expect("acquire")
 }
 
 async fn one_owner_at_a_time(lock: Arc<dyn SessionLock>) {
     let key = LockKey::new(1, "+14155550100");
-    let token = acquire(&*lock, &key, LONG).await.unwrap_or_else(|| panic!("a free lock is taken"));
+    let token = acquire(&*lock, &key, LONG).await.expect("a free lock is taken");
     assert!(acquire(&*lock, &key, LONG).await.is_none(), "a held lock is refused");
     assert!(acquire(&*lock, &LockKey::new(1, "+14155550101"), LONG).await.is_some(), "other consumers are free");
     assert!(acquire(&*lock, &LockKey::new(2, "+14155550100"), LONG).await.is_some(), "other tenants are free");
@@ -45,15 +42,15 @@ async fn one_owner_at_a_time(lock: Arc<dyn SessionLock>) {
 
 async fn expires_unless_refreshed(lock: Arc<dyn SessionLock>) {
     let key = LockKey::new(1, "+14155550102");
-    let token = acquire(&*lock, &key, Duration::from_millis(300)).await.unwrap_or_else(|| panic!("taken"));
+    let token = acquire(&*lock, &key, Duration::from_millis(300)).await.expect("taken");
     assert!(lock.refresh(&key, &token, LONG).await.unwrap_or(false), "the owner refreshes");
     tokio::time::sleep(Duration::from_millis(450)).await;
     assert!(acquire(&*lock, &key, LONG).await.is_none(), "a refreshed lock outlives its first TTL");
 
     let other = LockKey::new(1, "+14155550103");
-    let stale = acquire(&*lock, &other, Duration::from_millis(200)).await.unwrap_or_else(|| panic!("taken"));
+    let stale = acquire(&*lock, &other, Duration::from_millis(200)).await.expect("taken");
     tokio::time::sleep(Duration::from_millis(350)).await;
-    let fresh = acquire(&*lock, &other, LONG).await.unwrap_or_else(|| panic!("an expired lock is free"));
+    let fresh = acquire(&*lock, &other, LONG).await.expect("an expired lock is free");
     assert!(!lock.release(&other, &stale).await.unwrap_or(true), "the old owner cannot free the new owner's lock");
     assert!(!lock.refresh(&other, &stale, LONG).await.unwrap_or(true), "nor extend it");
     assert!(lock.release(&other, &fresh).await.unwrap_or(false));
@@ -68,7 +65,7 @@ async fn concurrent_acquisitions_have_one_winner(lock: Arc<dyn SessionLock>) {
     });
     let mut winners = 0;
     for attempt in attempts {
-        if attempt.await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|e| panic!("{e}")) {
+        if attempt.await.unwrap().unwrap() {
             winners += 1;
         }
     }
@@ -76,7 +73,7 @@ async fn concurrent_acquisitions_have_one_winner(lock: Arc<dyn SessionLock>) {
 }
 
 async fn answers_ping(lock: Arc<dyn SessionLock>) {
-    lock.ping().await.unwrap_or_else(|e| panic!("ping: {e}"));
+    lock.ping().await.expect("ping");
 }
 
 macro_rules! on_both_locks {
@@ -95,7 +92,7 @@ on_both_locks!(one_owner_at_a_time, expires_unless_refreshed, concurrent_acquisi
 #[tokio::test]
 async fn redis_unreachable_is_unavailable_within_the_budget() {
     // Nothing listens on port 1.
-    let lock = RedisLock::new("redis://127.0.0.1:1", "test:").unwrap_or_else(|e| panic!("{e}"));
+    let lock = RedisLock::new("redis://127.0.0.1:1", "test:").unwrap();
     let started = std::time::Instant::now();
     let result = lock.acquire(&LockKey::new(1, "+14155550105"), LONG).await;
     assert!(matches!(result, Err(sms_lock::LockError::Unavailable(_))), "{result:?}");
@@ -113,8 +110,8 @@ fn malformed_url_is_a_configuration_error() {
 #[tokio::test]
 async fn change_notices_reach_every_listener() {
     use sms_lock::{Notice, RedisChangeFeed};
-    let prefix = format!("test:{}:", hex::encode(rand::random::<[u8; 8]>()));
-    let feed = |prefix: &str| Arc::new(RedisChangeFeed::new(&redis_url(), prefix).unwrap_or_else(|e| panic!("{e}")));
+    let prefix = format!("test:{}:", hex_id());
+    let feed = |prefix: &str| Arc::new(RedisChangeFeed::new(&redis_url(), prefix).unwrap());
     let (listener, publisher, stranger) = (feed(&prefix), feed(&prefix), feed("test:another:"));
     let (sender, mut heard) = tokio::sync::mpsc::unbounded_channel();
     let listening = tokio::spawn({
@@ -128,10 +125,10 @@ async fn change_notices_reach_every_listener() {
         }
     });
     assert_eq!(next(&mut heard).await, Some(Notice::Listening));
-    stranger.publish().await.unwrap_or_else(|e| panic!("{e}"));
-    publisher.publish().await.unwrap_or_else(|e| panic!("{e}"));
+    stranger.publish().await.unwrap();
+    publisher.publish().await.unwrap();
     assert_eq!(next(&mut heard).await, Some(Notice::Changed), "the notice of the same prefix, and only it");
-    publisher.publish().await.unwrap_or_else(|e| panic!("{e}"));
+    publisher.publish().await.unwrap();
     assert_eq!(next(&mut heard).await, Some(Notice::Changed));
     assert!(tokio::time::timeout(Duration::from_millis(200), heard.recv()).await.is_err(), "nothing more");
     listening.abort();

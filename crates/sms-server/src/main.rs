@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use sms_server::config::{self, Config};
+use sms_server::config::Config;
 use sms_server::{Application, StartupError};
 
 #[derive(Parser)]
@@ -97,7 +97,7 @@ fn migrate() -> Result<(), StartupError> {
 
 fn admin_token(ttl: u64) -> Result<(), StartupError> {
     let config = Config::from_env()?;
-    let secret = config::jwt_secret(&config)?;
+    let secret = sms_server::secret::jwt_secret(&config)?;
     let keys = sms_service::JwtKeys::new(&secret.secret).with_max_ttl(config.jwt_max_ttl_secs);
     let token = keys.admin_token(ttl).map_err(|e| match e {
         sms_service::TokenError::TooLong { .. } => StartupError::TokenTooLong(e.to_string()),

@@ -15,7 +15,7 @@ use sms_lock::{
 use sms_service::{CallbackSettings, JwtKeys, OutboxOutcomes, Service, ServiceParts};
 use sms_store::{DbUrl, PoolOptions, Store, StoreError};
 
-use crate::config::{self, Config, ProviderKind};
+use crate::config::{Config, ProviderKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -55,7 +55,7 @@ impl Application {
     /// Connects the database, applies migrations, binds the listener.
     pub fn build(config: &Config) -> Result<Self, StartupError> {
         let url = DbUrl::parse(&config.database_url)?;
-        let secret = config::jwt_secret(config)?;
+        let secret = crate::secret::jwt_secret(config)?;
         let max_size = config.db_pool_size.unwrap_or_else(|| sms_store::default_pool_size(url.backend()));
         let store = Store::new(&url, PoolOptions { max_size, ..PoolOptions::default() })?;
         store.migrate()?;

@@ -3,6 +3,9 @@
 //! Runs the real binary with JSON logs at `debug` level, drives the README walk-through and a
 //! consumer's reply through it, and searches everything it printed.
 
+// Tests may unwrap: clippy.toml allows it in `#[test]` functions only, not in the helpers here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -17,7 +20,7 @@ const REPLY: &str = "Thanks, see you Tuesday";
 
 #[test]
 fn a_walkthrough_logs_no_number_body_token_or_secret() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let port =
         std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or_default();
     let base = format!("http://127.0.0.1:{port}");
@@ -32,20 +35,20 @@ fn a_walkthrough_logs_no_number_body_token_or_secret() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("stdout"));
+        .unwrap();
+    let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     while let Some(Ok(line)) = lines.next() {
         if line.starts_with("Serving on") {
             break;
         }
     }
-    let admin = JwtKeys::new(SECRET.as_bytes()).admin_token(600).unwrap_or_else(|e| panic!("{e}"));
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    let admin = JwtKeys::new(SECRET.as_bytes()).admin_token(600).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let token = runtime.block_on(async {
         let http = reqwest::Client::new();
         let call = |req: reqwest::RequestBuilder| async move {
-            let resp = req.send().await.unwrap_or_else(|e| panic!("{e}"));
+            let resp = req.send().await.unwrap();
             let status = resp.status().as_u16();
             (status, resp.json::<Value>().await.unwrap_or(Value::Null))
         };

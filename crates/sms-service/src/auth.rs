@@ -152,7 +152,7 @@ impl Service {
         let tenant = self.tenant_of(credentials).await?;
         let rate = u32::try_from(tenant.rate_limit_per_second).unwrap_or(0);
         let burst = u32::try_from(tenant.rate_limit_burst).unwrap_or(1);
-        match self.inner.limiter.check(tenant.id, rate, burst).await? {
+        match self.inner.limiter.check(tenant.id.get(), rate, burst).await? {
             Decision::Allowed => Ok(tenant),
             Decision::Limited { retry_after } => {
                 metrics::counter!("sms_rate_limited_total").increment(1);
@@ -271,10 +271,7 @@ mod tests {
     #[test]
     fn jwts_need_the_right_key_and_a_future_exp() {
         let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef");
-        let token = match keys.admin_token(60) {
-            Ok(t) => t,
-            Err(e) => panic!("{e}"),
-        };
+        let token = keys.admin_token(60).unwrap();
         assert_eq!(keys.verify(&token).and_then(|c| c.role), Some("admin".into()));
         assert!(JwtKeys::new(b"another secret another secret ..").verify(&token).is_none());
         let expired = keys.sign(&Claims {

@@ -110,7 +110,7 @@ mod tests {
 
     fn tenant(id: i64) -> Tenant {
         Tenant {
-            id,
+            id: id.into(),
             subdomain: format!("t{id}"),
             name: "T".into(),
             lang: "en".into(),
@@ -137,9 +137,9 @@ mod tests {
     fn serves_what_was_filled_until_the_ttl() {
         let cache = AuthCache::new(Duration::from_millis(50), true);
         assert!(cache.get(&key("a")).is_none());
-        let Some(ticket) = cache.ticket() else { panic!("cache in use") };
+        let ticket = cache.ticket().expect("cache in use");
         cache.fill(ticket, key("a"), tenant(1));
-        assert_eq!(cache.get(&key("a")).map(|t| t.id), Some(1));
+        assert_eq!(cache.get(&key("a")).map(|t| t.id.get()), Some(1));
         assert!(cache.get(&key("b")).is_none());
         assert!(cache.get(&CacheKey::Jwt { subdomain: "t1".into() }).is_none());
         std::thread::sleep(Duration::from_millis(60));
@@ -149,13 +149,13 @@ mod tests {
     #[test]
     fn a_change_empties_it_and_refuses_fills_begun_before() {
         let cache = AuthCache::new(Duration::from_secs(60), true);
-        let Some(before) = cache.ticket() else { panic!("cache in use") };
+        let before = cache.ticket().expect("cache in use");
         cache.fill(before, key("a"), tenant(1));
         cache.invalidate();
         assert!(cache.get(&key("a")).is_none());
         cache.fill(before, key("a"), tenant(1));
         assert!(cache.get(&key("a")).is_none(), "a read from before the change must not be cached");
-        let Some(after) = cache.ticket() else { panic!("cache in use") };
+        let after = cache.ticket().expect("cache in use");
         cache.fill(after, key("a"), tenant(1));
         assert!(cache.get(&key("a")).is_some());
     }
@@ -165,7 +165,7 @@ mod tests {
         let deaf = AuthCache::new(Duration::from_secs(60), false);
         assert!(deaf.ticket().is_none());
         deaf.set_listening(true);
-        let Some(ticket) = deaf.ticket() else { panic!("listening now") };
+        let ticket = deaf.ticket().expect("listening now");
         deaf.fill(ticket, key("a"), tenant(1));
         assert!(deaf.get(&key("a")).is_some());
         deaf.set_listening(false);
@@ -179,7 +179,7 @@ mod tests {
     fn a_full_cache_starts_over() {
         let cache = AuthCache::new(Duration::from_secs(60), true);
         for i in 0..=MAX_ENTRIES {
-            let Some(ticket) = cache.ticket() else { panic!("cache in use") };
+            let ticket = cache.ticket().expect("cache in use");
             cache.fill(ticket, key(&i.to_string()), tenant(1));
         }
         assert!(cache.get(&key("0")).is_none());

@@ -2,12 +2,13 @@
 //! `X-Twilio-Signature`, and the opt-out and opt-in they carry.
 
 use sms_domain::delivery::{keyword, DeliveryStatus, Keyword};
-use sms_domain::{segments, E164Number, EventType, Secret};
-use sms_store::chats::EndedChat;
-use sms_store::delivery::{self, Inbound, StatusReport};
-use sms_store::{DbConn, Tenant};
+use sms_domain::{segments, ChatId, E164Number, EventType, Secret, TenantId};
+use sms_store::inbound::{self, Inbound};
+use sms_store::outbox::{self, StatusReport};
+use sms_store::{opt_outs, DbConn, Tenant};
 
-use crate::events::{self, ConsumerEventData};
+use crate::events;
+use crate::life::{self, AfterCommit, OptOutSource};
 use crate::views::{MediaObject, MessageObject};
 
 use crate::error::{Result, ServiceError};
@@ -86,7 +87,7 @@ impl Service {
         let report = self
             .db(move |conn| {
                 sms_store::transaction(conn, |conn| {
-                    let report = delivery::apply_status(conn, tenant_id, &sid, status, error.as_deref(), now)?;
+                    let report = outbox::apply_status(conn, tenant_id, &sid, status, error.as_deref(), now)?;
                     if let StatusReport::Applied(message) = &report {
                         let (number, message) = (message.to_number.clone(), MessageObject::from(message.as_ref()));
                         events::message(conn, EventType::MessageStatusUpdated, tenant_id, &number, message, now)?;
@@ -126,15 +127,15 @@ impl Service {
         let taken = self
             .db(move |conn| {
                 sms_store::transaction(conn, |conn| {
-                    if !sms_store::numbers::is_registered(conn, tenant_id, to.as_str())? {
+                    if !sms_store::numbers::is_registered(conn, tenant_id, &to)? {
                         return Err(ServiceError::Missing("outbound_number is not found"));
                     }
                     if let Some(sid) = &sid {
-                        if !delivery::first_receipt(conn, tenant_id, sid, now)? {
+                        if !sms_store::receipts::first(conn, tenant_id, sid, now)? {
                             return Ok(None);
                         }
                     }
-                    let reply = delivery::Reply {
+                    let reply = inbound::Reply {
                         from: &from,
                         to: &to,
                         body: &text,
@@ -142,40 +143,39 @@ impl Service {
                         sid: sid.as_deref(),
                         media: media.as_deref(),
                     };
-                    let inbound = delivery::record_inbound(conn, tenant_id, &reply, now, timeout)?;
+                    let inbound = inbound::record(conn, tenant_id, &reply, now, timeout)?;
                     let (chat_id, message) = match &inbound {
                         Inbound::Joined { chat, message, .. } => (Some(chat.id), MessageObject::from(message.as_ref())),
                         Inbound::Unrouted(kept) => (None, MessageObject::from(kept.as_ref())),
                     };
-                    events::message(conn, EventType::MessageReceived, tenant_id, from.as_str(), message, now)?;
-                    let ended = match keyword(&text) {
+                    events::message(conn, EventType::MessageReceived, tenant_id, &from, message, now)?;
+                    let after = match keyword(&text) {
                         Some((word, matched)) => {
                             let said = Said { tenant_id, from: &from, to: &to, chat_id, keyword: &matched };
                             said.obey(conn, word, &answers, now)?
                         }
-                        None => None,
+                        None => AfterCommit::nothing(),
                     };
-                    Ok(Some((inbound, ended)))
+                    Ok(Some((inbound, after)))
                 })
             })
             .await?;
-        let Some((inbound, ended)) = taken else {
-            tracing::info!(tenant_id, "a callback already taken, replayed: nothing changed");
+        let Some((inbound, after)) = taken else {
+            tracing::info!(tenant_id = tenant_id.get(), "a callback already taken, replayed: nothing changed");
             return Ok(());
         };
-        let chat_ended = ended.is_some();
-        if let Some(ended) = ended {
-            self.release_ended(&ended).await;
-            tracing::info!(tenant_id, "consumer opted out");
-        }
+        let chat_ended = after.chats_ended() > 0;
+        after.run(self).await;
         match inbound {
             Inbound::Joined { chat, end_user_number, .. } => {
                 if !chat_ended {
                     self.refresh_lock(&chat, &end_user_number, tenant.session_timeout_minutes).await;
                 }
-                tracing::info!(chat_id = chat.id, "reply joined its chat");
+                tracing::info!(chat_id = chat.id.get(), "reply joined its chat");
             }
-            Inbound::Unrouted(_) => tracing::info!(tenant_id, "reply without an active chat kept aside"),
+            Inbound::Unrouted(_) => {
+                tracing::info!(tenant_id = tenant_id.get(), "reply without an active chat kept aside")
+            }
         }
         Ok(())
     }
@@ -220,55 +220,45 @@ impl Answers {
 
 /// A keyword as a consumer said it.
 struct Said<'a> {
-    tenant_id: i64,
+    tenant_id: TenantId,
     from: &'a E164Number,
     /// The tenant's number the consumer wrote to: it answers.
     to: &'a E164Number,
     /// The chat the keyword joined, if any.
-    chat_id: Option<i64>,
+    chat_id: Option<ChatId>,
     /// The keyword as matched, in capitals.
     keyword: &'a str,
 }
 
 impl Said<'_> {
     /// Does what the keyword asks, in the reply's transaction, and answers it with the tenant's
-    /// text when it has one: an opt-out records the opt-out and ends the consumer's active chat
-    /// (answered, so its lock can be released after the commit); an opt-in lifts the opt-out;
-    /// `YES` is an opt-in only from an opted-out number. Each opt-out and opt-in is told as a
-    /// `consumer.*` event.
+    /// text when it has one: an opt-out opts the number out and ends the consumer's active chat
+    /// (its lock is released after the commit); an opt-in lifts the opt-out; `YES` is an opt-in
+    /// only from an opted-out number. The chat's life decides what each changes and tells.
     fn obey(
         &self,
         conn: &mut DbConn,
         word: Keyword,
         answers: &Answers,
         now: chrono::NaiveDateTime,
-    ) -> Result<Option<EndedChat>, ServiceError> {
-        let tenant_id = self.tenant_id;
-        let data = |chat_id| ConsumerEventData {
-            end_user_number: self.from.as_str().to_owned(),
-            keyword: Some(self.keyword.to_owned()),
-            chat_id,
-        };
+    ) -> Result<AfterCommit, ServiceError> {
+        let (tenant_id, from) = (self.tenant_id, self.from);
         match word {
             Keyword::OptOut => {
-                let ended = delivery::opt_out(conn, tenant_id, self.from, now)?;
-                if let Some(ended) = &ended {
-                    events::chat_by_id(conn, EventType::ChatEnded, tenant_id, ended.chat_id, now)?;
-                }
-                events::consumer(conn, EventType::ConsumerOptedOut, tenant_id, data(self.chat_id), now)?;
+                let source = OptOutSource::Keyword { keyword: self.keyword, chat_id: self.chat_id };
+                let after = life::opt_out(conn, tenant_id, from, source, now)?;
                 self.answer(conn, answers.opt_out.as_deref(), sms_delivery::OPT_OUT_CONFIRMATION, now)?;
-                Ok(ended)
+                Ok(after)
             }
-            Keyword::Yes if !delivery::is_opted_out(conn, tenant_id, self.from.as_str())? => Ok(None),
+            Keyword::Yes if !opt_outs::contains(conn, tenant_id, from)? => Ok(AfterCommit::nothing()),
             Keyword::OptIn | Keyword::Yes => {
-                delivery::opt_in(conn, tenant_id, self.from.as_str())?;
-                events::consumer(conn, EventType::ConsumerOptedIn, tenant_id, data(self.chat_id), now)?;
+                life::opt_in(conn, tenant_id, from, self.keyword, self.chat_id, now)?;
                 self.answer(conn, answers.opt_in.as_deref(), "opt_in", now)?;
-                Ok(None)
+                Ok(AfterCommit::nothing())
             }
             Keyword::Help => {
                 self.answer(conn, answers.help.as_deref(), "help", now)?;
-                Ok(None)
+                Ok(AfterCommit::nothing())
             }
         }
     }
@@ -277,16 +267,16 @@ impl Said<'_> {
     /// appears in the chat the keyword joined.
     fn answer(&self, conn: &mut DbConn, text: Option<&str>, kind: &str, now: chrono::NaiveDateTime) -> Result<()> {
         let Some(text) = text else { return Ok(()) };
-        let answer = delivery::Automatic {
+        let answer = outbox::Automatic {
             tenant_id: self.tenant_id,
             chat_id: self.chat_id,
-            from: self.to.as_str(),
-            to: self.from.as_str(),
+            from: self.to,
+            to: self.from,
             body: text,
             segments: segments::count(text),
             kind,
         };
-        delivery::queue_automatic(conn, &answer, now)?;
+        outbox::queue_automatic(conn, &answer, now)?;
         Ok(())
     }
 }

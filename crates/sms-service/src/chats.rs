@@ -1,7 +1,7 @@
 //! Chats after creation: reading, listing, ending, their messages.
 
-use sms_domain::{ChatStatus, DisconnectedBy, E164Number, EventType, PhoneError};
-use sms_store::chats::{self, ChatFilter, EndOutcome};
+use sms_domain::{ChatId, ChatStatus, DisconnectedBy, E164Number, PhoneError};
+use sms_store::chats::{self, ChatFilter};
 use sms_store::{ChatBundle, Message, Tenant, Window};
 
 use crate::error::{Result, ServiceError};
@@ -11,10 +11,16 @@ use crate::Service;
 pub const MAX_PER_PAGE: i64 = 100;
 
 /// The paging of any list as sent: `page` from 1 (default 1), `per` from 1 to 100 (default
-/// 100); anything else is refused.
-#[derive(Debug, Clone, Default)]
+/// 100); anything else is refused. The total over all pages is answered in `X-Total-Count`.
+// Strings, so that an empty value (`?per=`) is a value to refuse, not an absence.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// From 1; default 1.
+    #[param(value_type = Option<i64>)]
     pub page: Option<String>,
+    /// 1 to 100; default 100.
+    #[param(value_type = Option<i64>)]
     pub per: Option<String>,
 }
 
@@ -47,12 +53,20 @@ impl PageQuery {
     }
 }
 
-/// The chat list's query as sent: each value a string, an empty one still a value.
-#[derive(Debug, Clone, Default)]
+/// The chat list's filters and paging as sent: each value a string, an empty one still a value.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ChatPage {
+    /// Only chats in this status.
+    #[param(inline, value_type = Option<sms_domain::ChatStatus>)]
     pub status: Option<String>,
+    /// The consumer's number, any common US format.
     pub end_user_number: Option<String>,
+    /// From 1; default 1.
+    #[param(value_type = Option<i64>)]
     pub page: Option<String>,
+    /// 1 to 100; default 100.
+    #[param(value_type = Option<i64>)]
     pub per: Option<String>,
 }
 
@@ -78,25 +92,9 @@ impl ChatPage {
     }
 }
 
-/// Who asks to end a chat: `agent`, `end_user` or `system` (default `agent`).
-#[derive(Debug, Clone, Default)]
-pub struct EndRequest {
-    pub disconnected_by: Option<String>,
-}
-
-impl EndRequest {
-    fn by(&self) -> Result<DisconnectedBy> {
-        match self.disconnected_by.as_deref() {
-            None => Ok(DisconnectedBy::Agent),
-            Some(value) => DisconnectedBy::parse_short(value)
-                .ok_or_else(|| ServiceError::Invalid("disconnected_by must be one of agent, end_user, system".into())),
-        }
-    }
-}
-
 impl Service {
     /// A chat of the tenant; another tenant's answers exactly as a missing one.
-    pub async fn chat(&self, tenant: &Tenant, chat_id: i64) -> Result<ChatBundle> {
+    pub async fn chat(&self, tenant: &Tenant, chat_id: ChatId) -> Result<ChatBundle> {
         let tenant_id = tenant.id;
         self.db(move |conn| chats::find(conn, tenant_id, chat_id)?.ok_or(ServiceError::NotFound("chat"))).await
     }
@@ -108,35 +106,28 @@ impl Service {
         self.db(move |conn| Ok(chats::list(conn, tenant_id, &filter)?)).await
     }
 
-    /// Ends an active chat and frees the consumer's session lock. The request's own fault is
-    /// answered before the chat is looked for.
-    pub async fn end_chat(&self, tenant: &Tenant, chat_id: &str, request: &EndRequest) -> Result<ChatBundle> {
-        let by = request.by()?;
-        let chat_id = crate::admin::parse_id(chat_id, "chat")?;
+    /// Ends an active chat and frees the consumer's session lock.
+    pub async fn end_chat(&self, tenant: &Tenant, chat_id: ChatId, by: DisconnectedBy) -> Result<ChatBundle> {
         let (tenant_id, now) = (tenant.id, self.now());
-        let outcome = self
+        let (bundle, after) = self
             .db(move |conn| {
                 sms_store::transaction(conn, |conn| {
-                    let outcome = chats::end(conn, tenant_id, chat_id, by, now)?;
-                    if let EndOutcome::Ended { bundle, .. } = &outcome {
-                        crate::events::chat(conn, EventType::ChatEnded, bundle, now)?;
-                    }
-                    Ok(outcome)
+                    let chat = chats::find_chat(conn, tenant_id, chat_id)?.ok_or(ServiceError::NotFound("chat"))?;
+                    crate::life::end(conn, &chat, by, now)?.ok_or(ServiceError::Conflict("chat is not active"))
                 })
             })
             .await?;
-        match outcome {
-            EndOutcome::NotFound => Err(ServiceError::NotFound("chat")),
-            EndOutcome::NotActive => Err(ServiceError::Conflict("chat is not active")),
-            EndOutcome::Ended { bundle, ended } => {
-                self.release_ended(&ended).await;
-                Ok(*bundle)
-            }
-        }
+        after.run(self).await;
+        Ok(bundle)
     }
 
     /// A page of the chat's messages, oldest first, both directions, and how many it has.
-    pub async fn chat_messages(&self, tenant: &Tenant, chat_id: i64, page: &PageQuery) -> Result<(Vec<Message>, i64)> {
+    pub async fn chat_messages(
+        &self,
+        tenant: &Tenant,
+        chat_id: ChatId,
+        page: &PageQuery,
+    ) -> Result<(Vec<Message>, i64)> {
         let (tenant_id, window) = (tenant.id, page.window()?);
         self.db(move |conn| {
             if chats::find(conn, tenant_id, chat_id)?.is_none() {

@@ -9,23 +9,64 @@
 use chrono::NaiveDateTime;
 use serde::Serialize;
 use sms_domain::time::format_timestamp;
-use sms_domain::EventType;
+use sms_domain::{ChatId, E164Number, EndpointId, EventType, TenantId};
 use sms_store::events::{self, NewEvent};
 use sms_store::{ChatBundle, DbConn, StoreError};
 use utoipa::ToSchema;
 
 use crate::views::{ChatObject, MessageObject};
 
-/// The body every delivery of an event posts.
-#[derive(Debug, Serialize)]
-pub struct EventBody<T> {
+/// The body of every event delivery: a `POST` of this JSON to the endpoint's URL, with the
+/// headers `webhook-id` (the event's id, the same on every retry), `webhook-timestamp` (Unix
+/// seconds of the attempt) and `webhook-signature` (`v1,` and the Base64 of HMAC-SHA256 over
+/// `{webhook-id}.{webhook-timestamp}.{body}` keyed with the decoded secret after `whsec_`; two
+/// such values, separated by a space, for 24 hours after a rotation).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Event, example = json!({
+    "type": "message.received", "timestamp": "2026-12-03T10:04:40.000Z",
+    "data": {"chat_id": 114, "end_user_number": "+14155550100", "message": {
+        "id": 8, "chat_id": 114, "direction": "inbound", "body": "Thanks!", "segments": 1,
+        "delivery_status": "received", "provider_message_id": "SM5d3c", "error": null, "agent_id": null,
+        "media": [], "created_at": "2026-12-03T10:04:40.000Z", "updated_at": "2026-12-03T10:04:40.000Z"}}
+}))]
+pub struct EventBody {
     /// The event type.
     #[serde(rename = "type")]
+    #[schema(rename = "type", value_type = EventType)]
     pub kind: &'static str,
-    /// When it happened.
+    /// When it happened (the format of the chat object's timestamps).
     pub timestamp: String,
-    /// What the type carries.
-    pub data: T,
+    /// `chat.*`: `{"chat"}`; `message.*`: `{"chat_id", "end_user_number", "message"}`;
+    /// `consumer.*`: `{"end_user_number", "keyword", "chat_id"}`.
+    pub data: EventData,
+}
+
+/// What an event carries, by its type.
+// Boxed: a chat object is much larger than the rest.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum EventData {
+    Chat(Box<ChatEventData>),
+    Message(Box<MessageEventData>),
+    Consumer(ConsumerEventData),
+}
+
+impl From<ChatEventData> for EventData {
+    fn from(data: ChatEventData) -> Self {
+        Self::Chat(Box::new(data))
+    }
+}
+
+impl From<MessageEventData> for EventData {
+    fn from(data: MessageEventData) -> Self {
+        Self::Message(Box::new(data))
+    }
+}
+
+impl From<ConsumerEventData> for EventData {
+    fn from(data: ConsumerEventData) -> Self {
+        Self::Consumer(data)
+    }
 }
 
 /// `data` of `chat.created`, `chat.assigned` and `chat.ended`.
@@ -57,8 +98,8 @@ pub struct ConsumerEventData {
 }
 
 /// The body every delivery of an event posts, serialised once.
-fn body_of<T: Serialize>(kind: EventType, data: T, at: NaiveDateTime) -> Result<String, StoreError> {
-    let body = EventBody { kind: kind.as_str(), timestamp: format_timestamp(at), data };
+fn body_of(kind: EventType, data: impl Into<EventData>, at: NaiveDateTime) -> Result<String, StoreError> {
+    let body = EventBody { kind: kind.as_str(), timestamp: format_timestamp(at), data: data.into() };
     serde_json::to_string(&body).map_err(|e| StoreError::Config(format!("event payload: {e}")))
 }
 
@@ -69,11 +110,11 @@ fn new_event_id() -> String {
 
 /// Writes an event of `tenant_id` with `data`, that happened `at`, and a delivery to each of
 /// the tenant's endpoints that receives `kind`.
-pub(crate) fn emit<T: Serialize>(
+pub(crate) fn emit(
     conn: &mut DbConn,
-    tenant_id: i64,
+    tenant_id: TenantId,
     kind: EventType,
-    data: T,
+    data: impl Into<EventData>,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
     let payload = body_of(kind, data, at)?;
@@ -90,15 +131,15 @@ pub(crate) fn emit<T: Serialize>(
 /// statements.
 #[derive(Default)]
 pub(crate) struct Batch {
-    events: Vec<(i64, EventType, String, NaiveDateTime, String)>,
+    events: Vec<(TenantId, EventType, String, NaiveDateTime, String)>,
 }
 
 impl Batch {
-    pub(crate) fn add<T: Serialize>(
+    pub(crate) fn add(
         &mut self,
-        tenant_id: i64,
+        tenant_id: TenantId,
         kind: EventType,
-        data: T,
+        data: impl Into<EventData>,
         at: NaiveDateTime,
     ) -> Result<(), StoreError> {
         self.events.push((tenant_id, kind, body_of(kind, data, at)?, at, new_event_id()));
@@ -110,13 +151,13 @@ impl Batch {
         if self.events.is_empty() {
             return Ok(());
         }
-        let mut subscribed: Vec<(i64, Vec<(i64, String)>)> = Vec::new();
+        let mut subscribed: Vec<(TenantId, Vec<(EndpointId, String)>)> = Vec::new();
         for (tenant_id, ..) in &self.events {
             if !subscribed.iter().any(|(t, _)| t == tenant_id) {
-                subscribed.push((*tenant_id, events::endpoints_by_type(conn, *tenant_id)?));
+                subscribed.push((*tenant_id, sms_store::endpoints::by_type(conn, *tenant_id)?));
             }
         }
-        let receiving = |tenant_id: i64, kind: EventType| -> Vec<i64> {
+        let receiving = |tenant_id: TenantId, kind: EventType| -> Vec<EndpointId> {
             subscribed
                 .iter()
                 .filter(|(t, _)| *t == tenant_id)
@@ -125,7 +166,7 @@ impl Batch {
                 .map(|(id, _)| *id)
                 .collect()
         };
-        let batch: Vec<(NewEvent<'_>, Vec<i64>)> = self
+        let batch: Vec<(NewEvent<'_>, Vec<EndpointId>)> = self
             .events
             .iter()
             .filter_map(|(tenant_id, kind, payload, at, event_id)| {
@@ -158,8 +199,8 @@ pub(crate) fn chat(
 pub(crate) fn chat_by_id(
     conn: &mut DbConn,
     kind: EventType,
-    tenant_id: i64,
-    chat_id: i64,
+    tenant_id: TenantId,
+    chat_id: ChatId,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
     match sms_store::chats::find(conn, tenant_id, chat_id)? {
@@ -172,12 +213,13 @@ pub(crate) fn chat_by_id(
 pub(crate) fn message(
     conn: &mut DbConn,
     kind: EventType,
-    tenant_id: i64,
-    end_user_number: &str,
+    tenant_id: TenantId,
+    end_user_number: &E164Number,
     message: MessageObject,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let data = MessageEventData { chat_id: message.chat_id, end_user_number: end_user_number.to_owned(), message };
+    let data =
+        MessageEventData { chat_id: message.chat_id, end_user_number: end_user_number.as_str().to_owned(), message };
     emit(conn, tenant_id, kind, data, at)
 }
 
@@ -185,7 +227,7 @@ pub(crate) fn message(
 pub(crate) fn consumer(
     conn: &mut DbConn,
     kind: EventType,
-    tenant_id: i64,
+    tenant_id: TenantId,
     data: ConsumerEventData,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {

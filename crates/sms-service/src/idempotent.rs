@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use sms_domain::BodyError;
+use sms_domain::{BodyError, IdempotencyKey, TenantId};
 use sms_store::idempotency::{self, Begin};
 use sms_store::{DbConn, Tenant};
 
@@ -43,7 +43,7 @@ pub type Render<T> = Arc<dyn Fn(std::result::Result<&T, &ServiceError>) -> Remem
 /// A request's claim on its `Idempotency-Key`.
 #[derive(Debug, Clone)]
 pub(crate) struct Claim {
-    tenant_id: i64,
+    tenant_id: TenantId,
     key: String,
     /// Known only to this request: the store lets only its holder finish or give up the key.
     lease: String,
@@ -65,7 +65,7 @@ impl Service {
     pub(crate) async fn once<'a, T, F, Fut>(
         &self,
         tenant: &Tenant,
-        key: &str,
+        key: &IdempotencyKey,
         scope: &str,
         body: &[u8],
         render: Render<T>,
@@ -75,12 +75,13 @@ impl Service {
         F: FnOnce(std::result::Result<serde_json::Value, BodyError>, (Claim, Render<T>)) -> Fut,
         Fut: Future<Output = Result<(T, Option<Remembered>)>> + 'a,
     {
-        if !((1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())) {
-            return Err(ServiceError::Invalid("Idempotency-Key must be 1 to 255 visible ASCII characters".into()));
-        }
         let parsed = sms_domain::json::parse_value(body);
         let hash = request_hash(scope, parsed.as_ref().ok(), body);
-        let claim = Claim { tenant_id: tenant.id, key: key.to_owned(), lease: hex::encode(rand::random::<[u8; 16]>()) };
+        let claim = Claim {
+            tenant_id: tenant.id,
+            key: key.as_str().to_owned(),
+            lease: hex::encode(rand::random::<[u8; 16]>()),
+        };
         let (begun_claim, now) = (claim.clone(), self.now());
         let begun = self
             .db(move |conn| {

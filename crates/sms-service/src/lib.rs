@@ -14,6 +14,7 @@ mod clock;
 mod error;
 mod events;
 mod idempotent;
+mod life;
 mod outbox;
 mod ready;
 mod reply;
@@ -32,10 +33,10 @@ pub use auth::{
     DEFAULT_TENANT_JWT_TTL_SECS, ROLE_ADMIN, ROLE_TENANT,
 };
 pub use callbacks::{CallbackSettings, Form};
-pub use chats::{ChatPage, EndRequest, PageQuery, MAX_PER_PAGE};
+pub use chats::{ChatPage, PageQuery, MAX_PER_PAGE};
 pub use clock::{Clock, SystemClock};
 pub use error::{Realm, Result, ServiceError};
-pub use events::{ChatEventData, ConsumerEventData, MessageEventData};
+pub use events::{ChatEventData, ConsumerEventData, EventBody, EventData, MessageEventData};
 pub use idempotent::{Remembered, Render, SendOutcome};
 pub use outbox::OutboxOutcomes;
 pub use ready::Readiness;
@@ -44,7 +45,7 @@ pub use session::{session_ttl, PENDING_TTL, TTL_MARGIN};
 /// The records the workflows answer: read-only views of what is stored.
 pub mod records {
     pub use sms_store::chats::ChatFilter;
-    pub use sms_store::events::DeliveryRow;
+    pub use sms_store::deliveries::DeliveryRow;
     pub use sms_store::{
         Agent, ApiToken, Chat, ChatBundle, Message, OptOut, OutboundNumber, Participant, Tenant, WebhookDelivery,
         WebhookEndpoint,

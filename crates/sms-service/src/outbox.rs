@@ -5,17 +5,18 @@
 
 use chrono::NaiveDateTime;
 use sms_delivery::{Outcome, Outcomes};
-use sms_domain::EventType;
+use sms_domain::{ChatId, EventType, MessageId};
 use sms_store::{DbConn, StoreError};
 
-use crate::events::{self, ConsumerEventData, MessageEventData};
+use crate::events::{self, MessageEventData};
+use crate::life::{self, OptOutSource};
 use crate::views::MessageObject;
 
 /// The application's [`Outcomes`], given to every delivery worker.
 pub struct OutboxOutcomes;
 
 impl Outcomes for OutboxOutcomes {
-    fn record(&self, conn: &mut DbConn, batch: &[(i64, Outcome)], now: NaiveDateTime) -> Result<(), StoreError> {
+    fn record(&self, conn: &mut DbConn, batch: &[(MessageId, Outcome)], now: NaiveDateTime) -> Result<(), StoreError> {
         sms_store::transaction(conn, |conn| {
             let mut told = events::Batch::default();
             let settled = sms_delivery::settle_batch(conn, batch, now)?;
@@ -26,17 +27,16 @@ impl Outcomes for OutboxOutcomes {
                 }
                 let (tenant_id, number) = (message.tenant_id, message.to_number.clone());
                 let data = MessageEventData {
-                    chat_id: message.chat_id,
-                    end_user_number: number.clone(),
+                    chat_id: message.chat_id.map(ChatId::get),
+                    end_user_number: number.as_str().to_owned(),
                     message: MessageObject::from(&message),
                 };
                 told.add(tenant_id, EventType::MessageStatusUpdated, data, now)?;
                 // Twilio's 21610: the consumer unsubscribed there; they are opted out here too.
-                if matches!(outcome, Outcome::Unsubscribed { .. })
-                    && sms_store::delivery::record_opt_out(conn, tenant_id, &number, now)?
-                {
-                    let data = ConsumerEventData { end_user_number: number, keyword: None, chat_id: message.chat_id };
-                    told.add(tenant_id, EventType::ConsumerOptedOut, data, now)?;
+                if matches!(outcome, Outcome::Unsubscribed { .. }) {
+                    let source = OptOutSource::Carrier { chat_id: message.chat_id };
+                    // A carrier's opt-out ends no chat: nothing waits for the commit.
+                    let _nothing_to_release = life::opt_out(conn, tenant_id, &number, source, now)?;
                 }
             }
             told.write(conn)

@@ -1,9 +1,9 @@
 //! Replying inside a chat: the agent (or the integration acting for one) answers the consumer
 //! in the open conversation, in the documented order of checks.
 
-use sms_domain::{segments, BodyError, EventType, ReplyBody, SmsError};
+use sms_domain::{segments, BodyError, ChatId, EventType, IdempotencyKey, ReplyBody, SmsError};
 use sms_store::chats::{self, NewReply, Replied};
-use sms_store::{delivery, Message, Tenant};
+use sms_store::{opt_outs, Message, Tenant};
 
 use crate::error::{Result, ServiceError};
 use crate::idempotent::{keep, Claim, Remembered, Render, SendOutcome};
@@ -20,9 +20,7 @@ impl Service {
     /// apply inside an open chat. The message, its outbox entry, the chat's new timeout and,
     /// for a chat without an agent, its assignment to the one who writes (with `chat.assigned`)
     /// commit together; the session lock is refreshed after.
-    pub async fn reply(&self, tenant: &Tenant, chat_id: &str, body: &[u8]) -> Result<Message> {
-        let request = sms_domain::json::parse_value(body).and_then(ReplyBody::from_value)?;
-        let chat_id = crate::admin::parse_id(chat_id, "chat")?;
+    pub async fn reply(&self, tenant: &Tenant, chat_id: ChatId, request: ReplyBody) -> Result<Message> {
         Ok(self.write_reply(tenant, chat_id, request, None).await?.0)
     }
 
@@ -30,14 +28,13 @@ impl Service {
     pub async fn reply_once(
         &self,
         tenant: &Tenant,
-        chat_id: &str,
-        key: &str,
+        chat_id: ChatId,
+        key: &IdempotencyKey,
         body: &[u8],
         render: Render<Message>,
     ) -> Result<SendOutcome> {
         let work = |parsed: std::result::Result<serde_json::Value, BodyError>, remember| async move {
             let request = ReplyBody::from_value(parsed?)?;
-            let chat_id = crate::admin::parse_id(chat_id, "chat")?;
             self.write_reply(tenant, chat_id, request, Some(remember)).await
         };
         self.once(tenant, key, &format!("chats/{chat_id}/messages"), body, render, work).await
@@ -46,7 +43,7 @@ impl Service {
     async fn write_reply(
         &self,
         tenant: &Tenant,
-        chat_id: i64,
+        chat_id: ChatId,
         request: ReplyBody,
         remember: Option<(Claim, Render<Message>)>,
     ) -> Result<(Message, Option<Remembered>)> {
@@ -66,7 +63,7 @@ impl Service {
                         return Err(ServiceError::Conflict("chat is not active"));
                     }
                     let number = chats::end_user_number(conn, chat.end_user_id)?;
-                    if delivery::is_opted_out(conn, tenant.id, &number)? {
+                    if opt_outs::contains(conn, tenant.id, &number)? {
                         return Err(SmsError::OptedOut.into());
                     }
                     let media = media_json(&content.media_urls)?;
@@ -93,7 +90,7 @@ impl Service {
             .await;
         let (Replied { message, chat, end_user_number, .. }, kept) = written?;
         self.refresh_lock(&chat, &end_user_number, tenant.session_timeout_minutes).await;
-        tracing::info!(chat_id = chat.id, message_id = message.id, "reply queued in its chat");
+        tracing::info!(chat_id = chat.id.get(), message_id = message.id.get(), "reply queued in its chat");
         Ok((message, kept))
     }
 }

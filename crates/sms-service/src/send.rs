@@ -3,13 +3,15 @@
 
 use sms_domain::BodyError;
 use sms_domain::{
-    segments, Addressed, AgentSelector, Content, E164Number, EventType, SendSmsBody, SmsError, TenantPolicy,
+    segments, Addressed, AgentSelector, Content, E164Number, EventType, IdempotencyKey, SendSmsBody, SmsError,
+    TenantId, TenantPolicy,
 };
-use sms_store::chats::{self, EndedChat, NewChatSpec, Opened, Refusal};
+use sms_store::chats::{self, NewChatSpec, Opened, Refusal};
 use sms_store::{Agent, ChatBundle, DbConn, Tenant};
 
 use crate::error::{Result, ServiceError};
 use crate::idempotent::{keep, Claim, Remembered, Render, SendOutcome};
+use crate::life::{self, AfterCommit};
 use crate::{session_ttl, Service};
 
 /// A chat opened; the consumer's previous chat when it had run past its timeout and was ended
@@ -17,7 +19,7 @@ use crate::{session_ttl, Service};
 /// request's `Idempotency-Key`, in the same transaction.
 struct Opening {
     bundle: ChatBundle,
-    expired: Option<EndedChat>,
+    expired: AfterCommit,
     kept: Option<Remembered>,
 }
 
@@ -39,7 +41,7 @@ impl Service {
     pub async fn send_once(
         &self,
         tenant: &Tenant,
-        key: &str,
+        key: &IdempotencyKey,
         body: &[u8],
         render: Render<ChatBundle>,
     ) -> Result<SendOutcome> {
@@ -109,7 +111,7 @@ impl Service {
         if !self.inner.lock.held_for_the_chat() {
             guard.release().await;
         } else if let Some(token) = guard.keep() {
-            let key = sms_lock::LockKey::new(tenant_id, end_user.as_str());
+            let key = sms_lock::LockKey::new(tenant_id.get(), end_user.as_str());
             let (lock, ttl) = (self.inner.lock.clone(), session_ttl(tenant.session_timeout_minutes));
             tokio::spawn(async move {
                 if let Err(e) = lock.refresh(&key, &token, ttl).await {
@@ -117,17 +119,15 @@ impl Service {
                 }
             });
         }
-        if let Some(expired) = &opening.expired {
-            self.release_ended(expired).await;
-        }
-        tracing::info!(chat_id = opening.bundle.chat.id, end_user = %end_user.masked(), "outbound chat created");
+        opening.expired.run(self).await;
+        tracing::info!(chat_id = opening.bundle.chat.id.get(), end_user = %end_user.masked(), "outbound chat created");
         Ok((opening.bundle, opening.kept))
     }
 
     /// A chat committed by a concurrent request is invisible inside the transaction the index
     /// refused; it is visible now, and the answer names it. The active-session fault is only
     /// ever answered with the chat it names; without one, another request is still at work.
-    async fn name_the_active_chat(&self, e: ServiceError, tenant_id: i64, end_user: E164Number) -> ServiceError {
+    async fn name_the_active_chat(&self, e: ServiceError, tenant_id: TenantId, end_user: E164Number) -> ServiceError {
         let ServiceError::Rejected(SmsError::ActiveSession { chat_id: None }) = e else { return e };
         let found = self.db(move |conn| Ok(chats::active_chat(conn, tenant_id, &end_user)?)).await;
         match found {
@@ -206,7 +206,7 @@ impl SendPlan {
             now,
             session_timeout: chrono::Duration::minutes(i64::from(tenant.session_timeout_minutes)),
         };
-        let mut expired = None;
+        let mut expired = AfterCommit::nothing();
         // At most twice: a second refusal is a chat opened meanwhile by someone else.
         for attempt in 0..2 {
             match chats::open(conn, &spec)? {
@@ -223,7 +223,7 @@ impl SendPlan {
                 // Past its timeout, and nobody has ended it yet: it ends here, and the new chat
                 // opens in its place.
                 Opened::Busy(Some(active)) if attempt == 0 && active.expires_at <= now => {
-                    expired = crate::session::expire_chat(conn, &active, now)?;
+                    expired = life::expire(conn, &active, now)?;
                 }
                 Opened::Busy(active) => {
                     return Err(SmsError::ActiveSession { chat_id: active.map(|c| c.id) }.into());

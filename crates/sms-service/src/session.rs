@@ -3,12 +3,13 @@
 
 use std::time::{Duration, Instant};
 
-use sms_domain::{E164Number, EventType, SmsError};
+use sms_domain::{E164Number, SmsError, TenantId};
 use sms_lock::{LockGuard, LockKey, LockToken};
-use sms_store::chats::{self, EndedChat};
-use sms_store::{Chat, DbConn, StoreError};
+use sms_store::chats;
+use sms_store::Chat;
 
 use crate::error::{Result, ServiceError};
+use crate::life::{self, AfterCommit};
 use crate::Service;
 
 /// How long a freshly taken lock lives before its chat is committed, by default. Short, so a
@@ -23,21 +24,6 @@ pub const TTL_MARGIN: Duration = Duration::from_secs(300);
 const WAIT_FOR_HOLDER: Duration = Duration::from_secs(2);
 const POLL_EVERY: Duration = Duration::from_millis(20);
 
-/// Ends `chat` as timed out, if it is still active and past its timeout, with its
-/// `chat.ended` event, in the caller's transaction (or one of its own). Every path that finds
-/// an idle chat ends it here: the sweeper, a send to its consumer, a lock held by it.
-pub(crate) fn expire_chat(
-    conn: &mut DbConn,
-    chat: &Chat,
-    now: chrono::NaiveDateTime,
-) -> Result<Option<EndedChat>, StoreError> {
-    sms_store::transaction(conn, |conn| {
-        let Some(ended) = chats::expire_if_idle(conn, chat, now)? else { return Ok(None) };
-        crate::events::chat_by_id(conn, EventType::ChatEnded, chat.tenant_id, chat.id, now)?;
-        Ok(Some(ended))
-    })
-}
-
 /// The lock's lifetime for a chat of a tenant with this session timeout.
 pub fn session_ttl(session_timeout_minutes: i32) -> Duration {
     Duration::from_secs(u64::try_from(session_timeout_minutes.max(1)).unwrap_or(1) * 60) + TTL_MARGIN
@@ -45,8 +31,8 @@ pub fn session_ttl(session_timeout_minutes: i32) -> Duration {
 
 impl Service {
     /// One attempt at the consumer's session lock: the guard, or `None` when someone holds it.
-    pub(crate) async fn try_lock(&self, tenant_id: i64, number: &E164Number) -> Result<Option<LockGuard>> {
-        let key = LockKey::new(tenant_id, number.as_str());
+    pub(crate) async fn try_lock(&self, tenant_id: TenantId, number: &E164Number) -> Result<Option<LockGuard>> {
+        let key = LockKey::new(tenant_id.get(), number.as_str());
         let lock = &self.inner.lock;
         let acquired = lock.acquire(&key, self.inner.pending_ttl).await.inspect_err(|_| {
             metrics::counter!("sms_session_lock_total", "outcome" => "error").increment(1);
@@ -66,9 +52,9 @@ impl Service {
     /// - by a request still creating its chat: wait for it (up to 2 s), then answer its chat,
     ///   take the lock if it failed, or answer that the consumer is busy. A request that died
     ///   holding it frees it when the lock's pending lifetime ends.
-    pub(crate) async fn lock(&self, tenant_id: i64, number: &E164Number) -> Result<LockGuard> {
+    pub(crate) async fn lock(&self, tenant_id: TenantId, number: &E164Number) -> Result<LockGuard> {
         let deadline = Instant::now() + WAIT_FOR_HOLDER;
-        let key = LockKey::new(tenant_id, number.as_str());
+        let key = LockKey::new(tenant_id.get(), number.as_str());
         loop {
             if let Some(guard) = self.try_lock(tenant_id, number).await? {
                 return Ok(guard);
@@ -105,29 +91,17 @@ impl Service {
     /// Ends a chat found past its timeout (if nobody else did) and frees its lock.
     async fn expire(&self, chat: Chat) -> Result<()> {
         let now = self.now();
-        let ended = self.db(move |conn| Ok(expire_chat(conn, &chat, now)?)).await?;
-        if let Some(ended) = ended {
-            self.release_ended(&ended).await;
-        }
+        self.db(move |conn| Ok(life::expire(conn, &chat, now)?)).await?.run(self).await;
         Ok(())
     }
 
-    /// Frees the lock of a chat that has ended, as its owner.
-    pub(crate) async fn release_ended(&self, ended: &EndedChat) {
-        let Some(token) = ended.lock_token.clone() else { return };
-        let key = LockKey::new(ended.tenant_id, &ended.end_user_number);
-        if let Err(e) = self.inner.lock.release(&key, &LockToken::from_stored(token)).await {
-            tracing::warn!(chat_id = ended.chat_id, error = %e, "could not release the lock of an ended chat; it will expire");
-        }
-    }
-
     /// The chat's activity moved its timeout on: its session lock's moves with it.
-    pub(crate) async fn refresh_lock(&self, chat: &Chat, end_user_number: &str, session_timeout_minutes: i32) {
+    pub(crate) async fn refresh_lock(&self, chat: &Chat, end_user_number: &E164Number, session_timeout_minutes: i32) {
         let Some(token) = chat.lock_token.clone() else { return };
-        let key = LockKey::new(chat.tenant_id, end_user_number);
+        let key = LockKey::new(chat.tenant_id.get(), end_user_number.as_str());
         let ttl = session_ttl(session_timeout_minutes);
         if let Err(e) = self.inner.lock.refresh(&key, &LockToken::from_stored(token), ttl).await {
-            tracing::warn!(chat_id = chat.id, error = %e, "could not refresh the session lock");
+            tracing::warn!(chat_id = chat.id.get(), error = %e, "could not refresh the session lock");
         }
     }
 
@@ -138,10 +112,10 @@ impl Service {
         let now = self.now();
         let ended = self
             .db(move |conn| {
-                let mut ended = Vec::new();
+                let mut ended = AfterCommit::nothing();
                 for chat in &chats::due_to_expire(conn, now, 500)? {
                     // Each in a transaction of its own: one chat's fault leaves the others ended.
-                    ended.extend(expire_chat(conn, chat, now)?);
+                    ended = ended.and(life::expire(conn, chat, now)?);
                 }
                 Ok(ended)
             })
@@ -151,23 +125,22 @@ impl Service {
             tracing::info!(count = purged, "purged expired idempotency keys");
         }
         let before = now - self.inner.unrouted_retention;
-        let purged = self.db(move |conn| Ok(sms_store::delivery::purge_unrouted(conn, before)?)).await?;
+        let purged = self.db(move |conn| Ok(sms_store::inbound::purge_unrouted(conn, before)?)).await?;
         if purged > 0 {
             tracing::info!(count = purged, "purged replies kept aside past their retention");
         }
         let before = now - self.inner.unrouted_retention;
-        self.db(move |conn| Ok(sms_store::delivery::purge_receipts(conn, before)?)).await?;
+        self.db(move |conn| Ok(sms_store::receipts::purge(conn, before)?)).await?;
         let before = now - chrono::Duration::days(crate::EVENT_RETENTION_DAYS);
-        let purged = self.db(move |conn| Ok(sms_store::events::purge_finished(conn, before)?)).await?;
+        let purged = self.db(move |conn| Ok(sms_store::deliveries::purge_finished(conn, before)?)).await?;
         if purged > 0 {
             tracing::info!(count = purged, "purged event deliveries past their retention");
         }
-        for chat in &ended {
-            self.release_ended(chat).await;
+        let count = ended.chats_ended();
+        ended.run(self).await;
+        if count > 0 {
+            tracing::info!(count, "ended idle chats");
         }
-        if !ended.is_empty() {
-            tracing::info!(count = ended.len(), "ended idle chats");
-        }
-        Ok(ended.len())
+        Ok(count)
     }
 }

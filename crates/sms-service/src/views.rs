@@ -24,7 +24,7 @@ pub struct AgentInfo {
 impl From<&Agent> for AgentInfo {
     fn from(a: &Agent) -> Self {
         Self {
-            id: a.id,
+            id: a.id.get(),
             agent_number: a.agent_number,
             email: a.email.clone(),
             name: a.name.clone(),
@@ -68,9 +68,9 @@ impl From<&Participant> for ParticipantObject {
             id: p.id,
             kind: p.kind.as_str().to_owned(),
             status: p.status.as_str().to_owned(),
-            chat_id: p.chat_id,
-            user_id: p.user_id,
-            end_user_id: p.end_user_id,
+            chat_id: p.chat_id.get(),
+            user_id: p.user_id.map(i64::from),
+            end_user_id: p.end_user_id.map(i64::from),
             chat_duration: p.chat_duration.map(i64::from),
             connected_at: format_timestamp(p.connected_at),
             ended_at: p.ended_at.map(format_timestamp),
@@ -143,7 +143,7 @@ impl From<&ChatBundle> for ChatObject {
     fn from(b: &ChatBundle) -> Self {
         let chat = &b.chat;
         Self {
-            id: chat.id,
+            id: chat.id.get(),
             lang: chat.lang.clone(),
             chat_type: chat.chat_type.as_str().to_owned(),
             status: chat.status.as_str().to_owned(),
@@ -163,7 +163,7 @@ impl From<&ChatBundle> for ChatObject {
             selected_menu: None,
             menu_path: None,
             agent_info: b.agent.as_ref().map(AgentInfo::from),
-            end_user: EndUserRef { id: chat.end_user_id, identifier: None, out_contact_id: None },
+            end_user: EndUserRef { id: chat.end_user_id.get(), identifier: None, out_contact_id: None },
             photos: Vec::new(),
             videos: Vec::new(),
             transfers: Vec::new(),
@@ -171,7 +171,7 @@ impl From<&ChatBundle> for ChatObject {
             offer_type: None,
             offer_events: Vec::new(),
             answer_type: "manual".into(),
-            outbound_number: chat.outbound_number.clone(),
+            outbound_number: chat.outbound_number.as_str().to_owned(),
         }
     }
 }
@@ -224,15 +224,15 @@ pub struct MessageObject {
 impl From<&Message> for MessageObject {
     fn from(m: &Message) -> Self {
         Self {
-            id: m.id,
-            chat_id: m.chat_id,
+            id: m.id.get(),
+            chat_id: m.chat_id.map(i64::from),
             direction: m.direction.as_str().to_owned(),
             body: m.body.clone(),
             segments: m.segments,
             delivery_status: m.delivery_status.as_str().to_owned(),
             provider_message_id: m.provider_message_id.clone(),
             error: m.error.clone(),
-            agent_id: m.agent_id,
+            agent_id: m.agent_id.map(i64::from),
             media: media_of(m.media.as_deref()),
             created_at: format_timestamp(m.created_at),
             updated_at: format_timestamp(m.updated_at),

@@ -1,20 +1,19 @@
 //! The workflows driven directly, without HTTP, on a real database of each backend, with a clock
 //! the test moves: the same function answers whichever path calls it.
 
-#[path = "../../sms-server/tests/support/db.rs"]
-#[allow(dead_code)]
-mod db;
+// Tests may unwrap: clippy.toml allows it in `#[test]` functions only, not in the helpers here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, Mutex};
 
 use chrono::{Duration, NaiveDateTime};
-use db::{Backend, TestDb};
 use sms_domain::admin::{AgentInput, TenantInput};
 use sms_domain::{ChatStatus, DisconnectedBy, SmsError};
 use sms_lock::InProcessLock;
 use sms_service::records::Tenant;
-use sms_service::{Clock, EndRequest, JwtKeys, Service, ServiceError, ServiceParts};
+use sms_service::{Clock, JwtKeys, Service, ServiceError, ServiceParts};
 use sms_store::{DbUrl, PoolOptions, Store};
+use sms_test_support::{Backend, TestDb};
 
 /// A clock that stands still until the test moves it.
 struct TestClock(Mutex<NaiveDateTime>);
@@ -41,9 +40,9 @@ struct Harness {
 
 fn harness(backend: Backend) -> Harness {
     let db = TestDb::create(backend);
-    let url = DbUrl::parse(db.url()).unwrap_or_else(|e| panic!("{e}"));
-    let store = Store::new(&url, PoolOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-    store.migrate().unwrap_or_else(|e| panic!("{e}"));
+    let url = DbUrl::parse(db.url()).unwrap();
+    let store = Store::new(&url, PoolOptions::default()).unwrap();
+    store.migrate().unwrap();
     let clock = Arc::new(TestClock(Mutex::new(sms_domain::time::now_millis())));
     let parts = ServiceParts::new(store, Arc::new(InProcessLock::new()), JwtKeys::new(&[7; 32]));
     let service = ServiceParts { clock: clock.clone(), ..parts }.build();
@@ -57,9 +56,9 @@ async fn tenant(service: &Service) -> Tenant {
         session_timeout_minutes: Some(1),
         ..TenantInput::default()
     };
-    let draft = input.into_draft().unwrap_or_else(|e| panic!("{e}"));
-    let tenant = service.create_tenant(draft).await.unwrap_or_else(|e| panic!("{e}"));
-    service.add_outbound_number("acme", Some("+1 628-555-0199")).await.unwrap_or_else(|e| panic!("{e}"));
+    let draft = input.into_draft().unwrap();
+    let tenant = service.create_tenant(draft).await.unwrap();
+    service.add_outbound_number("acme", Some("+1 628-555-0199")).await.unwrap();
     tenant
 }
 
@@ -69,9 +68,9 @@ const SEND: &[u8] = br#"{"chat_type": "SMS", "end_user_number": "(415) 555-0100"
 async fn send_then_refuse_then_end(backend: Backend) {
     let h = harness(backend);
     let tenant = tenant(&h.service).await;
-    let chat = h.service.send(&tenant, SEND).await.unwrap_or_else(|e| panic!("{e}"));
+    let chat = h.service.send(&tenant, SEND).await.unwrap();
     assert_eq!(chat.chat.status, ChatStatus::Selecting);
-    assert_eq!(chat.chat.outbound_number, "+16285550199");
+    assert_eq!(chat.chat.outbound_number.as_str(), "+16285550199");
     assert_eq!(chat.participants.len(), 1);
 
     match h.service.send(&tenant, SEND).await {
@@ -79,16 +78,16 @@ async fn send_then_refuse_then_end(backend: Backend) {
         other => panic!("expected the active session, got {other:?}"),
     }
 
-    let ended = h.service.end_chat(&tenant, &chat.chat.id.to_string(), &EndRequest::default()).await;
-    let ended = ended.unwrap_or_else(|e| panic!("{e}"));
+    let ended = h.service.end_chat(&tenant, chat.chat.id, DisconnectedBy::Agent).await;
+    let ended = ended.unwrap();
     assert_eq!(ended.chat.status, ChatStatus::Finished);
     assert_eq!(ended.chat.disconnected_by, DisconnectedBy::Agent);
     assert!(matches!(
-        h.service.end_chat(&tenant, &chat.chat.id.to_string(), &EndRequest::default()).await,
+        h.service.end_chat(&tenant, chat.chat.id, DisconnectedBy::Agent).await,
         Err(ServiceError::Conflict("chat is not active"))
     ));
     // The lock went with the chat: the consumer can be texted again.
-    let again = h.service.send(&tenant, SEND).await.unwrap_or_else(|e| panic!("{e}"));
+    let again = h.service.send(&tenant, SEND).await.unwrap();
     assert_ne!(again.chat.id, chat.chat.id);
 }
 
@@ -111,14 +110,14 @@ async fn the_first_fault_in_order_wins(backend: Backend) {
         last_name: Some("Doe".into()),
         ..AgentInput::default()
     };
-    let agent = h.service.add_agent("acme", agent.into_draft().unwrap_or_else(|e| panic!("{e}"))).await;
-    let agent = agent.unwrap_or_else(|e| panic!("{e}"));
+    let agent = h.service.add_agent("acme", agent.into_draft().unwrap()).await;
+    let agent = agent.unwrap();
     let body = format!(
         r#"{{"chat_type": "SMS", "end_user_number": "4155550100", "outbound_number": "+16285550199",
         "message": "hi", "agent_email": "JO@acme.test", "agentId": {}}}"#,
         agent.id
     );
-    let chat = h.service.send(&tenant, body.as_bytes()).await.unwrap_or_else(|e| panic!("{e}"));
+    let chat = h.service.send(&tenant, body.as_bytes()).await.unwrap();
     assert_eq!(chat.chat.status, ChatStatus::Assigned);
     assert_eq!(chat.agent.map(|a| a.id), Some(agent.id));
 }
@@ -126,11 +125,11 @@ async fn the_first_fault_in_order_wins(backend: Backend) {
 async fn an_idle_chat_ends_at_its_timeout(backend: Backend) {
     let h = harness(backend);
     let tenant = tenant(&h.service).await;
-    let chat = h.service.send(&tenant, SEND).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(h.service.sweep_once().await.unwrap_or_else(|e| panic!("{e}")), 0);
+    let chat = h.service.send(&tenant, SEND).await.unwrap();
+    assert_eq!(h.service.sweep_once().await.unwrap(), 0);
     h.clock.advance(Duration::minutes(2));
-    assert_eq!(h.service.sweep_once().await.unwrap_or_else(|e| panic!("{e}")), 1);
-    let read = h.service.chat(&tenant, chat.chat.id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(h.service.sweep_once().await.unwrap(), 1);
+    let read = h.service.chat(&tenant, chat.chat.id).await.unwrap();
     assert_eq!(read.chat.status, ChatStatus::Finished);
     assert_eq!(read.chat.disconnected_by, DisconnectedBy::System);
     assert_eq!(read.chat.ends_at, Some(chat.chat.expires_at));
@@ -139,28 +138,18 @@ async fn an_idle_chat_ends_at_its_timeout(backend: Backend) {
 async fn a_chat_past_its_timeout_gives_way_to_a_send(backend: Backend) {
     let h = harness(backend);
     let tenant = tenant(&h.service).await;
-    let first = h.service.send(&tenant, SEND).await.unwrap_or_else(|e| panic!("{e}"));
+    let first = h.service.send(&tenant, SEND).await.unwrap();
     h.clock.advance(Duration::minutes(2));
     // Nobody swept: the send itself ends the old chat, in its own transaction, and opens one.
-    let second = h.service.send(&tenant, SEND).await.unwrap_or_else(|e| panic!("{e}"));
+    let second = h.service.send(&tenant, SEND).await.unwrap();
     assert_ne!(second.chat.id, first.chat.id);
-    let old = h.service.chat(&tenant, first.chat.id).await.unwrap_or_else(|e| panic!("{e}"));
+    let old = h.service.chat(&tenant, first.chat.id).await.unwrap();
     assert_eq!(old.chat.status, ChatStatus::Finished);
     assert_eq!(old.chat.disconnected_by, DisconnectedBy::System);
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Sqlite).await })+
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Postgres).await })+
-        }
-    };
-}
-
-on_both_backends!(
+sms_test_support::on_both_backends!(
+    attr = tokio::test;
     send_then_refuse_then_end,
     the_first_fault_in_order_wins,
     an_idle_chat_ends_at_its_timeout,

@@ -2,6 +2,8 @@
 
 use diesel::prelude::*;
 
+use sms_domain::{AgentId, TenantId};
+
 use crate::schema::agents;
 use crate::tx::transaction;
 use crate::{Agent, AgentChanges, DbConn, NewAgent, StoreError, Window};
@@ -16,8 +18,8 @@ pub fn create(conn: &mut DbConn, new: &NewAgent) -> Result<Agent, StoreError> {
 }
 
 /// A page of the tenant's agents, oldest first, and how many it has.
-pub fn list(conn: &mut DbConn, tenant_id: i64, window: Window) -> Result<(Vec<Agent>, i64), StoreError> {
-    let owned = agents::table.filter(agents::tenant_id.eq(tenant_id));
+pub fn list(conn: &mut DbConn, tenant_id: TenantId, window: Window) -> Result<(Vec<Agent>, i64), StoreError> {
+    let owned = agents::table.filter(agents::tenant_id.eq(tenant_id.get()));
     db_run!(conn, |c| {
         let total: i64 = owned.count().get_result(c)?;
         let rows =
@@ -26,10 +28,10 @@ pub fn list(conn: &mut DbConn, tenant_id: i64, window: Window) -> Result<(Vec<Ag
     })
 }
 
-pub fn find(conn: &mut DbConn, tenant_id: i64, id: i64) -> Result<Option<Agent>, StoreError> {
+pub fn find(conn: &mut DbConn, tenant_id: TenantId, id: AgentId) -> Result<Option<Agent>, StoreError> {
     db_run!(conn, |c| agents::table
-        .filter(agents::id.eq(id))
-        .filter(agents::tenant_id.eq(tenant_id))
+        .filter(agents::id.eq(id.get()))
+        .filter(agents::tenant_id.eq(tenant_id.get()))
         .select(Agent::as_select())
         .first(c)
         .optional())
@@ -37,11 +39,11 @@ pub fn find(conn: &mut DbConn, tenant_id: i64, id: i64) -> Result<Option<Agent>,
 }
 
 /// Finds an agent by e-mail, case-insensitively.
-pub fn find_by_email(conn: &mut DbConn, tenant_id: i64, email: &str) -> Result<Option<Agent>, StoreError> {
+pub fn find_by_email(conn: &mut DbConn, tenant_id: TenantId, email: &str) -> Result<Option<Agent>, StoreError> {
     let lower = email.trim().to_lowercase();
     db_run!(conn, |c| agents::table
         .filter(agents::email_lower.eq(&lower))
-        .filter(agents::tenant_id.eq(tenant_id))
+        .filter(agents::tenant_id.eq(tenant_id.get()))
         .select(Agent::as_select())
         .first(c)
         .optional())
@@ -50,8 +52,13 @@ pub fn find_by_email(conn: &mut DbConn, tenant_id: i64, email: &str) -> Result<O
 
 /// Applies `changes`; `None` when the tenant has no such agent, [`StoreError::Conflict`] when
 /// the new e-mail is taken.
-pub fn update(conn: &mut DbConn, tenant_id: i64, id: i64, changes: &AgentChanges) -> Result<Option<Agent>, StoreError> {
-    let target = agents::table.filter(agents::id.eq(id)).filter(agents::tenant_id.eq(tenant_id));
+pub fn update(
+    conn: &mut DbConn,
+    tenant_id: TenantId,
+    id: AgentId,
+    changes: &AgentChanges,
+) -> Result<Option<Agent>, StoreError> {
+    let target = agents::table.filter(agents::id.eq(id.get())).filter(agents::tenant_id.eq(tenant_id.get()));
     transaction(conn, |conn| {
         let updated = db_run!(conn, |c| diesel::update(target).set(changes).execute(c));
         match updated {

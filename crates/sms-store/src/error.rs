@@ -12,7 +12,7 @@ pub enum StoreError {
     Conflict,
     /// The consumer already has an active chat (the database backstop of the one-session rule).
     #[error("the consumer already has an active chat")]
-    ActiveChat { chat_id: Option<i64> },
+    ActiveChat { chat_id: Option<sms_domain::ChatId> },
     #[error("migration failed: {0}")]
     Migration(String),
     #[error("configuration: {0}")]

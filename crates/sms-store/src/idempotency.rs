@@ -38,7 +38,7 @@ struct Row {
 /// A request's claim on a key: which key, and the lease token only that request knows.
 #[derive(Debug, Clone, Copy)]
 pub struct Lease<'a> {
-    pub tenant_id: i64,
+    pub tenant_id: sms_domain::TenantId,
     pub key: &'a str,
     pub token: &'a str,
 }
@@ -55,7 +55,7 @@ pub fn begin(
     let Lease { tenant_id, key, token } = lease;
     let outcome = transaction(conn, |conn| {
         let row: Option<Row> = db_run!(conn, |c| keys::table
-            .filter(keys::tenant_id.eq(tenant_id))
+            .filter(keys::tenant_id.eq(tenant_id.get()))
             .filter(keys::key.eq(key))
             .select((
                 keys::id,
@@ -95,7 +95,7 @@ pub fn begin(
                 }
                 db_run!(conn, |c| diesel::insert_into(keys::table)
                     .values((
-                        keys::tenant_id.eq(tenant_id),
+                        keys::tenant_id.eq(tenant_id.get()),
                         keys::key.eq(key),
                         keys::request_hash.eq(hash),
                         keys::state.eq(RUNNING),
@@ -121,7 +121,7 @@ pub fn begin(
 /// transaction of what the request created, so the answer commits with it.
 pub fn finish(conn: &mut DbConn, lease: Lease<'_>, status: i32, body: &str) -> Result<bool, StoreError> {
     let target = keys::table
-        .filter(keys::tenant_id.eq(lease.tenant_id))
+        .filter(keys::tenant_id.eq(lease.tenant_id.get()))
         .filter(keys::key.eq(lease.key))
         .filter(keys::state.eq(RUNNING))
         .filter(keys::lease_token.eq(lease.token));
@@ -135,7 +135,7 @@ pub fn finish(conn: &mut DbConn, lease: Lease<'_>, status: i32, body: &str) -> R
 /// retryable conflict), so a retry runs afresh; only the lease's holder can.
 pub fn abandon(conn: &mut DbConn, lease: Lease<'_>) -> Result<bool, StoreError> {
     let target = keys::table
-        .filter(keys::tenant_id.eq(lease.tenant_id))
+        .filter(keys::tenant_id.eq(lease.tenant_id.get()))
         .filter(keys::key.eq(lease.key))
         .filter(keys::state.eq(RUNNING))
         .filter(keys::lease_token.eq(lease.token));

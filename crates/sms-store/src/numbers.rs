@@ -2,7 +2,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use sms_domain::E164Number;
+use sms_domain::{E164Number, NumberId, TenantId};
 
 use crate::schema::outbound_numbers;
 use crate::{DbConn, OutboundNumber, StoreError, Window};
@@ -10,13 +10,13 @@ use crate::{DbConn, OutboundNumber, StoreError, Window};
 /// Registers a number; one registered by any tenant is [`StoreError::Conflict`].
 pub fn create(
     conn: &mut DbConn,
-    tenant_id: i64,
+    tenant_id: TenantId,
     number: &E164Number,
     now: NaiveDateTime,
 ) -> Result<OutboundNumber, StoreError> {
     db_run!(conn, |c| diesel::insert_into(outbound_numbers::table)
         .values((
-            outbound_numbers::tenant_id.eq(tenant_id),
+            outbound_numbers::tenant_id.eq(tenant_id.get()),
             outbound_numbers::number.eq(number.as_str()),
             outbound_numbers::created_at.eq(now),
         ))
@@ -26,8 +26,8 @@ pub fn create(
 }
 
 /// A page of the tenant's numbers, oldest first, and how many it has.
-pub fn list(conn: &mut DbConn, tenant_id: i64, window: Window) -> Result<(Vec<OutboundNumber>, i64), StoreError> {
-    let owned = outbound_numbers::table.filter(outbound_numbers::tenant_id.eq(tenant_id));
+pub fn list(conn: &mut DbConn, tenant_id: TenantId, window: Window) -> Result<(Vec<OutboundNumber>, i64), StoreError> {
+    let owned = outbound_numbers::table.filter(outbound_numbers::tenant_id.eq(tenant_id.get()));
     db_run!(conn, |c| {
         let total: i64 = owned.count().get_result(c)?;
         let rows = owned
@@ -41,9 +41,10 @@ pub fn list(conn: &mut DbConn, tenant_id: i64, window: Window) -> Result<(Vec<Ou
 }
 
 /// Deletes a number of the tenant; `false` when the tenant has no such number.
-pub fn delete(conn: &mut DbConn, tenant_id: i64, id: i64) -> Result<bool, StoreError> {
-    let target =
-        outbound_numbers::table.filter(outbound_numbers::id.eq(id)).filter(outbound_numbers::tenant_id.eq(tenant_id));
+pub fn delete(conn: &mut DbConn, tenant_id: TenantId, id: NumberId) -> Result<bool, StoreError> {
+    let target = outbound_numbers::table
+        .filter(outbound_numbers::id.eq(id.get()))
+        .filter(outbound_numbers::tenant_id.eq(tenant_id.get()));
     let deleted = db_run!(conn, |c| diesel::delete(target).execute(c))?;
     Ok(deleted > 0)
 }
@@ -59,26 +60,26 @@ pub struct SendChecks {
 
 pub fn send_checks(
     conn: &mut DbConn,
-    tenant_id: i64,
+    tenant_id: TenantId,
     outbound: &E164Number,
     end_user: &E164Number,
 ) -> Result<SendChecks, StoreError> {
     use crate::schema::opt_outs;
     use diesel::dsl::exists;
     let registered = outbound_numbers::table
-        .filter(outbound_numbers::tenant_id.eq(tenant_id))
+        .filter(outbound_numbers::tenant_id.eq(tenant_id.get()))
         .filter(outbound_numbers::number.eq(outbound.as_str()));
     let opted_out =
-        opt_outs::table.filter(opt_outs::tenant_id.eq(tenant_id)).filter(opt_outs::number.eq(end_user.as_str()));
+        opt_outs::table.filter(opt_outs::tenant_id.eq(tenant_id.get())).filter(opt_outs::number.eq(end_user.as_str()));
     let (outbound_registered, opted_out): (bool, bool) =
         db_run!(conn, |c| diesel::select((exists(registered), exists(opted_out))).get_result(c))?;
     Ok(SendChecks { outbound_registered, opted_out })
 }
 
 /// Whether `number` is one of the tenant's outbound numbers.
-pub fn is_registered(conn: &mut DbConn, tenant_id: i64, number: &str) -> Result<bool, StoreError> {
+pub fn is_registered(conn: &mut DbConn, tenant_id: TenantId, number: &E164Number) -> Result<bool, StoreError> {
     let found = outbound_numbers::table
-        .filter(outbound_numbers::tenant_id.eq(tenant_id))
-        .filter(outbound_numbers::number.eq(number));
+        .filter(outbound_numbers::tenant_id.eq(tenant_id.get()))
+        .filter(outbound_numbers::number.eq(number.as_str()));
     db_run!(conn, |c| diesel::select(diesel::dsl::exists(found)).get_result(c)).map_err(StoreError::from)
 }

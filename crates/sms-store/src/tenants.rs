@@ -2,6 +2,8 @@
 
 use diesel::prelude::*;
 
+use sms_domain::TenantId;
+
 use crate::schema::tenants;
 use crate::tx::transaction;
 use crate::{DbConn, NewTenant, StoreError, Tenant, TenantChanges, Window};
@@ -41,12 +43,12 @@ pub fn find_by_subdomain(conn: &mut DbConn, subdomain: &str) -> Result<Option<Te
 }
 
 /// Applies `changes` and answers the tenant as it is afterwards, or `None` when it is missing.
-pub fn update(conn: &mut DbConn, id: i64, changes: &TenantChanges) -> Result<Option<Tenant>, StoreError> {
+pub fn update(conn: &mut DbConn, id: TenantId, changes: &TenantChanges) -> Result<Option<Tenant>, StoreError> {
     transaction(conn, |conn| {
         if !changes.is_empty() {
-            db_run!(conn, |c| diesel::update(tenants::table.find(id)).set(changes).execute(c))?;
+            db_run!(conn, |c| diesel::update(tenants::table.find(id.get())).set(changes).execute(c))?;
         }
-        db_run!(conn, |c| tenants::table.find(id).select(Tenant::as_select()).first(c).optional())
+        db_run!(conn, |c| tenants::table.find(id.get()).select(Tenant::as_select()).first(c).optional())
             .map_err(StoreError::from)
     })
 }

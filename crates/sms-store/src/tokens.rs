@@ -3,13 +3,20 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use sms_domain::{TenantId, TokenId};
+
 use crate::schema::{api_tokens, tenants};
 use crate::{ApiToken, DbConn, StoreError, Tenant, Window};
 
-pub fn create(conn: &mut DbConn, tenant_id: i64, token_hash: &str, now: NaiveDateTime) -> Result<ApiToken, StoreError> {
+pub fn create(
+    conn: &mut DbConn,
+    tenant_id: TenantId,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> Result<ApiToken, StoreError> {
     db_run!(conn, |c| diesel::insert_into(api_tokens::table)
         .values((
-            api_tokens::tenant_id.eq(tenant_id),
+            api_tokens::tenant_id.eq(tenant_id.get()),
             api_tokens::token_hash.eq(token_hash),
             api_tokens::created_at.eq(now),
         ))
@@ -19,8 +26,8 @@ pub fn create(conn: &mut DbConn, tenant_id: i64, token_hash: &str, now: NaiveDat
 }
 
 /// A page of the tenant's tokens, oldest first, and how many it has.
-pub fn list(conn: &mut DbConn, tenant_id: i64, window: Window) -> Result<(Vec<ApiToken>, i64), StoreError> {
-    let owned = api_tokens::table.filter(api_tokens::tenant_id.eq(tenant_id));
+pub fn list(conn: &mut DbConn, tenant_id: TenantId, window: Window) -> Result<(Vec<ApiToken>, i64), StoreError> {
+    let owned = api_tokens::table.filter(api_tokens::tenant_id.eq(tenant_id.get()));
     db_run!(conn, |c| {
         let total: i64 = owned.count().get_result(c)?;
         let rows = owned
@@ -52,9 +59,9 @@ pub fn authenticate(conn: &mut DbConn, subdomain: &str, token_hash: &str) -> Res
 }
 
 /// The hashes of the tenant's tokens that are not revoked.
-pub fn active_hashes(conn: &mut DbConn, tenant_id: i64) -> Result<Vec<String>, StoreError> {
+pub fn active_hashes(conn: &mut DbConn, tenant_id: TenantId) -> Result<Vec<String>, StoreError> {
     db_run!(conn, |c| api_tokens::table
-        .filter(api_tokens::tenant_id.eq(tenant_id))
+        .filter(api_tokens::tenant_id.eq(tenant_id.get()))
         .filter(api_tokens::revoked_at.is_null())
         .select(api_tokens::token_hash)
         .load(c))
@@ -63,8 +70,8 @@ pub fn active_hashes(conn: &mut DbConn, tenant_id: i64) -> Result<Vec<String>, S
 
 /// Revokes a token of the tenant. `false` when the tenant has no such token; revoking twice
 /// keeps the first revocation time.
-pub fn revoke(conn: &mut DbConn, tenant_id: i64, id: i64, now: NaiveDateTime) -> Result<bool, StoreError> {
-    let owned = api_tokens::table.filter(api_tokens::id.eq(id)).filter(api_tokens::tenant_id.eq(tenant_id));
+pub fn revoke(conn: &mut DbConn, tenant_id: TenantId, id: TokenId, now: NaiveDateTime) -> Result<bool, StoreError> {
+    let owned = api_tokens::table.filter(api_tokens::id.eq(id.get())).filter(api_tokens::tenant_id.eq(tenant_id.get()));
     db_run!(conn, |c| {
         let exists: i64 = owned.count().get_result(c)?;
         if exists == 0 {

@@ -1,52 +1,13 @@
 //! Chats after creation: read, list, end, their messages.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use sms_service::{ChatPage, EndRequest, Service};
-use utoipa::IntoParams;
+use sms_domain::{ChatId, EndChatBody, ReplyBody};
+use sms_service::{ChatPage, PageQuery, Service};
 
-use super::{page, parse_id, remembered, render, PageParams};
+use super::{idempotency_key, page, path_id, query, remembered, render};
 use crate::error::{ApiError, ErrorBody};
-use crate::wire::chat::{ChatObject, EndChatRequest, MessageObject, ReplyRequest};
+use crate::wire::chat::{ChatObject, MessageObject};
 use crate::{auth, body};
-
-/// Filters and paging of the chat list.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ChatListParams {
-    /// Only chats in this status.
-    #[param(inline, value_type = Option<sms_domain::ChatStatus>)]
-    status: Option<String>,
-    /// The consumer's number, any common US format.
-    end_user_number: Option<String>,
-    /// From 1; default 1.
-    #[param(value_type = Option<i64>, minimum = 1)]
-    page: Option<String>,
-    /// 1 to 100; default 100.
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
-    per: Option<String>,
-}
-
-impl ChatListParams {
-    /// Parses the query string by hand: an empty value (`?status=`) is a value, not an absence.
-    fn from_query(query: &str) -> Result<Self, ApiError> {
-        let pairs = web::Query::<Vec<(String, String)>>::from_query(query)
-            .map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?
-            .into_inner();
-        let take = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        Ok(Self {
-            status: take("status"),
-            end_user_number: take("end_user_number"),
-            page: take("page"),
-            per: take("per"),
-        })
-    }
-}
-
-impl From<ChatListParams> for ChatPage {
-    fn from(p: ChatListParams) -> Self {
-        Self { status: p.status, end_user_number: p.end_user_number, page: p.page, per: p.per }
-    }
-}
 
 /// Reads a chat of the authenticated tenant.
 #[utoipa::path(
@@ -65,14 +26,14 @@ pub async fn get_chat(
     state: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = auth::tenant(&req, &state).await?;
-    let bundle = state.chat(&tenant, parse_id(&id, "chat")?).await?;
+    let bundle = state.chat(&tenant, path_id::<ChatId>(&id, "chat")?).await?;
     Ok(HttpResponse::Ok().json(ChatObject::from(&bundle)))
 }
 
 /// Lists the tenant's chats, newest first; the total over all pages is in `X-Total-Count`.
 #[utoipa::path(
     tag = "chats",
-    params(ChatListParams),
+    params(ChatPage),
     responses(
         (status = 200, description = "A page of chats.", body = Vec<ChatObject>, headers(("X-Total-Count" = i64, description = "Chats matching the filters, over all pages."))),
         (status = 400, description = "An unknown status, an invalid number, or paging out of range.", body = ErrorBody, example = json!({"message": "per must be an integer from 1 to 100"})),
@@ -82,8 +43,7 @@ pub async fn get_chat(
 #[get("/apps/api/v1/chats")]
 pub async fn list_chats(req: HttpRequest, state: web::Data<Service>) -> Result<HttpResponse, ApiError> {
     let tenant = auth::tenant(&req, &state).await?;
-    let query = ChatPage::from(ChatListParams::from_query(req.query_string())?);
-    let (page, total) = state.chats(&tenant, &query).await?;
+    let (page, total) = state.chats(&tenant, &query::<ChatPage>(&req)?).await?;
     let body: Vec<ChatObject> = page.iter().map(ChatObject::from).collect();
     Ok(HttpResponse::Ok().insert_header(("X-Total-Count", total.to_string())).json(body))
 }
@@ -95,7 +55,7 @@ pub async fn list_chats(req: HttpRequest, state: web::Data<Service>) -> Result<H
 #[utoipa::path(
     tag = "chats",
     params(("id" = i64, Path, description = "The chat's id.")),
-    request_body(content = Option<EndChatRequest>, content_type = "application/json"),
+    request_body(content = Option<EndChatBody>, content_type = "application/json"),
     responses(
         (status = 200, description = "The ended chat.", body = ChatObject),
         (status = 400, description = "An unknown `disconnected_by` or a malformed body.", body = ErrorBody, example = json!({"message": "disconnected_by must be one of agent, end_user, system"})),
@@ -112,16 +72,17 @@ pub async fn end_chat(
     state: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = auth::tenant(&req, &state).await?;
-    let request: Option<EndChatRequest> = body::read_optional_json(&req, payload).await?;
-    let request = request.map(EndRequest::from).unwrap_or_default();
-    let bundle = state.end_chat(&tenant, &id, &request).await?;
+    let request: Option<EndChatBody> = body::read_optional_json(&req, payload).await?;
+    // The body's fault is answered before the chat is looked for.
+    let by = request.unwrap_or_default().by().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let bundle = state.end_chat(&tenant, path_id::<ChatId>(&id, "chat")?, by).await?;
     Ok(HttpResponse::Ok().json(ChatObject::from(&bundle)))
 }
 
 /// The chat's messages, oldest first, both directions; paged like the chat list.
 #[utoipa::path(
     tag = "chats",
-    params(("id" = i64, Path, description = "The chat's id."), PageParams),
+    params(("id" = i64, Path, description = "The chat's id."), PageQuery),
     responses(
         (status = 200, description = "A page of the messages.", body = Vec<MessageObject>, headers(("X-Total-Count" = i64, description = "Messages over all pages."))),
         (status = 400, description = "Paging out of range.", body = ErrorBody, example = json!({"message": "page must be an integer of at least 1"})),
@@ -136,7 +97,7 @@ pub async fn chat_messages(
     state: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = auth::tenant(&req, &state).await?;
-    let messages = state.chat_messages(&tenant, parse_id(&id, "chat")?, &PageParams::of(&req)?).await?;
+    let messages = state.chat_messages(&tenant, path_id::<ChatId>(&id, "chat")?, &query::<PageQuery>(&req)?).await?;
     Ok(page(&messages, MessageObject::from))
 }
 
@@ -161,7 +122,7 @@ pub async fn chat_messages(
         ("id" = i64, Path, description = "The chat's id."),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe, as on `POST /apps/api/v1/sms`: the same key with the same body, within 24 hours, replays the first answer (marked `Idempotent-Replayed: true`) and writes nothing."),
     ),
-    request_body(content = ReplyRequest, content_type = "application/json"),
+    request_body(content = ReplyBody, content_type = "application/json"),
     responses(
         (status = 201, description = "The message, queued for delivery.", body = MessageObject),
         (status = 400, description = "A fault of the request; the first in the documented order is reported.", body = ErrorBody, examples(
@@ -188,10 +149,13 @@ pub async fn reply(
 ) -> Result<HttpResponse, ApiError> {
     let tenant = auth::tenant(&req, &state).await?;
     let bytes = body::read_json_bytes(&req, payload).await?;
-    let Some(key) = req.headers().get("Idempotency-Key") else {
-        let message = state.reply(&tenant, &id, &bytes).await?;
+    let key = idempotency_key(&req)?;
+    // The body's faults are answered before the chat is looked for.
+    let request: ReplyBody = sms_domain::json::parse_object(&bytes)?;
+    let chat_id = path_id::<ChatId>(&id, "chat")?;
+    let Some(key) = key else {
+        let message = state.reply(&tenant, chat_id, request).await?;
         return Ok(HttpResponse::Created().json(MessageObject::from(&message)));
     };
-    let key = key.to_str().unwrap_or_default();
-    Ok(remembered(state.reply_once(&tenant, &id, key, &bytes, render(201, |m| MessageObject::from(m))).await?))
+    Ok(remembered(state.reply_once(&tenant, chat_id, &key, &bytes, render(201, |m| MessageObject::from(m))).await?))
 }

@@ -6,34 +6,16 @@ pub mod ops;
 pub mod sms;
 pub mod webhooks;
 
-/// The paging of every list: the total over all pages is answered in `X-Total-Count`.
-#[derive(Debug, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageParams {
-    /// From 1; default 1.
-    #[param(value_type = Option<i64>, minimum = 1)]
-    page: Option<String>,
-    /// 1 to 100; default 100.
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
-    per: Option<String>,
-}
+use sms_domain::IdempotencyKey;
 
-impl PageParams {
-    /// The paging of a request's query string, by hand: an empty value (`?per=`) is a value,
-    /// not an absence.
-    pub(crate) fn of(req: &actix_web::HttpRequest) -> Result<sms_service::PageQuery, crate::error::ApiError> {
-        let pairs = actix_web::web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-            .map_err(|e| crate::error::ApiError::bad_request(format!("invalid query: {e}")))?
-            .into_inner();
-        let take = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        Ok(Self { page: take("page"), per: take("per") }.into())
-    }
-}
+use crate::error::ApiError;
 
-impl From<PageParams> for sms_service::PageQuery {
-    fn from(p: PageParams) -> Self {
-        Self { page: p.page, per: p.per }
-    }
+/// The query string as `T` (the paging of every list, the chat list's filters): a malformed
+/// query answers 400.
+pub(crate) fn query<T: serde::de::DeserializeOwned>(req: &actix_web::HttpRequest) -> Result<T, ApiError> {
+    actix_web::web::Query::<T>::from_query(req.query_string())
+        .map(actix_web::web::Query::into_inner)
+        .map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))
 }
 
 /// A page of a list in its wire form, with the total over all pages.
@@ -46,9 +28,18 @@ pub(crate) fn page<'a, R, W: serde::Serialize>(
         .json(records.iter().map(wire).collect::<Vec<_>>())
 }
 
-/// Parses an id from a path segment; anything else names no resource (404).
-pub(crate) fn parse_id(raw: &str, what: &'static str) -> Result<i64, crate::error::ApiError> {
-    Ok(sms_service::admin::parse_id(raw, what)?)
+/// The id a path segment names; anything but an integer names no resource: 404 `{what} not
+/// found`, as a missing one.
+pub(crate) fn path_id<T: std::str::FromStr>(raw: &str, what: &'static str) -> Result<T, ApiError> {
+    raw.parse().map_err(|_| ApiError::from(sms_service::ServiceError::NotFound(what)))
+}
+
+/// The request's `Idempotency-Key`, if it sent one; one that is not a valid key answers 400.
+pub(crate) fn idempotency_key(req: &actix_web::HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
+    req.headers()
+        .get("Idempotency-Key")
+        .map(|value| IdempotencyKey::parse(value.as_bytes()).map_err(|e| ApiError::bad_request(e.to_string())))
+        .transpose()
 }
 
 /// How an outcome of an idempotent request is kept: `success` and the wire form of what was

@@ -3,45 +3,30 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use sms_service::Service;
 
-use super::{remembered, render};
+use sms_domain::SendSmsBody;
+
+use super::{idempotency_key, remembered, render};
 
 use crate::error::{ApiError, ErrorBody};
-use crate::wire::chat::{ChatObject, SendSmsRequest};
+use crate::wire::chat::ChatObject;
 use crate::{auth, body};
 
 /// Sends an SMS to a consumer, opening a new chat.
 ///
-/// Checks, first fault wins: credentials (401); body size (413), content type (415), JSON
-/// (400); then, each answering 400, the faults in the order of the examples below (chat type,
-/// the tenant's switches, the end user's number, the outbound number, the message), the message
-/// and ticket lengths (`message is too long`, `ticket_id is too long`), the agent (`agent is not
-/// found`, `agentId and agentEmail refer to different agents`, `agent is not active`), the
-/// opt-out (`end_user_number has opted out`), the tenant's quiet hours in the consumer's local
-/// time (`end_user_number is in quiet hours`), and last the one-active-session rule, whose
-/// answer carries the active chat's `chat_id`. On success the chat and its first message are stored in one transaction and the message is queued for
-/// delivery. Nothing is written on any fault. The tenant's rate limit applies (429, after 401).
+/// Checks, first fault wins: credentials (401), the tenant's rate limit (429); body size (413),
+/// content type (415), JSON (400); then, each answering 400, the faults in the order of the 400
+/// examples below: the chat type, the tenant's switches, the end user's number, the outbound
+/// number, the message and ticket, the agent, the opt-out, the tenant's quiet hours in the
+/// consumer's local time, and last the one-active-session rule, whose answer carries the active
+/// chat's `chat_id`. On success the chat and its first message are stored in one transaction and
+/// the message is queued for delivery. Nothing is written on any fault.
 #[utoipa::path(
     tag = "sms",
-    request_body(content = SendSmsRequest, content_type = "application/json"),
+    request_body(content = SendSmsBody, content_type = "application/json"),
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key with the same body, within 24 hours, replays the first answer (marked `Idempotent-Replayed: true`) and creates nothing. 1 to 255 visible ASCII characters, per tenant.")),
     responses(
         (status = 200, description = "The chat was created.", body = ChatObject),
-        (status = 400, description = "A fault of the request; the first in the documented order is reported.", body = ErrorBody, examples(
-            ("chat_type missing" = (value = json!({"message": "chat_type needs to be provided"}))),
-            ("chat_type invalid" = (value = json!({"message": "valid chat type needs to be provided"}))),
-            ("SMS disabled" = (value = json!({"message": "SMS is not enabled"}))),
-            ("outbound disabled" = (value = json!({"message": "Outbound SMS is not enabled"}))),
-            ("end user missing" = (value = json!({"message": "end_user_number is required"}))),
-            ("end user invalid" = (value = json!({"message": "end_user_number is invalid"}))),
-            ("non-US" = (value = json!({"message": "Non-US phone number not allowed"}))),
-            ("outbound missing" = (value = json!({"message": "outbound_number is required"}))),
-            ("outbound invalid" = (value = json!({"message": "outbound_number is invalid"}))),
-            ("outbound not found" = (value = json!({"message": "outbound_number is not found"}))),
-            ("message missing" = (value = json!({"message": "message is required"}))),
-            ("opted out" = (value = json!({"message": "end_user_number has opted out"}))),
-            ("quiet hours" = (value = json!({"message": "end_user_number is in quiet hours"}))),
-            ("active session" = (value = json!({"message": "Outbound SMS failed. Consumer is already in an active SMS session.", "chat_id": 114}))),
-        )),
+        (status = 400, description = "A fault of the request; the first in the order of the examples is reported.", body = ErrorBody),
         (status = 409, description = "A request with the same `Idempotency-Key` is still running.", body = ErrorBody, example = json!({"message": "a request with this Idempotency-Key is still in progress"})),
         (status = 422, description = "The `Idempotency-Key` was used with another body.", body = ErrorBody, example = json!({"message": "Idempotency-Key was already used with a different request body"})),
         (status = 429, description = "The tenant's rate limit; `Retry-After` says when to try again.", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds until a request is allowed.")), example = json!({"message": "rate limit exceeded"})),
@@ -61,11 +46,10 @@ pub async fn send_sms(
 ) -> Result<HttpResponse, ApiError> {
     let tenant = auth::tenant(&req, &state).await?;
     let bytes = body::read_json_bytes(&req, payload).await?;
-    let Some(key) = req.headers().get("Idempotency-Key") else {
+    let Some(key) = idempotency_key(&req)? else {
         let bundle = state.send(&tenant, &bytes).await?;
         return Ok(HttpResponse::Ok().json(ChatObject::from(&bundle)));
     };
-    let key = key.to_str().unwrap_or_default();
-    let outcome = state.send_once(&tenant, key, &bytes, render(200, |b| ChatObject::from(b))).await?;
+    let outcome = state.send_once(&tenant, &key, &bytes, render(200, |b| ChatObject::from(b))).await?;
     Ok(remembered(outcome))
 }

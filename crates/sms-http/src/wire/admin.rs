@@ -17,61 +17,46 @@ use utoipa::ToSchema;
 #[schema(example = json!({"subdomain": "acme", "name": "Acme Inc."}))]
 pub struct TenantCreate {
     /// `[a-z0-9-]{1,63}`, unique; the tenant's key and its Basic-auth user name.
-    #[schema(required = true, nullable = false, pattern = "^[a-z0-9-]{1,63}$", example = "acme")]
+    #[schema(required = true, nullable = false, example = "acme")]
     pub subdomain: Option<String>,
-    #[schema(
-        required = true,
-        nullable = false,
-        min_length = 1,
-        max_length = 255,
-        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$",
-        example = "Acme Inc."
-    )]
+    #[schema(required = true, nullable = false, example = "Acme Inc.")]
     pub name: Option<String>,
     /// Default `"en"`.
-    #[schema(
-        min_length = 1,
-        max_length = 35,
-        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$"
-    )]
     pub lang: Option<String>,
     /// Default true.
     pub sms_enabled: Option<bool>,
     /// Default true.
     pub outbound_sms_enabled: Option<bool>,
     /// 1 to 10080; default 1440.
-    #[schema(minimum = 1, maximum = 10080)]
     #[serde(default, deserialize_with = "integer")]
     pub session_timeout_minutes: Option<i32>,
     /// Default 10; 0 turns limiting off.
-    #[schema(minimum = 0, maximum = 1000000)]
     #[serde(default, deserialize_with = "integer")]
     pub rate_limit_per_second: Option<i32>,
     /// Default 20.
-    #[schema(minimum = 1, maximum = 1000000)]
     #[serde(default, deserialize_with = "integer")]
     pub rate_limit_burst: Option<i32>,
     /// The answer to `HELP`/`INFO`, sent from the number the consumer wrote to; 1 to 320
     /// characters, null (the default) for none.
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 320)]
+    #[schema(value_type = Option<String>)]
     #[serde(default, deserialize_with = "double_option")]
     pub help_text: Option<Option<String>>,
     /// The confirmation of an opt-out keyword: the one message sent to an opted-out number;
     /// 1 to 320 characters, null for none.
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 320)]
+    #[schema(value_type = Option<String>)]
     #[serde(default, deserialize_with = "double_option")]
     pub opt_out_text: Option<Option<String>>,
     /// The answer to an opt-in keyword; 1 to 320 characters, null for none.
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 320)]
+    #[schema(value_type = Option<String>)]
     #[serde(default, deserialize_with = "double_option")]
     pub opt_in_text: Option<Option<String>>,
     /// Quiet hours start, `"HH:MM"` (24-hour) in the consumer's local time; set with
     /// `quiet_hours_end`, or both null (the default) for none.
-    #[schema(value_type = Option<String>, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "20:00")]
+    #[schema(value_type = Option<String>, example = "20:00")]
     #[serde(default, deserialize_with = "double_option")]
     pub quiet_hours_start: Option<Option<String>>,
     /// Quiet hours end (exclusive), `"HH:MM"`; a window may cross midnight.
-    #[schema(value_type = Option<String>, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "08:00")]
+    #[schema(value_type = Option<String>, example = "08:00")]
     #[serde(default, deserialize_with = "double_option")]
     pub quiet_hours_end: Option<Option<String>>,
 }
@@ -114,27 +99,14 @@ pub struct TenantPatch {
     /// Cannot be changed: the tenant's own value is accepted, a different one answers 400.
     #[schema(ignore)]
     pub subdomain: Option<String>,
-    #[schema(
-        min_length = 1,
-        max_length = 255,
-        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$"
-    )]
     pub name: Option<String>,
-    #[schema(
-        min_length = 1,
-        max_length = 35,
-        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$"
-    )]
     pub lang: Option<String>,
     pub sms_enabled: Option<bool>,
     pub outbound_sms_enabled: Option<bool>,
-    #[schema(minimum = 1, maximum = 10080)]
     #[serde(default, deserialize_with = "integer")]
     pub session_timeout_minutes: Option<i32>,
-    #[schema(minimum = 0, maximum = 1000000)]
     #[serde(default, deserialize_with = "integer")]
     pub rate_limit_per_second: Option<i32>,
-    #[schema(minimum = 1, maximum = 1000000)]
     #[serde(default, deserialize_with = "integer")]
     pub rate_limit_burst: Option<i32>,
     /// `false` switches the tenant off on every instance: its API tokens and tenant JWTs answer
@@ -143,25 +115,25 @@ pub struct TenantPatch {
     pub active: Option<bool>,
     /// The answer to `HELP`/`INFO`, sent from the number the consumer wrote to; 1 to 320
     /// characters, null (the default) for none.
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 320)]
+    #[schema(value_type = Option<String>)]
     #[serde(default, deserialize_with = "double_option")]
     pub help_text: Option<Option<String>>,
     /// The confirmation of an opt-out keyword: the one message sent to an opted-out number;
     /// 1 to 320 characters, null for none.
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 320)]
+    #[schema(value_type = Option<String>)]
     #[serde(default, deserialize_with = "double_option")]
     pub opt_out_text: Option<Option<String>>,
     /// The answer to an opt-in keyword; 1 to 320 characters, null for none.
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 320)]
+    #[schema(value_type = Option<String>)]
     #[serde(default, deserialize_with = "double_option")]
     pub opt_in_text: Option<Option<String>>,
     /// Quiet hours start, `"HH:MM"` (24-hour) in the consumer's local time; set with
     /// `quiet_hours_end`, or both null (the default) for none.
-    #[schema(value_type = Option<String>, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "20:00")]
+    #[schema(value_type = Option<String>, example = "20:00")]
     #[serde(default, deserialize_with = "double_option")]
     pub quiet_hours_start: Option<Option<String>>,
     /// Quiet hours end (exclusive), `"HH:MM"`; a window may cross midnight.
-    #[schema(value_type = Option<String>, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "08:00")]
+    #[schema(value_type = Option<String>, example = "08:00")]
     #[serde(default, deserialize_with = "double_option")]
     pub quiet_hours_end: Option<Option<String>>,
 }
@@ -225,7 +197,6 @@ impl From<&Tenant> for TenantOut {
 pub struct TenantJwtRequest {
     /// Lifetime in seconds: 1 to `SMS_JWT_MAX_TTL_SECS` (by default 2592000, the maximum shown
     /// here); default 3600.
-    #[schema(minimum = 1, maximum = 2592000)]
     #[serde(default, deserialize_with = "integer")]
     pub ttl_seconds: Option<i64>,
 }
@@ -254,7 +225,7 @@ pub struct ApiTokenCreated {
 
 impl From<IssuedToken> for ApiTokenCreated {
     fn from(issued: IssuedToken) -> Self {
-        Self { id: issued.record.id, token: issued.token, created_at: format_timestamp(issued.record.created_at) }
+        Self { id: issued.record.id.get(), token: issued.token, created_at: format_timestamp(issued.record.created_at) }
     }
 }
 
@@ -267,7 +238,11 @@ pub struct ApiTokenOut {
 
 impl From<&ApiToken> for ApiTokenOut {
     fn from(t: &ApiToken) -> Self {
-        Self { id: t.id, created_at: format_timestamp(t.created_at), revoked_at: t.revoked_at.map(format_timestamp) }
+        Self {
+            id: t.id.get(),
+            created_at: format_timestamp(t.created_at),
+            revoked_at: t.revoked_at.map(format_timestamp),
+        }
     }
 }
 
@@ -288,7 +263,7 @@ pub struct OutboundNumberOut {
 
 impl From<&OutboundNumber> for OutboundNumberOut {
     fn from(n: &OutboundNumber) -> Self {
-        Self { id: n.id, number: n.number.clone() }
+        Self { id: n.id.get(), number: n.number.as_str().to_owned() }
     }
 }
 
@@ -296,47 +271,16 @@ impl From<&OutboundNumber> for OutboundNumberOut {
 #[schema(example = json!({"email": "john.doe@foo.com", "first_name": "John", "last_name": "Doe", "agent_number": 9, "avatar_url": "https://foobar.com/johndoe"}))]
 pub struct AgentCreate {
     /// Unique per tenant, case-insensitively.
-    #[schema(
-        required = true,
-        nullable = false,
-        max_length = 254,
-        pattern = "^[^@\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000]+@[^@\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000]+$",
-        example = "john.doe@foo.com"
-    )]
+    #[schema(required = true, nullable = false, example = "john.doe@foo.com")]
     pub email: Option<String>,
-    #[schema(
-        required = true,
-        nullable = false,
-        min_length = 1,
-        max_length = 255,
-        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$",
-        example = "John"
-    )]
+    #[schema(required = true, nullable = false, example = "John")]
     pub first_name: Option<String>,
-    #[schema(
-        required = true,
-        nullable = false,
-        min_length = 1,
-        max_length = 255,
-        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$",
-        example = "Doe"
-    )]
+    #[schema(required = true, nullable = false, example = "Doe")]
     pub last_name: Option<String>,
     /// Defaults to first and last name.
-    #[schema(
-        min_length = 1,
-        max_length = 255,
-        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$"
-    )]
     pub name: Option<String>,
-    #[schema(minimum = 0)]
     #[serde(default, deserialize_with = "integer")]
     pub agent_number: Option<i64>,
-    #[schema(
-        min_length = 1,
-        max_length = 2048,
-        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$"
-    )]
     pub avatar_url: Option<String>,
 }
 
@@ -359,36 +303,17 @@ impl TryFrom<AgentCreate> for AgentDraft {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"status": "deactivated"}))]
 pub struct AgentPatch {
-    #[schema(
-        max_length = 254,
-        pattern = "^[^@\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000]+@[^@\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000]+$"
-    )]
     pub email: Option<String>,
-    #[schema(
-        min_length = 1,
-        max_length = 255,
-        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$"
-    )]
     pub first_name: Option<String>,
-    #[schema(
-        min_length = 1,
-        max_length = 255,
-        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$"
-    )]
     pub last_name: Option<String>,
-    #[schema(
-        min_length = 1,
-        max_length = 255,
-        pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$"
-    )]
     pub name: Option<String>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "double_option_integer")]
-    #[schema(value_type = Option<i64>, minimum = 0)]
+    #[schema(value_type = Option<i64>)]
     pub agent_number: Option<Option<i64>>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 2048, pattern = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000][^\\u0000]*$")]
+    #[schema(value_type = Option<String>)]
     pub avatar_url: Option<Option<String>>,
     #[schema(value_type = Option<sms_domain::AgentStatus>)]
     pub status: Option<String>,
@@ -428,7 +353,7 @@ pub struct AgentOut {
 impl From<&Agent> for AgentOut {
     fn from(a: &Agent) -> Self {
         Self {
-            id: a.id,
+            id: a.id.get(),
             agent_number: a.agent_number,
             email: a.email.clone(),
             name: a.name.clone(),
@@ -450,6 +375,6 @@ pub struct OptOutOut {
 
 impl From<&OptOut> for OptOutOut {
     fn from(o: &OptOut) -> Self {
-        Self { number: o.number.clone(), created_at: format_timestamp(o.created_at) }
+        Self { number: o.number.as_str().to_owned(), created_at: format_timestamp(o.created_at) }
     }
 }

@@ -3,8 +3,8 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{msg, read, spawn_app, Backend};
-use crate::seed::is_timestamp;
+use crate::common::{is_timestamp, msg, read};
+use crate::helpers::{spawn_app, Backend};
 
 async fn tenants(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -263,10 +263,10 @@ async fn admin_bodies(backend: Backend) {
     let app = spawn_app(backend).await;
     let resp =
         app.admin(Method::POST, "/admin/v1/tenants").header("Content-Type", "text/plain").body("{}").send().await;
-    assert_eq!(read(resp.unwrap_or_else(|e| panic!("{e}"))).await, (415, msg("Content-Type must be application/json")));
+    assert_eq!(read(resp.unwrap()).await, (415, msg("Content-Type must be application/json")));
     let resp =
         app.admin(Method::POST, "/admin/v1/tenants").header("Content-Type", "application/json").body("{").send().await;
-    let (status, body) = read(resp.unwrap_or_else(|e| panic!("{e}"))).await;
+    let (status, body) = read(resp.unwrap()).await;
     assert_eq!(status, 400);
     assert!(body["message"].as_str().is_some_and(|m| m.starts_with("request body is not valid JSON")));
     let resp = app
@@ -275,10 +275,14 @@ async fn admin_bodies(backend: Backend) {
         .body(format!("{{\"name\": \"{}\"}}", "x".repeat(70_000)))
         .send()
         .await;
-    assert_eq!(
-        read(resp.unwrap_or_else(|e| panic!("{e}"))).await,
-        (413, msg("request body is larger than 65536 bytes"))
-    );
+    assert_eq!(read(resp.unwrap()).await, (413, msg("request body is larger than 65536 bytes")));
 }
 
-crate::on_both_backends!(tenants, api_tokens, outbound_numbers, agents, admin_bodies);
+sms_test_support::on_both_backends!(
+    attr = actix_web::test;
+    tenants,
+    api_tokens,
+    outbound_numbers,
+    agents,
+    admin_bodies,
+);

@@ -6,7 +6,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sms_http::auth::unix_now;
 
-use crate::helpers::{msg, read, seed_body, spawn_app, spawn_app_with, Backend, TestApp, JWT_SECRET};
+use crate::common::{msg, read, seed_body};
+use crate::helpers::{spawn_app, spawn_app_with, Backend, TestApp, JWT_SECRET};
 
 fn sign(alg: Algorithm, secret: &str, claims: &Value) -> String {
     jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap_or_default()
@@ -25,7 +26,7 @@ async fn with_auth(app: &TestApp, method: Method, path: &str, auth: Option<&str>
     if path == "/apps/api/v1/sms" {
         req = req.json(&seed_body());
     }
-    read(req.send().await.unwrap_or_else(|e| panic!("{e}"))).await
+    read(req.send().await.unwrap()).await
 }
 
 fn basic(user: &str, password: &str) -> String {
@@ -57,7 +58,7 @@ async fn tenant_api_credentials(backend: Backend) {
     ] {
         assert_eq!(with_auth(&app, Method::POST, sms, Some(&bad)).await, unauthorized, "{bad}");
     }
-    let resp = app.client.post(app.url(sms)).json(&seed_body()).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let resp = app.client.post(app.url(sms)).json(&seed_body()).send().await.unwrap();
     assert!(resp.headers().get("www-authenticate").is_some_and(|v| v.to_str().unwrap_or_default().contains("Basic")));
 
     // Basic with the tenant's token works, and so does a tenant JWT.
@@ -134,7 +135,7 @@ async fn admin_api_credentials(backend: Backend) {
     );
     // Credentials are checked before the body.
     let resp = app.client.post(app.url(path)).header("Content-Type", "text/plain").body("x").send().await;
-    assert_eq!(read(resp.unwrap_or_else(|e| panic!("{e}"))).await, (401, msg("authentication required")));
+    assert_eq!(read(resp.unwrap()).await, (401, msg("authentication required")));
     let good =
         sign(Algorithm::HS256, JWT_SECRET, &json!({"sub": "ops", "role": "admin", "exp": exp, "iat": unix_now()}));
     assert_eq!(with_auth(&app, Method::GET, path, Some(&format!("Bearer {good}"))).await.0, 200);
@@ -171,11 +172,12 @@ async fn tenant_changes_apply_at_once(backend: Backend) {
     assert_eq!(app.send_sms(&t, &seed_body()).await.0, 200);
 }
 
-crate::on_both_backends!(
+sms_test_support::on_both_backends!(
+    attr = actix_web::test;
     tenant_api_credentials,
     admin_api_credentials,
     revoked_token_fails_at_once,
-    tenant_changes_apply_at_once
+    tenant_changes_apply_at_once,
 );
 
 /// PostgreSQL + Redis: a token revoked through one instance is refused at once by another,
@@ -194,7 +196,7 @@ async fn revocation_reaches_every_instance() {
         app.client.get(format!("{address}/apps/api/v1/chats")).basic_auth(&t.subdomain, Some(&t.token)).send()
     };
     for _ in 0..2 {
-        assert_eq!(read(call(&other.address).await.unwrap_or_else(|e| panic!("{e}"))).await.0, 200);
+        assert_eq!(read(call(&other.address).await.unwrap()).await.0, 200);
     }
     let (_, tokens) = app.admin_call(Method::GET, "/admin/v1/tenants/acme/api-tokens").await;
     let id = tokens[0]["id"].clone();
@@ -205,7 +207,7 @@ async fn revocation_reaches_every_instance() {
     // The notice crosses Redis asynchronously: allow it a moment, far below the TTL.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     loop {
-        let answer = read(call(&other.address).await.unwrap_or_else(|e| panic!("{e}"))).await;
+        let answer = read(call(&other.address).await.unwrap()).await;
         if answer == (401, msg("invalid credentials")) {
             break;
         }

@@ -5,8 +5,8 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{body_with, msg, read, spawn_app, Backend, Tenant, TestApp};
-use crate::seed::is_timestamp;
+use crate::common::{body_with, is_timestamp, msg, read};
+use crate::helpers::{spawn_app, Backend, Tenant, TestApp};
 
 async fn send(app: &TestApp, t: &Tenant, number: &str) -> Value {
     let (status, chat) = app.send_sms(t, &body_with(&[("end_user_number", json!(number))])).await;
@@ -52,7 +52,7 @@ async fn read_a_chat(backend: Backend) {
     let t = app.seed_tenant("acme").await;
     let created = send(&app, &t, "+1 415-555-0100").await;
     let path = format!("/apps/api/v1/chats/{}", created["id"]);
-    let resp = app.as_tenant(&t, Method::GET, &path).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let resp = app.as_tenant(&t, Method::GET, &path).send().await.unwrap();
     let text = resp.text().await.unwrap_or_default();
     // Key order as the seed shows it, byte for byte.
     let order: Vec<usize> = CHAT_KEYS.iter().map(|k| text.find(&format!("\"{k}\":")).unwrap_or(usize::MAX)).collect();
@@ -83,7 +83,7 @@ async fn list_chats(backend: Backend) {
     let list = |query: &str| {
         let req = app.as_tenant(&t, Method::GET, &format!("/apps/api/v1/chats{query}"));
         async move {
-            let resp = req.send().await.unwrap_or_else(|e| panic!("{e}"));
+            let resp = req.send().await.unwrap();
             let total = resp.headers().get("x-total-count").and_then(|v| v.to_str().ok()).map(str::to_owned);
             let (status, body) = read(resp).await;
             let ids: Vec<Value> =
@@ -157,27 +157,24 @@ async fn end_a_chat(backend: Backend) {
         let chat = send(&app, &t, "+1 415-555-0100").await;
         let path = format!("/apps/api/v1/chats/{}/end", chat["id"]);
         let resp = app.as_tenant(&t, Method::POST, &path).json(&json!({"disconnected_by": by})).send().await;
-        let (status, ended) = read(resp.unwrap_or_else(|e| panic!("{e}"))).await;
+        let (status, ended) = read(resp.unwrap()).await;
         assert_eq!((status, ended["disconnected_by"].as_str()), (200, Some(expected)));
     }
     let chat = send(&app, &t, "+1 415-555-0100").await;
     let path = format!("/apps/api/v1/chats/{}/end", chat["id"]);
     let resp = app.as_tenant(&t, Method::POST, &path).json(&json!({"disconnected_by": "nobody"})).send().await;
-    assert_eq!(
-        read(resp.unwrap_or_else(|e| panic!("{e}"))).await,
-        (400, msg("disconnected_by must be one of agent, end_user, system"))
-    );
+    assert_eq!(read(resp.unwrap()).await, (400, msg("disconnected_by must be one of agent, end_user, system")));
     let resp = app.as_tenant(&t, Method::POST, &path).header("Content-Type", "text/plain").body("x").send().await;
-    assert_eq!(read(resp.unwrap_or_else(|e| panic!("{e}"))).await.0, 415);
+    assert_eq!(read(resp.unwrap()).await.0, 415);
     let resp = app.as_tenant(&t, Method::POST, &path).json(&json!({})).send().await;
-    let (status, ended) = read(resp.unwrap_or_else(|e| panic!("{e}"))).await;
+    let (status, ended) = read(resp.unwrap()).await;
     assert_eq!((status, ended["disconnected_by"].as_str()), (200, Some("disconnected_by_agent")));
     // A JSON null body is no body.
     let chat = send(&app, &t, "+1 415-555-0100").await;
     let path = format!("/apps/api/v1/chats/{}/end", chat["id"]);
     let resp =
         app.as_tenant(&t, Method::POST, &path).header("Content-Type", "application/json").body("null").send().await;
-    let (status, ended) = read(resp.unwrap_or_else(|e| panic!("{e}"))).await;
+    let (status, ended) = read(resp.unwrap()).await;
     assert_eq!((status, ended["disconnected_by"].as_str()), (200, Some("disconnected_by_agent")));
 }
 
@@ -232,4 +229,11 @@ async fn sweeper_ends_idle_chats(backend: Backend) {
     send(&app, &t, "+1 415-555-0100").await;
 }
 
-crate::on_both_backends!(read_a_chat, list_chats, end_a_chat, idle_chat_ends_on_next_send, sweeper_ends_idle_chats,);
+sms_test_support::on_both_backends!(
+    attr = actix_web::test;
+    read_a_chat,
+    list_chats,
+    end_a_chat,
+    idle_chat_ends_on_next_send,
+    sweeper_ends_idle_chats,
+);

@@ -1,75 +1,16 @@
 //! Delivery, replies and opt-out against a real HTTP peer standing in for
 //! Twilio or a webhook receiver.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use sms_server::Config;
 
+use crate::common::{
+    body_with, callback, first_message_becomes, messages, msg, read, seed_body, twilio, PUBLIC_URL, SID, TOKEN,
+};
 use crate::fake_provider::{Answer, FakeProvider};
-use crate::helpers::{body_with, msg, read, seed_body, spawn_app_with, Backend, Tenant, TestApp};
-
-const PUBLIC_URL: &str = "http://sms.example.test";
-const SID: &str = "AC0123456789";
-const TOKEN: &str = "twilio-auth-token";
-
-/// Twilio through the fake, fast retries, a 1 s request timeout, three attempts.
-pub(crate) fn twilio(fake: &FakeProvider) -> impl FnOnce(&mut Config) + '_ {
-    move |config| {
-        config.public_url = Some(PUBLIC_URL.into());
-        let d = &mut config.delivery;
-        d.worker = true;
-        d.provider = sms_server::config::ProviderKind::Twilio;
-        d.twilio_base_url = fake.url.clone();
-        d.twilio_account_sid = Some(SID.into());
-        d.twilio_auth_token = Some(TOKEN.into());
-        d.poll = Duration::from_millis(50);
-        d.retry_base = Duration::from_millis(100);
-        d.retry_max = Duration::from_millis(400);
-        d.timeout = Duration::from_secs(1);
-        d.max_attempts = 3;
-    }
-}
-
-pub(crate) async fn messages(app: &TestApp, t: &Tenant, chat_id: &Value) -> Vec<Value> {
-    let (status, list) = app.tenant_call(t, Method::GET, &format!("/apps/api/v1/chats/{chat_id}/messages")).await;
-    assert_eq!(status, 200, "{list}");
-    list.as_array().cloned().unwrap_or_default()
-}
-
-/// Waits until the chat's first message reaches one of `statuses`.
-pub(crate) async fn first_message_becomes(app: &TestApp, t: &Tenant, chat_id: &Value, statuses: &[&str]) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let first = messages(app, t, chat_id).await.first().cloned().unwrap_or(Value::Null);
-        if statuses.iter().any(|s| first["delivery_status"] == *s) {
-            return first;
-        }
-        assert!(Instant::now() < deadline, "still {first} after 15 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Posts a Twilio callback form, signed as Twilio signs (or with `signature` when given).
-pub(crate) async fn callback(
-    app: &TestApp,
-    path: &str,
-    form: &[(&str, &str)],
-    signature: Option<&str>,
-) -> (u16, String) {
-    let params: Vec<(String, String)> = form.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    let signed = sms_delivery::twilio::signature(TOKEN, &format!("{PUBLIC_URL}{path}"), &params);
-    let mut req = app.client.post(app.url(path)).form(&params);
-    match signature {
-        Some("") => {}
-        Some(sig) => req = req.header("X-Twilio-Signature", sig),
-        None => req = req.header("X-Twilio-Signature", signed),
-    }
-    let resp = req.send().await.unwrap_or_else(|e| panic!("{e}"));
-    let status = resp.status().as_u16();
-    (status, resp.text().await.unwrap_or_default())
-}
+use crate::helpers::{spawn_app_with, Backend};
 
 async fn sends_through_twilio_and_applies_reports(backend: Backend) {
     let fake = FakeProvider::start(vec![]);
@@ -303,7 +244,7 @@ async fn webhook_provider_signs_its_posts(backend: Backend) {
                "status_callback": format!("{PUBLIC_URL}/webhooks/twilio/acme/status")})
     );
     use hmac::Mac;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"gateway-secret").unwrap_or_else(|e| panic!("{e}"));
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"gateway-secret").unwrap();
     mac.update(&request.body);
     let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
     assert_eq!(request.signature.as_deref(), Some(expected.as_str()));
@@ -318,10 +259,11 @@ async fn callbacks_need_a_configured_token(backend: Backend) {
     assert_eq!(status, 403, "without TWILIO_AUTH_TOKEN nothing can be verified");
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap_or_default(), msg("invalid signature"));
     let resp = app.client.get(app.url("/webhooks/twilio/acme/status")).send().await;
-    assert_eq!(read(resp.unwrap_or_else(|e| panic!("{e}"))).await.0, 405);
+    assert_eq!(read(resp.unwrap()).await.0, 405);
 }
 
-crate::on_both_backends!(
+sms_test_support::on_both_backends!(
+    attr = actix_web::test;
     sends_through_twilio_and_applies_reports,
     transient_faults_are_retried,
     permanent_faults_fail_at_once,

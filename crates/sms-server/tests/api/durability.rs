@@ -3,7 +3,8 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{msg, seed_body, spawn_app, Backend};
+use crate::common::{msg, read, seed_body};
+use crate::helpers::{spawn_app, Backend};
 
 const ACTIVE: &str = "Outbound SMS failed. Consumer is already in an active SMS session.";
 
@@ -76,7 +77,8 @@ async fn stored_message_is_queued(backend: Backend) {
     assert_eq!(app.db.count("end_users WHERE number = '+14155550100'"), 1, "numbers are stored in E.164");
 }
 
-crate::on_both_backends!(
+sms_test_support::on_both_backends!(
+    attr = actix_web::test;
     unique_index_refuses_a_second_active_chat,
     restart_keeps_the_session,
     faults_write_nothing,
@@ -94,8 +96,7 @@ async fn postgres_outage_answers_503() {
     let started = std::time::Instant::now();
     assert_eq!(app.send_sms(&t, &seed_body()).await, (503, msg("service unavailable")));
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "answered in {:?}", started.elapsed());
-    let (status, ready) =
-        crate::helpers::read(app.client.get(app.url("/readyz")).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
+    let (status, ready) = read(app.client.get(app.url("/readyz")).send().await.unwrap()).await;
     assert_eq!(status, 503);
     assert_eq!(ready, json!({"message": "not ready", "database": "unavailable", "session_lock": "ok"}));
 }

@@ -6,26 +6,14 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
-use hmac::Mac;
 use reqwest::Method;
 use serde_json::{json, Value};
-use sms_server::Config;
 
-use crate::delivery::{callback, first_message_becomes, twilio};
+use crate::common::{
+    body_with, callback, events_on, first_message_becomes, in_key_order, msg, received, seed_body, signed_by, twilio,
+};
 use crate::fake_provider::{Answer, FakeProvider, Recorded};
-use crate::helpers::{in_key_order, msg, seed_body, spawn_app_with, Backend, Tenant, TestApp};
-
-/// Events on, posted fast: 1 s timeout, retries after about 100 ms, three attempts.
-fn events_on(config: &mut Config) {
-    config.events_worker = true;
-    config.events.timeout = Duration::from_secs(1);
-    config.events.retry_base = Duration::from_millis(100);
-    config.events.retry_max = Duration::from_millis(400);
-    config.events.max_attempts = 3;
-    config.events.poll = Duration::from_millis(50);
-}
+use crate::helpers::{spawn_app_with, Backend, Tenant, TestApp};
 
 /// Registers an endpoint for `receiver`; answers its id and secret.
 async fn subscribe(app: &TestApp, t: &Tenant, receiver: &FakeProvider, events: Option<Value>) -> (i64, String) {
@@ -37,39 +25,6 @@ async fn subscribe(app: &TestApp, t: &Tenant, receiver: &FakeProvider, events: O
         app.admin_json(Method::POST, &format!("/admin/v1/tenants/{}/webhooks", t.subdomain), body).await;
     assert_eq!(status, 201, "{created}");
     (created["id"].as_i64().unwrap_or_default(), created["secret"].as_str().unwrap_or_default().to_owned())
-}
-
-/// Checks a delivery's Standard Webhooks headers with an HMAC of the test's own, against each
-/// secret; answers which secrets signed it.
-fn signed_by(request: &Recorded, secrets: &[&str]) -> Vec<bool> {
-    let id = request.webhook_id.clone().unwrap_or_default();
-    let timestamp = request.webhook_timestamp.clone().unwrap_or_default();
-    let presented: Vec<String> =
-        request.webhook_signature.clone().unwrap_or_default().split(' ').map(str::to_owned).collect();
-    secrets
-        .iter()
-        .map(|secret| {
-            let key = BASE64.decode(secret.trim_start_matches("whsec_")).unwrap_or_default();
-            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap_or_else(|e| panic!("{e}"));
-            mac.update(format!("{id}.{timestamp}.").as_bytes());
-            mac.update(&request.body);
-            let expected = format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()));
-            presented.contains(&expected)
-        })
-        .collect()
-}
-
-/// Waits until `receiver` has `n` requests.
-async fn received(receiver: &FakeProvider, n: usize) -> Vec<Recorded> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let requests = receiver.requests();
-        if requests.len() >= n {
-            return requests;
-        }
-        assert!(Instant::now() < deadline, "{} of {n} deliveries after 20 s", requests.len());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Waits until the receiver has heard of an event of `kind` matching `matches`.
@@ -204,7 +159,7 @@ async fn every_event_type_reaches_the_receiver_signed(backend: Backend) {
     assert_eq!(ids.len(), all.len(), "one delivery per event, each its own id");
 
     // Visible to the operator: deliveries by outcome, the backlog, the events written.
-    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
     let metrics = metrics.text().await.unwrap_or_default();
     for series in [
         "sms_event_deliveries_total{outcome=\"delivered\"}",
@@ -226,7 +181,7 @@ async fn failures_are_retried_under_one_id(backend: Backend) {
     let ids: Vec<_> = all.iter().map(|r| r.webhook_id.clone()).collect();
     assert!(ids.iter().all(|id| *id == ids[0]), "one webhook-id on every attempt: {ids:?}");
     assert_eq!(all[0].body, all[2].body, "the same bytes every time");
-    let [delivery] = settled(&app, &t, endpoint).await.try_into().unwrap_or_else(|d| panic!("{d:?}"));
+    let [delivery] = settled(&app, &t, endpoint).await.try_into().unwrap();
     assert_eq!(
         (delivery["status"].as_str(), delivery["attempts"].as_i64(), delivery["last_status_code"].as_i64()),
         (Some("delivered"), Some(3), Some(201))
@@ -245,7 +200,7 @@ async fn the_last_failure_fails_and_the_admin_retries(backend: Backend) {
     let t = app.seed_tenant("acme").await;
     let (endpoint, _) = subscribe(&app, &t, &receiver, Some(json!(["chat.created"]))).await;
     app.send_sms(&t, &seed_body()).await;
-    let [failed] = settled(&app, &t, endpoint).await.try_into().unwrap_or_else(|d| panic!("{d:?}"));
+    let [failed] = settled(&app, &t, endpoint).await.try_into().unwrap();
     assert_eq!((failed["status"].as_str(), failed["attempts"].as_i64()), (Some("failed"), Some(3)));
     assert_eq!(failed["last_status_code"], 400);
     assert!(failed["last_error"].as_str().unwrap_or_default().contains("gave up after 3 attempts"), "{failed}");
@@ -255,7 +210,7 @@ async fn the_last_failure_fails_and_the_admin_retries(backend: Backend) {
     let retry = format!("/admin/v1/tenants/acme/webhooks/{endpoint}/deliveries/{}/retry", failed["id"]);
     let (status, again) = app.admin_call(Method::POST, &retry).await;
     assert_eq!((status, again["status"].as_str(), again["attempts"].as_i64()), (202, Some("pending"), Some(0)));
-    let [delivered] = settled(&app, &t, endpoint).await.try_into().unwrap_or_else(|d| panic!("{d:?}"));
+    let [delivered] = settled(&app, &t, endpoint).await.try_into().unwrap();
     assert_eq!((delivered["status"].as_str(), delivered["attempts"].as_i64()), (Some("delivered"), Some(1)));
     assert_eq!(received(&receiver, 4).await[3].webhook_id, received(&receiver, 4).await[0].webhook_id);
 
@@ -302,84 +257,13 @@ async fn a_hanging_receiver_times_out_and_is_retried(backend: Backend) {
     let (endpoint, _) = subscribe(&app, &t, &receiver, Some(json!(["chat.created"]))).await;
     let started = Instant::now();
     app.send_sms(&t, &seed_body()).await;
-    let [delivery] = settled(&app, &t, endpoint).await.try_into().unwrap_or_else(|d| panic!("{d:?}"));
+    let [delivery] = settled(&app, &t, endpoint).await.try_into().unwrap();
     assert_eq!((delivery["status"].as_str(), delivery["attempts"].as_i64()), (Some("delivered"), Some(2)));
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "the timeout (1 s), not the hang, decided: {:?}",
         started.elapsed()
     );
-}
-
-async fn the_admin_api_manages_endpoints(backend: Backend) {
-    let receiver = FakeProvider::start(vec![]);
-    let app = spawn_app_with(backend, events_on).await;
-    let t = app.seed_tenant("acme").await;
-    app.seed_tenant_other().await;
-    let base = "/admin/v1/tenants/acme/webhooks";
-    for (body, expected) in [
-        (json!({}), "url is invalid"),
-        (json!({"url": "crm.example.com/hooks"}), "url is invalid"),
-        (json!({"url": "ftp://crm.example.com/hooks"}), "url is invalid"),
-        (json!({"url": "https://user:pw@crm.example.com/hooks"}), "url is invalid"),
-        (json!({"url": format!("https://crm.example.com/{}", "a".repeat(2048))}), "url is invalid"),
-        (json!({"url": "https://crm.example.com/hooks", "events": []}), "events is invalid"),
-        (json!({"url": "https://crm.example.com/hooks", "events": ["chat.opened"]}), "events is invalid"),
-        (json!({"url": "https://crm.example.com/hooks", "events": ["chat.ended", "chat.ended"]}), "events is invalid"),
-    ] {
-        assert_eq!(app.admin_json(Method::POST, base, body.clone()).await, (400, msg(expected)), "{body}");
-    }
-    let (status, body) =
-        app.admin_json(Method::POST, base, json!({"url": "https://x.example", "events": "chat.ended"})).await;
-    assert_eq!(status, 400);
-    assert!(body["message"].as_str().unwrap_or_default().starts_with("invalid value for events"), "{body}");
-    assert_eq!(app.db.count("webhook_endpoints"), 0);
-
-    let resp = app.admin(Method::POST, base).json(&json!({"url": format!("{}/hooks", receiver.url)})).send().await;
-    let resp = resp.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(resp.status().as_u16(), 201);
-    let text = resp.text().await.unwrap_or_default();
-    assert!(in_key_order(&text, &["id", "url", "events", "description", "disabled", "created_at", "secret"]), "{text}");
-    let created: Value = serde_json::from_str(&text).unwrap_or_default();
-    let secret = created["secret"].as_str().unwrap_or_default().to_owned();
-    assert!(secret.starts_with("whsec_"));
-    assert_eq!(BASE64.decode(&secret["whsec_".len()..]).map(|k| k.len()).ok(), Some(32));
-    assert_eq!(created["events"].as_array().map(Vec::len), Some(7), "every type by default");
-    let id = created["id"].as_i64().unwrap_or_default();
-    let one = format!("{base}/{id}");
-    let (status, read_back) = app.admin_call(Method::GET, &one).await;
-    assert_eq!(status, 200);
-    assert!(read_back.get("secret").is_none(), "the secret is never read back: {read_back}");
-    let (_, listed) = app.admin_call(Method::GET, base).await;
-    assert_eq!(listed, json!([read_back]));
-    assert_eq!(app.admin_call(Method::GET, "/admin/v1/tenants/other/webhooks").await.1, json!([]));
-    assert_eq!(
-        app.admin_call(Method::GET, &format!("/admin/v1/tenants/other/webhooks/{id}")).await,
-        (404, msg("webhook not found"))
-    );
-
-    let (status, changed) =
-        app.admin_json(Method::PATCH, &one, json!({"events": ["chat.created"], "description": "CRM"})).await;
-    assert_eq!((status, &changed["events"], &changed["description"]), (200, &json!(["chat.created"]), &json!("CRM")));
-    assert_eq!(app.admin_json(Method::PATCH, &one, json!({"url": "nope"})).await, (400, msg("url is invalid")));
-    let (_, cleared) = app.admin_json(Method::PATCH, &one, json!({"description": ""})).await;
-    assert_eq!(cleared["description"], Value::Null);
-
-    // During a rotation every delivery is signed with both secrets.
-    let (status, rotated) = app.admin_call(Method::POST, &format!("{one}/rotate-secret")).await;
-    let new_secret = rotated["secret"].as_str().unwrap_or_default().to_owned();
-    assert_eq!((status, new_secret.starts_with("whsec_")), (200, true));
-    assert_ne!(new_secret, secret);
-    app.send_sms(&t, &seed_body()).await;
-    let delivered = received(&receiver, 1).await;
-    assert_eq!(signed_by(&delivered[0], &[&new_secret, &secret]), [true, true]);
-    assert_eq!(delivered[0].webhook_signature.as_deref().map(|s| s.split(' ').count()), Some(2));
-
-    assert_eq!(app.admin_call(Method::DELETE, &one).await, (204, Value::Null));
-    assert_eq!(app.admin_call(Method::DELETE, &one).await, (404, msg("webhook not found")));
-    assert_eq!(app.admin_call(Method::GET, &format!("{one}/deliveries")).await, (404, msg("webhook not found")));
-    assert_eq!(app.db.count("webhook_deliveries"), 0, "its deliveries went with it");
-    assert_eq!(app.admin_call(Method::GET, &format!("{base}/x")).await, (404, msg("webhook not found")));
 }
 
 async fn a_committed_event_survives_a_restart(backend: Backend) {
@@ -413,7 +297,7 @@ async fn two_instances_post_each_delivery_once(backend: Backend) {
     let mut expected = Vec::new();
     for i in 0..30 {
         let number = format!("+1 415-555-{:04}", 1000 + i);
-        let (status, chat) = app.send_sms(&t, &crate::helpers::body_with(&[("end_user_number", json!(number))])).await;
+        let (status, chat) = app.send_sms(&t, &body_with(&[("end_user_number", json!(number))])).await;
         assert_eq!(status, 200);
         expected.push(chat["id"].clone());
     }
@@ -433,13 +317,13 @@ async fn two_instances_post_each_delivery_once(backend: Backend) {
     assert_eq!(chats, expected);
 }
 
-crate::on_both_backends!(
+sms_test_support::on_both_backends!(
+    attr = actix_web::test;
     every_event_type_reaches_the_receiver_signed,
     failures_are_retried_under_one_id,
     the_last_failure_fails_and_the_admin_retries,
     gone_disables_and_enabling_catches_up,
     a_hanging_receiver_times_out_and_is_retried,
-    the_admin_api_manages_endpoints,
     a_committed_event_survives_a_restart,
-    two_instances_post_each_delivery_once
+    two_instances_post_each_delivery_once,
 );

@@ -61,7 +61,7 @@ impl FakeProvider {
         let server = HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::to(answer)))
             .workers(1)
             .bind("127.0.0.1:0")
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         let port = server.addrs().first().map(|a| a.port()).unwrap_or_default();
         let server = server.run();
         let handle = server.handle();

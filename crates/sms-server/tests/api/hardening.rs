@@ -8,10 +8,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sms_http::auth::unix_now;
 
+use crate::common::{body_with, callback, msg, read, seed_body, twilio};
 use crate::fake_provider::FakeProvider;
-use crate::helpers::{
-    body_with, msg, read, redis_url, seed_body, spawn_app, spawn_app_with, Backend, TestApp, JWT_SECRET,
-};
+use crate::helpers::{redis_url, spawn_app, spawn_app_with, Backend, TestApp, JWT_SECRET};
 
 const NUL: &str = "invalid type: string containing the NUL character, expected a string without it";
 
@@ -21,7 +20,7 @@ fn tenant_jwt(claims: &Value) -> String {
 }
 
 async fn with_bearer(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
-    read(app.client.get(app.url(path)).bearer_auth(token).send().await.unwrap_or_else(|e| panic!("{e}"))).await
+    read(app.client.get(app.url(path)).bearer_auth(token).send().await.unwrap()).await
 }
 
 async fn nul_characters_are_refused_naming_the_field(backend: Backend) {
@@ -101,7 +100,7 @@ async fn tenant_jwts_are_issued_by_the_admin_api(backend: Backend) {
     );
     assert_eq!(claims["exp"].as_u64().unwrap_or_default() - claims["iat"].as_u64().unwrap_or_default(), 120);
     // No body: an hour.
-    let resp = app.admin(Method::POST, "/admin/v1/tenants/acme/jwt").send().await.unwrap_or_else(|e| panic!("{e}"));
+    let resp = app.admin(Method::POST, "/admin/v1/tenants/acme/jwt").send().await.unwrap();
     let (status, issued) = read(resp).await;
     assert_eq!(status, 201, "{issued}");
     for ttl in [json!(0), json!(2_592_001), json!(-5)] {
@@ -115,7 +114,7 @@ async fn tenant_jwts_are_issued_by_the_admin_api(backend: Backend) {
 
 async fn a_deactivated_tenant_is_switched_off(backend: Backend) {
     let fake = FakeProvider::start(vec![]);
-    let app = spawn_app_with(backend, crate::delivery::twilio(&fake)).await;
+    let app = spawn_app_with(backend, twilio(&fake)).await;
     let t = app.seed_tenant("acme").await;
     let (status, issued) = app.admin_json(Method::POST, "/admin/v1/tenants/acme/jwt", json!({})).await;
     assert_eq!(status, 201);
@@ -130,7 +129,7 @@ async fn a_deactivated_tenant_is_switched_off(backend: Backend) {
     let (status, body) = with_bearer(&app, "/apps/api/v1/chats", &jwt).await;
     assert_eq!((status, body), (401, msg("invalid credentials")), "its tenant JWTs");
     let form = [("From", "+14155550100"), ("To", "+16285550199"), ("Body", "hello"), ("MessageSid", "SM1")];
-    let (status, body) = crate::delivery::callback(&app, "/webhooks/twilio/acme/inbound", &form, None).await;
+    let (status, body) = callback(&app, "/webhooks/twilio/acme/inbound", &form, None).await;
     assert_eq!((status, serde_json::from_str::<Value>(&body).unwrap_or_default()), (404, msg("tenant not found")));
     assert_eq!(app.db.count("chats"), 0);
     assert_eq!(app.db.count("tenants"), 1, "nothing of the tenant is deleted");
@@ -150,7 +149,7 @@ async fn queued_messages_of_a_deactivated_tenant_fail(backend: Backend) {
     // The worker is off in this suite: start an instance with it on, as a restart would.
     let fake = FakeProvider::start(vec![]);
     let mut app = app;
-    app.restart_with(crate::delivery::twilio(&fake)).await;
+    app.restart_with(twilio(&fake)).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     let sql = format!(
         "messages WHERE chat_id = {} AND delivery_status = 'failed' AND error = 'tenant deactivated'",
@@ -179,7 +178,7 @@ async fn every_list_is_paged(backend: Backend) {
         "/admin/v1/tenants/acme/outbound-numbers",
         "/admin/v1/tenants/acme/opt-outs",
     ] {
-        let resp = app.admin(Method::GET, &format!("{path}?per=2")).send().await.unwrap_or_else(|e| panic!("{e}"));
+        let resp = app.admin(Method::GET, &format!("{path}?per=2")).send().await.unwrap();
         let total: i64 = resp
             .headers()
             .get("x-total-count")
@@ -211,7 +210,7 @@ async fn every_list_is_paged(backend: Backend) {
     let (status, chat) = app.send_sms(&t, &seed_body()).await;
     assert_eq!(status, 200);
     let path = format!("/apps/api/v1/chats/{}/messages?per=1", chat["id"]);
-    let resp = app.as_tenant(&t, Method::GET, &path).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let resp = app.as_tenant(&t, Method::GET, &path).send().await.unwrap();
     assert_eq!(resp.headers().get("x-total-count").and_then(|v| v.to_str().ok()), Some("1"));
     let (status, page) = read(resp).await;
     assert_eq!((status, page[0]["body"].clone()), (200, json!("lorem ipsum")));
@@ -226,7 +225,7 @@ async fn no_request_adds_a_time_series(backend: Backend) {
     // route, by a made-up method (labelled `other`) or by GET. (Other tests in this process add
     // series of their own, event types or routes they hit first, at any moment.)
     let lines = || async {
-        let (_, text) = read(app.client.get(app.url("/metrics")).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
+        let (_, text) = read(app.client.get(app.url("/metrics")).send().await.unwrap()).await;
         text.as_str()
             .unwrap_or_default()
             .lines()
@@ -259,9 +258,8 @@ fn lock_key(app: &TestApp, subdomain: &str, number: &str) -> String {
 }
 
 fn redis_set(key: &str, value: &str) {
-    let mut conn = redis::Client::open(redis_url()).and_then(|c| c.get_connection()).unwrap_or_else(|e| panic!("{e}"));
-    let _: () =
-        redis::cmd("SET").arg(key).arg(value).arg("PX").arg(600_000).query(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+    let mut conn = redis::Client::open(redis_url()).and_then(|c| c.get_connection()).unwrap();
+    let _: () = redis::cmd("SET").arg(key).arg(value).arg("PX").arg(600_000).query(&mut conn).unwrap();
 }
 
 /// A lock left behind by a chat that ended (its release was lost while Redis was away, and
@@ -298,13 +296,14 @@ async fn a_lock_never_outlives_its_reason() {
         .json(&seed_body())
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(read(resp).await, (409, msg("another request for this consumer is in progress")));
     assert_eq!(app.db.count("idempotency_keys"), 0, "a retryable answer is not remembered");
     assert_eq!(app.db.count("chats WHERE status <> 'finished'"), 0);
 }
 
-crate::on_both_backends!(
+sms_test_support::on_both_backends!(
+    attr = actix_web::test;
     nul_characters_are_refused_naming_the_field,
     jwts_live_at_most_the_cap,
     tenant_jwts_are_issued_by_the_admin_api,

@@ -3,7 +3,8 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{body_with, msg, seed_body, spawn_app, Backend};
+use crate::common::{body_with, msg, seed_body};
+use crate::helpers::{spawn_app, Backend};
 
 async fn tenants_are_isolated(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -64,4 +65,4 @@ async fn tenants_are_isolated(backend: Backend) {
     assert_eq!(app.tenant_call(&a, Method::GET, "/apps/api/v1/chats").await.0, 200, "A's token still works");
 }
 
-crate::on_both_backends!(tenants_are_isolated);
+sms_test_support::on_both_backends!(attr = actix_web::test; tenants_are_isolated);

@@ -5,12 +5,13 @@ use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{body_with, msg, read, seed_body, spawn_app, Backend, Tenant, TestApp};
+use crate::common::{body_with, msg, read, seed_body};
+use crate::helpers::{spawn_app, Backend, Tenant, TestApp};
 
 async fn send_with_key(app: &TestApp, t: &Tenant, key: &str, body: &Value) -> (u16, Value, bool) {
     let resp =
         app.as_tenant(t, Method::POST, "/apps/api/v1/sms").header("Idempotency-Key", key).json(body).send().await;
-    let resp = resp.unwrap_or_else(|e| panic!("{e}"));
+    let resp = resp.unwrap();
     let replayed = resp.headers().get("idempotent-replayed").is_some();
     let (status, body) = read(resp).await;
     (status, body, replayed)
@@ -90,7 +91,7 @@ async fn tenants_are_rate_limited(backend: Backend) {
     let free = app.tenant("free").await;
     assert_eq!(app.tenant_call(&t, Method::GET, "/apps/api/v1/chats").await.0, 200);
     assert_eq!(app.tenant_call(&t, Method::GET, "/apps/api/v1/chats").await.0, 200);
-    let resp = app.as_tenant(&t, Method::GET, "/apps/api/v1/chats").send().await.unwrap_or_else(|e| panic!("{e}"));
+    let resp = app.as_tenant(&t, Method::GET, "/apps/api/v1/chats").send().await.unwrap();
     assert_eq!(resp.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
     assert_eq!(read(resp).await, (429, msg("rate limit exceeded")));
     // 401 comes first; 429 before any body fault.
@@ -98,7 +99,7 @@ async fn tenants_are_rate_limited(backend: Backend) {
     assert_eq!(app.tenant_call(&wrong, Method::GET, "/apps/api/v1/chats").await, (401, msg("invalid credentials")));
     let resp =
         app.as_tenant(&t, Method::POST, "/apps/api/v1/sms").header("Content-Type", "text/plain").body("x").send().await;
-    assert_eq!(read(resp.unwrap_or_else(|e| panic!("{e}"))).await, (429, msg("rate limit exceeded")));
+    assert_eq!(read(resp.unwrap()).await, (429, msg("rate limit exceeded")));
     // Other tenants have their own budget; 0 means unlimited.
     for _ in 0..30 {
         assert_eq!(app.tenant_call(&free, Method::GET, "/apps/api/v1/chats").await.0, 200);
@@ -117,20 +118,14 @@ async fn request_ids_and_metrics(backend: Backend) {
         .json(&seed_body())
         .send()
         .await;
-    let resp = resp.unwrap_or_else(|e| panic!("{e}"));
+    let resp = resp.unwrap();
     assert_eq!(resp.headers().get("x-request-id").and_then(|v| v.to_str().ok()), Some("crm-call-7"));
-    let resp = app
-        .client
-        .get(app.url("/healthz"))
-        .header("X-Request-Id", "bad id\t")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let resp = app.client.get(app.url("/healthz")).header("X-Request-Id", "bad id\t").send().await.unwrap();
     let generated = resp.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     assert_eq!(generated.len(), 32, "an unsafe id is replaced by a generated one");
     app.send_sms(&t, &seed_body()).await;
 
-    let resp = app.client.get(app.url("/metrics")).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let resp = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     assert!(resp
         .headers()
@@ -152,7 +147,8 @@ async fn request_ids_and_metrics(backend: Backend) {
     assert!(!text.contains("4155550100"), "no phone number in metrics");
 }
 
-crate::on_both_backends!(
+sms_test_support::on_both_backends!(
+    attr = actix_web::test;
     idempotency_keys_replay_and_refuse,
     ten_parallel_requests_with_one_key_make_one_chat,
     tenants_are_rate_limited,

@@ -1,8 +1,14 @@
 //! The HTTP integration suite: the real application on port 0, a database of its own per test,
 //! every test on SQLite and on PostgreSQL.
+//!
+//! `helpers` starts the application; `common` holds the calls and checks the test modules share;
+//! `fake_provider` stands in for Twilio, a webhook gateway and an event receiver.
 
-#[path = "../support/db.rs"]
-mod db;
+// Tests may unwrap: clippy.toml allows it in `#[test]` functions only, not in the helpers here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod fake_provider;
 mod helpers;
 
 mod admin;
@@ -11,7 +17,6 @@ mod chats;
 mod delivery;
 mod durability;
 mod events;
-mod fake_provider;
 mod hardening;
 mod isolation;
 mod limits;
@@ -22,3 +27,4 @@ mod routing;
 mod rows;
 mod seed;
 mod texting;
+mod webhooks;

@@ -4,7 +4,8 @@ use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{body_with, seed_body, spawn_app, Backend};
+use crate::common::{body_with, seed_body};
+use crate::helpers::{spawn_app, Backend};
 
 const ACTIVE: &str = "Outbound SMS failed. Consumer is already in an active SMS session.";
 
@@ -39,4 +40,8 @@ async fn parallel_requests_for_many_consumers(backend: Backend) {
     assert_eq!(list.as_array().map(Vec::len), Some(10));
 }
 
-crate::on_both_backends!(thirty_parallel_requests_one_chat, parallel_requests_for_many_consumers);
+sms_test_support::on_both_backends!(
+    attr = actix_web::test;
+    thirty_parallel_requests_one_chat,
+    parallel_requests_for_many_consumers,
+);

@@ -3,9 +3,9 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::delivery::{first_message_becomes, messages, twilio};
+use crate::common::{first_message_becomes, in_key_order, messages, msg, read, seed_body, twilio};
 use crate::fake_provider::FakeProvider;
-use crate::helpers::{in_key_order, msg, read, seed_body, spawn_app, spawn_app_with, Backend};
+use crate::helpers::{spawn_app, spawn_app_with, Backend};
 
 async fn an_agent_replies_inside_the_chat(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -16,7 +16,7 @@ async fn an_agent_replies_inside_the_chat(backend: Backend) {
 
     let body = json!({"message": "Your order shipped.", "agentEmail": "JOHN.DOE@foo.com"});
     let resp = app.as_tenant(&t, Method::POST, &format!("/apps/api/v1/chats/{}/messages", chat["id"])).json(&body);
-    let resp = resp.send().await.unwrap_or_else(|e| panic!("{e}"));
+    let resp = resp.send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 201);
     let text = resp.text().await.unwrap_or_default();
     let reply: Value = serde_json::from_str(&text).unwrap_or_default();
@@ -103,7 +103,7 @@ async fn reply_faults_in_order_write_nothing(backend: Backend) {
 
     // 401, then the body's faults, then 404: another tenant's chat is a missing one.
     let unauthenticated = app.client.post(app.url(&format!("/apps/api/v1/chats/{id}/messages"))).json(&json!({}));
-    assert_eq!(read(unauthenticated.send().await.unwrap_or_else(|e| panic!("{e}"))).await.0, 401);
+    assert_eq!(read(unauthenticated.send().await.unwrap()).await.0, 401);
     let (status, body) = app.reply(&t, id, &json!({"message": 5})).await;
     assert_eq!(status, 400);
     assert!(body["message"].as_str().unwrap_or_default().starts_with("invalid value for message"), "{body}");
@@ -113,7 +113,7 @@ async fn reply_faults_in_order_write_nothing(backend: Backend) {
     assert_eq!(app.reply(&t, &json!(999999), &json!({"message": "hi"})).await, (404, msg("chat not found")));
     assert_eq!(app.reply(&other, id, &json!({"message": "hi"})).await, (404, msg("chat not found")));
     let typed = app.as_tenant(&t, Method::POST, &format!("/apps/api/v1/chats/{id}/messages")).body("{}");
-    assert_eq!(read(typed.send().await.unwrap_or_else(|e| panic!("{e}"))).await.0, 415);
+    assert_eq!(read(typed.send().await.unwrap()).await.0, 415);
 
     // The checks of section 10, first fault wins.
     let long = "x".repeat(1601);
@@ -210,7 +210,7 @@ async fn replies_are_idempotent(backend: Backend) {
     let post = |key: &'static str, body: Value| {
         let req = app.as_tenant(&t, Method::POST, &path).header("Idempotency-Key", key).json(&body);
         async move {
-            let resp = req.send().await.unwrap_or_else(|e| panic!("{e}"));
+            let resp = req.send().await.unwrap();
             let replayed = resp.headers().get("Idempotent-Replayed").is_some();
             let (status, body) = read(resp).await;
             (status, body, replayed)
@@ -224,7 +224,7 @@ async fn replies_are_idempotent(backend: Backend) {
     assert_eq!(post("reply-1", json!({"message": "twice"})).await.0, 422);
     // A key of a send is not a key of this reply: the operation is part of the body's identity.
     let send = app.as_tenant(&t, Method::POST, "/apps/api/v1/sms").header("Idempotency-Key", "reply-2");
-    let (status, _) = read(send.json(&seed_body()).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
+    let (status, _) = read(send.json(&seed_body()).send().await.unwrap()).await;
     assert_eq!(status, 400, "row 12: the consumer has the chat");
     assert_eq!(post("reply-2", json!({"message": "once"})).await.0, 422);
     // A refusal is kept like a success.
@@ -234,9 +234,10 @@ async fn replies_are_idempotent(backend: Backend) {
     assert_eq!(app.db.count("messages"), 2, "the chat's first message and one reply");
 }
 
-crate::on_both_backends!(
+sms_test_support::on_both_backends!(
+    attr = actix_web::test;
     an_agent_replies_inside_the_chat,
     reply_faults_in_order_write_nothing,
     replies_go_out_as_mms_through_twilio,
-    replies_are_idempotent
+    replies_are_idempotent,
 );

@@ -4,7 +4,8 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{body_with, msg, read, seed_body, spawn_app, Backend, Tenant, TestApp};
+use crate::common::{body_with, msg, read, seed_body};
+use crate::helpers::{spawn_app, Backend, Tenant, TestApp};
 
 const ACTIVE: &str = "Outbound SMS failed. Consumer is already in an active SMS session.";
 
@@ -237,7 +238,7 @@ async fn body_faults(backend: Backend) {
         if let Some(ct) = content_type {
             req = req.header("Content-Type", ct);
         }
-        async move { read(req.send().await.unwrap_or_else(|e| panic!("{e}"))).await }
+        async move { read(req.send().await.unwrap()).await }
     };
     let (status, body) = send_raw("{not json", Some("application/json")).await;
     assert_eq!(status, 400);
@@ -274,7 +275,7 @@ async fn body_faults(backend: Backend) {
     let big = padded(65_537);
     let resp =
         app.as_tenant(&t, Method::POST, "/apps/api/v1/sms").header("Content-Type", "text/plain").body(big).send().await;
-    let (status, body) = read(resp.unwrap_or_else(|e| panic!("{e}"))).await;
+    let (status, body) = read(resp.unwrap()).await;
     assert_eq!((status, body), (413, msg("request body is larger than 65536 bytes")));
     let exact = padded(65_536);
     let resp = app
@@ -283,7 +284,7 @@ async fn body_faults(backend: Backend) {
         .body(exact)
         .send()
         .await;
-    let (status, body) = read(resp.unwrap_or_else(|e| panic!("{e}"))).await;
+    let (status, body) = read(resp.unwrap()).await;
     assert_eq!(status, 200, "{body}");
 
     // Credentials come before everything.
@@ -294,7 +295,7 @@ async fn body_faults(backend: Backend) {
         .body(padded(70_000))
         .send()
         .await;
-    let (status, body) = read(resp.unwrap_or_else(|e| panic!("{e}"))).await;
+    let (status, body) = read(resp.unwrap()).await;
     assert_eq!((status, body), (401, msg("authentication required")));
 }
 
@@ -346,7 +347,8 @@ async fn agent_faults(backend: Backend) {
     assert_eq!(chat["assigned_at"], chat["created_at"]);
 }
 
-crate::on_both_backends!(
+sms_test_support::on_both_backends!(
+    attr = actix_web::test;
     rows_1_to_11,
     rows_3_and_4_tenant_switches,
     row_12_and_after_the_end,

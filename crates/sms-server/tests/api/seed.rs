@@ -3,7 +3,8 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{msg, seed_body, spawn_app, Backend};
+use crate::common::{is_timestamp, msg, seed_body};
+use crate::helpers::{spawn_app, Backend};
 
 /// The seed's answer to the ticket example.
 fn seed_selecting() -> Value {
@@ -53,24 +54,10 @@ fn seed_assigned() -> Value {
     })
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-pub fn is_timestamp(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 24
-        && b.iter().enumerate().all(|(i, c)| match i {
-            4 | 7 => *c == b'-',
-            10 => *c == b'T',
-            13 | 16 => *c == b':',
-            19 => *c == b'.',
-            23 => *c == b'Z',
-            _ => c.is_ascii_digit(),
-        })
-}
-
 /// Replaces what differs from run to run (ids the database assigns, timestamps) with
 /// placeholders, after checking each is consistent: participants point at the chat, end-user
 /// ids agree, timestamps have the chat object's format.
-pub fn normalize(chat: &Value) -> Value {
+fn normalize(chat: &Value) -> Value {
     let mut v = chat.clone();
     let chat_id = v["id"].clone();
     let end_user_id = v["end_user"]["id"].clone();
@@ -232,7 +219,8 @@ async fn seed_error_examples(backend: Backend) {
     assert_eq!(status, 200);
 }
 
-crate::on_both_backends!(
+sms_test_support::on_both_backends!(
+    attr = actix_web::test;
     seed_ticket_example,
     seed_without_ticket_example,
     seed_agent_id_example,

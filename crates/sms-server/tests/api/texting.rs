@@ -7,9 +7,9 @@ use chrono::Timelike;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::delivery::{callback, first_message_becomes, messages, twilio};
+use crate::common::{body_with, callback, first_message_becomes, messages, msg, seed_body, twilio};
 use crate::fake_provider::{Answer, FakeProvider};
-use crate::helpers::{body_with, msg, seed_body, spawn_app_with, Backend, Tenant, TestApp};
+use crate::helpers::{spawn_app_with, Backend, Tenant, TestApp};
 
 const INBOUND: &str = "/webhooks/twilio/acme/inbound";
 
@@ -334,7 +334,8 @@ async fn texting_settings_are_validated(backend: Backend) {
     drop(t);
 }
 
-crate::on_both_backends!(
+sms_test_support::on_both_backends!(
+    attr = actix_web::test;
     stop_during_a_retry_backoff_sends_nothing_after_it,
     keywords_are_answered_once_with_the_tenants_texts,
     a_tenant_without_texts_answers_nothing,
@@ -343,5 +344,5 @@ crate::on_both_backends!(
     inbound_to_must_be_the_tenants_number,
     inbound_mms_media_are_kept_in_order,
     quiet_hours_follow_the_consumers_zone,
-    texting_settings_are_validated
+    texting_settings_are_validated,
 );

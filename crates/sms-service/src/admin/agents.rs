@@ -1,10 +1,9 @@
 //! A tenant's agents; e-mails are unique per tenant, case-insensitively.
 
 use sms_domain::admin::{AgentDraft, AgentUpdate};
-use sms_domain::AgentStatus;
+use sms_domain::{AgentId, AgentStatus};
 use sms_store::{Agent, AgentChanges, NewAgent};
 
-use super::parse_id;
 use crate::error::{conflict_as, Result, ServiceError};
 use crate::{PageQuery, Service};
 
@@ -35,18 +34,15 @@ impl Service {
         self.for_tenant(subdomain, move |conn, tenant, _| Ok(sms_store::agents::list(conn, tenant.id, window)?)).await
     }
 
-    pub async fn agent(&self, subdomain: &str, id: &str) -> Result<Agent> {
-        let id = id.to_owned();
+    pub async fn agent(&self, subdomain: &str, id: AgentId) -> Result<Agent> {
         self.for_tenant(subdomain, move |conn, tenant, _| {
-            let id = parse_id(&id, "agent")?;
             sms_store::agents::find(conn, tenant.id, id)?.ok_or(ServiceError::NotFound("agent"))
         })
         .await
     }
 
     /// Changes an agent; a deactivated agent can no longer be assigned a chat.
-    pub async fn update_agent(&self, subdomain: &str, id: &str, update: AgentUpdate) -> Result<Agent> {
-        let id = id.to_owned();
+    pub async fn update_agent(&self, subdomain: &str, id: AgentId, update: AgentUpdate) -> Result<Agent> {
         let changes = AgentChanges {
             email_lower: update.email.as_ref().map(|e| e.to_lowercase()),
             email: update.email,
@@ -58,7 +54,6 @@ impl Service {
             status: update.status.map(AgentStatus::as_str),
         };
         self.for_tenant(subdomain, move |conn, tenant, _| {
-            let id = parse_id(&id, "agent")?;
             sms_store::agents::update(conn, tenant.id, id, &changes)
                 .map_err(conflict_as(EMAIL_TAKEN))?
                 .ok_or(ServiceError::NotFound("agent"))

@@ -14,15 +14,10 @@ use sms_store::{DbConn, Tenant};
 
 pub use tenants::IssuedJwt;
 pub use tokens::IssuedToken;
-pub use webhooks::ROTATION_OVERLAP_HOURS;
+pub use webhooks::{DeliveryPage, ROTATION_OVERLAP_HOURS};
 
 use crate::error::{Result, ServiceError};
 use crate::Service;
-
-/// An id from a path: anything but an integer names no resource.
-pub fn parse_id(raw: &str, what: &'static str) -> Result<i64> {
-    raw.parse::<i64>().map_err(|_| ServiceError::NotFound(what))
-}
 
 impl Service {
     /// Runs `f` in one blocking call with the tenant named by `subdomain` and the time now.

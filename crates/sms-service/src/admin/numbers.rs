@@ -1,9 +1,8 @@
 //! A tenant's outbound numbers, in E.164; a number belongs to one tenant only.
 
-use sms_domain::{E164Number, PhoneError};
+use sms_domain::{E164Number, NumberId, PhoneError};
 use sms_store::OutboundNumber;
 
-use super::parse_id;
 use crate::error::{conflict_as, Result, ServiceError};
 use crate::{PageQuery, Service};
 
@@ -28,10 +27,8 @@ impl Service {
         self.for_tenant(subdomain, move |conn, tenant, _| Ok(sms_store::numbers::list(conn, tenant.id, window)?)).await
     }
 
-    pub async fn remove_outbound_number(&self, subdomain: &str, id: &str) -> Result<()> {
-        let id = id.to_owned();
+    pub async fn remove_outbound_number(&self, subdomain: &str, id: NumberId) -> Result<()> {
         self.for_tenant(subdomain, move |conn, tenant, _| {
-            let id = parse_id(&id, "outbound number")?;
             if sms_store::numbers::delete(conn, tenant.id, id)? {
                 Ok(())
             } else {

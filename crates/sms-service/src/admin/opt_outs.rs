@@ -9,10 +9,7 @@ use crate::{PageQuery, Service};
 impl Service {
     pub async fn opt_outs(&self, subdomain: &str, page: &PageQuery) -> Result<(Vec<OptOut>, i64)> {
         let window = page.window()?;
-        self.for_tenant(subdomain, move |conn, tenant, _| {
-            Ok(sms_store::delivery::list_opt_outs(conn, tenant.id, window)?)
-        })
-        .await
+        self.for_tenant(subdomain, move |conn, tenant, _| Ok(sms_store::opt_outs::list(conn, tenant.id, window)?)).await
     }
 
     /// Removes an opt-out, so the tenant may text the number again.
@@ -20,7 +17,7 @@ impl Service {
         let number = number.to_owned();
         self.for_tenant(subdomain, move |conn, tenant, _| {
             let number = E164Number::parse(&number).map_err(|_| ServiceError::NotFound("opt-out"))?;
-            if sms_store::delivery::opt_in(conn, tenant.id, number.as_str())? {
+            if crate::life::lift(conn, tenant.id, &number)? {
                 Ok(())
             } else {
                 Err(ServiceError::NotFound("opt-out"))

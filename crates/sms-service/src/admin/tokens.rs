@@ -1,8 +1,8 @@
 //! A tenant's API tokens: random, shown once, stored as a hash, revocable at once.
 
+use sms_domain::TokenId;
 use sms_store::ApiToken;
 
-use super::parse_id;
 use crate::auth::new_api_token;
 use crate::error::{Result, ServiceError};
 use crate::{PageQuery, Service};
@@ -29,11 +29,9 @@ impl Service {
     }
 
     /// Revokes a token; it stops working at once, on every instance.
-    pub async fn revoke_api_token(&self, subdomain: &str, id: &str) -> Result<()> {
-        let id = id.to_owned();
+    pub async fn revoke_api_token(&self, subdomain: &str, id: TokenId) -> Result<()> {
         let revoked = self
             .for_tenant(subdomain, move |conn, tenant, now| {
-                let id = parse_id(&id, "api token")?;
                 if sms_store::tokens::revoke(conn, tenant.id, id, now)? {
                     Ok(())
                 } else {

@@ -1,18 +1,31 @@
 //! A tenant's event webhook endpoints and their deliveries.
 
 use sms_domain::events::{join_event_types, EndpointDraft};
-use sms_store::events::{self, DeliveryRow, EndpointChanges, NewEndpoint};
+use sms_domain::{DeliveryId, DeliveryState, EndpointId};
+use sms_store::deliveries::{self, DeliveryRow};
+use sms_store::endpoints::{self, EndpointChanges, NewEndpoint};
 use sms_store::WebhookEndpoint;
 
-use super::parse_id;
 use crate::error::{Result, ServiceError};
 use crate::{PageQuery, Service};
 
+/// An endpoint's deliveries as asked for: a state (`pending`, `delivered`, `failed`) and paging.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryPage {
+    /// Only deliveries in this state.
+    #[param(inline, value_type = Option<DeliveryState>)]
+    pub status: Option<String>,
+    /// From 1; default 1.
+    #[param(value_type = Option<i64>)]
+    pub page: Option<String>,
+    /// 1 to 100; default 100.
+    #[param(value_type = Option<i64>)]
+    pub per: Option<String>,
+}
+
 /// How long the previous secret keeps signing after a rotation.
 pub const ROTATION_OVERLAP_HOURS: i64 = 24;
-
-/// The delivery states a list may be filtered by.
-const DELIVERY_STATES: [&str; 3] = [events::PENDING, events::DELIVERED, events::FAILED];
 
 impl Service {
     /// Registers an endpoint with a new signing secret, which this answer alone shows.
@@ -28,27 +41,30 @@ impl Service {
                 created_at: now,
                 updated_at: now,
             };
-            Ok(events::create_endpoint(conn, &new)?)
+            Ok(endpoints::create(conn, &new)?)
         })
         .await
     }
 
     pub async fn webhooks(&self, subdomain: &str, page: &PageQuery) -> Result<(Vec<WebhookEndpoint>, i64)> {
         let window = page.window()?;
-        self.for_tenant(subdomain, move |conn, tenant, _| Ok(events::list_endpoints(conn, tenant.id, window)?)).await
+        self.for_tenant(subdomain, move |conn, tenant, _| Ok(endpoints::list(conn, tenant.id, window)?)).await
     }
 
-    pub async fn webhook(&self, subdomain: &str, id: &str) -> Result<WebhookEndpoint> {
-        let id = parse_id(id, "webhook")?;
+    pub async fn webhook(&self, subdomain: &str, id: EndpointId) -> Result<WebhookEndpoint> {
         self.for_tenant(subdomain, move |conn, tenant, _| {
-            events::find_endpoint(conn, tenant.id, id)?.ok_or(ServiceError::NotFound("webhook"))
+            endpoints::find(conn, tenant.id, id)?.ok_or(ServiceError::NotFound("webhook"))
         })
         .await
     }
 
     /// Changes an endpoint. Enabling a disabled one lets its waiting deliveries go out.
-    pub async fn update_webhook(&self, subdomain: &str, id: &str, draft: EndpointDraft) -> Result<WebhookEndpoint> {
-        let id = parse_id(id, "webhook")?;
+    pub async fn update_webhook(
+        &self,
+        subdomain: &str,
+        id: EndpointId,
+        draft: EndpointDraft,
+    ) -> Result<WebhookEndpoint> {
         self.for_tenant(subdomain, move |conn, tenant, now| {
             let changes = EndpointChanges {
                 url: draft.url,
@@ -57,28 +73,26 @@ impl Service {
                 disabled: draft.disabled,
                 updated_at: Some(now),
             };
-            events::update_endpoint(conn, tenant.id, id, &changes)?.ok_or(ServiceError::NotFound("webhook"))
+            endpoints::update(conn, tenant.id, id, &changes)?.ok_or(ServiceError::NotFound("webhook"))
         })
         .await
     }
 
     /// Deletes an endpoint; its pending deliveries are dropped.
-    pub async fn delete_webhook(&self, subdomain: &str, id: &str) -> Result<()> {
-        let id = parse_id(id, "webhook")?;
+    pub async fn delete_webhook(&self, subdomain: &str, id: EndpointId) -> Result<()> {
         self.for_tenant(subdomain, move |conn, tenant, _| {
-            events::delete_endpoint(conn, tenant.id, id)?.then_some(()).ok_or(ServiceError::NotFound("webhook"))
+            endpoints::delete(conn, tenant.id, id)?.then_some(()).ok_or(ServiceError::NotFound("webhook"))
         })
         .await
     }
 
     /// A new signing secret; for 24 hours the previous one signs too, so a receiver can switch
     /// over without losing a delivery.
-    pub async fn rotate_webhook_secret(&self, subdomain: &str, id: &str) -> Result<String> {
-        let id = parse_id(id, "webhook")?;
+    pub async fn rotate_webhook_secret(&self, subdomain: &str, id: EndpointId) -> Result<String> {
         self.for_tenant(subdomain, move |conn, tenant, now| {
             let secret = sms_delivery::events::new_secret();
             let until = now + chrono::Duration::hours(ROTATION_OVERLAP_HOURS);
-            events::rotate_secret(conn, tenant.id, id, &secret, until, now)?
+            endpoints::rotate_secret(conn, tenant.id, id, &secret, until, now)?
                 .ok_or(ServiceError::NotFound("webhook"))?;
             Ok(secret)
         })
@@ -89,31 +103,35 @@ impl Service {
     pub async fn webhook_deliveries(
         &self,
         subdomain: &str,
-        id: &str,
-        status: Option<String>,
-        page: &PageQuery,
+        id: EndpointId,
+        query: &DeliveryPage,
     ) -> Result<(Vec<DeliveryRow>, i64)> {
-        let id = parse_id(id, "webhook")?;
-        let window = page.window()?;
-        if let Some(s) = status.as_deref() {
-            if !DELIVERY_STATES.contains(&s) {
-                return Err(ServiceError::Invalid("status must be one of pending, delivered, failed".into()));
-            }
-        }
+        let window = PageQuery { page: query.page.clone(), per: query.per.clone() }.window()?;
+        let status = query
+            .status
+            .as_deref()
+            .map(|s| {
+                DeliveryState::parse(s)
+                    .ok_or_else(|| ServiceError::Invalid("status must be one of pending, delivered, failed".into()))
+            })
+            .transpose()?;
         self.for_tenant(subdomain, move |conn, tenant, _| {
-            events::find_endpoint(conn, tenant.id, id)?.ok_or(ServiceError::NotFound("webhook"))?;
-            Ok(events::list_deliveries(conn, id, status.as_deref(), window)?)
+            endpoints::find(conn, tenant.id, id)?.ok_or(ServiceError::NotFound("webhook"))?;
+            Ok(deliveries::list(conn, id, status, window)?)
         })
         .await
     }
 
     /// Makes a delivery pending again, due now, its attempts starting over.
-    pub async fn retry_webhook_delivery(&self, subdomain: &str, id: &str, delivery_id: &str) -> Result<DeliveryRow> {
-        let id = parse_id(id, "webhook")?;
-        let delivery_id = parse_id(delivery_id, "delivery")?;
+    pub async fn retry_webhook_delivery(
+        &self,
+        subdomain: &str,
+        id: EndpointId,
+        delivery_id: DeliveryId,
+    ) -> Result<DeliveryRow> {
         self.for_tenant(subdomain, move |conn, tenant, now| {
-            events::find_endpoint(conn, tenant.id, id)?.ok_or(ServiceError::NotFound("webhook"))?;
-            events::retry_delivery(conn, id, delivery_id, now)?.ok_or(ServiceError::NotFound("delivery"))
+            endpoints::find(conn, tenant.id, id)?.ok_or(ServiceError::NotFound("webhook"))?;
+            deliveries::retry(conn, id, delivery_id, now)?.ok_or(ServiceError::NotFound("delivery"))
         })
         .await
     }

@@ -1,5 +1,6 @@
 //! Chats, their participants and messages, by concern: opening a chat ([`open`], one module
-//! per backend where their SQL differs), ending one ([`end`]), and reading them ([`read`]).
+//! per backend where their SQL differs), ending one ([`finish`]), writing inside one ([`reply`])
+//! and reading them ([`read`]).
 //!
 //! The unique partial index `chats_one_active_per_end_user` over active chats refuses a second
 //! active chat for a consumer; [`open`] answers that refusal as [`Opened::Busy`].
@@ -11,12 +12,11 @@ mod reply;
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
-use sms_domain::E164Number;
+use sms_domain::{E164Number, TenantId};
 
 use crate::{Agent, ChatBundle};
 
-pub use end::due_to_expire;
-pub use end::{end, expire_idle, expire_if_idle, EndOutcome};
+pub use end::{due_to_expire, finish};
 pub use open::open;
 pub use read::{active_chat, end_user_number, find, find_chat, list, lock_owner, message, messages, ChatFilter};
 pub use reply::{reply, NewReply, Replied};
@@ -58,7 +58,7 @@ fn is_active() -> IsActive {
 /// Everything needed to open a chat.
 #[derive(Debug, Clone)]
 pub struct NewChatSpec<'a> {
-    pub tenant_id: i64,
+    pub tenant_id: TenantId,
     pub lang: &'a str,
     pub chat_type: sms_domain::ChatType,
     pub end_user_number: &'a E164Number,
@@ -92,15 +92,6 @@ pub enum Opened {
     /// The consumer has an active chat (the unique index refused the insert): that chat, or
     /// `None` when it was committed by a concurrent transaction this one cannot see yet.
     Busy(Option<Box<crate::Chat>>),
-}
-
-/// A chat that was ended, with what its session lock needs to be released.
-#[derive(Debug, Clone)]
-pub struct EndedChat {
-    pub chat_id: i64,
-    pub tenant_id: i64,
-    pub end_user_number: String,
-    pub lock_token: Option<String>,
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ mod sqlite;
 
 use sms_domain::{ChatStatus, DeliveryStatus, Direction, DisconnectedBy, ParticipantKind, ParticipantStatus};
 
-use super::{NewChatSpec, Opened};
+use super::{NewChatSpec, Opened, Refusal};
 use crate::models::{NewChat, NewMessage, NewParticipant};
 use crate::{DbConn, Participant, StoreError};
 
@@ -18,21 +18,33 @@ use crate::{DbConn, Participant, StoreError};
 pub fn open(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Opened, StoreError> {
     match conn {
         DbConn::Postgres(pg) => match postgres::open(pg, spec)? {
-            postgres::Written::Done(opened) => Ok(opened),
-            postgres::Written::BusyWith(id) => Ok(Opened::Busy(
-                super::read::find_chat(conn, spec.tenant_id, id)?.filter(|c| c.status.is_active()).map(Box::new),
-            )),
+            Some(bundle) => Ok(Opened::Created(Box::new(bundle))),
+            None => why_not(conn, spec),
         },
         DbConn::Sqlite(_) => sqlite::open(conn, spec),
     }
 }
 
+/// Why nothing was written, asked in the same transaction: a check refused (the outbound
+/// number, then the opt-out), or the consumer has an active chat (`None` when it was committed
+/// by a concurrent transaction this one cannot see yet). Only refusals pay for these reads.
+fn why_not(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Opened, StoreError> {
+    let checks = crate::numbers::send_checks(conn, spec.tenant_id, spec.outbound_number, spec.end_user_number)?;
+    if !checks.outbound_registered {
+        return Ok(Opened::Refused(Refusal::OutboundNotRegistered));
+    }
+    if checks.opted_out {
+        return Ok(Opened::Refused(Refusal::OptedOut));
+    }
+    Ok(Opened::Busy(super::read::active_chat(conn, spec.tenant_id, spec.end_user_number)?.map(Box::new)))
+}
+
 /// The chat row `spec` describes, for the consumer `end_user_id`.
 fn new_chat<'a>(spec: &'a NewChatSpec<'a>, end_user_id: i64) -> NewChat<'a> {
     NewChat {
-        tenant_id: spec.tenant_id,
+        tenant_id: spec.tenant_id.get(),
         end_user_id,
-        agent_id: spec.agent.map(|a| a.id),
+        agent_id: spec.agent.map(|a| a.id.get()),
         chat_type: spec.chat_type,
         lang: spec.lang,
         status: status_of(spec),
@@ -68,7 +80,7 @@ fn new_participants(spec: &NewChatSpec<'_>, chat_id: i64, end_user_id: i64) -> V
     };
     let agent = spec.agent.map(|agent| NewParticipant {
         kind: ParticipantKind::Agent,
-        user_id: Some(agent.id),
+        user_id: Some(agent.id.get()),
         end_user_id: None,
         ..end_user.clone()
     });
@@ -79,7 +91,7 @@ fn new_participants(spec: &NewChatSpec<'_>, chat_id: i64, end_user_id: i64) -> V
 fn first_message<'a>(spec: &'a NewChatSpec<'a>, chat_id: i64) -> NewMessage<'a> {
     NewMessage {
         chat_id: Some(chat_id),
-        tenant_id: spec.tenant_id,
+        tenant_id: spec.tenant_id.get(),
         direction: Direction::Outbound,
         body: spec.message,
         segments: spec.segments,
@@ -90,7 +102,7 @@ fn first_message<'a>(spec: &'a NewChatSpec<'a>, chat_id: i64) -> NewMessage<'a> 
         to_number: spec.end_user_number.as_str(),
         provider_message_id: None,
         // The agent the chat is opened for writes its first message.
-        agent_id: spec.agent.map(|a| a.id),
+        agent_id: spec.agent.map(|a| a.id.get()),
         media: None,
         automatic: None,
     }
@@ -100,11 +112,11 @@ fn first_message<'a>(spec: &'a NewChatSpec<'a>, chat_id: i64) -> NewMessage<'a> 
 fn written(p: &NewParticipant, id: i64) -> Participant {
     Participant {
         id,
-        chat_id: p.chat_id,
+        chat_id: p.chat_id.into(),
         kind: p.kind,
         status: p.status,
-        user_id: p.user_id,
-        end_user_id: p.end_user_id,
+        user_id: p.user_id.map(Into::into),
+        end_user_id: p.end_user_id.map(Into::into),
         connected_at: p.connected_at,
         ended_at: None,
         chat_duration: None,

@@ -1,7 +1,7 @@
 //! Reading chats: one, a page of them, the consumer's active one, a chat's messages.
 
 use diesel::prelude::*;
-use sms_domain::{ChatStatus, E164Number};
+use sms_domain::{ChatId, ChatStatus, E164Number, EndUserId, MessageId, TenantId};
 
 use super::is_active;
 use crate::schema::{agents, chats, end_users, messages, participants};
@@ -9,11 +9,11 @@ use crate::{Agent, Chat, ChatBundle, DbConn, Message, Participant, StoreError, W
 
 /// The consumer's active chat in the tenant, if any (whether or not it has run past its
 /// timeout).
-pub fn active_chat(conn: &mut DbConn, tenant_id: i64, number: &E164Number) -> Result<Option<Chat>, StoreError> {
+pub fn active_chat(conn: &mut DbConn, tenant_id: TenantId, number: &E164Number) -> Result<Option<Chat>, StoreError> {
     db_run!(conn, |c| chats::table
         .inner_join(end_users::table)
-        .filter(chats::tenant_id.eq(tenant_id))
-        .filter(end_users::tenant_id.eq(tenant_id))
+        .filter(chats::tenant_id.eq(tenant_id.get()))
+        .filter(end_users::tenant_id.eq(tenant_id.get()))
         .filter(end_users::number.eq(number.as_str()))
         .filter(is_active())
         .select(Chat::as_select())
@@ -26,14 +26,14 @@ pub fn active_chat(conn: &mut DbConn, tenant_id: i64, number: &E164Number) -> Re
 /// lock, when the consumer has no active chat.
 pub fn lock_owner(
     conn: &mut DbConn,
-    tenant_id: i64,
+    tenant_id: TenantId,
     number: &E164Number,
     token: &str,
 ) -> Result<Option<Chat>, StoreError> {
     db_run!(conn, |c| chats::table
         .inner_join(end_users::table)
-        .filter(chats::tenant_id.eq(tenant_id))
-        .filter(end_users::tenant_id.eq(tenant_id))
+        .filter(chats::tenant_id.eq(tenant_id.get()))
+        .filter(end_users::tenant_id.eq(tenant_id.get()))
         .filter(end_users::number.eq(number.as_str()))
         .filter(chats::lock_token.eq(token))
         .select(Chat::as_select())
@@ -43,10 +43,14 @@ pub fn lock_owner(
 }
 
 /// The active chat of an end user known by id.
-pub(super) fn active_chat_of(conn: &mut DbConn, tenant_id: i64, end_user_id: i64) -> Result<Option<Chat>, StoreError> {
+pub(super) fn active_chat_of(
+    conn: &mut DbConn,
+    tenant_id: TenantId,
+    end_user_id: EndUserId,
+) -> Result<Option<Chat>, StoreError> {
     db_run!(conn, |c| chats::table
-        .filter(chats::tenant_id.eq(tenant_id))
-        .filter(chats::end_user_id.eq(end_user_id))
+        .filter(chats::tenant_id.eq(tenant_id.get()))
+        .filter(chats::end_user_id.eq(end_user_id.get()))
         .filter(is_active())
         .select(Chat::as_select())
         .first(c)
@@ -55,10 +59,10 @@ pub(super) fn active_chat_of(conn: &mut DbConn, tenant_id: i64, end_user_id: i64
 }
 
 /// A chat of the tenant, without its participants.
-pub fn find_chat(conn: &mut DbConn, tenant_id: i64, chat_id: i64) -> Result<Option<Chat>, StoreError> {
+pub fn find_chat(conn: &mut DbConn, tenant_id: TenantId, chat_id: ChatId) -> Result<Option<Chat>, StoreError> {
     db_run!(conn, |c| chats::table
-        .filter(chats::id.eq(chat_id))
-        .filter(chats::tenant_id.eq(tenant_id))
+        .filter(chats::id.eq(chat_id.get()))
+        .filter(chats::tenant_id.eq(tenant_id.get()))
         .select(Chat::as_select())
         .first(c)
         .optional())
@@ -67,7 +71,7 @@ pub fn find_chat(conn: &mut DbConn, tenant_id: i64, chat_id: i64) -> Result<Opti
 
 /// A chat of the tenant with its participants and agent; `None` for a chat of another tenant
 /// exactly as for a missing one.
-pub fn find(conn: &mut DbConn, tenant_id: i64, chat_id: i64) -> Result<Option<ChatBundle>, StoreError> {
+pub fn find(conn: &mut DbConn, tenant_id: TenantId, chat_id: ChatId) -> Result<Option<ChatBundle>, StoreError> {
     let Some(chat) = find_chat(conn, tenant_id, chat_id)? else {
         return Ok(None);
     };
@@ -85,18 +89,18 @@ pub struct ChatFilter {
 }
 
 /// A page of the tenant's chats, newest first, and the total count over all pages.
-pub fn list(conn: &mut DbConn, tenant_id: i64, filter: &ChatFilter) -> Result<(Vec<ChatBundle>, i64), StoreError> {
+pub fn list(conn: &mut DbConn, tenant_id: TenantId, filter: &ChatFilter) -> Result<(Vec<ChatBundle>, i64), StoreError> {
     // A macro rather than a closure: the boxed query is typed by its backend, and each arm of
     // `db_run!` needs its own.
     macro_rules! filtered {
         () => {{
-            let mut query = chats::table.filter(chats::tenant_id.eq(tenant_id)).into_boxed();
+            let mut query = chats::table.filter(chats::tenant_id.eq(tenant_id.get())).into_boxed();
             if let Some(status) = filter.status {
                 query = query.filter(chats::status.eq(status.as_str()));
             }
             if let Some(number) = &filter.end_user_number {
                 let end_user = end_users::table
-                    .filter(end_users::tenant_id.eq(tenant_id))
+                    .filter(end_users::tenant_id.eq(tenant_id.get()))
                     .filter(end_users::number.eq(number.as_str().to_owned()))
                     .select(end_users::id);
                 query = query.filter(chats::end_user_id.eq_any(end_user));
@@ -119,8 +123,8 @@ fn bundles(conn: &mut DbConn, chats: Vec<Chat>) -> Result<Vec<ChatBundle>, Store
     if chats.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<i64> = chats.iter().map(|c| c.id).collect();
-    let agent_ids: Vec<i64> = chats.iter().filter_map(|c| c.agent_id).collect();
+    let ids: Vec<i64> = chats.iter().map(|c| c.id.get()).collect();
+    let agent_ids: Vec<i64> = chats.iter().filter_map(|c| c.agent_id.map(|a| a.get())).collect();
     let parts: Vec<Participant> = db_run!(conn, |c| participants::table
         .filter(participants::chat_id.eq_any(&ids))
         .order(participants::id)
@@ -142,8 +146,8 @@ fn bundles(conn: &mut DbConn, chats: Vec<Chat>) -> Result<Vec<ChatBundle>, Store
 }
 
 /// A page of the chat's messages, oldest first, and how many it has.
-pub fn messages(conn: &mut DbConn, chat_id: i64, window: Window) -> Result<(Vec<Message>, i64), StoreError> {
-    let of_chat = messages::table.filter(messages::chat_id.eq(Some(chat_id)));
+pub fn messages(conn: &mut DbConn, chat_id: ChatId, window: Window) -> Result<(Vec<Message>, i64), StoreError> {
+    let of_chat = messages::table.filter(messages::chat_id.eq(Some(chat_id.get())));
     db_run!(conn, |c| {
         let total: i64 = of_chat.count().get_result(c)?;
         let rows = of_chat
@@ -157,10 +161,10 @@ pub fn messages(conn: &mut DbConn, chat_id: i64, window: Window) -> Result<(Vec<
 }
 
 /// One message of the tenant.
-pub fn message(conn: &mut DbConn, tenant_id: i64, id: i64) -> Result<Option<Message>, StoreError> {
+pub fn message(conn: &mut DbConn, tenant_id: TenantId, id: MessageId) -> Result<Option<Message>, StoreError> {
     db_run!(conn, |c| messages::table
-        .filter(messages::tenant_id.eq(tenant_id))
-        .filter(messages::id.eq(id))
+        .filter(messages::tenant_id.eq(tenant_id.get()))
+        .filter(messages::id.eq(id.get()))
         .select(Message::as_select())
         .first(c)
         .optional())
@@ -168,6 +172,8 @@ pub fn message(conn: &mut DbConn, tenant_id: i64, id: i64) -> Result<Option<Mess
 }
 
 /// The number of an end user known by id.
-pub fn end_user_number(conn: &mut DbConn, end_user_id: i64) -> Result<String, StoreError> {
-    db_run!(conn, |c| end_users::table.find(end_user_id).select(end_users::number).first(c)).map_err(StoreError::from)
+pub fn end_user_number(conn: &mut DbConn, end_user_id: EndUserId) -> Result<E164Number, StoreError> {
+    let number: String =
+        db_run!(conn, |c| end_users::table.find(end_user_id.get()).select(end_users::number).first(c))?;
+    E164Number::try_from(number).map_err(|e| StoreError::Config(format!("a stored number: {e}")))
 }

@@ -4,11 +4,11 @@
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
-use sms_domain::{ChatStatus, DeliveryStatus, Direction, ParticipantKind, ParticipantStatus};
+use sms_domain::{ChatStatus, DeliveryStatus, Direction, E164Number, ParticipantKind, ParticipantStatus};
 
 use super::is_active;
 use crate::models::{NewMessage, NewParticipant};
-use crate::schema::{chats, end_users, messages, participants};
+use crate::schema::{chats, messages, participants};
 use crate::{Agent, Chat, DbConn, Message, StoreError};
 
 /// An outbound message written into a chat.
@@ -30,7 +30,7 @@ pub struct Replied {
     /// The chat, its timeout moved on (and its agent set when it was assigned just now).
     pub chat: Chat,
     /// The consumer's number.
-    pub end_user_number: String,
+    pub end_user_number: E164Number,
     /// The chat had no agent and was assigned to the one who wrote.
     pub assigned: bool,
 }
@@ -41,13 +41,13 @@ pub fn reply(conn: &mut DbConn, chat: &Chat, reply: &NewReply<'_>) -> Result<Opt
     let now = reply.now;
     let expires_at = now + reply.session_timeout;
     let assign = reply.agent.filter(|_| chat.agent_id.is_none());
-    let target = chats::table.filter(chats::id.eq(chat.id)).filter(is_active());
+    let target = chats::table.filter(chats::id.eq(chat.id.get())).filter(is_active());
     let moved = match assign {
         Some(agent) => db_run!(conn, |c| diesel::update(target)
             .set((
                 chats::last_activity_at.eq(now),
                 chats::expires_at.eq(expires_at),
-                chats::agent_id.eq(Some(agent.id)),
+                chats::agent_id.eq(Some(agent.id.get())),
                 chats::status.eq(ChatStatus::Assigned.as_str()),
                 chats::assigned_at.eq(Some(now)),
             ))
@@ -61,30 +61,29 @@ pub fn reply(conn: &mut DbConn, chat: &Chat, reply: &NewReply<'_>) -> Result<Opt
     }
     if let Some(agent) = assign {
         let participant = NewParticipant {
-            chat_id: chat.id,
+            chat_id: chat.id.get(),
             kind: ParticipantKind::Agent,
             status: ParticipantStatus::Connected,
-            user_id: Some(agent.id),
+            user_id: Some(agent.id.get()),
             end_user_id: None,
             connected_at: now,
         };
         db_run!(conn, |c| diesel::insert_into(participants::table).values(participant).execute(c))?;
     }
-    let end_user_number: String =
-        db_run!(conn, |c| end_users::table.find(chat.end_user_id).select(end_users::number).first(c))?;
+    let end_user_number = super::read::end_user_number(conn, chat.end_user_id)?;
     let new = NewMessage {
-        chat_id: Some(chat.id),
-        tenant_id: chat.tenant_id,
+        chat_id: Some(chat.id.get()),
+        tenant_id: chat.tenant_id.get(),
         direction: Direction::Outbound,
         body: reply.body,
         segments: reply.segments,
         delivery_status: DeliveryStatus::Queued,
         created_at: now,
         updated_at: now,
-        from_number: &chat.outbound_number,
-        to_number: &end_user_number,
+        from_number: chat.outbound_number.as_str(),
+        to_number: end_user_number.as_str(),
         provider_message_id: None,
-        agent_id: reply.agent.map(|a| a.id),
+        agent_id: reply.agent.map(|a| a.id.get()),
         media: reply.media,
         automatic: None,
     };

@@ -2,13 +2,15 @@
 
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use sms_domain::admin::{AgentDraft, AgentUpdate};
+use sms_domain::AgentId;
 use sms_service::Service;
 
-use super::super::{page, PageParams};
+use super::super::{page, path_id, query};
 use crate::auth::AdminAuth;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::admin::{AgentCreate, AgentOut, AgentPatch};
+use sms_service::PageQuery;
 
 /// Adds an agent to the tenant.
 #[utoipa::path(
@@ -37,7 +39,7 @@ pub async fn create_agent(
 /// Lists the tenant's agents.
 #[utoipa::path(
     tag = "admin",
-    params(("subdomain" = String, Path, description = "The tenant's subdomain."), PageParams),
+    params(("subdomain" = String, Path, description = "The tenant's subdomain."), PageQuery),
     responses(
         (status = 200, description = "A page of agents.", body = Vec<AgentOut>, headers(("X-Total-Count" = i64, description = "Items over all pages."))),
         (status = 400, description = "Paging out of range.", body = ErrorBody, example = json!({"message": "per must be an integer from 1 to 100"})),
@@ -52,7 +54,7 @@ pub async fn list_agents(
     state: web::Data<Service>,
     subdomain: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(page(&state.agents(&subdomain, &PageParams::of(&req)?).await?, AgentOut::from))
+    Ok(page(&state.agents(&subdomain, &query::<PageQuery>(&req)?).await?, AgentOut::from))
 }
 
 /// Reads an agent of the tenant.
@@ -74,7 +76,7 @@ pub async fn get_agent(
     state: web::Data<Service>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(AgentOut::from(&state.agent(&path.0, &path.1).await?)))
+    Ok(HttpResponse::Ok().json(AgentOut::from(&state.agent(&path.0, path_id::<AgentId>(&path.1, "agent")?).await?)))
 }
 
 /// Changes an agent; `{"status": "deactivated"}` deactivates it.
@@ -100,6 +102,7 @@ pub async fn patch_agent(
     path: web::Path<(String, String)>,
     body: JsonBody<AgentPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let agent = state.update_agent(&path.0, &path.1, AgentUpdate::try_from(body.0)?).await?;
+    let update = AgentUpdate::try_from(body.0)?;
+    let agent = state.update_agent(&path.0, path_id::<AgentId>(&path.1, "agent")?, update).await?;
     Ok(HttpResponse::Ok().json(AgentOut::from(&agent)))
 }

@@ -1,13 +1,15 @@
 //! A tenant's outbound numbers.
 
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use sms_domain::NumberId;
 use sms_service::Service;
 
-use super::super::{page, PageParams};
+use super::super::{page, path_id, query};
 use crate::auth::AdminAuth;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::admin::{OutboundNumberCreate, OutboundNumberOut};
+use sms_service::PageQuery;
 
 /// Registers an outbound number for the tenant.
 #[utoipa::path(
@@ -36,7 +38,7 @@ pub async fn create_outbound_number(
 /// Lists the tenant's outbound numbers.
 #[utoipa::path(
     tag = "admin",
-    params(("subdomain" = String, Path, description = "The tenant's subdomain."), PageParams),
+    params(("subdomain" = String, Path, description = "The tenant's subdomain."), PageQuery),
     responses(
         (status = 200, description = "A page of numbers.", body = Vec<OutboundNumberOut>, headers(("X-Total-Count" = i64, description = "Items over all pages."))),
         (status = 400, description = "Paging out of range.", body = ErrorBody, example = json!({"message": "per must be an integer from 1 to 100"})),
@@ -51,7 +53,7 @@ pub async fn list_outbound_numbers(
     state: web::Data<Service>,
     subdomain: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(page(&state.outbound_numbers(&subdomain, &PageParams::of(&req)?).await?, OutboundNumberOut::from))
+    Ok(page(&state.outbound_numbers(&subdomain, &query::<PageQuery>(&req)?).await?, OutboundNumberOut::from))
 }
 
 /// Removes an outbound number from the tenant.
@@ -73,6 +75,6 @@ pub async fn delete_outbound_number(
     state: web::Data<Service>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    state.remove_outbound_number(&path.0, &path.1).await?;
+    state.remove_outbound_number(&path.0, path_id::<NumberId>(&path.1, "outbound number")?).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -3,15 +3,16 @@
 use actix_web::{delete, get, web, HttpRequest, HttpResponse};
 use sms_service::Service;
 
-use super::super::{page, PageParams};
+use super::super::{page, query};
 use crate::auth::AdminAuth;
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::admin::OptOutOut;
+use sms_service::PageQuery;
 
 /// Lists the consumers who opted out of the tenant's messages (by replying STOP).
 #[utoipa::path(
     tag = "admin",
-    params(("subdomain" = String, Path, description = "The tenant's subdomain."), PageParams),
+    params(("subdomain" = String, Path, description = "The tenant's subdomain."), PageQuery),
     responses(
         (status = 200, description = "A page of opted-out numbers.", body = Vec<OptOutOut>, headers(("X-Total-Count" = i64, description = "Items over all pages."))),
         (status = 400, description = "Paging out of range.", body = ErrorBody, example = json!({"message": "per must be an integer from 1 to 100"})),
@@ -26,7 +27,7 @@ pub async fn list_opt_outs(
     state: web::Data<Service>,
     subdomain: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(page(&state.opt_outs(&subdomain, &PageParams::of(&req)?).await?, OptOutOut::from))
+    Ok(page(&state.opt_outs(&subdomain, &query::<PageQuery>(&req)?).await?, OptOutOut::from))
 }
 
 /// Removes an opt-out, so the tenant may text the number again.

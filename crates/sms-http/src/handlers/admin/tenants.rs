@@ -4,11 +4,12 @@ use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use sms_domain::admin::{TenantDraft, TenantUpdate};
 use sms_service::Service;
 
-use super::super::{page, PageParams};
+use super::super::{page, query};
 use crate::auth::AdminAuth;
 use crate::body::{JsonBody, OptionalJsonBody};
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::admin::{TenantCreate, TenantJwtOut, TenantJwtRequest, TenantOut, TenantPatch};
+use sms_service::PageQuery;
 
 /// Creates a tenant.
 #[utoipa::path(
@@ -34,7 +35,7 @@ pub async fn create_tenant(
 /// Lists tenants.
 #[utoipa::path(
     tag = "admin",
-    params(PageParams),
+    params(PageQuery),
     responses(
         (status = 200, description = "A page of the tenants.", body = Vec<TenantOut>, headers(("X-Total-Count" = i64, description = "Items over all pages."))),
         (status = 400, description = "Paging out of range.", body = ErrorBody, example = json!({"message": "per must be an integer from 1 to 100"})),
@@ -43,7 +44,7 @@ pub async fn create_tenant(
 )]
 #[get("/admin/v1/tenants")]
 pub async fn list_tenants(_: AdminAuth, req: HttpRequest, state: web::Data<Service>) -> Result<HttpResponse, ApiError> {
-    Ok(page(&state.tenants(&PageParams::of(&req)?).await?, TenantOut::from))
+    Ok(page(&state.tenants(&query::<PageQuery>(&req)?).await?, TenantOut::from))
 }
 
 /// Reads a tenant.

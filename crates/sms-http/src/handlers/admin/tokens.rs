@@ -1,12 +1,14 @@
 //! A tenant's API tokens: shown once at creation, revocable at once.
 
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use sms_domain::TokenId;
 use sms_service::Service;
 
-use super::super::{page, PageParams};
+use super::super::{page, path_id, query};
 use crate::auth::AdminAuth;
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::admin::{ApiTokenCreated, ApiTokenOut};
+use sms_service::PageQuery;
 
 /// Issues an API token for the tenant; the token is in this answer only.
 #[utoipa::path(
@@ -30,7 +32,7 @@ pub async fn create_api_token(
 /// Lists the tenant's API tokens (never the tokens themselves).
 #[utoipa::path(
     tag = "admin",
-    params(("subdomain" = String, Path, description = "The tenant's subdomain."), PageParams),
+    params(("subdomain" = String, Path, description = "The tenant's subdomain."), PageQuery),
     responses(
         (status = 200, description = "A page of tokens.", body = Vec<ApiTokenOut>, headers(("X-Total-Count" = i64, description = "Items over all pages."))),
         (status = 400, description = "Paging out of range.", body = ErrorBody, example = json!({"message": "per must be an integer from 1 to 100"})),
@@ -45,7 +47,7 @@ pub async fn list_api_tokens(
     state: web::Data<Service>,
     subdomain: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(page(&state.api_tokens(&subdomain, &PageParams::of(&req)?).await?, ApiTokenOut::from))
+    Ok(page(&state.api_tokens(&subdomain, &query::<PageQuery>(&req)?).await?, ApiTokenOut::from))
 }
 
 /// Revokes an API token at once.
@@ -67,6 +69,6 @@ pub async fn revoke_api_token(
     state: web::Data<Service>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    state.revoke_api_token(&path.0, &path.1).await?;
+    state.revoke_api_token(&path.0, path_id::<TokenId>(&path.1, "api token")?).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -2,17 +2,16 @@
 //! secret; their deliveries, and a retry of one.
 
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
-use sms_service::Service;
-use utoipa::IntoParams;
+use sms_domain::events::{EndpointCreate, EndpointPatch};
+use sms_domain::{DeliveryId, EndpointId};
+use sms_service::admin::DeliveryPage;
+use sms_service::{PageQuery, Service};
 
-use super::super::{page, PageParams};
+use super::super::{page, path_id, query};
 use crate::auth::AdminAuth;
-use crate::body;
+use crate::body::JsonBody;
 use crate::error::{ApiError, ErrorBody};
-use crate::wire::webhooks::{
-    create_draft, update_draft, DeliveryOut, DeliveryState, WebhookCreate, WebhookCreated, WebhookOut, WebhookPatch,
-    WebhookSecret,
-};
+use crate::wire::webhooks::{DeliveryOut, WebhookCreated, WebhookOut, WebhookSecret};
 
 /// Registers an endpoint that receives the tenant's events, signed per the Standard Webhooks
 /// specification with a new secret, which this answer alone shows (and rotation's).
@@ -26,7 +25,7 @@ use crate::wire::webhooks::{
 #[utoipa::path(
     tag = "admin",
     params(("subdomain" = String, Path, description = "The tenant's subdomain.")),
-    request_body(content = WebhookCreate, content_type = "application/json"),
+    request_body(content = EndpointCreate, content_type = "application/json"),
     responses(
         (status = 201, description = "Registered; `secret` is shown here only.", body = WebhookCreated),
         (status = 400, description = "An invalid URL or event list.", body = ErrorBody, examples(
@@ -40,13 +39,11 @@ use crate::wire::webhooks::{
 #[post("/admin/v1/tenants/{subdomain}/webhooks")]
 pub async fn create_webhook(
     _: AdminAuth,
-    req: HttpRequest,
-    payload: web::Payload,
     state: web::Data<Service>,
     subdomain: web::Path<String>,
+    body: JsonBody<EndpointCreate>,
 ) -> Result<HttpResponse, ApiError> {
-    let draft = create_draft(&body::read_json_bytes(&req, payload).await?)?;
-    let endpoint = state.create_webhook(&subdomain, draft).await?;
+    let endpoint = state.create_webhook(&subdomain, body.0.into_draft()?).await?;
     let secret = endpoint.secret.clone();
     Ok(HttpResponse::Created().json(WebhookCreated { endpoint: WebhookOut::from(&endpoint), secret }))
 }
@@ -54,7 +51,7 @@ pub async fn create_webhook(
 /// Lists the tenant's endpoints, never their secrets.
 #[utoipa::path(
     tag = "admin",
-    params(("subdomain" = String, Path, description = "The tenant's subdomain."), PageParams),
+    params(("subdomain" = String, Path, description = "The tenant's subdomain."), PageQuery),
     responses(
         (status = 200, description = "A page of endpoints.", body = Vec<WebhookOut>, headers(("X-Total-Count" = i64, description = "Items over all pages."))),
         (status = 400, description = "Paging out of range.", body = ErrorBody, example = json!({"message": "per must be an integer from 1 to 100"})),
@@ -69,7 +66,7 @@ pub async fn list_webhooks(
     state: web::Data<Service>,
     subdomain: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(page(&state.webhooks(&subdomain, &PageParams::of(&req)?).await?, WebhookOut::from))
+    Ok(page(&state.webhooks(&subdomain, &query::<PageQuery>(&req)?).await?, WebhookOut::from))
 }
 
 /// Reads an endpoint.
@@ -91,7 +88,8 @@ pub async fn get_webhook(
     state: web::Data<Service>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(WebhookOut::from(&state.webhook(&path.0, &path.1).await?)))
+    Ok(HttpResponse::Ok()
+        .json(WebhookOut::from(&state.webhook(&path.0, path_id::<EndpointId>(&path.1, "webhook")?).await?)))
 }
 
 /// Changes an endpoint's URL, events, description or `disabled`. Enabling a disabled endpoint
@@ -102,7 +100,7 @@ pub async fn get_webhook(
         ("subdomain" = String, Path, description = "The tenant's subdomain."),
         ("id" = i64, Path, description = "The endpoint's id."),
     ),
-    request_body(content = WebhookPatch, content_type = "application/json"),
+    request_body(content = EndpointPatch, content_type = "application/json"),
     responses(
         (status = 200, description = "The endpoint as changed.", body = WebhookOut),
         (status = 400, description = "An invalid URL or event list.", body = ErrorBody, example = json!({"message": "events is invalid"})),
@@ -113,13 +111,13 @@ pub async fn get_webhook(
 #[patch("/admin/v1/tenants/{subdomain}/webhooks/{id}")]
 pub async fn patch_webhook(
     _: AdminAuth,
-    req: HttpRequest,
-    payload: web::Payload,
     state: web::Data<Service>,
     path: web::Path<(String, String)>,
+    body: JsonBody<EndpointPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let draft = update_draft(&body::read_json_bytes(&req, payload).await?)?;
-    Ok(HttpResponse::Ok().json(WebhookOut::from(&state.update_webhook(&path.0, &path.1, draft).await?)))
+    let draft = body.0.into_update()?;
+    let id = path_id::<EndpointId>(&path.1, "webhook")?;
+    Ok(HttpResponse::Ok().json(WebhookOut::from(&state.update_webhook(&path.0, id, draft).await?)))
 }
 
 /// Deletes an endpoint; its pending deliveries are dropped.
@@ -141,7 +139,7 @@ pub async fn delete_webhook(
     state: web::Data<Service>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    state.delete_webhook(&path.0, &path.1).await?;
+    state.delete_webhook(&path.0, path_id::<EndpointId>(&path.1, "webhook")?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -165,23 +163,8 @@ pub async fn rotate_webhook_secret(
     state: web::Data<Service>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(WebhookSecret { secret: state.rotate_webhook_secret(&path.0, &path.1).await? }))
-}
-
-/// Filters and paging of an endpoint's deliveries.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct DeliveryListParams {
-    /// Only deliveries in this state.
-    #[param(inline, value_type = Option<DeliveryState>)]
-    status: Option<String>,
-    /// From 1; default 1.
-    #[param(value_type = Option<i64>, minimum = 1)]
-    page: Option<String>,
-    /// 1 to 100; default 100.
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
-    per: Option<String>,
+    let secret = state.rotate_webhook_secret(&path.0, path_id::<EndpointId>(&path.1, "webhook")?).await?;
+    Ok(HttpResponse::Ok().json(WebhookSecret { secret }))
 }
 
 /// The endpoint's deliveries, newest first, with their attempts.
@@ -190,7 +173,7 @@ pub struct DeliveryListParams {
     params(
         ("subdomain" = String, Path, description = "The tenant's subdomain."),
         ("id" = i64, Path, description = "The endpoint's id."),
-        DeliveryListParams,
+        DeliveryPage,
     ),
     responses(
         (status = 200, description = "A page of deliveries.", body = Vec<DeliveryOut>, headers(("X-Total-Count" = i64, description = "Items over all pages."))),
@@ -206,11 +189,8 @@ pub async fn list_webhook_deliveries(
     state: web::Data<Service>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?
-        .into_inner();
-    let status = pairs.iter().find(|(k, _)| k == "status").map(|(_, v)| v.clone());
-    let deliveries = state.webhook_deliveries(&path.0, &path.1, status, &PageParams::of(&req)?).await?;
+    let id = path_id::<EndpointId>(&path.1, "webhook")?;
+    let deliveries = state.webhook_deliveries(&path.0, id, &query::<DeliveryPage>(&req)?).await?;
     Ok(page(&deliveries, DeliveryOut::from))
 }
 
@@ -234,6 +214,7 @@ pub async fn retry_webhook_delivery(
     state: web::Data<Service>,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let delivery = state.retry_webhook_delivery(&path.0, &path.1, &path.2).await?;
+    let (id, delivery_id) = (path_id::<EndpointId>(&path.1, "webhook")?, path_id::<DeliveryId>(&path.2, "delivery")?);
+    let delivery = state.retry_webhook_delivery(&path.0, id, delivery_id).await?;
     Ok(HttpResponse::Accepted().json(DeliveryOut::from(&delivery)))
 }

@@ -10,8 +10,8 @@ use diesel::sql_types::{BigInt, Text, Timestamp};
 use diesel::sqlite::Sqlite;
 
 use super::super::read::active_chat_of;
-use super::super::{NewChatSpec, Opened, Refusal};
-use super::{first_message, new_chat, new_participants};
+use super::super::{NewChatSpec, Opened};
+use super::{first_message, new_chat, new_participants, why_not};
 use crate::schema::{chats, messages, participants};
 use crate::{Chat, ChatBundle, DbConn, Participant, StoreError};
 
@@ -20,18 +20,13 @@ pub(super) fn open(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Opened, 
         return Err(StoreError::Config("the SQLite module was handed another backend".into()));
     };
     let upsert = CheckedUpsert {
-        tenant: spec.tenant_id,
+        tenant: spec.tenant_id.get(),
         end_user: spec.end_user_number.as_str(),
         outbound: spec.outbound_number.as_str(),
         now: spec.now,
     };
     let upserted: Option<UpsertedId> = upsert.get_result(sqlite).optional()?;
-    let Some(UpsertedId { id: end_user_id }) = upserted else {
-        // Refused by a check: which one, from the same transaction.
-        let checks = crate::numbers::send_checks(conn, spec.tenant_id, spec.outbound_number, spec.end_user_number)?;
-        let refusal = if checks.outbound_registered { Refusal::OptedOut } else { Refusal::OutboundNotRegistered };
-        return Ok(Opened::Refused(refusal));
-    };
+    let Some(UpsertedId { id: end_user_id }) = upserted else { return why_not(conn, spec) };
     // The insert itself asks the unique index whether the consumer has an active chat, so the
     // usual case (none) costs no lookup.
     let new = new_chat(spec, end_user_id);
@@ -42,15 +37,15 @@ pub(super) fn open(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Opened, 
         .get_result(c)
         .optional())?;
     let Some(chat) = inserted else {
-        return Ok(Opened::Busy(active_chat_of(conn, spec.tenant_id, end_user_id)?.map(Box::new)));
+        return Ok(Opened::Busy(active_chat_of(conn, spec.tenant_id, end_user_id.into())?.map(Box::new)));
     };
     let mut participants: Vec<Participant> = db_run!(conn, |c| diesel::insert_into(participants::table)
-        .values(new_participants(spec, chat.id, end_user_id))
+        .values(new_participants(spec, chat.id.get(), end_user_id))
         .returning(Participant::as_returning())
         .get_results(c))?;
     // RETURNING promises no order; the chat object lists the consumer first, as inserted.
     participants.sort_by_key(|p| p.id);
-    db_run!(conn, |c| diesel::insert_into(messages::table).values(first_message(spec, chat.id)).execute(c))?;
+    db_run!(conn, |c| diesel::insert_into(messages::table).values(first_message(spec, chat.id.get())).execute(c))?;
     Ok(Opened::Created(Box::new(ChatBundle { chat, participants, agent: spec.agent.cloned() })))
 }
 

@@ -7,217 +7,40 @@
 //! paused (503 in time, no lock left once it resumes); an
 //! instance killed with SIGKILL while it holds a lock mid-request (no orphan rows, the consumer
 //! free again once the lock's TTL passes); the sweepers of all instances ending an idle chat.
+//!
+//! `processes` starts Redis and the instances and talks HTTP to them.
 
-#[path = "support/db.rs"]
-#[allow(dead_code)]
-mod db;
+// Tests may unwrap: clippy.toml allows it in `#[test]` functions only, not in the helpers here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+mod processes;
+
 use std::time::{Duration, Instant};
 
-use db::{Backend, TestDb};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 use sms_http::JwtKeys;
+use sms_test_support::{Backend, TestDb};
 
-const SECRET: &str = "cluster-secret-0123456789abcdef0123456789";
+use crate::processes::{free_port, Client, Instance, RedisServer, PENDING_TTL_SECS, SECRET};
+
 const ACTIVE: &str = "Outbound SMS failed. Consumer is already in an active SMS session.";
 const BUSY: &str = "another request for this consumer is in progress";
-const PENDING_TTL_SECS: u64 = 3;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// A Redis server of the test's own.
-struct RedisServer {
-    port: u16,
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-}
-
-impl RedisServer {
-    fn start(port: u16, dir: tempfile::TempDir) -> Self {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("redis-server must be installed (scripts/test.sh installs it): {e}"));
-        let server = Self { port, child: Some(child), dir };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while server.command::<String>(&mut redis::cmd("PING")).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn command<T: redis::FromRedisValue>(&self, cmd: &mut redis::Cmd) -> redis::RedisResult<T> {
-        let mut conn = redis::Client::open(self.url())?.get_connection()?;
-        cmd.query(&mut conn)
-    }
-
-    fn keys(&self, pattern: &str) -> Vec<String> {
-        self.command(redis::cmd("KEYS").arg(pattern)).unwrap_or_default()
-    }
-
-    /// SIGSTOP or SIGCONT: Redis keeps its connections but answers nothing while stopped.
-    fn signal(&self, signal: &str) {
-        let Some(pid) = self.child.as_ref().map(Child::id) else { return };
-        let status = Command::new("kill").arg(signal).arg(pid.to_string()).status().unwrap_or_else(|e| panic!("{e}"));
-        assert!(status.success(), "kill {signal} {pid}");
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn restart(mut self) -> Self {
-        self.stop();
-        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")));
-        Self::start(self.port, dir)
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// One `sms-server` process.
-struct Instance {
-    child: Child,
-    base: String,
-}
-
-impl Instance {
-    fn start(db_url: &str, redis_url: &str, log: &std::path::Path) -> Self {
-        Self::start_with(db_url, redis_url, log, &[])
-    }
-
-    fn start_with(db_url: &str, redis_url: &str, log: &std::path::Path, env: &[(&str, &str)]) -> Self {
-        let stderr = std::fs::File::create(log).unwrap_or_else(|e| panic!("{e}"));
-        let mut command = Command::new(env!("CARGO_BIN_EXE_sms-server"));
-        command.envs(env.iter().copied());
-        let mut child = command
-            .env("SMS_BIND", "127.0.0.1:0")
-            .env("DATABASE_URL", db_url)
-            .env("REDIS_URL", redis_url)
-            .env("SMS_JWT_SECRET", SECRET)
-            .env("SMS_WORKERS", "1")
-            .env("SMS_DB_POOL_SIZE", "4")
-            .env("SMS_SWEEP_INTERVAL_SECS", "1")
-            .env("SMS_LOCK_PENDING_TTL_SECS", PENDING_TTL_SECS.to_string())
-            .env("SMS_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-        let mut base = None;
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("Serving on ") {
-                base = rest.split_whitespace().next().map(str::to_owned);
-                break;
-            }
-        }
-        let base = base.unwrap_or_else(|| panic!("the instance did not start; see {}", log.display()));
-        Self { child, base }
-    }
-
-    /// SIGKILL: no shutdown, no cleanup.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-struct Client {
-    http: reqwest::Client,
-    admin: String,
-    subdomain: String,
-    token: String,
-}
-
-impl Client {
-    async fn call(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
-        match req.send().await {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                (status, resp.json().await.unwrap_or(Value::Null))
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
-
-    async fn admin(&self, base: &str, path: &str, body: Value) -> Value {
-        let (status, out) =
-            self.call(self.http.post(format!("{base}{path}")).bearer_auth(&self.admin).json(&body)).await;
-        assert!(status == 201 || status == 200, "{path}: {status} {out}");
-        out
-    }
-
-    async fn admin_patch(&self, base: &str, path: &str, body: Value) {
-        let (status, out) =
-            self.call(self.http.patch(format!("{base}{path}")).bearer_auth(&self.admin).json(&body)).await;
-        assert_eq!(status, 200, "{path}: {out}");
-    }
-
-    async fn send(&self, base: &str, number: &str) -> (u16, Value) {
-        let body = json!({
-            "chat_type": "Messaging (SMS)", "end_user_number": number,
-            "outbound_number": "+1 628-555-0199", "message": "lorem ipsum"
-        });
-        let req = self
-            .http
-            .post(format!("{base}/apps/api/v1/sms"))
-            .basic_auth(&self.subdomain, Some(&self.token))
-            .json(&body);
-        self.call(req).await
-    }
-
-    async fn get(&self, base: &str, path: &str) -> (u16, Value) {
-        self.call(self.http.get(format!("{base}{path}")).basic_auth(&self.subdomain, Some(&self.token))).await
-    }
-
-    /// `count` requests for one consumer, spread round-robin over the instances, all at once.
-    async fn race(&self, bases: &[String], number: &str, count: usize) -> Vec<(u16, Value)> {
-        join_all((0..count).map(|i| self.send(&bases[i % bases.len()], number))).await
-    }
-}
 
 #[test]
 fn three_instances_one_session() {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let db = TestDb::create(Backend::Postgres);
-    let logs = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let mut redis = RedisServer::start(free_port(), tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")));
+    let logs = tempfile::tempdir().unwrap();
+    let mut redis = RedisServer::start(free_port(), tempfile::tempdir().unwrap());
     let mut instances: Vec<Instance> = (0..3)
         .map(|i| Instance::start(db.url(), &redis.url(), &logs.path().join(format!("instance-{i}.log"))))
         .collect();
     let bases: Vec<String> = instances.iter().map(|i| i.base.clone()).collect();
-    let admin = JwtKeys::new(SECRET.as_bytes()).admin_token(600).unwrap_or_else(|e| panic!("{e}"));
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_else(|e| panic!("{e}"));
+    let admin = JwtKeys::new(SECRET.as_bytes()).admin_token(600).unwrap();
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
     let mut client = Client { http, admin, subdomain: "acme".into(), token: String::new() };
 
     runtime.block_on(async {
@@ -248,7 +71,7 @@ fn three_instances_one_session() {
     assert_eq!(db.count("chats"), 1);
 
     // 2. Redis forgets every lock: the database still allows only the first chat.
-    let flushed: String = redis.command(&mut redis::cmd("FLUSHALL")).unwrap_or_else(|e| panic!("{e}"));
+    let flushed: String = redis.command(&mut redis::cmd("FLUSHALL")).unwrap();
     assert_eq!(flushed, "OK");
     runtime.block_on(async {
         let answers = client.race(&bases, "(415) 555-0100", 60).await;
@@ -338,8 +161,8 @@ fn three_instances_one_session() {
     });
 
     // 5. kill -9 an instance that holds a consumer's lock mid-request.
-    let mut blocker = PgConnection::establish(db.url()).unwrap_or_else(|e| panic!("{e}"));
-    blocker.batch_execute("BEGIN; LOCK TABLE chats IN EXCLUSIVE MODE;").unwrap_or_else(|e| panic!("{e}"));
+    let mut blocker = PgConnection::establish(db.url()).unwrap();
+    blocker.batch_execute("BEGIN; LOCK TABLE chats IN EXCLUSIVE MODE;").unwrap();
     let victim = bases[2].clone();
     let pending = runtime.spawn({
         let http = client.http.clone();
@@ -357,8 +180,8 @@ fn three_instances_one_session() {
         runtime.block_on(async { tokio::time::sleep(Duration::from_millis(50)).await });
     }
     instances[2].kill();
-    blocker.batch_execute("ROLLBACK").unwrap_or_else(|e| panic!("{e}"));
-    let outcome = runtime.block_on(pending).unwrap_or_else(|e| panic!("{e}"));
+    blocker.batch_execute("ROLLBACK").unwrap();
+    let outcome = runtime.block_on(pending).unwrap();
     assert!(outcome.is_err(), "the killed instance cannot have answered");
     runtime.block_on(async { tokio::time::sleep(Duration::from_millis(500)).await });
     assert_eq!(db.count("end_users WHERE number = '+14155550102'"), 0, "no orphan rows");
@@ -436,10 +259,10 @@ fn three_instances_one_session() {
 #[cfg(feature = "fault-hooks")]
 #[test]
 fn a_crash_after_the_commit_replays_the_answer() {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let db = TestDb::create(Backend::Postgres);
-    let logs = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let redis = RedisServer::start(free_port(), tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")));
+    let logs = tempfile::tempdir().unwrap();
+    let redis = RedisServer::start(free_port(), tempfile::tempdir().unwrap());
     let healthy = Instance::start(db.url(), &redis.url(), &logs.path().join("healthy.log"));
     let mut doomed = Instance::start_with(
         db.url(),
@@ -447,8 +270,8 @@ fn a_crash_after_the_commit_replays_the_answer() {
         &logs.path().join("doomed.log"),
         &[("SMS_FAULT_EXIT_AFTER_COMMIT", "1")],
     );
-    let admin = JwtKeys::new(SECRET.as_bytes()).admin_token(600).unwrap_or_else(|e| panic!("{e}"));
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_else(|e| panic!("{e}"));
+    let admin = JwtKeys::new(SECRET.as_bytes()).admin_token(600).unwrap();
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
     let mut client = Client { http, admin, subdomain: "acme".into(), token: String::new() };
     runtime.block_on(async {
         let base = &healthy.base;
@@ -469,7 +292,7 @@ fn a_crash_after_the_commit_replays_the_answer() {
         assert!(send(&doomed.base).await.is_err(), "the instance died before it answered");
         let _ = doomed.child.wait();
         assert_eq!(db.count("chats"), 1, "the chat was committed");
-        let resp = send(&healthy.base).await.unwrap_or_else(|e| panic!("{e}"));
+        let resp = send(&healthy.base).await.unwrap();
         let replayed = resp.headers().get("idempotent-replayed").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let status = resp.status().as_u16();
         let chat: Value = resp.json().await.unwrap_or(Value::Null);

@@ -1,16 +1,15 @@
-//! The outbox: claiming queued messages for delivery, recording outcomes, provider status
-//! reports, consumer replies and opt-outs.
+//! The outbox: claiming queued messages for delivery, recording each attempt's outcome, the
+//! provider's later status reports, and the automatic answers queued beside the agents' messages.
 
-use chrono::{Duration, NaiveDateTime};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use sms_domain::delivery::DeliveryStatus;
-use sms_domain::{Direction, DisconnectedBy, E164Number};
+use sms_domain::{Direction, MessageId, TenantId};
 
-use crate::chats::EndedChat;
 use crate::models::NewMessage;
-use crate::schema::{chats, inbound_receipts, messages, opt_outs, tenants, unrouted_messages};
+use crate::schema::{messages, opt_outs, tenants};
 use crate::tx::transaction;
-use crate::{Chat, DbConn, Message, OptOut, StoreError, UnroutedMessage, Window};
+use crate::{DbConn, Message, StoreError};
 
 /// An outbound message claimed for one delivery attempt, with its tenant's subdomain (the
 /// status callback URL names it).
@@ -59,7 +58,7 @@ pub fn claim(
         .order(messages::id)
         .select(Message::as_select())
         .load(c))?;
-    let tenant_ids: Vec<i64> = claimed.iter().map(|m| m.tenant_id).collect();
+    let tenant_ids: Vec<i64> = claimed.iter().map(|m| m.tenant_id.get()).collect();
     let names: Vec<(i64, String, bool)> = db_run!(conn, |c| tenants::table
         .filter(tenants::id.eq_any(&tenant_ids))
         .select((tenants::id, tenants::subdomain, tenants::active))
@@ -73,9 +72,10 @@ pub fn claim(
     Ok(claimed
         .into_iter()
         .map(|message| {
-            let tenant = names.iter().find(|(id, _, _)| *id == message.tenant_id);
+            let tenant = names.iter().find(|(id, _, _)| *id == message.tenant_id.get());
             let subdomain = tenant.map(|(_, s, _)| s.clone()).unwrap_or_default();
-            let opted_out = opted_out.iter().any(|(t, n)| *t == message.tenant_id && *n == message.to_number);
+            let opted_out =
+                opted_out.iter().any(|(t, n)| *t == message.tenant_id.get() && n == message.to_number.as_str());
             Job { subdomain, tenant_active: tenant.is_some_and(|(_, _, active)| *active), opted_out, message }
         })
         .collect())
@@ -87,7 +87,7 @@ pub fn claim(
 macro_rules! settle {
     ($conn:expr, $id:expr, $now:expr, $($set:expr),+ $(,)?) => {{
         let target = messages::table
-            .filter(messages::id.eq($id))
+            .filter(messages::id.eq($id.get()))
             .filter(messages::delivery_status.eq(DeliveryStatus::Sending.as_str()));
         let updated: Option<Message> = db_run!($conn, |c| diesel::update(target)
             .set(($($set,)+ messages::locked_until.eq(None::<NaiveDateTime>), messages::updated_at.eq($now)))
@@ -101,7 +101,7 @@ macro_rules! settle {
 /// The provider took the message.
 pub fn mark_sent(
     conn: &mut DbConn,
-    id: i64,
+    id: MessageId,
     provider_message_id: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<Option<Message>, StoreError> {
@@ -120,13 +120,13 @@ pub fn mark_sent(
 /// update each, most of the worker's round trips: BENCHMARKS.md); SQLite, in process, one by one.
 pub fn mark_sent_many(
     conn: &mut DbConn,
-    sent: &[(i64, Option<&str>)],
+    sent: &[(MessageId, Option<&str>)],
     now: NaiveDateTime,
 ) -> Result<Vec<Message>, StoreError> {
     use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
     match conn {
         DbConn::Postgres(c) => {
-            let ids: Vec<i64> = sent.iter().map(|(id, _)| *id).collect();
+            let ids: Vec<i64> = sent.iter().map(|(id, _)| id.get()).collect();
             let provider_ids: Vec<Option<&str>> = sent.iter().map(|(_, p)| *p).collect();
             let settled: Vec<SettledId> = diesel::sql_query(MARK_SENT_PG)
                 .bind::<Array<BigInt>, _>(ids)
@@ -161,7 +161,7 @@ struct SettledId {
 /// A transient fault: queue the message again for `next_attempt_at`, keeping the reason.
 pub fn mark_retry(
     conn: &mut DbConn,
-    id: i64,
+    id: MessageId,
     next_attempt_at: NaiveDateTime,
     error: &str,
     now: NaiveDateTime,
@@ -177,7 +177,12 @@ pub fn mark_retry(
 }
 
 /// A permanent fault, or the last attempt failed: the message will not be sent.
-pub fn mark_failed(conn: &mut DbConn, id: i64, error: &str, now: NaiveDateTime) -> Result<Option<Message>, StoreError> {
+pub fn mark_failed(
+    conn: &mut DbConn,
+    id: MessageId,
+    error: &str,
+    now: NaiveDateTime,
+) -> Result<Option<Message>, StoreError> {
     settle!(
         conn,
         id,
@@ -201,7 +206,7 @@ pub enum StatusReport {
 /// Applies a provider's report about a message, forward only.
 pub fn apply_status(
     conn: &mut DbConn,
-    tenant_id: i64,
+    tenant_id: TenantId,
     provider_message_id: &str,
     status: DeliveryStatus,
     error: Option<&str>,
@@ -209,7 +214,7 @@ pub fn apply_status(
 ) -> Result<StatusReport, StoreError> {
     transaction(conn, |conn| {
         let found: Option<(i64, String)> = db_run!(conn, |c| messages::table
-            .filter(messages::tenant_id.eq(tenant_id))
+            .filter(messages::tenant_id.eq(tenant_id.get()))
             .filter(messages::provider_message_id.eq(provider_message_id))
             .select((messages::id, messages::delivery_status))
             .first(c)
@@ -233,147 +238,6 @@ pub fn apply_status(
     })
 }
 
-/// Where a consumer's reply went.
-#[derive(Debug, Clone)]
-pub enum Inbound {
-    /// Added to the consumer's active chat, whose timeout starts again; the chat's lock token
-    /// is answered so the session lock can be refreshed too.
-    Joined { chat: Box<Chat>, end_user_number: String, message: Box<Message> },
-    /// No active chat for this consumer and number: kept aside.
-    Unrouted(Box<UnroutedMessage>),
-}
-
-/// A consumer's reply as the provider reported it.
-#[derive(Debug, Clone, Copy)]
-pub struct Reply<'a> {
-    pub from: &'a E164Number,
-    pub to: &'a E164Number,
-    pub body: &'a str,
-    pub segments: i32,
-    /// The provider's id of the message.
-    pub sid: Option<&'a str>,
-    /// An MMS's media, as JSON (`[{"url", "content_type"}]`).
-    pub media: Option<&'a str>,
-}
-
-/// Records a consumer's reply: into their active chat with this tenant and outbound number,
-/// or aside when there is none.
-pub fn record_inbound(
-    conn: &mut DbConn,
-    tenant_id: i64,
-    reply: &Reply<'_>,
-    now: NaiveDateTime,
-    session_timeout: Duration,
-) -> Result<Inbound, StoreError> {
-    let Reply { from, to, body, segments, sid: provider_message_id, media } = *reply;
-    let active = crate::chats::active_chat(conn, tenant_id, from)?
-        .filter(|chat| chat.outbound_number == to.as_str() && chat.expires_at > now);
-    transaction(conn, |conn| {
-        let Some(chat) = active else {
-            let kept: UnroutedMessage = db_run!(conn, |c| diesel::insert_into(unrouted_messages::table)
-                .values((
-                    unrouted_messages::tenant_id.eq(tenant_id),
-                    unrouted_messages::from_number.eq(from.as_str()),
-                    unrouted_messages::to_number.eq(to.as_str()),
-                    unrouted_messages::body.eq(body),
-                    unrouted_messages::provider_message_id.eq(provider_message_id),
-                    unrouted_messages::created_at.eq(now),
-                    unrouted_messages::media.eq(media),
-                ))
-                .returning(UnroutedMessage::as_returning())
-                .get_result(c))?;
-            return Ok(Inbound::Unrouted(Box::new(kept)));
-        };
-        let message = NewMessage {
-            chat_id: Some(chat.id),
-            tenant_id,
-            direction: Direction::Inbound,
-            body,
-            segments,
-            delivery_status: DeliveryStatus::Received,
-            created_at: now,
-            updated_at: now,
-            from_number: from.as_str(),
-            to_number: to.as_str(),
-            provider_message_id,
-            agent_id: None,
-            media,
-            automatic: None,
-        };
-        let message: Message = db_run!(conn, |c| diesel::insert_into(messages::table)
-            .values(message)
-            .returning(Message::as_returning())
-            .get_result(c))?;
-        let expires_at = now + session_timeout;
-        db_run!(conn, |c| diesel::update(chats::table.filter(chats::id.eq(chat.id)))
-            .set((chats::last_activity_at.eq(now), chats::expires_at.eq(expires_at)))
-            .execute(c))?;
-        Ok(Inbound::Joined {
-            chat: Box::new(Chat { last_activity_at: now, expires_at, ..chat }),
-            end_user_number: from.as_str().to_owned(),
-            message: Box::new(message),
-        })
-    })
-}
-
-/// Records that the consumer opted out of the tenant's messages; `false` when they had already.
-pub fn record_opt_out(conn: &mut DbConn, tenant_id: i64, number: &str, now: NaiveDateTime) -> Result<bool, StoreError> {
-    let inserted = db_run!(conn, |c| diesel::insert_into(opt_outs::table)
-        .values((opt_outs::tenant_id.eq(tenant_id), opt_outs::number.eq(number), opt_outs::created_at.eq(now)))
-        .on_conflict((opt_outs::tenant_id, opt_outs::number))
-        .do_nothing()
-        .execute(c))?;
-    Ok(inserted > 0)
-}
-
-/// Opts the consumer out and ends their active chat with the tenant, if any (answered, so its
-/// lock can be released).
-pub fn opt_out(
-    conn: &mut DbConn,
-    tenant_id: i64,
-    number: &E164Number,
-    now: NaiveDateTime,
-) -> Result<Option<EndedChat>, StoreError> {
-    record_opt_out(conn, tenant_id, number.as_str(), now)?;
-    let Some(chat) = crate::chats::active_chat(conn, tenant_id, number)? else { return Ok(None) };
-    match crate::chats::end(conn, tenant_id, chat.id, DisconnectedBy::EndUser, now)? {
-        crate::chats::EndOutcome::Ended { ended, .. } => Ok(Some(ended)),
-        _ => Ok(None),
-    }
-}
-
-/// Deletes the replies kept aside (no active chat) that arrived before `before`; answers how
-/// many. They hold numbers and texts of people nobody answered: they are not kept forever.
-pub fn purge_unrouted(conn: &mut DbConn, before: NaiveDateTime) -> Result<usize, StoreError> {
-    db_run!(conn, |c| diesel::delete(unrouted_messages::table.filter(unrouted_messages::created_at.lt(before)))
-        .execute(c))
-    .map_err(StoreError::from)
-}
-
-/// Opts the consumer back in; `false` when they were not opted out.
-pub fn opt_in(conn: &mut DbConn, tenant_id: i64, number: &str) -> Result<bool, StoreError> {
-    let target = opt_outs::table.filter(opt_outs::tenant_id.eq(tenant_id)).filter(opt_outs::number.eq(number));
-    let deleted = db_run!(conn, |c| diesel::delete(target).execute(c))?;
-    Ok(deleted > 0)
-}
-
-/// A page of the tenant's opt-outs, oldest first, and how many it has.
-pub fn list_opt_outs(conn: &mut DbConn, tenant_id: i64, window: Window) -> Result<(Vec<OptOut>, i64), StoreError> {
-    let owned = opt_outs::table.filter(opt_outs::tenant_id.eq(tenant_id));
-    db_run!(conn, |c| {
-        let total: i64 = owned.count().get_result(c)?;
-        let rows =
-            owned.order(opt_outs::id).offset(window.offset).limit(window.limit).select(OptOut::as_select()).load(c)?;
-        Ok((rows, total))
-    })
-}
-
-/// Whether the consumer opted out of the tenant's messages.
-pub fn is_opted_out(conn: &mut DbConn, tenant_id: i64, number: &str) -> Result<bool, StoreError> {
-    let found = opt_outs::table.filter(opt_outs::tenant_id.eq(tenant_id)).filter(opt_outs::number.eq(number));
-    db_run!(conn, |c| diesel::select(diesel::dsl::exists(found)).get_result(c)).map_err(StoreError::from)
-}
-
 /// Outbound messages waiting to be sent or being sent, for the backlog gauge.
 pub fn backlog(conn: &mut DbConn) -> Result<i64, StoreError> {
     let waiting = messages::table
@@ -381,37 +245,15 @@ pub fn backlog(conn: &mut DbConn) -> Result<i64, StoreError> {
     db_run!(conn, |c| waiting.count().get_result(c)).map_err(StoreError::from)
 }
 
-/// Takes note of an inbound callback's `MessageSid`; `false` when the tenant had taken it
-/// already (a replay).
-pub fn first_receipt(conn: &mut DbConn, tenant_id: i64, sid: &str, now: NaiveDateTime) -> Result<bool, StoreError> {
-    let inserted = db_run!(conn, |c| diesel::insert_into(inbound_receipts::table)
-        .values((
-            inbound_receipts::tenant_id.eq(tenant_id),
-            inbound_receipts::message_sid.eq(sid),
-            inbound_receipts::created_at.eq(now),
-        ))
-        .on_conflict((inbound_receipts::tenant_id, inbound_receipts::message_sid))
-        .do_nothing()
-        .execute(c))?;
-    Ok(inserted > 0)
-}
-
-/// Forgets the receipts taken before `before`; answers how many.
-pub fn purge_receipts(conn: &mut DbConn, before: NaiveDateTime) -> Result<usize, StoreError> {
-    db_run!(conn, |c| diesel::delete(inbound_receipts::table.filter(inbound_receipts::created_at.lt(before)))
-        .execute(c))
-    .map_err(StoreError::from)
-}
-
 /// An automatic answer to a keyword.
 #[derive(Debug, Clone, Copy)]
 pub struct Automatic<'a> {
-    pub tenant_id: i64,
+    pub tenant_id: TenantId,
     /// The consumer's chat it appears in, if any.
-    pub chat_id: Option<i64>,
+    pub chat_id: Option<sms_domain::ChatId>,
     /// The number the consumer wrote to, which answers.
-    pub from: &'a str,
-    pub to: &'a str,
+    pub from: &'a sms_domain::E164Number,
+    pub to: &'a sms_domain::E164Number,
     pub body: &'a str,
     pub segments: i32,
     /// The keyword it answers: `help`, `opt_out` or `opt_in`.
@@ -421,16 +263,16 @@ pub struct Automatic<'a> {
 /// Queues an automatic answer for delivery.
 pub fn queue_automatic(conn: &mut DbConn, answer: &Automatic<'_>, now: NaiveDateTime) -> Result<Message, StoreError> {
     let new = NewMessage {
-        chat_id: answer.chat_id,
-        tenant_id: answer.tenant_id,
+        chat_id: answer.chat_id.map(sms_domain::ChatId::get),
+        tenant_id: answer.tenant_id.get(),
         direction: Direction::Outbound,
         body: answer.body,
         segments: answer.segments,
         delivery_status: DeliveryStatus::Queued,
         created_at: now,
         updated_at: now,
-        from_number: answer.from,
-        to_number: answer.to,
+        from_number: answer.from.as_str(),
+        to_number: answer.to.as_str(),
         provider_message_id: None,
         agent_id: None,
         media: None,

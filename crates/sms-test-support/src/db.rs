@@ -1,5 +1,5 @@
 //! A database that exists for one test: a temporary SQLite file, or a fresh PostgreSQL database
-//! dropped afterwards. Shared by the test binaries through `#[path]`.
+//! dropped afterwards.
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
@@ -26,17 +26,16 @@ impl TestDb {
     pub fn create(backend: Backend) -> Self {
         match backend {
             Backend::Sqlite => {
-                let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+                let dir = tempfile::tempdir().expect("tempdir");
                 let url = format!("sqlite://{}", dir.path().join("test.sqlite3").display());
                 Self::Sqlite { _dir: dir, url }
             }
             Backend::Postgres => {
-                let name = format!("sms_test_{}", hex_id());
+                let name = format!("sms_test_{}", crate::hex_id());
                 let admin = postgres_admin_url();
                 let mut conn = PgConnection::establish(&admin)
                     .unwrap_or_else(|e| panic!("PostgreSQL must be running at {admin} for the PostgreSQL suite: {e}"));
-                conn.batch_execute(&format!("CREATE DATABASE {name}"))
-                    .unwrap_or_else(|e| panic!("create database: {e}"));
+                conn.batch_execute(&format!("CREATE DATABASE {name}")).expect("create database");
                 let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
                 Self::Postgres { url: format!("{base}/{name}"), name }
             }
@@ -76,13 +75,12 @@ impl TestDb {
         let sql = format!("SELECT ({sql}) AS value");
         let rows: Vec<Text> = match self {
             Self::Sqlite { url, .. } => {
-                let mut conn =
-                    SqliteConnection::establish(url.trim_start_matches("sqlite://")).unwrap_or_else(|e| panic!("{e}"));
-                diesel::sql_query(&sql).load(&mut conn).unwrap_or_else(|e| panic!("{e}"))
+                let mut conn = SqliteConnection::establish(url.trim_start_matches("sqlite://")).unwrap();
+                diesel::sql_query(&sql).load(&mut conn).unwrap()
             }
             Self::Postgres { url, .. } => {
-                let mut conn = PgConnection::establish(url).unwrap_or_else(|e| panic!("{e}"));
-                diesel::sql_query(&sql).load(&mut conn).unwrap_or_else(|e| panic!("{e}"))
+                let mut conn = PgConnection::establish(url).unwrap();
+                diesel::sql_query(&sql).load(&mut conn).unwrap()
             }
         };
         rows.into_iter().next().map(|r| r.value).unwrap_or_else(|| panic!("no row for {sql}"))
@@ -107,9 +105,4 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         self.drop_now();
     }
-}
-
-pub fn hex_id() -> String {
-    let bytes: [u8; 8] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,0 +1,287 @@
+//! The events' outbox: each event's delivery to each endpoint, claimed with a lease like the SMS
+//! outbox, its attempts recorded, listed and retried for the admin API, and purged when done.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use sms_domain::{DeliveryId, DeliveryState, EndpointId, TenantId};
+
+use crate::schema::{events, webhook_deliveries, webhook_endpoints};
+use crate::{DbConn, StoreError, WebhookDelivery, WebhookEndpoint, Window};
+
+/// A delivery's states, as stored.
+pub(crate) const PENDING: &str = DeliveryState::Pending.as_str();
+const DELIVERED: &str = DeliveryState::Delivered.as_str();
+const FAILED: &str = DeliveryState::Failed.as_str();
+
+/// A delivery with its event's type and public id, as the admin API lists it.
+pub type DeliveryRow = (WebhookDelivery, String, String);
+
+/// A page of an endpoint's deliveries, newest first, optionally of one status, and how many.
+pub fn list(
+    conn: &mut DbConn,
+    endpoint_id: EndpointId,
+    status: Option<DeliveryState>,
+    window: Window,
+) -> Result<(Vec<DeliveryRow>, i64), StoreError> {
+    macro_rules! filtered {
+        () => {{
+            let mut query = webhook_deliveries::table
+                .inner_join(events::table)
+                .filter(webhook_deliveries::endpoint_id.eq(endpoint_id.get()))
+                .into_boxed();
+            if let Some(status) = status {
+                query = query.filter(webhook_deliveries::status.eq(status.as_str()));
+            }
+            query
+        }};
+    }
+    db_run!(conn, |c| {
+        let total: i64 = filtered!().count().get_result(c)?;
+        let rows = filtered!()
+            .order(webhook_deliveries::id.desc())
+            .offset(window.offset)
+            .limit(window.limit)
+            .select((WebhookDelivery::as_select(), events::event_id, events::event_type))
+            .load(c)?;
+        Ok((rows, total))
+    })
+}
+
+/// One delivery of an endpoint.
+pub fn find(conn: &mut DbConn, endpoint_id: EndpointId, id: DeliveryId) -> Result<Option<DeliveryRow>, StoreError> {
+    db_run!(conn, |c| webhook_deliveries::table
+        .inner_join(events::table)
+        .filter(webhook_deliveries::endpoint_id.eq(endpoint_id.get()))
+        .filter(webhook_deliveries::id.eq(id.get()))
+        .select((WebhookDelivery::as_select(), events::event_id, events::event_type))
+        .first(c)
+        .optional())
+    .map_err(StoreError::from)
+}
+
+/// Makes a delivery pending again, due at once, its attempts starting over.
+pub fn retry(
+    conn: &mut DbConn,
+    endpoint_id: EndpointId,
+    id: DeliveryId,
+    now: NaiveDateTime,
+) -> Result<Option<DeliveryRow>, StoreError> {
+    crate::transaction(conn, |conn| {
+        let target = webhook_deliveries::table
+            .filter(webhook_deliveries::endpoint_id.eq(endpoint_id.get()))
+            .filter(webhook_deliveries::id.eq(id.get()));
+        let changed = db_run!(conn, |c| diesel::update(target)
+            .set((
+                webhook_deliveries::status.eq(PENDING),
+                webhook_deliveries::attempts.eq(0),
+                webhook_deliveries::next_attempt_at.eq(Some(now)),
+                webhook_deliveries::delivered_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(c))?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        find(conn, endpoint_id, id)
+    })
+}
+
+/// A delivery claimed for one attempt, with what the attempt needs.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: DeliveryId,
+    pub tenant_id: TenantId,
+    pub endpoint_id: EndpointId,
+    /// Attempts so far, this one included; also the claim's mark: only a settle with the same
+    /// count takes effect, so a claimer whose lease ran out cannot overwrite a later attempt.
+    pub attempts: i32,
+    pub event_id: String,
+    pub event_type: String,
+    pub payload: String,
+    pub url: String,
+    pub secret: String,
+    /// The secret before the last rotation, while it still signs.
+    pub previous_secret: Option<String>,
+}
+
+const CLAIM_PG: &str = "UPDATE webhook_deliveries SET next_attempt_at = $1, attempts = attempts + 1 \
+     WHERE id IN (SELECT d.id FROM webhook_deliveries d \
+       JOIN webhook_endpoints w ON w.id = d.endpoint_id JOIN tenants t ON t.id = d.tenant_id \
+       WHERE d.status = 'pending' AND d.next_attempt_at <= $2 AND NOT w.disabled AND t.active \
+       ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED) \
+     RETURNING id";
+
+// SQLite has one writer at a time: the statement itself is the claim.
+const CLAIM_SQLITE: &str = "UPDATE webhook_deliveries SET next_attempt_at = ?1, attempts = attempts + 1 \
+     WHERE id IN (SELECT d.id FROM webhook_deliveries d \
+       JOIN webhook_endpoints w ON w.id = d.endpoint_id JOIN tenants t ON t.id = d.tenant_id \
+       WHERE d.status = 'pending' AND d.next_attempt_at <= ?2 AND NOT w.disabled AND t.active \
+       ORDER BY d.next_attempt_at LIMIT ?3) \
+     RETURNING id";
+
+/// Claims up to `limit` due deliveries of enabled endpoints of active tenants. A claimed
+/// delivery is next due when the lease ends (`lease_until`): if its claimer dies, another
+/// instance posts it then. Two instances never claim the same delivery at once.
+pub fn claim(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<Claimed>, StoreError> {
+    let ids = crate::tx::claim_ids(conn, (CLAIM_PG, CLAIM_SQLITE), now, lease_until, limit)?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    type Row = (WebhookDelivery, (String, String, String), WebhookEndpoint);
+    let rows: Vec<Row> = db_run!(conn, |c| webhook_deliveries::table
+        .inner_join(events::table)
+        .inner_join(webhook_endpoints::table)
+        .filter(webhook_deliveries::id.eq_any(&ids))
+        .order(webhook_deliveries::id)
+        .select((
+            WebhookDelivery::as_select(),
+            (events::event_id, events::event_type, events::payload),
+            WebhookEndpoint::as_select(),
+        ))
+        .load(c))?;
+    Ok(rows
+        .into_iter()
+        .map(|(d, (event_id, event_type, payload), endpoint)| Claimed {
+            id: d.id,
+            tenant_id: d.tenant_id,
+            endpoint_id: d.endpoint_id,
+            attempts: d.attempts,
+            event_id,
+            event_type,
+            payload,
+            url: endpoint.url,
+            previous_secret: endpoint
+                .previous_secret
+                .filter(|_| endpoint.previous_secret_until.is_some_and(|t| t > now)),
+            secret: endpoint.secret,
+        })
+        .collect())
+}
+
+/// What became of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// The endpoint answered 2xx.
+    Delivered { status_code: i32 },
+    /// To be tried again at `next`.
+    Retry { status_code: Option<i32>, error: String, next: NaiveDateTime },
+    /// The last attempt failed.
+    Failed { status_code: Option<i32>, error: String },
+    /// The endpoint answered 410 Gone: it is disabled, and the delivery waits for it (this
+    /// attempt does not count).
+    Gone,
+}
+
+/// Records an attempt on a delivery claimed with `claimed.attempts`; a delivery claimed again
+/// since (this claimer's lease ran out) is left alone. Answers whether it took effect.
+pub fn settle(conn: &mut DbConn, claimed: &Claimed, attempt: &Attempt, now: NaiveDateTime) -> Result<bool, StoreError> {
+    let target = webhook_deliveries::table
+        .filter(webhook_deliveries::id.eq(claimed.id.get()))
+        .filter(webhook_deliveries::status.eq(PENDING))
+        .filter(webhook_deliveries::attempts.eq(claimed.attempts));
+    let changed = match attempt {
+        Attempt::Delivered { status_code } => db_run!(conn, |c| diesel::update(target)
+            .set((
+                webhook_deliveries::status.eq(DELIVERED),
+                webhook_deliveries::last_status_code.eq(Some(*status_code)),
+                webhook_deliveries::last_error.eq(None::<String>),
+                webhook_deliveries::next_attempt_at.eq(None::<NaiveDateTime>),
+                webhook_deliveries::delivered_at.eq(Some(now)),
+            ))
+            .execute(c))?,
+        Attempt::Retry { status_code, error, next } => db_run!(conn, |c| diesel::update(target)
+            .set((
+                webhook_deliveries::last_status_code.eq(*status_code),
+                webhook_deliveries::last_error.eq(Some(error)),
+                webhook_deliveries::next_attempt_at.eq(Some(*next)),
+            ))
+            .execute(c))?,
+        Attempt::Failed { status_code, error } => db_run!(conn, |c| diesel::update(target)
+            .set((
+                webhook_deliveries::status.eq(FAILED),
+                webhook_deliveries::last_status_code.eq(*status_code),
+                webhook_deliveries::last_error.eq(Some(error)),
+                webhook_deliveries::next_attempt_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(c))?,
+        Attempt::Gone => crate::transaction(conn, |conn| {
+            let changed = db_run!(conn, |c| diesel::update(target)
+                .set((
+                    webhook_deliveries::attempts.eq(claimed.attempts - 1),
+                    webhook_deliveries::last_status_code.eq(Some(410)),
+                    webhook_deliveries::last_error.eq(Some("410 Gone: the endpoint is disabled")),
+                    webhook_deliveries::next_attempt_at.eq(Some(now)),
+                ))
+                .execute(c))?;
+            db_run!(conn, |c| diesel::update(
+                webhook_endpoints::table.filter(webhook_endpoints::id.eq(claimed.endpoint_id.get()))
+            )
+            .set((webhook_endpoints::disabled.eq(true), webhook_endpoints::updated_at.eq(now)))
+            .execute(c))?;
+            Ok::<_, StoreError>(changed)
+        })?,
+    };
+    Ok(changed > 0)
+}
+
+/// Records a batch of attempts in one transaction; the deliveries that succeeded with the same
+/// status, the usual case, in one statement. A delivery claimed again since (its claimer's
+/// lease ran out) and delivered is delivered all the same; its other outcomes are left to its
+/// newer claimer.
+pub fn settle_all(conn: &mut DbConn, batch: &[(Claimed, Attempt)], now: NaiveDateTime) -> Result<(), StoreError> {
+    crate::transaction(conn, |conn| {
+        let mut delivered: Vec<(i32, Vec<i64>)> = Vec::new();
+        for (claimed, attempt) in batch {
+            match attempt {
+                Attempt::Delivered { status_code } => {
+                    match delivered.iter_mut().find(|(code, _)| code == status_code) {
+                        Some((_, ids)) => ids.push(claimed.id.get()),
+                        None => delivered.push((*status_code, vec![claimed.id.get()])),
+                    }
+                }
+                other => {
+                    settle(conn, claimed, other, now)?;
+                }
+            }
+        }
+        for (status_code, ids) in delivered {
+            let target = webhook_deliveries::table
+                .filter(webhook_deliveries::id.eq_any(ids))
+                .filter(webhook_deliveries::status.eq(PENDING));
+            db_run!(conn, |c| diesel::update(target)
+                .set((
+                    webhook_deliveries::status.eq(DELIVERED),
+                    webhook_deliveries::last_status_code.eq(Some(status_code)),
+                    webhook_deliveries::last_error.eq(None::<String>),
+                    webhook_deliveries::next_attempt_at.eq(None::<NaiveDateTime>),
+                    webhook_deliveries::delivered_at.eq(Some(now)),
+                ))
+                .execute(c))?;
+        }
+        Ok(())
+    })
+}
+
+/// Pending deliveries, for the backlog gauge.
+pub fn backlog(conn: &mut DbConn) -> Result<i64, StoreError> {
+    db_run!(conn, |c| webhook_deliveries::table.filter(webhook_deliveries::status.eq(PENDING)).count().get_result(c))
+        .map_err(StoreError::from)
+}
+
+/// Deletes deliveries that ended (delivered or failed) before `before`, and events left with no
+/// delivery; answers how many deliveries went.
+pub fn purge_finished(conn: &mut DbConn, before: NaiveDateTime) -> Result<usize, StoreError> {
+    let finished = webhook_deliveries::table
+        .filter(webhook_deliveries::status.ne(PENDING))
+        .filter(webhook_deliveries::created_at.lt(before));
+    let purged = db_run!(conn, |c| diesel::delete(finished).execute(c))?;
+    let orphans = events::table.filter(events::created_at.lt(before)).filter(diesel::dsl::not(diesel::dsl::exists(
+        webhook_deliveries::table.filter(webhook_deliveries::event_id.eq(events::id)),
+    )));
+    db_run!(conn, |c| diesel::delete(orphans).execute(c))?;
+    Ok(purged)
+}

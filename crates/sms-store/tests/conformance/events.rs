@@ -1,0 +1,93 @@
+//! Event deliveries: recorded for each subscribed endpoint, leased, settled, retried.
+
+use chrono::{Duration, NaiveDateTime};
+use sms_domain::time::now_millis;
+use sms_store::{DbConn, Store};
+use sms_test_support::TestDb;
+
+use crate::common::{conn, lease, ok, run, some, tenant};
+
+fn event_deliveries_leased(_db: &TestDb, store: &Store) {
+    use sms_store::deliveries::{self, Attempt};
+    use sms_store::endpoints::{self, NewEndpoint};
+    use sms_store::events::{self, NewEvent};
+    let mut c = conn(store);
+    let acme = tenant(&mut c, "acme");
+    let now = now_millis();
+    let endpoint = |url: &str, kinds: &str| NewEndpoint {
+        tenant_id: acme.id,
+        url: url.into(),
+        events: kinds.into(),
+        description: None,
+        disabled: false,
+        secret: "whsec_test".into(),
+        created_at: now,
+        updated_at: now,
+    };
+    ok(endpoints::create(&mut c, &endpoint("http://127.0.0.1:9/crm", "chat.created chat.ended")));
+    ok(endpoints::create(&mut c, &endpoint("http://127.0.0.1:9/other", "chat.ended")));
+    let event = |id: &'static str, kind: &'static str| NewEvent {
+        tenant_id: acme.id,
+        event_id: id,
+        event_type: kind,
+        payload: "{}",
+        at: now,
+    };
+    assert_eq!(ok(events::record_for_subscribers(&mut c, &event("evt_1", "chat.created"))), 1, "one subscriber");
+    assert_eq!(ok(events::record_for_subscribers(&mut c, &event("evt_2", "chat.ended"))), 2, "two subscribers");
+    assert_eq!(ok(events::record_for_subscribers(&mut c, &event("evt_3", "message.received"))), 0, "none");
+
+    let claim = |c: &mut DbConn, at: NaiveDateTime| ok(deliveries::claim(c, at, lease(at), 10));
+    let first = claim(&mut c, now);
+    let mut seen: Vec<_> = first.iter().map(|d| (d.event_id.as_str(), d.attempts, d.url.as_str())).collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("evt_1", 1, "http://127.0.0.1:9/crm"),
+            ("evt_2", 1, "http://127.0.0.1:9/crm"),
+            ("evt_2", 1, "http://127.0.0.1:9/other")
+        ]
+    );
+    assert!(claim(&mut c, now + Duration::seconds(10)).is_empty(), "nothing is claimed twice while leased");
+    let row =
+        |c: &mut DbConn, d: &deliveries::Claimed| some(ok(deliveries::find(c, d.endpoint_id, d.id)), "the delivery").0;
+    assert_eq!(row(&mut c, &first[0]).next_attempt_at, Some(lease(now)), "a lease is the time it is due again");
+
+    let later = now + Duration::seconds(45);
+    let again = claim(&mut c, later);
+    assert_eq!(again.iter().map(|d| d.attempts).collect::<Vec<_>>(), [2, 2, 2], "lapsed leases are claimed again");
+    assert!(
+        !ok(deliveries::settle(
+            &mut c,
+            &first[0],
+            &Attempt::Failed { status_code: Some(500), error: "500".into() },
+            later
+        )),
+        "the first claimer's late outcome is left alone"
+    );
+    let retry_at = later + Duration::seconds(60);
+    let retry = Attempt::Retry { status_code: Some(503), error: "503".into(), next: retry_at };
+    assert!(ok(deliveries::settle(&mut c, &again[1], &retry, later)));
+    ok(deliveries::settle_all(&mut c, &[(again[0].clone(), Attempt::Delivered { status_code: 204 })], later));
+    let delivered = row(&mut c, &again[0]);
+    assert_eq!(
+        (delivered.status.as_str(), delivered.next_attempt_at, delivered.delivered_at),
+        ("delivered", None, Some(later))
+    );
+    let waiting = row(&mut c, &again[1]);
+    assert_eq!((waiting.status.as_str(), waiting.next_attempt_at, waiting.attempts), ("pending", Some(retry_at), 2));
+    assert_eq!(
+        claim(&mut c, later + Duration::seconds(40)).iter().map(|d| d.id).collect::<Vec<_>>(),
+        [again[2].id],
+        "the one still leased comes back when its lease lapses; the retry waits"
+    );
+    assert_eq!(
+        claim(&mut c, retry_at).iter().map(|d| (d.id, d.attempts)).collect::<Vec<_>>(),
+        [(again[1].id, 3)],
+        "a settled retry is due at its time, no lease left"
+    );
+    assert_eq!(ok(deliveries::backlog(&mut c)), 2);
+}
+
+sms_test_support::on_both_backends!(attr = test, run = run; event_deliveries_leased);

@@ -1,0 +1,107 @@
+//! The outbox: each message leased to one claimant, retried once due, its status moving only forward.
+
+use chrono::{Duration, NaiveDateTime};
+use sms_domain::time::now_millis;
+use sms_domain::{ChatId, DeliveryStatus, E164Number, TenantId};
+use sms_store::outbox::{self, StatusReport};
+use sms_store::{DbConn, Store};
+use sms_test_support::TestDb;
+
+use crate::common::{
+    conn, created, lease, num, ok, outbound, run, sender, spec, tenant, CONSUMER, CONSUMER_2, CONSUMER_3, OUTBOUND,
+};
+
+/// A chat opened for each of the three consumers, from `from`: their ids, in that order.
+fn three_chats(c: &mut DbConn, tenant_id: TenantId, from: &E164Number, now: NaiveDateTime) -> Vec<ChatId> {
+    [CONSUMER, CONSUMER_2, CONSUMER_3]
+        .into_iter()
+        .map(|to| created(c, &spec(tenant_id, &num(to), from, now)).chat.id)
+        .collect()
+}
+
+fn delivery_outbox(_db: &TestDb, store: &Store) {
+    let mut c = conn(store);
+    let (acme, globex) = (sender(&mut c, "acme", OUTBOUND), tenant(&mut c, "globex"));
+    let (from, now) = (num(OUTBOUND), now_millis());
+    let chat_ids = three_chats(&mut c, acme.id, &from, now);
+    let jobs = ok(outbox::claim(&mut c, now, lease(now), 2));
+    let seen: Vec<_> = jobs.iter().map(|j| (j.message.chat_id, j.message.attempts, j.subdomain.as_str())).collect();
+    assert_eq!(
+        seen,
+        [(Some(chat_ids[0]), 1, "acme"), (Some(chat_ids[1]), 1, "acme")],
+        "the first two, one attempt each"
+    );
+    let leased = |j: &outbox::Job| (j.message.delivery_status, j.message.locked_until);
+    assert!(jobs.iter().all(|j| leased(j) == (DeliveryStatus::Sending, Some(lease(now)))), "leased: {jobs:?}");
+    let (m1, m2) = (jobs[0].message.id, jobs[1].message.id);
+    let claim = |c: &mut DbConn, at: NaiveDateTime| -> Vec<(Option<ChatId>, i32)> {
+        ok(outbox::claim(c, at, lease(at), 10)).into_iter().map(|j| (j.message.chat_id, j.message.attempts)).collect()
+    };
+    assert_eq!(claim(&mut c, now), [(Some(chat_ids[2]), 1)], "the rest, within the limit");
+    assert!(claim(&mut c, now).is_empty(), "nothing is claimed twice while leased");
+    let m3 = outbound(&mut c, chat_ids[2]).id;
+
+    ok(outbox::mark_sent(&mut c, m1, Some("SM1"), now));
+    let due = now + Duration::seconds(60);
+    ok(outbox::mark_retry(&mut c, m2, due, "timeout", now));
+    let (sent, retry) = (outbound(&mut c, chat_ids[0]), outbound(&mut c, chat_ids[1]));
+    assert_eq!((sent.delivery_status, sent.provider_message_id.as_deref()), (DeliveryStatus::Sent, Some("SM1")));
+    assert_eq!((retry.delivery_status, retry.error.as_deref()), (DeliveryStatus::Queued, Some("timeout")));
+    assert_eq!((sent.locked_until, retry.locked_until, retry.next_attempt_at), (None, None, Some(due)), "leases end");
+    assert!(claim(&mut c, now + Duration::seconds(10)).is_empty(), "the retry is not due, the lease holds");
+    assert_eq!(claim(&mut c, now + Duration::seconds(45)), [(Some(chat_ids[2]), 2)], "a lapsed lease is claimed again");
+    assert_eq!(claim(&mut c, now + Duration::seconds(61)), [(Some(chat_ids[1]), 2)], "the retry, once due");
+    ok(outbox::mark_failed(&mut c, m3, "unreachable", now));
+    ok(outbox::mark_sent(&mut c, m1, Some("SM-late"), now));
+    let failed = outbound(&mut c, chat_ids[2]);
+    assert_eq!((failed.delivery_status, failed.error.as_deref()), (DeliveryStatus::Failed, Some("unreachable")));
+    assert_eq!(outbound(&mut c, chat_ids[0]).provider_message_id.as_deref(), Some("SM1"), "a settled message stays");
+
+    // What a report did: the status it moved the message to, or why it did nothing.
+    let report = |c: &mut DbConn, tenant_id: TenantId, sid: &str, status: DeliveryStatus, error: Option<&str>| match ok(
+        outbox::apply_status(c, tenant_id, sid, status, error, now),
+    ) {
+        StatusReport::Applied(m) => format!("applied {}", m.delivery_status.as_str()),
+        StatusReport::Stale => "stale".to_owned(),
+        StatusReport::Unknown => "unknown".to_owned(),
+    };
+    assert_eq!(report(&mut c, acme.id, "SM1", DeliveryStatus::Delivered, None), "applied delivered");
+    assert_eq!(report(&mut c, acme.id, "SM1", DeliveryStatus::Sent, None), "stale", "never backwards");
+    assert_eq!(report(&mut c, acme.id, "SM1", DeliveryStatus::Delivered, None), "stale", "nor in place");
+    assert_eq!(report(&mut c, acme.id, "SM-none", DeliveryStatus::Delivered, None), "unknown");
+    assert_eq!(report(&mut c, globex.id, "SM1", DeliveryStatus::Failed, None), "unknown", "not theirs");
+    assert_eq!(outbound(&mut c, chat_ids[0]).delivery_status, DeliveryStatus::Delivered);
+    ok(outbox::mark_sent(&mut c, m2, Some("SM2"), now));
+    assert_eq!(outbound(&mut c, chat_ids[1]).error, None, "a send clears the last attempt's error");
+    assert_eq!(report(&mut c, acme.id, "SM2", DeliveryStatus::Undelivered, Some("30003")), "applied undelivered");
+    let last = outbound(&mut c, chat_ids[1]);
+    assert_eq!((last.delivery_status, last.error.as_deref()), (DeliveryStatus::Undelivered, Some("30003")));
+}
+
+fn delivery_sent_together(_db: &TestDb, store: &Store) {
+    let mut c = conn(store);
+    let acme = sender(&mut c, "acme", OUTBOUND);
+    let (from, now) = (num(OUTBOUND), now_millis());
+    let chat_ids = three_chats(&mut c, acme.id, &from, now);
+    let jobs = ok(outbox::claim(&mut c, now, lease(now), 10));
+    let [a, b, late] = [0, 1, 2].map(|i| jobs[i].message.id);
+    ok(outbox::mark_failed(&mut c, late, "unreachable", now));
+    let later = now + Duration::seconds(1);
+    let settled = ok(outbox::mark_sent_many(&mut c, &[(a, Some("SM-a")), (b, None), (late, Some("SM-late"))], later));
+    let mut seen: Vec<_> =
+        settled.iter().map(|m| (m.id, m.delivery_status, m.provider_message_id.as_deref(), m.locked_until)).collect();
+    seen.sort_by_key(|s| s.0);
+    assert_eq!(
+        seen,
+        [(a, DeliveryStatus::Sent, Some("SM-a"), None), (b, DeliveryStatus::Sent, None, None)],
+        "the messages still being sent, each with its provider id, leases ended"
+    );
+    assert!(settled.iter().all(|m| m.updated_at == later && m.error.is_none()));
+    let failed = outbound(&mut c, chat_ids[2]);
+    assert_eq!((failed.delivery_status, failed.provider_message_id), (DeliveryStatus::Failed, None), "left alone");
+    assert!(ok(outbox::mark_sent_many(&mut c, &[], later)).is_empty(), "nothing to settle");
+    assert!(ok(outbox::mark_sent_many(&mut c, &[(a, Some("SM-again"))], later)).is_empty(), "settled once");
+    assert_eq!(outbound(&mut c, chat_ids[0]).provider_message_id.as_deref(), Some("SM-a"));
+}
+
+sms_test_support::on_both_backends!(attr = test, run = run; delivery_outbox, delivery_sent_together);
