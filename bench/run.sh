@@ -53,6 +53,8 @@ cleanup() {
 }
 trap cleanup EXIT
 export SMS_JWT_SECRET; SMS_JWT_SECRET=$(openssl rand -hex 32)
+# The event sink is on loopback, which event webhooks reach only when allowed (SPEC section 11).
+export SMS_EVENTS_ALLOWED_NETWORKS=127.0.0.0/8
 
 SINK_PORT=$(free_port)
 "$SINK" "127.0.0.1:$SINK_PORT" >"$work/sink.out" 2>&1 &

@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
 """A stand-in for Twilio's Messages API, for trying the service locally.
 
-Answers POST /2010-04-01/Accounts/{sid}/Messages.json with 201 and a message sid (SM1, SM2, ...),
-and appends each request's form, as JSON, to the file given with --log. It checks the Basic
-credentials against --sid and --token (401 otherwise). Nothing leaves the machine.
+Answers POST /2010-04-01/Accounts/{sid}/Messages.json with 201 and a message sid in Twilio's own
+form, `SM` and 32 lowercase hexadecimal digits, counting from 1 (SM000...001, SM000...002, ...:
+`f"SM{n:032x}"`), as the service's strict callbacks require of every MessageSid, and appends each
+request's form, as JSON, to the file given with --log. It checks the Basic credentials against
+--sid and --token (401 otherwise). It sends nothing itself: no status callback and no inbound
+message; whoever plays Twilio's callbacks (scripts/twilio-walkthrough.sh, the README) signs them
+with the --token, names these sids as MessageSid and the --sid as AccountSid. Nothing leaves the
+machine.
 
     python3 scripts/fake_twilio.py --port 8099 --sid AC123 --token secret --log /tmp/twilio.jsonl
 """
@@ -39,7 +44,7 @@ def main() -> None:
                 return self.answer(401, {"code": 20003, "message": "Authenticate"})
             with lock:
                 count[0] += 1
-                sid = f"SM{count[0]}"
+                sid = f"SM{count[0]:032x}"
                 with open(args.log, "a", encoding="utf-8") as log:
                     log.write(json.dumps({"sid": sid, "form": form, "media": media}) + "\n")
             self.answer(201, {"sid": sid, "status": "queued", "to": form.get("To"), "from": form.get("From")})

@@ -90,6 +90,9 @@ ensure_redis() {
 # serve_debug WORK [ENV...]: starts target/debug/sms-server on a free loopback port with its data in
 # WORK/data (and ENV, NAME=VALUE words, on top), waits until it serves, and sets server_pid,
 # SMS_BASE_URL and SMS_ADMIN (an admin JWT valid for an hour). The caller kills server_pid.
+# A caller whose event webhooks post to a receiver on loopback passes
+# SMS_EVENTS_ALLOWED_NETWORKS=127.0.0.0/8 (and ::1/128 for IPv6): the server refuses loopback and
+# private destinations outside the networks it is given.
 serve_debug() {
   local work=$1; shift
   env "$@" SMS_DATA_DIR="$work/data" SMS_BIND=127.0.0.1:0 SMS_LOG=warn target/debug/sms-server \

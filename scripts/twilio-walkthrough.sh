@@ -6,7 +6,11 @@
 # Meanwhile the tenant's event webhook endpoint is scripts/webhook_receiver.py, which verifies
 # every delivery with the published `standardwebhooks` library (not this project's code): all
 # seven event types must arrive verified, and after a secret rotation each delivery must verify
-# under the old secret and under the new one.
+# under the old secret and under the new one. The receiver is on loopback, which event webhooks
+# may reach only when the operator allows it: the server runs with SMS_EVENTS_ALLOWED_NETWORKS.
+# Every callback names a MessageSid in Twilio's form (`SM` and 32 hexadecimal digits: the fake's
+# sids for outbound messages, `SMf…` ones made up here for the consumer's replies) and, where it
+# names AccountSid, the configured account.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -39,7 +43,7 @@ python3 scripts/fake_twilio.py --port "$TWILIO_PORT" --sid "$TWILIO_ACCOUNT_SID"
   --log "$work/twilio.jsonl" >/dev/null &
 pids+=($!)
 B="http://127.0.0.1:$SMS_PORT"
-SMS_EVENTS_RETRY_BASE_MS=200 SMS_EVENTS_POLL_MS=100 SMS_PROVIDER=twilio TWILIO_BASE_URL="http://127.0.0.1:$TWILIO_PORT" SMS_PUBLIC_URL="$B" SMS_BIND="127.0.0.1:$SMS_PORT" \
+SMS_EVENTS_ALLOWED_NETWORKS=127.0.0.0/8 SMS_EVENTS_RETRY_BASE_MS=200 SMS_EVENTS_POLL_MS=100 SMS_PROVIDER=twilio TWILIO_BASE_URL="http://127.0.0.1:$TWILIO_PORT" SMS_PUBLIC_URL="$B" SMS_BIND="127.0.0.1:$SMS_PORT" \
   SMS_DATA_DIR="$work/data" SMS_LOG=warn target/debug/sms-server >"$work/server.out" 2>"$work/server.err" &
 pids+=($!)
 for _ in $(seq 1 100); do curl -sf "$B/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -68,6 +72,10 @@ CHAT=$(sed -E 's/^\{"id":([0-9]+).*/\1/' "$work/send.json")
 first_status() { curl -sf -u "acme:$TOKEN" "$B/apps/api/v1/chats/$CHAT/messages" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["delivery_status"])'; }
 for _ in $(seq 1 50); do [ "$(first_status)" = sent ] && break; sleep 0.1; done
 expect "the message went out through Twilio" sent "$(first_status)"
+SID1=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["sid"])' "$work/twilio.jsonl")
+expect "the fake answered a sid of Twilio's form" "SM$(printf '%032x' 1)" "$SID1"
+expect "the message keeps Twilio's sid" "$SID1" \
+  "$(curl -sf -u "acme:$TOKEN" "$B/apps/api/v1/chats/$CHAT/messages" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["provider_message_id"])')"
 expect "Twilio got To, From, Body and the status callback" \
   "+14155550100 +16285550199 lorem ipsum $B/webhooks/twilio/acme/status" \
   "$(python3 -c 'import json,sys; f=json.loads(open(sys.argv[1]).readline())["form"]; print(f["To"], f["From"], f["Body"], f["StatusCallback"])' "$work/twilio.jsonl")"
@@ -96,23 +104,31 @@ post_form() { # post_form PATH SIGNATURE NAME=VALUE...
   for pair in "$@"; do args+=(--data-urlencode "$pair"); done
   curl -s -o /dev/null -w '%{http_code}' -X POST "$B$path" -H "X-Twilio-Signature: $sig" "${args[@]}"
 }
-STATUS=(MessageSid=SM1 MessageStatus=delivered AccountSid=$TWILIO_ACCOUNT_SID)
+STATUS=(MessageSid=$SID1 MessageStatus=delivered AccountSid=$TWILIO_ACCOUNT_SID)
 expect "a forged delivery report is refused" 403 "$(post_form /webhooks/twilio/acme/status forged "${STATUS[@]}")"
+# Strict callbacks: signed, but not Twilio's shape, they answer 400 and change nothing.
+SHORT=(MessageSid=SM1 MessageStatus=delivered AccountSid=$TWILIO_ACCOUNT_SID)
+expect "a signed report whose MessageSid is not SM and 32 hex digits is refused" 400 \
+  "$(post_form /webhooks/twilio/acme/status "$(sign /webhooks/twilio/acme/status "${SHORT[@]}")" "${SHORT[@]}")"
+OTHER=(MessageSid=$SID1 MessageStatus=delivered "AccountSid=AC$(printf '%032x' 99)")
+expect "a signed report of another account is refused" 400 \
+  "$(post_form /webhooks/twilio/acme/status "$(sign /webhooks/twilio/acme/status "${OTHER[@]}")" "${OTHER[@]}")"
+expect "the message still reads sent" sent "$(first_status)"
 expect "the signed delivery report lands" 204 "$(post_form /webhooks/twilio/acme/status "$(sign /webhooks/twilio/acme/status "${STATUS[@]}")" "${STATUS[@]}")"
 expect "the message reads delivered" delivered "$(first_status)"
 
-REPLY=(From=+14155550100 To=+16285550199 "Body=Yes, call me" MessageSid=SMreply1)
+REPLY=(From=+14155550100 To=+16285550199 "Body=Yes, call me" "MessageSid=SM$(printf 'f%031x' 1)")
 expect "the signed reply is received" 200 "$(post_form /webhooks/twilio/acme/inbound "$(sign /webhooks/twilio/acme/inbound "${REPLY[@]}")" "${REPLY[@]}")"
 expect "the reply joined the chat" "inbound Yes, call me" \
   "$(curl -sf -u "acme:$TOKEN" "$B/apps/api/v1/chats/$CHAT/messages" | python3 -c 'import json,sys; m=json.load(sys.stdin)[-1]; print(m["direction"], m["body"])')"
 
-STOP=(From=+14155550100 To=+16285550199 Body=STOP MessageSid=SMreply2)
+STOP=(From=+14155550100 To=+16285550199 Body=STOP "MessageSid=SM$(printf 'f%031x' 2)")
 expect "STOP is received" 200 "$(post_form /webhooks/twilio/acme/inbound "$(sign /webhooks/twilio/acme/inbound "${STOP[@]}")" "${STOP[@]}")"
 expect "STOP ended the chat" "finished disconnected_by_end_user" \
   "$(curl -sf -u "acme:$TOKEN" "$B/apps/api/v1/chats/$CHAT" | python3 -c 'import json,sys; c=json.load(sys.stdin); print(c["status"], c["disconnected_by"])')"
 expect "the next send is refused" 400 "$(send)"
 expect "because the consumer opted out" '{"message":"end_user_number has opted out"}' "$(cat "$work/send.json")"
-START=(From=+14155550100 To=+16285550199 Body=Start MessageSid=SMreply3)
+START=(From=+14155550100 To=+16285550199 Body=Start "MessageSid=SM$(printf 'f%031x' 3)")
 expect "START is received" 200 "$(post_form /webhooks/twilio/acme/inbound "$(sign /webhooks/twilio/acme/inbound "${START[@]}")" "${START[@]}")"
 expect "the consumer can be texted again" 200 "$(send)"
 

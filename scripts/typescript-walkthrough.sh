@@ -4,7 +4,8 @@
 # committed openapi/openapi.json), `npm run typecheck` (tsc --noEmit), `npm run build`, then
 # `npm run walkthrough` against a live server: a fresh debug build on a temporary SQLite database
 # with the delivery worker (log provider) and the event worker on, so the walk-through's own
-# receiver gets the tenant's events and verifies them with the standardwebhooks library.
+# receiver gets the tenant's events and verifies them with the standardwebhooks library. That
+# receiver is on loopback, which event webhooks reach only inside SMS_EVENTS_ALLOWED_NETWORKS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -19,7 +20,7 @@ server_pid=""
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-serve_debug "$work" SMS_EVENTS_POLL_MS=100
+serve_debug "$work" SMS_EVENTS_POLL_MS=100 SMS_EVENTS_ALLOWED_NETWORKS=127.0.0.0/8
 log "server at $SMS_BASE_URL"
 
 cd clients/typescript

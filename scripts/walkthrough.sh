@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The README walk-through, checked: scripts/walkthrough.sh BASE_URL ADMIN_TOKEN [SUBDOMAIN]
+# The README walk-through, checked: scripts/walkthrough.sh BASE_URL ADMIN_TOKEN [SUBDOMAIN [ADMIN_URL]]
+# (ADMIN_URL: where the admin API is, BASE_URL by default; behind deploy/nginx.conf, its operators'
+# listener, as the public one answers 404 for /admin/).
 # admin token → tenant → API token → outbound number → agent → send an SMS → the same consumer is
 # refused → read the chat → list → end it → text the consumer again. Exits non-zero on the first
 # answer that is not the README's.
 set -euo pipefail
-B=$1 ADMIN=$2 SUB=${3:-acme}
+B=$1 ADMIN=$2 SUB=${3:-acme} AB=${4:-$1}
 checks=0
 expect() { # expect WHAT EXPECTED ACTUAL
   if [ "$2" != "$3" ]; then echo "walk-through: FAILED: $1: expected [$2], got [$3]" >&2; exit 1; fi
@@ -13,13 +15,13 @@ expect() { # expect WHAT EXPECTED ACTUAL
 field() { python3 -c 'import json,sys; v=json.load(sys.stdin)
 for k in sys.argv[1].split("."): v=v[int(k)] if k.isdigit() else v[k]
 print(v)' "$1"; }
-call() { # call METHOD PATH [BODY] [AUTH...]: prints "STATUS BODY"
-  local method=$1 path=$2 body=${3:-}; shift 3 || shift $#
+call() { # call BASE METHOD PATH [BODY] [AUTH...]: prints "STATUS BODY"
+  local base=$1 method=$2 path=$3 body=${4:-}; shift 4 || shift $#
   local out; out=$(mktemp)
-  local code; code=$(curl -s -o "$out" -w '%{http_code}' -X "$method" "$B$path" "$@" ${body:+-H 'Content-Type: application/json' -d "$body"})
+  local code; code=$(curl -s -o "$out" -w '%{http_code}' -X "$method" "$base$path" "$@" ${body:+-H 'Content-Type: application/json' -d "$body"})
   echo "$code $(cat "$out")"; rm -f "$out"
 }
-admin() { call "$1" "$2" "${3:-}" -H "Authorization: Bearer $ADMIN"; }
+admin() { call "$AB" "$1" "$2" "${3:-}" -H "Authorization: Bearer $ADMIN"; }
 
 r=$(admin POST /admin/v1/tenants "{\"subdomain\": \"$SUB\", \"name\": \"Acme Inc.\"}")
 expect "admin creates the tenant" 201 "${r%% *}"
@@ -32,7 +34,7 @@ r=$(admin POST /admin/v1/tenants/$SUB/agents '{"email": "john.doe@foo.com", "fir
 expect "admin adds the agent" 201 "${r%% *}"
 AGENT=$(echo "${r#* }" | field id)
 
-tenant() { call "$1" "$2" "${3:-}" -u "$SUB:$TOKEN"; }
+tenant() { call "$B" "$1" "$2" "${3:-}" -u "$SUB:$TOKEN"; }
 r=$(tenant POST /apps/api/v1/sms "{\"chat_type\": \"Messaging (SMS)\", \"end_user_number\": \"+1 415-555-0100\", \"outbound_number\": \"+1 628-555-0199\", \"message\": \"lorem ipsum\", \"ticket_id\": \"5006x00000XXxxxXXX\", \"agentId\": $AGENT}")
 expect "the SMS opens an assigned chat" "200 assigned 5006x00000XXxxxXXX +16285550199" \
   "${r%% *} $(echo "${r#* }" | field status) $(echo "${r#* }" | field out_ticket_id) $(echo "${r#* }" | field outbound_number)"

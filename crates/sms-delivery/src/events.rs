@@ -3,21 +3,31 @@
 //!
 //! Every instance runs one. It claims due deliveries with a lease (so one instance posts each,
 //! and a crashed poster's deliveries are posted again when the lease ends), posts them with a
-//! bounded timeout and no redirects followed, and records each attempt: 2xx delivered; 410 the
-//! endpoint disabled and the delivery waiting for it; anything else retried with exponential
-//! backoff and jitter, and `failed` after the last attempt. Payloads are never logged.
+//! bounded timeout and no redirects followed, and records each attempt as soon as it is known:
+//! 2xx delivered; 410 the endpoint disabled and the delivery waiting for it; anything else
+//! retried with exponential backoff and jitter, and `failed` after the last attempt. One
+//! endpoint never holds back another's: at most `endpoint_concurrency` requests to an endpoint
+//! are in flight, and claiming does not wait for posting. Only permitted destinations are
+//! connected to, checked at connection time on every address a name resolves to (`resolve.rs`).
+//! Payloads are never logged.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use futures_util::future::join_all;
 use hmac::{Hmac, Mac};
 use sms_domain::delivery::retry_delay;
+use sms_domain::network::Destinations;
 use sms_domain::time::now_millis;
-use sms_store::deliveries::{self, Attempt, Claimed};
+use sms_domain::EndpointId;
+use sms_store::deliveries::{self, Attempt, ClaimLimits, Claimed};
 use sms_store::{Store, StoreError};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::resolve::{self, DESTINATION_NOT_ALLOWED};
 
 /// The prefix of a signing secret.
 pub const SECRET_PREFIX: &str = "whsec_";
@@ -32,10 +42,24 @@ pub fn new_secret() -> String {
 /// a secret that is not of that form.
 pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
     let key = BASE64.decode(secret.strip_prefix(SECRET_PREFIX)?).ok()?;
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).ok()?;
+    sign_with_key(&key, id, timestamp, body)
+}
+
+/// The signature of [`sign`] under a key of raw bytes.
+pub fn sign_with_key(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).ok()?;
     mac.update(format!("{id}.{timestamp}.").as_bytes());
     mac.update(body);
     Some(format!("v1,{}", BASE64.encode(mac.finalize().into_bytes())))
+}
+
+/// The key a shared secret signs with: the decoded Base64 after `whsec_` for a secret of that
+/// form (as event endpoints have), its UTF-8 bytes otherwise (an operator's own secret).
+pub fn key_of(secret: &str) -> Vec<u8> {
+    secret
+        .strip_prefix(SECRET_PREFIX)
+        .and_then(|encoded| BASE64.decode(encoded).ok())
+        .unwrap_or_else(|| secret.as_bytes().to_vec())
 }
 
 /// The `webhook-signature` header: the signature under the current secret and, while a rotation
@@ -60,12 +84,17 @@ pub struct EventSettings {
     pub retry_max: Duration,
     /// Attempts in all before a delivery fails (`SMS_EVENTS_MAX_ATTEMPTS`, 12).
     pub max_attempts: u32,
-    /// Deliveries claimed at once.
+    /// Deliveries claimed at once, and in flight at most.
     pub batch: i64,
     /// How often an idle worker looks for due deliveries.
     pub poll: Duration,
-    /// Batches under way at once: while one is being claimed or recorded, another is posted.
-    pub loops: usize,
+    /// Requests to one endpoint in flight at once (`SMS_EVENTS_ENDPOINT_CONCURRENCY`, 4).
+    pub endpoint_concurrency: usize,
+    /// How long a delivery waits for a disabled endpoint before it fails
+    /// (`SMS_EVENTS_DISABLED_RETENTION_HOURS`, 72 h; 0: at once).
+    pub disabled_retention: Duration,
+    /// Where deliveries may go (`SMS_EVENTS_ALLOWED_NETWORKS` beside public addresses).
+    pub destinations: Destinations,
 }
 
 impl Default for EventSettings {
@@ -77,20 +106,25 @@ impl Default for EventSettings {
             max_attempts: 12,
             batch: 128,
             poll: Duration::from_millis(500),
-            loops: 2,
+            endpoint_concurrency: 4,
+            disabled_retention: Duration::from_secs(72 * 3600),
+            destinations: Destinations::default(),
         }
     }
 }
 
 impl EventSettings {
-    /// How long a claimed delivery is its claimer's: longer than any post can take.
+    /// How long a claimed delivery is its claimer's: longer than any post can take, with the
+    /// wait for its endpoint's turn.
     pub fn lease(&self) -> Duration {
-        self.timeout + Duration::from_secs(30)
+        self.timeout * 2 + Duration::from_secs(30)
     }
 }
 
-/// How often the backlog gauge is read.
-const BACKLOG_EVERY: Duration = Duration::from_secs(5);
+/// How often the backlog gauge is read and the deliveries of disabled endpoints expired.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
+/// Attempts recorded in one transaction at most.
+const RECORD_BATCH: usize = 256;
 
 #[derive(Clone)]
 pub struct EventWorker {
@@ -99,93 +133,157 @@ pub struct EventWorker {
     settings: EventSettings,
 }
 
+/// The requests in flight per endpoint, each endpoint's turns a semaphore of its own.
+#[derive(Default)]
+struct Turns(HashMap<EndpointId, Arc<Semaphore>>);
+
+impl Turns {
+    fn of(&mut self, endpoint: EndpointId, concurrency: usize) -> Arc<Semaphore> {
+        self.0.entry(endpoint).or_insert_with(|| Arc::new(Semaphore::new(concurrency))).clone()
+    }
+
+    /// The endpoints with every turn taken: not claimed for until one frees.
+    fn busy(&mut self) -> Vec<EndpointId> {
+        // Forget the endpoints nobody waits for.
+        self.0.retain(|_, turns| Arc::strong_count(turns) > 1);
+        self.0.iter().filter(|(_, turns)| turns.available_permits() == 0).map(|(id, _)| *id).collect()
+    }
+}
+
 impl EventWorker {
-    /// A worker whose client has the settings' timeout and follows no redirect (a 3xx is an
-    /// answer like any other that is not 2xx: retried).
+    /// A worker whose client has the settings' timeout, connects only to permitted
+    /// destinations (checked on the resolved addresses), uses no proxy and follows no redirect
+    /// (a 3xx is an answer like any other that is not 2xx: retried).
     pub fn new(store: Store, settings: EventSettings) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .connect_timeout(settings.timeout.min(crate::DEFAULT_CONNECT_TIMEOUT))
             .timeout(settings.timeout)
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(resolve::Permitted::new(settings.destinations.clone())))
             .user_agent(concat!("sms-server/", env!("CARGO_PKG_VERSION"), " (events)"))
             .build()?;
         Ok(Self { store, client, settings })
     }
 
-    /// Posts until `shutdown` turns true; the batches under way are finished first. Runs
-    /// `settings.loops` claim loops at once: one alone spent its time waiting on the database
-    /// (claiming, then recording) with nothing being posted, and fell behind under load
-    /// (BENCHMARKS.md). Two loops claim apart as two instances do.
-    pub async fn run(self, shutdown: watch::Receiver<bool>) {
-        tracing::info!(loops = self.settings.loops.max(1), "event worker started");
-        let loops = (0..self.settings.loops.max(1)).map(|i| self.claim_loop(shutdown.clone(), i == 0));
-        join_all(loops).await;
-        tracing::info!("event worker stopped");
-    }
-
-    /// One claim loop; the first also reads the backlog gauge.
-    async fn claim_loop(&self, mut shutdown: watch::Receiver<bool>, reads_backlog: bool) {
-        let mut backlog_read = Instant::now() - BACKLOG_EVERY;
+    /// Posts until `shutdown` turns true; the deliveries under way are finished and recorded
+    /// first. Claiming never waits for posting: each delivery is posted on its own, at its
+    /// endpoint's turn, and recorded as soon as its answer is in.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!(concurrency = self.settings.endpoint_concurrency, "event worker started");
+        let (done, answers) = mpsc::unbounded_channel::<(Claimed, Attempt)>();
+        let recorder = tokio::spawn(self.clone().record(answers));
+        let mut in_flight = JoinSet::new();
+        let mut turns = Turns::default();
+        let mut housekept = Instant::now() - HOUSEKEEPING_EVERY;
+        let capacity = usize::try_from(self.settings.batch.max(1)).unwrap_or(128);
         loop {
+            while in_flight.try_join_next().is_some() {}
             if *shutdown.borrow() {
                 break;
             }
-            if reads_backlog && backlog_read.elapsed() >= BACKLOG_EVERY {
-                backlog_read = Instant::now();
-                let store = self.store.clone();
-                match tokio::task::spawn_blocking(move || store.with_conn(deliveries::backlog)).await {
-                    Ok(Ok(pending)) => metrics::gauge!("sms_event_backlog").set(pending as f64),
-                    Ok(Err(e)) => tracing::warn!(error = %e, "events: could not read the backlog"),
-                    Err(e) => tracing::warn!(error = %e, "events: could not read the backlog"),
-                }
+            if housekept.elapsed() >= HOUSEKEEPING_EVERY {
+                housekept = Instant::now();
+                self.housekeeping().await;
             }
-            let handled = match self.tick().await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(error = %e, "events: could not claim deliveries; retrying");
-                    0
-                }
-            };
-            if handled == 0 {
+            let free = capacity.saturating_sub(in_flight.len());
+            let claimed = if free == 0 { Ok(Vec::new()) } else { self.claim(free, turns.busy()).await };
+            let jobs = claimed.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "events: could not claim deliveries; retrying");
+                Vec::new()
+            });
+            let idle = jobs.is_empty();
+            for job in jobs {
+                let turn = turns.of(job.endpoint_id, self.settings.endpoint_concurrency.max(1));
+                let (worker, done) = (self.clone(), done.clone());
+                in_flight.spawn(async move {
+                    let Ok(_turn) = turn.acquire_owned().await else { return };
+                    let attempt = worker.deliver(&job).await;
+                    let _ = done.send((job, attempt));
+                });
+            }
+            if idle || free == 0 {
                 tokio::select! {
                     _ = tokio::time::sleep(self.settings.poll) => {}
                     _ = shutdown.changed() => {}
+                    Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
                 }
+            }
+        }
+        while in_flight.join_next().await.is_some() {}
+        drop(done);
+        let _ = recorder.await;
+        tracing::info!("event worker stopped");
+    }
+
+    async fn claim(&self, free: usize, busy: Vec<EndpointId>) -> Result<Vec<Claimed>, StoreError> {
+        let store = self.store.clone();
+        let lease = self.settings.lease();
+        let per_endpoint = i64::try_from(self.settings.endpoint_concurrency.max(1)).unwrap_or(4);
+        let limit = i64::try_from(free).unwrap_or(1);
+        tokio::task::spawn_blocking(move || {
+            let now = now_millis();
+            let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+            let limits = ClaimLimits { limit, per_endpoint, busy: &busy };
+            store.with_conn(|conn| deliveries::claim(conn, now, until, limits))
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?
+    }
+
+    /// The backlog gauge, and the deliveries that waited too long for a disabled endpoint.
+    async fn housekeeping(&self) {
+        let store = self.store.clone();
+        let retention = chrono::Duration::from_std(self.settings.disabled_retention).unwrap_or(chrono::Duration::MAX);
+        let done = tokio::task::spawn_blocking(move || {
+            store.with_conn(|conn| {
+                let cutoff = now_millis().checked_sub_signed(retention).unwrap_or(chrono::NaiveDateTime::MIN);
+                let expired = deliveries::expire_disabled(conn, cutoff)?;
+                Ok::<_, StoreError>((deliveries::backlog(conn)?, expired))
+            })
+        })
+        .await;
+        match done {
+            Ok(Ok((pending, expired))) => {
+                metrics::gauge!("sms_event_backlog").set(pending as f64);
+                if expired > 0 {
+                    metrics::counter!("sms_event_deliveries_total", "outcome" => "failed").increment(expired as u64);
+                    tracing::info!(count = expired, "event deliveries failed after waiting for a disabled endpoint");
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "events: housekeeping failed; retrying"),
+            Err(e) => tracing::warn!(error = %e, "events: housekeeping failed; retrying"),
+        }
+    }
+
+    /// Records attempts as they come in: whatever has arrived while the previous write ran is
+    /// written together, in one transaction.
+    async fn record(self, mut answers: mpsc::UnboundedReceiver<(Claimed, Attempt)>) {
+        while let Some(first) = answers.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < RECORD_BATCH {
+                match answers.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            let (store, count) = (self.store.clone(), batch.len());
+            let recorded = tokio::task::spawn_blocking(move || {
+                store.with_conn(|conn| deliveries::settle_all(conn, &batch, now_millis()))
+            })
+            .await;
+            match recorded {
+                Ok(Ok(())) => {}
+                // The leases run out and the deliveries are posted again: at least once, never lost.
+                Ok(Err(e)) => tracing::warn!(error = %e, count, "events: could not record attempts"),
+                Err(e) => tracing::warn!(error = %e, count, "events: could not record attempts"),
             }
         }
     }
 
-    /// Claims one batch of due deliveries, posts them concurrently and records each attempt.
-    /// Answers how many were handled.
-    pub async fn tick(&self) -> Result<usize, StoreError> {
-        let store = self.store.clone();
-        let (batch, lease) = (self.settings.batch, self.settings.lease());
-        let jobs = tokio::task::spawn_blocking(move || {
-            let now = now_millis();
-            let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
-            store.with_conn(|conn| deliveries::claim(conn, now, until, batch))
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(e.to_string()))??;
-        let count = jobs.len();
-        let attempts = join_all(jobs.into_iter().map(|job| self.deliver(job))).await;
-        let store = self.store.clone();
-        let recorded = tokio::task::spawn_blocking(move || {
-            store.with_conn(|conn| deliveries::settle_all(conn, &attempts, now_millis()))
-        })
-        .await;
-        match recorded {
-            Ok(Ok(())) => {}
-            // The leases run out and the deliveries are posted again: at least once, never lost.
-            Ok(Err(e)) => tracing::warn!(error = %e, count, "events: could not record a batch of attempts"),
-            Err(e) => tracing::warn!(error = %e, count, "events: could not record a batch of attempts"),
-        }
-        Ok(count)
-    }
-
-    /// One attempt at a delivery: what became of it, recorded with the batch's.
-    async fn deliver(&self, job: Claimed) -> (Claimed, Attempt) {
-        let answer = self.post(&job).await;
+    /// One attempt at a delivery: what became of it.
+    async fn deliver(&self, job: &Claimed) -> Attempt {
+        let answer = self.post(job).await;
         let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
         let settings = &self.settings;
         let attempt = match answer {
@@ -219,11 +317,16 @@ impl EventWorker {
             "event delivery attempt"
         );
         metrics::counter!("sms_event_deliveries_total", "outcome" => outcome).increment(1);
-        (job, attempt)
+        attempt
     }
 
-    /// Posts the event once; the status the endpoint answered, or why there was none.
+    /// Posts the event once; the status the endpoint answered, or why there was none. A
+    /// destination that is not permitted is refused before anything is sent, and the reason
+    /// says nothing of the address.
     async fn post(&self, job: &Claimed) -> Result<u16, String> {
+        if !self.settings.destinations.permits_url(&job.url) {
+            return Err(DESTINATION_NOT_ALLOWED.to_owned());
+        }
         let timestamp = chrono::Utc::now().timestamp();
         let body = job.payload.as_bytes();
         let signature = signature_header(&job.secret, job.previous_secret.as_deref(), &job.event_id, timestamp, body);
@@ -238,7 +341,9 @@ impl EventWorker {
             .send()
             .await
             .map_err(|e| {
-                if e.is_timeout() {
+                if resolve::refused(&e) {
+                    DESTINATION_NOT_ALLOWED.to_owned()
+                } else if e.is_timeout() {
                     "timed out".to_owned()
                 } else if e.is_connect() {
                     "could not connect".to_owned()

@@ -8,6 +8,7 @@
 
 pub mod events;
 mod provider;
+pub mod resolve;
 pub mod twilio;
 mod webhook;
 mod worker;
@@ -16,7 +17,9 @@ pub use events::{EventSettings, EventWorker};
 pub use provider::{LogProvider, Outgoing, Provider, SendError};
 pub use twilio::TwilioProvider;
 pub use webhook::{webhook_signature, WebhookProvider};
-pub use worker::{settle, settle_batch, DeliverySettings, Outcome, Outcomes, Worker, OPT_OUT_CONFIRMATION};
+pub use worker::{
+    settle, settle_batch, DeliverySettings, Outcome, Outcomes, Worker, NUMBER_REMOVED, OPT_OUT_CONFIRMATION,
+};
 
 /// The media URLs of a message's stored media (`[{"url", "content_type"}]`), in order.
 pub(crate) fn media_urls(stored: Option<&str>) -> Vec<String> {

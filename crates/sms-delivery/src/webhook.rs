@@ -1,4 +1,7 @@
-//! The generic webhook provider: a signed JSON POST to the operator's own gateway.
+//! The generic webhook provider: a signed JSON POST to the operator's own gateway. Each request
+//! is signed the way event webhooks are (Standard Webhooks: `webhook-id`, the same on every
+//! retry of a message, `webhook-timestamp`, `webhook-signature`), so that a gateway can refuse a
+//! replay; `X-Signature-256` (the body alone) stays for existing gateways.
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -9,11 +12,13 @@ pub struct WebhookProvider {
     client: reqwest::Client,
     url: String,
     secret: String,
+    /// The Standard Webhooks key made from the secret.
+    key: Vec<u8>,
 }
 
 impl WebhookProvider {
     pub fn new(client: reqwest::Client, url: &str, secret: &str) -> Self {
-        Self { client, url: url.to_owned(), secret: secret.to_owned() }
+        Self { client, url: url.to_owned(), secret: secret.to_owned(), key: crate::events::key_of(secret) }
     }
 }
 
@@ -55,10 +60,15 @@ impl Provider for WebhookProvider {
             status_callback: &message.status_callback,
         };
         let body = serde_json::to_vec(&payload).map_err(|e| SendError::Permanent(e.to_string()))?;
+        let (id, timestamp) = (format!("msg_sms_{}", message.message_id), chrono::Utc::now().timestamp());
+        let signature = crate::events::sign_with_key(&self.key, &id, timestamp, &body).unwrap_or_default();
         let response = self
             .client
             .post(&self.url)
             .header("Content-Type", "application/json")
+            .header("webhook-id", &id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
             .header("X-Signature-256", webhook_signature(&self.secret, &body))
             .body(body)
             .send()

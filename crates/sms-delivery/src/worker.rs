@@ -113,6 +113,9 @@ pub fn settle_batch(
         .collect()
 }
 
+/// Why a message from a number its tenant no longer owns is not sent.
+pub const NUMBER_REMOVED: &str = "number removed";
+
 /// The `automatic` mark of an opt-out's confirmation.
 pub const OPT_OUT_CONFIRMATION: &str = "opt_out";
 
@@ -201,11 +204,13 @@ impl Worker {
 
     /// One attempt at a message: its outcome, recorded with the batch's.
     async fn deliver(&self, job: Job) -> (MessageId, Outcome) {
-        // Checked again right before the send: the tenant may have been switched off, or the
-        // consumer may have opted out, since the message was queued. The confirmation of an
-        // opt-out is the one message that goes to an opted-out number.
+        // Checked again right before the send: the tenant may have been switched off, its number
+        // taken away, or the consumer may have opted out, since the message was queued. The
+        // confirmation of an opt-out is the one message that goes to an opted-out number.
         let refusal = if !job.tenant_active {
             Some("tenant deactivated")
+        } else if !job.number_owned {
+            Some(NUMBER_REMOVED)
         } else if job.opted_out && job.message.automatic.as_deref() != Some(OPT_OUT_CONFIRMATION) {
             Some("opted out")
         } else {

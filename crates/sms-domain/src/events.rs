@@ -28,7 +28,39 @@ crate::names::stored_names! {
         /// A consumer opted back in.
         #[cfg_attr(feature = "openapi", schema(rename = "consumer.opted_in"))]
         ConsumerOptedIn = "consumer.opted_in",
+        /// An admin asked for a test delivery (`POST …/webhooks/{id}/test`): sent to that endpoint
+        /// alone, whatever its `events`; not a type to subscribe to.
+        #[cfg_attr(feature = "openapi", schema(rename = "webhook.test"))]
+        WebhookTest = "webhook.test",
     }
+}
+
+impl EventType {
+    /// The types an endpoint can receive: every type but the test.
+    pub const SUBSCRIBABLE: [EventType; 7] = [
+        Self::ChatCreated,
+        Self::ChatAssigned,
+        Self::ChatEnded,
+        Self::MessageReceived,
+        Self::MessageStatusUpdated,
+        Self::ConsumerOptedOut,
+        Self::ConsumerOptedIn,
+    ];
+}
+
+crate::names::stored_names! {
+    /// What an endpoint's deliveries look like: this service's Standard Webhooks events, or the
+    /// Contact Center AI Platform's own chat webhooks.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(rename_all = "snake_case"))]
+    pub enum EndpointFormat as "endpoint format" {
+        Standard = "standard",
+        Ccai = "ccai",
+    }
+}
+
+impl EndpointFormat {
+    /// The formats this release sends. (`ccai` is named, not sent yet.)
+    pub const SUPPORTED: [EndpointFormat; 1] = [Self::Standard];
 }
 
 /// The longest URL accepted, for an endpoint or a medium (as for an agent's avatar).
@@ -62,6 +94,9 @@ pub struct EndpointCreate {
     pub description: Option<String>,
     /// Create it disabled (default false): its deliveries wait until it is enabled.
     pub disabled: Option<bool>,
+    /// What its deliveries look like: `standard` (default, Standard Webhooks).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<EndpointFormat>))]
+    pub format: Option<String>,
 }
 
 /// The body of `PATCH /admin/v1/tenants/{subdomain}/webhooks/{id}`: absent fields keep their value.
@@ -75,6 +110,8 @@ pub struct EndpointPatch {
     pub description: Option<String>,
     /// `true`: it receives nothing, its deliveries wait; `false`: they go out.
     pub disabled: Option<bool>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<EndpointFormat>))]
+    pub format: Option<String>,
 }
 
 /// A valid endpoint to create, or a valid change to one (`None`: unchanged).
@@ -85,6 +122,7 @@ pub struct EndpointDraft {
     /// An empty description is none (in a change: clears it).
     pub description: Option<String>,
     pub disabled: Option<bool>,
+    pub format: Option<EndpointFormat>,
 }
 
 impl EndpointCreate {
@@ -93,7 +131,8 @@ impl EndpointCreate {
         let url = check_endpoint_url(self.url.as_deref())?;
         let events = check_event_types(self.events.as_deref())?;
         let description = check_description(self.description)?;
-        Ok(EndpointDraft { url: Some(url), events: Some(events), description, disabled: self.disabled })
+        let format = Some(check_format(self.format.as_deref())?.unwrap_or(EndpointFormat::Standard));
+        Ok(EndpointDraft { url: Some(url), events: Some(events), description, disabled: self.disabled, format })
     }
 }
 
@@ -105,7 +144,19 @@ impl EndpointPatch {
         if let Some(d) = &self.description {
             check_len("description", d, MAX_DESCRIPTION_CHARS)?;
         }
-        Ok(EndpointDraft { url, events, description: self.description, disabled: self.disabled })
+        let format = check_format(self.format.as_deref())?;
+        Ok(EndpointDraft { url, events, description: self.description, disabled: self.disabled, format })
+    }
+}
+
+/// A format this release sends.
+fn check_format(raw: Option<&str>) -> Result<Option<EndpointFormat>, AdminInputError> {
+    match raw {
+        None => Ok(None),
+        Some(name) => EndpointFormat::parse(name)
+            .filter(|f| EndpointFormat::SUPPORTED.contains(f))
+            .map(Some)
+            .ok_or(AdminInputError::Format),
     }
 }
 
@@ -157,10 +208,11 @@ pub fn check_endpoint_url(raw: Option<&str>) -> Result<String, AdminInputError> 
 /// The event types an endpoint receives: a non-empty list of distinct known types; every type
 /// when none is given.
 pub fn check_event_types(raw: Option<&[String]>) -> Result<Vec<EventType>, AdminInputError> {
-    let Some(names) = raw else { return Ok(EventType::ALL.to_vec()) };
+    let Some(names) = raw else { return Ok(EventType::SUBSCRIBABLE.to_vec()) };
     let mut types = Vec::with_capacity(names.len());
     for name in names {
-        let t = EventType::parse(name).ok_or(AdminInputError::Events)?;
+        let t =
+            EventType::parse(name).filter(|t| EventType::SUBSCRIBABLE.contains(t)).ok_or(AdminInputError::Events)?;
         if types.contains(&t) {
             return Err(AdminInputError::Events);
         }
@@ -210,7 +262,8 @@ mod tests {
 
     #[test]
     fn event_types_are_a_non_empty_list_of_distinct_known_types() {
-        assert_eq!(check_event_types(None), Ok(EventType::ALL.to_vec()));
+        assert_eq!(check_event_types(None), Ok(EventType::SUBSCRIBABLE.to_vec()));
+        assert_eq!(check_event_types(Some(&["webhook.test".to_owned()])), Err(AdminInputError::Events));
         let one = vec!["chat.ended".to_owned()];
         assert_eq!(check_event_types(Some(&one)), Ok(vec![EventType::ChatEnded]));
         for bad in [vec![], vec!["chat.nope".to_owned()], vec!["chat.ended".to_owned(), "chat.ended".to_owned()]] {

@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod json;
 mod names;
+pub mod network;
 pub mod patterns;
 pub mod phone;
 pub mod quiet;
@@ -28,7 +29,7 @@ pub use chat::{
 };
 pub use delivery::DeliveryStatus;
 pub use error::SmsError;
-pub use events::{DeliveryState, EventType};
+pub use events::{DeliveryState, EndpointFormat, EventType};
 pub use idempotency::{IdempotencyKey, InvalidIdempotencyKey};
 pub use ids::{AgentId, ChatId, DeliveryId, EndUserId, EndpointId, MessageId, NumberId, TenantId, TokenId};
 pub use json::BodyError;

@@ -41,8 +41,13 @@ fn credentials(
 /// Authenticates a tenant API request and takes from the tenant's rate limit: 401 before 429,
 /// both before any body fault. Explicit rather than an extractor, so handlers keep that order.
 pub async fn tenant(req: &HttpRequest, service: &Service) -> Result<Tenant, ApiError> {
-    let presented = credentials(req, ServiceError::tenant_unauthorized)?;
-    Ok(service.authenticate_tenant(presented).await?)
+    let client = crate::client::address(req);
+    let presented = match credentials(req, ServiceError::tenant_unauthorized) {
+        Ok(presented) => presented,
+        // A header that cannot be read is a failed authentication too.
+        Err(_) => Some(Credentials::Bearer(String::new())),
+    };
+    Ok(service.authenticate_tenant(presented, client).await?)
 }
 
 /// Proof that a request carries a valid admin JWT. Resolves without I/O, so as the first
@@ -59,9 +64,13 @@ impl FromRequest for AdminAuth {
 }
 
 fn admin(req: &HttpRequest) -> Result<AdminAuth, ApiError> {
-    let presented = credentials(req, ServiceError::admin_unauthorized)?;
+    let client = crate::client::address(req);
+    let presented = match credentials(req, ServiceError::admin_unauthorized) {
+        Ok(presented) => presented,
+        Err(_) => Some(Credentials::Bearer(String::new())),
+    };
     let service =
         req.app_data::<web::Data<Service>>().ok_or_else(|| ApiError::internal(&"application state is missing"))?;
-    service.authorize_admin(presented)?;
+    service.authorize_admin(presented, client)?;
     Ok(AdminAuth)
 }

@@ -13,13 +13,21 @@ use crate::error::ApiError;
 /// Largest body accepted: 64 KiB.
 pub const MAX_BODY_BYTES: usize = 65_536;
 
-/// Reads the whole body, refusing more than [`MAX_BODY_BYTES`].
-pub async fn read_limited(req: &HttpRequest, mut payload: web::Payload) -> Result<web::Bytes, ApiError> {
+/// Reads the whole body, refusing more than [`MAX_BODY_BYTES`], and one that has not fully
+/// arrived within the body timeout (`SMS_BODY_TIMEOUT_SECS`): 408, and the connection is freed.
+pub async fn read_limited(req: &HttpRequest, payload: web::Payload) -> Result<web::Bytes, ApiError> {
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
         return Err(too_large());
     }
+    let timeout = req
+        .app_data::<web::Data<crate::client::HttpSettings>>()
+        .map_or(crate::client::DEFAULT_BODY_TIMEOUT, |settings| settings.body_timeout);
+    tokio::time::timeout(timeout, read_all(payload)).await.map_err(|_| ApiError::body_timed_out())?
+}
+
+async fn read_all(mut payload: web::Payload) -> Result<web::Bytes, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;

@@ -29,11 +29,19 @@ pub struct ApiError {
     challenge: Option<&'static str>,
     allow: Option<String>,
     retry_after: Option<u64>,
+    /// The connection is closed after the answer (a body that never arrived).
+    close: bool,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), chat_id: None, challenge: None, allow: None, retry_after: None }
+        let message = message.into();
+        Self { status, message, chat_id: None, challenge: None, allow: None, retry_after: None, close: false }
+    }
+
+    /// 408: the body did not arrive in time; the connection is freed.
+    pub fn body_timed_out() -> Self {
+        Self { close: true, ..Self::new(StatusCode::REQUEST_TIMEOUT, "request body timed out") }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -63,8 +71,12 @@ impl ApiError {
 
     /// 429 with `Retry-After` in whole seconds (at least 1).
     pub fn rate_limited(retry_after: std::time::Duration) -> Self {
+        Self::too_many("rate limit exceeded", retry_after)
+    }
+
+    fn too_many(message: &str, retry_after: std::time::Duration) -> Self {
         let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-        Self { retry_after: Some(seconds.max(1)), ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded") }
+        Self { retry_after: Some(seconds.max(1)), ..Self::new(StatusCode::TOO_MANY_REQUESTS, message) }
     }
 
     pub fn unavailable() -> Self {
@@ -114,6 +126,9 @@ impl ResponseError for ApiError {
             if let Ok(value) = HeaderValue::from_str(allow) {
                 response.insert_header((header::ALLOW, value));
             }
+        }
+        if self.close {
+            response.force_close();
         }
         response.json(ErrorBody { message: self.message.clone(), chat_id: self.chat_id })
     }
@@ -165,6 +180,7 @@ impl From<ServiceError> for ApiError {
             e @ ServiceError::Busy => Self::conflict(e.to_string()),
             e @ ServiceError::IdempotencyMismatch => Self::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
             ServiceError::RateLimited(retry_after) => Self::rate_limited(retry_after),
+            e @ ServiceError::TooManyFailures(retry_after) => Self::too_many(&e.to_string(), retry_after),
             ServiceError::Unavailable(cause) => {
                 tracing::warn!(%cause, "dependency unavailable");
                 Self::unavailable()

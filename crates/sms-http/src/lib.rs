@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod client;
 pub mod error;
 mod fallback;
 pub mod handlers;
@@ -41,6 +42,7 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(admin::get_tenant)
         .service(admin::patch_tenant)
         .service(admin::issue_tenant_jwt)
+        .service(admin::revoke_tenant_jwts)
         .service(admin::create_api_token)
         .service(admin::list_api_tokens)
         .service(admin::revoke_api_token)
@@ -61,6 +63,7 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(admin::rotate_webhook_secret)
         .service(admin::list_webhook_deliveries)
         .service(admin::retry_webhook_delivery)
+        .service(admin::test_webhook)
         .service(webhooks::twilio_status)
         .service(webhooks::twilio_inbound)
         .service(ops::healthz)
@@ -93,6 +96,7 @@ pub fn openapi_json() -> String {
 /// The whole application: routes, docs UI, JSON fallbacks and request logging.
 pub fn app(
     state: sms_service::Service,
+    settings: client::HttpSettings,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -107,6 +111,7 @@ pub fn app(
         .into_utoipa_app()
         .openapi(openapi::ApiDoc::openapi())
         .app_data(web::Data::new(state))
+        .app_data(web::Data::new(settings))
         .configure(routes)
         .split_for_parts();
     let api = finish(api);
@@ -120,4 +125,27 @@ pub fn app(
         .default_service(web::to(fallback::unmatched))
         .wrap(ErrorHandlers::new().default_handler(fallback::json_envelope))
         .wrap(actix_web::middleware::from_fn(observe::observe))
+}
+
+/// `/metrics` alone, for the address of its own that `SMS_METRICS_BIND` gives it.
+pub fn metrics_app(
+    state: sms_service::Service,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    telemetry::install();
+    App::new()
+        .app_data(web::Data::new(state))
+        .app_data(web::Data::new(client::HttpSettings::default()))
+        .service(telemetry::prometheus_metrics)
+        .default_service(web::to(|| async {
+            use actix_web::ResponseError;
+            error::ApiError::new(actix_web::http::StatusCode::NOT_FOUND, "not found").error_response()
+        }))
 }

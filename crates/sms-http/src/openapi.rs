@@ -97,6 +97,11 @@ pub fn add_standard_errors(openapi: &mut utoipa::openapi::OpenApi) {
                 add("401", "Missing or invalid credentials.", "authentication required");
                 if admin {
                     add("403", "A tenant token on the admin API.", "a tenant token cannot use the admin API");
+                    add(
+                        "429",
+                        "The client's address failed authentication more than `SMS_AUTH_FAILURES_PER_MINUTE` times this minute; `Retry-After` says when it is heard again.",
+                        "too many failed attempts",
+                    );
                 } else {
                     add("403", "An admin token on the tenant API.", "an admin token cannot use the tenant API");
                     add(
@@ -106,11 +111,20 @@ pub fn add_standard_errors(openapi: &mut utoipa::openapi::OpenApi) {
                     );
                 }
             }
+            let reads_body = has_body || path.starts_with("/webhooks/") || op.request_body.is_some();
+            if reads_body {
+                add("408", "The body did not fully arrive within `SMS_BODY_TIMEOUT_SECS` of the headers; the connection is closed.", "request body timed out");
+                add("413", "A body over 65536 bytes.", "request body is larger than 65536 bytes");
+            }
             if has_body {
-                add("413", "A body over 65536 bytes.", "request body is larger than 65536 bytes");
                 add("415", "A Content-Type other than application/json.", "Content-Type must be application/json");
-            } else if path.starts_with("/webhooks/") {
-                add("413", "A body over 65536 bytes.", "request body is larger than 65536 bytes");
+            }
+            if path.starts_with("/webhooks/") {
+                add(
+                    "429",
+                    "The client's address failed authentication (here: a wrong signature) more than `SMS_AUTH_FAILURES_PER_MINUTE` times this minute.",
+                    "too many failed attempts",
+                );
             }
             add("500", "An internal fault; the cause is logged, nothing is half-written.", "internal server error");
             if uses_dependencies {

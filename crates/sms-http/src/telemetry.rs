@@ -6,7 +6,11 @@ use std::sync::OnceLock;
 use actix_web::{get, web, HttpResponse};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use actix_web::ResponseError;
 use sms_service::Service;
+
+use crate::client::HttpSettings;
+use crate::error::ApiError;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -24,6 +28,7 @@ pub fn install() -> Option<PrometheusHandle> {
             let handle = recorder.handle();
             ::metrics::set_global_recorder(recorder).ok()?;
             describe();
+            start_at_zero();
             Some(handle)
         })
         .clone()
@@ -41,11 +46,45 @@ fn describe() {
     );
     ::metrics::describe_counter!("sms_rate_limited_total", "Requests refused by a tenant's rate limit.");
     ::metrics::describe_counter!(
+        "sms_auth_refused_total",
+        "Requests refused because their address failed authentication too often."
+    );
+    ::metrics::describe_counter!(
         "sms_delivery_attempts_total",
         "Delivery attempts by provider and outcome: sent, retry, failed."
     );
     ::metrics::describe_gauge!("sms_db_pool_connections_in_use", "Database connections checked out of the pool.");
     ::metrics::describe_gauge!("sms_db_pool_connections_max", "The database pool's size.");
+}
+
+/// Every counter and gauge exists from the start, at 0 for each value of its bounded labels,
+/// so that rates and alerts work before the first occurrence.
+fn start_at_zero() {
+    use ::metrics::{counter, gauge};
+    for outcome in ["acquired", "busy", "taken_over", "error"] {
+        counter!("sms_session_lock_total", "outcome" => outcome).increment(0);
+    }
+    counter!("sms_rate_limited_total").increment(0);
+    counter!("sms_auth_refused_total").increment(0);
+    for outcome in ["hit", "miss"] {
+        counter!("sms_auth_cache_total", "outcome" => outcome).increment(0);
+    }
+    for provider in ["log", "twilio", "webhook"] {
+        for outcome in ["sent", "retry", "failed"] {
+            counter!("sms_delivery_attempts_total", "provider" => provider, "outcome" => outcome).increment(0);
+        }
+    }
+    for kind in sms_domain::EventType::ALL {
+        counter!("sms_events_total", "type" => kind.as_str()).increment(0);
+    }
+    for outcome in ["delivered", "retry", "failed", "gone"] {
+        counter!("sms_event_deliveries_total", "outcome" => outcome).increment(0);
+    }
+    for name in
+        ["sms_delivery_backlog", "sms_event_backlog", "sms_db_pool_connections_in_use", "sms_db_pool_connections_max"]
+    {
+        gauge!(name).set(0.0);
+    }
 }
 
 /// Prometheus text format.
@@ -54,7 +93,11 @@ fn describe() {
     responses((status = 200, description = "Metrics in Prometheus text format 0.0.4.", content_type = "text/plain", body = String))
 )]
 #[get("/metrics")]
-pub async fn prometheus_metrics(state: web::Data<Service>) -> HttpResponse {
+pub async fn prometheus_metrics(state: web::Data<Service>, settings: Option<web::Data<HttpSettings>>) -> HttpResponse {
+    // With `SMS_METRICS_BIND`, the metrics have an address of their own and none here.
+    if settings.is_some_and(|s| !s.metrics_here) {
+        return ApiError::new(actix_web::http::StatusCode::NOT_FOUND, "not found").error_response();
+    }
     let (in_use, max) = state.pool_state();
     ::metrics::gauge!("sms_db_pool_connections_in_use").set(f64::from(in_use));
     ::metrics::gauge!("sms_db_pool_connections_max").set(f64::from(max));

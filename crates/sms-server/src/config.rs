@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sms_delivery::{DeliverySettings, EventSettings};
+use sms_domain::network::{Destinations, Networks};
 use sms_domain::Secret;
 
 use crate::StartupError;
@@ -48,8 +49,36 @@ pub struct Config {
     pub events_worker: bool,
     /// `SMS_EVENTS_TIMEOUT_SECS` (10), `SMS_EVENTS_RETRY_BASE_MS` (5000),
     /// `SMS_EVENTS_RETRY_MAX_SECS` (3600), `SMS_EVENTS_MAX_ATTEMPTS` (12), `SMS_EVENTS_POLL_MS`
-    /// (500): how event webhooks are posted and retried.
+    /// (500), `SMS_EVENTS_ENDPOINT_CONCURRENCY` (4), `SMS_EVENTS_DISABLED_RETENTION_HOURS` (72),
+    /// `SMS_EVENTS_ALLOWED_NETWORKS` (none): how event webhooks are posted and retried, and where.
     pub events: EventSettings,
+    /// How the service meets the network: who is a trusted proxy, how long a body may take,
+    /// where `/metrics` is, how many failed authentications an address may have.
+    pub edge: EdgeConfig,
+}
+
+/// How the service meets the network.
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    /// `SMS_TRUSTED_PROXIES` (CIDRs, default none): whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Networks,
+    /// `SMS_BODY_TIMEOUT_SECS`, default 10: a body that has not arrived by then answers 408.
+    pub body_timeout: Duration,
+    /// `SMS_METRICS_BIND`, default unset: when set, `/metrics` is served there only.
+    pub metrics_bind: Option<String>,
+    /// `SMS_AUTH_FAILURES_PER_MINUTE`, default 60.
+    pub auth_failures_per_minute: u32,
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        Self {
+            trusted_proxies: Networks::default(),
+            body_timeout: sms_http::client::DEFAULT_BODY_TIMEOUT,
+            metrics_bind: None,
+            auth_failures_per_minute: sms_service::DEFAULT_AUTH_FAILURES_PER_MINUTE,
+        }
+    }
 }
 
 /// `SMS_PROVIDER`: who delivers the messages.
@@ -159,6 +188,7 @@ impl Default for Config {
             delivery: DeliveryConfig::default(),
             events_worker: true,
             events: EventSettings::default(),
+            edge: EdgeConfig::default(),
         }
     }
 }
@@ -201,6 +231,14 @@ impl Config {
             delivery: DeliveryConfig::from_env()?,
             events_worker: switch("SMS_EVENTS_WORKER")?,
             events: events_from_env(defaults.events)?,
+            edge: EdgeConfig {
+                trusted_proxies: networks("SMS_TRUSTED_PROXIES")?,
+                body_timeout: parsed::<u64>("SMS_BODY_TIMEOUT_SECS")?
+                    .map_or(defaults.edge.body_timeout, |s| Duration::from_secs(s.max(1))),
+                metrics_bind: var("SMS_METRICS_BIND"),
+                auth_failures_per_minute: parsed::<u32>("SMS_AUTH_FAILURES_PER_MINUTE")?
+                    .unwrap_or(defaults.edge.auth_failures_per_minute),
+            },
         })
     }
 
@@ -232,8 +270,15 @@ impl DeliveryConfig {
         Ok(config)
     }
 
-    /// Refuses a provider whose settings are missing, at start rather than at the first send.
-    pub fn check(&self) -> Result<(), StartupError> {
+    /// Refuses a provider whose settings are missing, at start rather than at the first send,
+    /// and, with Twilio, a public URL in clear text on a host that is not this machine: Twilio's
+    /// callbacks and their signatures would cross the internet readable by anyone.
+    pub fn check(&self, public_url: &str) -> Result<(), StartupError> {
+        if self.provider == ProviderKind::Twilio && !safe_for_callbacks(public_url) {
+            return Err(StartupError::Config(
+                "SMS_PUBLIC_URL must be https:// with SMS_PROVIDER=twilio (http:// only on a loopback host)".into(),
+            ));
+        }
         let missing = |name: &str| {
             StartupError::Config(format!("{name} is required with SMS_PROVIDER={}", self.provider.as_str()))
         };
@@ -253,6 +298,18 @@ impl DeliveryConfig {
     }
 }
 
+/// `https://`, or `http://` on a loopback host (a local stand-in, a TLS proxy on this machine).
+fn safe_for_callbacks(public_url: &str) -> bool {
+    let Ok(url) = url::Url::parse(public_url) else { return false };
+    match (url.scheme(), url.host()) {
+        ("https", _) => true,
+        ("http", Some(url::Host::Domain(name))) => name.eq_ignore_ascii_case("localhost"),
+        ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
+        ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
+        _ => false,
+    }
+}
+
 /// An `on` (default) or `off` variable.
 fn switch(name: &str) -> Result<bool, StartupError> {
     match var(name).as_deref() {
@@ -269,7 +326,20 @@ fn events_from_env(d: EventSettings) -> Result<EventSettings, StartupError> {
         retry_max: parsed::<u64>("SMS_EVENTS_RETRY_MAX_SECS")?.map_or(d.retry_max, Duration::from_secs),
         max_attempts: parsed::<u32>("SMS_EVENTS_MAX_ATTEMPTS")?.unwrap_or(d.max_attempts).max(1),
         poll: parsed::<u64>("SMS_EVENTS_POLL_MS")?.map_or(d.poll, Duration::from_millis),
+        endpoint_concurrency: parsed::<usize>("SMS_EVENTS_ENDPOINT_CONCURRENCY")?
+            .unwrap_or(d.endpoint_concurrency)
+            .max(1),
+        disabled_retention: parsed::<u64>("SMS_EVENTS_DISABLED_RETENTION_HOURS")?
+            .map_or(d.disabled_retention, |h| Duration::from_secs(h.saturating_mul(3600))),
+        destinations: Destinations::new(networks("SMS_EVENTS_ALLOWED_NETWORKS")?),
         ..d
+    })
+}
+
+/// A comma-separated list of CIDRs (a bare address is a network of one); unset: none.
+fn networks(name: &str) -> Result<Networks, StartupError> {
+    var(name).map_or(Ok(Networks::default()), |list| {
+        Networks::parse(&list).map_err(|e| StartupError::Config(format!("{name}: {e}")))
     })
 }
 

@@ -71,12 +71,27 @@ fn serve() -> Result<(), StartupError> {
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(&config)?;
         if let Some(token) = &app.first_start_admin_token {
-            println!("First start: a JWT secret was generated in {}.", config.data_dir.display());
-            println!("Admin token (valid 24 h; `sms-server admin-token` prints a new one):\n\n{token}\n");
+            first_start(&config, token);
         }
         println!("Serving on http://{} (docs at /docs)", display_bind(&config.bind, app.port()));
         app.run_until_stopped().await.map_err(StartupError::Bind)
     })
+}
+
+/// The first start of the embedded default: the admin token is kept in the data directory,
+/// readable by its owner only, and shown only on a terminal (never in whatever collects a
+/// service's output).
+fn first_start(config: &Config, token: &str) {
+    use std::io::IsTerminal;
+    println!("First start: a JWT secret was generated in {}.", config.data_dir.display());
+    match sms_server::secret::keep_admin_token(&config.data_dir, token) {
+        Ok(path) => println!("Admin token (valid 24 h) written to {} (readable by you only).", path.display()),
+        Err(e) => eprintln!("sms-server: cannot keep the admin token: {e}"),
+    }
+    if std::io::stdout().is_terminal() {
+        println!("Admin token:\n\n{token}\n");
+    }
+    println!("`sms-server admin-token` prints a new one at any time.");
 }
 
 fn display_bind(bind: &str, port: u16) -> String {

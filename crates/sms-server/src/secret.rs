@@ -84,6 +84,39 @@ fn warn_if_readable_by_others(path: &Path) {
     }
 }
 
+/// The file the first start's admin token is written to, in the data directory.
+pub const ADMIN_TOKEN_FILE: &str = "admin_token";
+
+/// Keeps the admin token of the first start in the data directory, readable by its owner only
+/// (replacing a token of an earlier first start); answers where.
+pub fn keep_admin_token(data_dir: &Path, token: &str) -> std::io::Result<std::path::PathBuf> {
+    let path = data_dir.join(ADMIN_TOKEN_FILE);
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    write_private(&path, &format!("{token}\n"))?;
+    Ok(path)
+}
+
+/// Refuses a secret that still holds the placeholder of `.env.example` (`change-me`): anyone who
+/// read the repository would know it. SMS_JWT_SECRET is checked where it is read.
+pub fn refuse_placeholders(config: &Config) -> Result<(), StartupError> {
+    let delivery = &config.delivery;
+    let secrets = [
+        ("TWILIO_AUTH_TOKEN", delivery.twilio_auth_token.as_ref().map(|s| s.expose())),
+        ("SMS_WEBHOOK_SECRET", delivery.webhook_secret.as_ref().map(|s| s.expose())),
+        ("REDIS_URL", config.redis_url.as_deref()),
+        ("DATABASE_URL", Some(config.database_url.as_str())),
+    ];
+    match secrets.into_iter().find(|(_, value)| value.is_some_and(|v| v.contains(PLACEHOLDER))) {
+        Some((name, _)) => Err(StartupError::Config(format!(
+            "{name} holds the placeholder of .env.example (change-me); set a secret of your own"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Writes a file readable by its owner only, refusing to overwrite one that appeared meanwhile.
 fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     use std::io::Write;

@@ -8,6 +8,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::HttpServer;
 use sms_delivery::{DeliverySettings, EventWorker, LogProvider, Provider, TwilioProvider, WebhookProvider, Worker};
 use sms_domain::E164Number;
+use sms_http::client::HttpSettings;
 use sms_lock::{
     InProcessLock, InProcessRateLimiter, LockError, RateLimiter, RedisChangeFeed, RedisLock, RedisRateLimiter,
     SessionLock,
@@ -36,6 +37,8 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    /// `/metrics` on an address of its own (`SMS_METRICS_BIND`), and its port.
+    metrics: Option<(Server, u16)>,
     state: Service,
     sweep_interval: Duration,
     worker: Option<Worker>,
@@ -54,6 +57,7 @@ pub const FIRST_START_TOKEN_TTL: u64 = 24 * 3600;
 impl Application {
     /// Connects the database, applies migrations, binds the listener.
     pub fn build(config: &Config) -> Result<Self, StartupError> {
+        crate::secret::refuse_placeholders(config)?;
         let url = DbUrl::parse(&config.database_url)?;
         let secret = crate::secret::jwt_secret(config)?;
         let max_size = config.db_pool_size.unwrap_or_else(|| sms_store::default_pool_size(url.backend()));
@@ -84,7 +88,11 @@ impl Application {
             ),
             false => None,
         };
-        let callbacks = CallbackSettings { public_url, twilio_auth_token: config.delivery.twilio_auth_token.clone() };
+        let callbacks = CallbackSettings {
+            public_url,
+            twilio_auth_token: config.delivery.twilio_auth_token.clone(),
+            twilio_account_sid: config.delivery.twilio_account_sid.clone(),
+        };
         let state = ServiceParts {
             limiter,
             changes,
@@ -92,20 +100,41 @@ impl Application {
             callbacks,
             pending_ttl: config.lock_pending_ttl,
             unrouted_retention: chrono::Duration::days(config.unrouted_retention_days),
+            auth_failures_per_minute: config.edge.auth_failures_per_minute,
+            destinations: config.events.destinations.clone(),
             ..ServiceParts::new(store, lock, jwt)
         }
         .build();
         let listener = TcpListener::bind(&config.bind)?;
         let port = listener.local_addr()?.port();
-        let app_state = state.clone();
-        let mut server = HttpServer::new(move || sms_http::app(app_state.clone())).listen(listener)?;
+        let (app_state, edge) = (state.clone(), config.edge.clone());
+        let http = HttpSettings {
+            trusted_proxies: edge.trusted_proxies.clone(),
+            body_timeout: edge.body_timeout,
+            metrics_here: edge.metrics_bind.is_none(),
+        };
+        let mut server = HttpServer::new(move || sms_http::app(app_state.clone(), http.clone())).listen(listener)?;
         if let Some(workers) = config.workers {
             server = server.workers(workers.max(1));
         }
+        let metrics = match &edge.metrics_bind {
+            Some(address) => {
+                let metrics_state = state.clone();
+                let listener = TcpListener::bind(address)?;
+                let metrics_port = listener.local_addr()?.port();
+                let server = HttpServer::new(move || sms_http::metrics_app(metrics_state.clone()))
+                    .workers(1)
+                    .listen(listener)?;
+                tracing::info!(port = metrics_port, "metrics served on an address of their own");
+                Some((server.run(), metrics_port))
+            }
+            None => None,
+        };
         tracing::info!(port, backend = ?url.backend(), lock = state.lock_kind(), "listening");
         Ok(Self {
             port,
             server: server.run(),
+            metrics,
             state,
             sweep_interval: config.sweep_interval,
             worker,
@@ -116,6 +145,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port `/metrics` is served on when it has an address of its own.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(_, port)| *port)
     }
 
     /// The application, for tests that look inside a running instance.
@@ -136,7 +170,15 @@ impl Application {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let worker = self.worker.map(|w| actix_web::rt::spawn(w.run(stopped.clone())));
         let events = self.events.map(|w| actix_web::rt::spawn(w.run(stopped)));
+        let metrics = self.metrics.map(|(server, _)| {
+            let handle = server.handle();
+            actix_web::rt::spawn(server);
+            handle
+        });
         let result = self.server.await;
+        if let Some(metrics) = metrics {
+            metrics.stop(true).await;
+        }
         sweeper.abort();
         changes.abort();
         let _ = stop.send(true);
@@ -160,7 +202,7 @@ const WORKER_DRAIN: Duration = Duration::from_secs(15);
 
 fn delivery_worker(config: &Config, store: &Store, public_url: &str) -> Result<Option<Worker>, StartupError> {
     let d = &config.delivery;
-    d.check()?;
+    d.check(public_url)?;
     if !d.worker {
         return Ok(None);
     }

@@ -74,7 +74,12 @@ fn a_walkthrough_logs_no_number_body_token_or_secret() {
         call(tenant(http.get(format!("{base}/apps/api/v1/chats/{id}")))).await;
         call(tenant(http.get(format!("{base}/apps/api/v1/chats?end_user_number=%2B14155550100")))).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let reply = [("From", "+14155550100"), ("To", "+16285550199"), ("Body", REPLY), ("MessageSid", "SMx")];
+        let reply = [
+            ("From", "+14155550100"),
+            ("To", "+16285550199"),
+            ("Body", REPLY),
+            ("MessageSid", "SM0123456789abcdef0123456789abcdef"),
+        ];
         let params: Vec<(String, String)> = reply.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         let path = "/webhooks/twilio/acme/inbound";
         let signature = sms_delivery::twilio::signature(TWILIO_TOKEN, &format!("{base}{path}"), &params);

@@ -80,3 +80,39 @@ fn the_data_directory_is_the_owners_only() {
     assert_eq!(mode("sms.sqlite3"), 0o600, "the database");
     assert_eq!(mode("jwt_secret"), 0o600, "the secret");
 }
+
+/// At first start the admin token is kept in the data directory, readable by its owner only,
+/// and not printed into whatever collects the output (here a pipe, not a terminal).
+#[cfg(unix)]
+#[test]
+fn the_first_admin_token_goes_to_a_private_file_not_to_the_log() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sms-server"))
+        .env("SMS_DATA_DIR", dir.path())
+        .env("SMS_BIND", "127.0.0.1:0")
+        .env_remove("SMS_JWT_SECRET")
+        .env_remove("DATABASE_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut printed = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let serving = line.starts_with("Serving on");
+        printed.push(line);
+        if serving {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let file = dir.path().join("admin_token");
+    let token = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(token.trim().split('.').count(), 3, "a JWT in {}", file.display());
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(!printed.iter().any(|line| line.contains(token.trim())), "the token was printed: {printed:?}");
+    assert!(printed.iter().any(|line| line.contains("admin_token")), "where it is is said: {printed:?}");
+}

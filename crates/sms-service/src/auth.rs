@@ -9,8 +9,12 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::net::IpAddr;
+
 use sms_lock::Decision;
 use sms_store::Tenant;
+
+use crate::failures::Fingerprint;
 
 use crate::auth_cache::CacheKey;
 use crate::error::{Result, ServiceError};
@@ -24,6 +28,18 @@ pub const ROLE_TENANT: &str = "tenant";
 pub enum Credentials {
     Basic { subdomain: String, token: String },
     Bearer(String),
+}
+
+impl Credentials {
+    /// What the failed-authentication limit remembers of a credential that worked: its hash.
+    pub fn fingerprint(&self) -> crate::failures::Fingerprint {
+        match self {
+            Self::Basic { subdomain, token } => {
+                crate::failures::Fingerprint::of(format!("basic\0{subdomain}\0{token}").as_bytes())
+            }
+            Self::Bearer(jwt) => crate::failures::Fingerprint::of(format!("bearer\0{jwt}").as_bytes()),
+        }
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -46,6 +62,9 @@ pub struct Claims {
     pub iat: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
+    /// A token's own id: the server's tenant JWTs carry one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
 }
 
 /// The longest a JWT may live by default (`SMS_JWT_MAX_TTL_SECS`): 30 days.
@@ -109,21 +128,38 @@ impl JwtKeys {
 
     /// A signed admin token valid for `ttl_seconds`.
     pub fn admin_token(&self, ttl_seconds: u64) -> Result<String, TokenError> {
-        self.issue("admin".into(), ROLE_ADMIN, None, ttl_seconds).map(|(token, _)| token)
+        self.issue("admin".into(), ROLE_ADMIN, None, ttl_seconds, 0).map(|(token, _)| token)
     }
 
-    /// A signed tenant token valid for `ttl_seconds`, and when it expires (Unix seconds).
-    pub fn tenant_token(&self, subdomain: &str, ttl_seconds: u64) -> Result<(String, u64), TokenError> {
-        self.issue(format!("tenant:{subdomain}"), ROLE_TENANT, Some(subdomain.to_owned()), ttl_seconds)
+    /// A signed tenant token valid for `ttl_seconds`, with an id of its own (`jti`), issued
+    /// after `revoked_until` (Unix seconds: the tenant's JWTs issued up to that second are
+    /// refused, so one issued within the same second says it was issued in the next), and when
+    /// it expires.
+    pub fn tenant_token(
+        &self,
+        subdomain: &str,
+        ttl_seconds: u64,
+        revoked_until: u64,
+    ) -> Result<(String, u64), TokenError> {
+        let sub = format!("tenant:{subdomain}");
+        self.issue(sub, ROLE_TENANT, Some(subdomain.to_owned()), ttl_seconds, revoked_until.saturating_add(1))
     }
 
-    fn issue(&self, sub: String, role: &str, tenant: Option<String>, ttl: u64) -> Result<(String, u64), TokenError> {
+    fn issue(
+        &self,
+        sub: String,
+        role: &str,
+        tenant: Option<String>,
+        ttl: u64,
+        not_before: u64,
+    ) -> Result<(String, u64), TokenError> {
         if ttl > self.max_ttl {
             return Err(TokenError::TooLong { max: self.max_ttl });
         }
-        let now = unix_now();
+        let now = unix_now().max(not_before);
         let exp = now.saturating_add(ttl);
-        let claims = Claims { sub, role: Some(role.into()), exp, iat: Some(now), tenant };
+        let jti = tenant.is_some().then(|| hex::encode(rand::random::<[u8; 16]>()));
+        let claims = Claims { sub, role: Some(role.into()), exp, iat: Some(now), tenant, jti };
         let token = self.sign(&claims).map_err(|e| TokenError::Sign(e.to_string()))?;
         Ok((token, exp))
     }
@@ -146,10 +182,14 @@ pub fn hash_token(token: &str) -> String {
 }
 
 impl Service {
-    /// Authenticates a tenant API request, then takes a token from the tenant's rate limit:
-    /// 401 before 429, both before anything else of the request is looked at.
-    pub async fn authenticate_tenant(&self, credentials: Option<Credentials>) -> Result<Tenant> {
-        let tenant = self.tenant_of(credentials).await?;
+    /// Authenticates a tenant API request from `client`, then takes a token from the tenant's
+    /// rate limit: 401 before 429, both before anything else of the request is looked at. An
+    /// address that failed too often this minute is refused first, without a query.
+    pub async fn authenticate_tenant(&self, credentials: Option<Credentials>, client: IpAddr) -> Result<Tenant> {
+        let fingerprint = credentials.as_ref().map(Credentials::fingerprint);
+        self.admit(client, fingerprint)?;
+        let tenant = self.tenant_of(credentials).await;
+        let tenant = self.note_outcome(tenant, client, fingerprint)?;
         let rate = u32::try_from(tenant.rate_limit_per_second).unwrap_or(0);
         let burst = u32::try_from(tenant.rate_limit_burst).unwrap_or(1);
         match self.inner.limiter.check(tenant.id.get(), rate, burst).await? {
@@ -161,9 +201,39 @@ impl Service {
         }
     }
 
+    /// Refuses an address that failed authentication too often this minute, unless its
+    /// credential worked on this instance within the last minute.
+    pub(crate) fn admit(&self, client: IpAddr, fingerprint: Option<Fingerprint>) -> Result<()> {
+        self.inner.failures.admit(client, fingerprint).map_err(|retry_after| {
+            metrics::counter!("sms_auth_refused_total").increment(1);
+            ServiceError::TooManyFailures(retry_after)
+        })
+    }
+
+    /// Counts a failed authentication against its address; remembers a credential that worked.
+    pub(crate) fn note_outcome<T>(
+        &self,
+        outcome: Result<T>,
+        client: IpAddr,
+        fingerprint: Option<Fingerprint>,
+    ) -> Result<T> {
+        match &outcome {
+            Ok(_) => {
+                if let Some(fingerprint) = fingerprint {
+                    self.inner.failures.succeeded(fingerprint);
+                }
+            }
+            Err(ServiceError::Unauthorized { .. } | ServiceError::BadSignature) => self.inner.failures.failed(client),
+            Err(_) => {}
+        }
+        outcome
+    }
+
     async fn tenant_of(&self, credentials: Option<Credentials>) -> Result<Tenant> {
         let invalid = || ServiceError::tenant_unauthorized("invalid credentials");
         let credentials = credentials.ok_or(ServiceError::tenant_unauthorized("authentication required"))?;
+        // A tenant JWT's `iat`, checked against the tenant's revocation once the tenant is known.
+        let mut issued_at = None;
         let (key, presented_hash) = match credentials {
             Credentials::Basic { subdomain, token } => {
                 let token_hash = hash_token(&token);
@@ -178,13 +248,18 @@ impl Service {
                     }
                     _ => return Err(invalid()),
                 }
+                issued_at = Some(claims.iat.unwrap_or(0));
                 (CacheKey::Jwt { subdomain: claims.tenant.ok_or_else(invalid)? }, None)
             }
+        };
+        let revoked = |tenant: &Tenant| {
+            let until = tenant.jwt_revoked_at.map(|at| u64::try_from(at.and_utc().timestamp()).unwrap_or(0));
+            issued_at.zip(until).is_some_and(|(iat, until)| iat <= until)
         };
         let cache = &self.inner.auth_cache;
         if let Some(tenant) = cache.get(&key) {
             metrics::counter!("sms_auth_cache_total", "outcome" => "hit").increment(1);
-            return Ok(tenant);
+            return if revoked(&tenant) { Err(invalid()) } else { Ok(tenant) };
         }
         metrics::counter!("sms_auth_cache_total", "outcome" => "miss").increment(1);
         let ticket = cache.ticket();
@@ -204,11 +279,22 @@ impl Service {
         if let Some(ticket) = ticket {
             cache.fill(ticket, key, tenant.clone());
         }
+        if revoked(&tenant) {
+            return Err(invalid());
+        }
         Ok(tenant)
     }
 
-    /// Checks an admin request's credentials. No I/O, so it can run before the body is read.
-    pub fn authorize_admin(&self, credentials: Option<Credentials>) -> Result<()> {
+    /// Checks an admin request's credentials (from `client`, which failed authentication too
+    /// often if it is refused). No I/O, so it can run before the body is read.
+    pub fn authorize_admin(&self, credentials: Option<Credentials>, client: IpAddr) -> Result<()> {
+        let fingerprint = credentials.as_ref().map(Credentials::fingerprint);
+        self.admit(client, fingerprint)?;
+        let outcome = self.admin_claims(credentials);
+        self.note_outcome(outcome, client, fingerprint)
+    }
+
+    fn admin_claims(&self, credentials: Option<Credentials>) -> Result<()> {
         let invalid = || ServiceError::admin_unauthorized("invalid credentials");
         let Credentials::Bearer(jwt) =
             credentials.ok_or(ServiceError::admin_unauthorized("authentication required"))?
@@ -280,6 +366,7 @@ mod tests {
             exp: unix_now() - 1,
             iat: None,
             tenant: None,
+            jti: None,
         });
         assert!(expired.ok().and_then(|t| keys.verify(&t)).is_none());
     }

@@ -126,6 +126,7 @@ mod tests {
             opt_in_text: None,
             quiet_hours_start: None,
             quiet_hours_end: None,
+            jwt_revoked_at: None,
         }
     }
 

@@ -21,6 +21,8 @@ pub struct CallbackSettings {
     pub public_url: String,
     /// `TWILIO_AUTH_TOKEN`; without it no callback can be verified, so every one is refused.
     pub twilio_auth_token: Option<Secret>,
+    /// `TWILIO_ACCOUNT_SID`: a callback that names another account is refused.
+    pub twilio_account_sid: Option<String>,
 }
 
 /// A callback as received: the path it was posted to (with its query), the form body and the
@@ -30,6 +32,8 @@ pub struct Form<'a> {
     pub path_and_query: &'a str,
     pub body: &'a [u8],
     pub signature: &'a str,
+    /// Who posted it (a wrong signature counts as a failed authentication of this address).
+    pub client: std::net::IpAddr,
 }
 
 struct Params(Vec<(String, String)>);
@@ -38,11 +42,46 @@ impl Params {
     fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
+
+    /// The callback's `MessageSid`, checked.
+    fn sid(&self) -> &str {
+        self.get("MessageSid").unwrap_or_default()
+    }
+
+    /// Twilio's signature joins names and values without separators, so a signed callback could
+    /// be reshaped into another with the same signature (`MessageSid=SM…01` as `MessageSidS=M…01`,
+    /// a repeated name, a name dropped). Only the shape Twilio sends is taken: every name once, a
+    /// `MessageSid` of Twilio's form, and the configured account.
+    fn strict(&self, account_sid: Option<&str>) -> Result<()> {
+        for (i, (name, _)) in self.0.iter().enumerate() {
+            if self.0[..i].iter().any(|(earlier, _)| earlier == name) {
+                return Err(ServiceError::Invalid(format!("{name} appears more than once")));
+            }
+        }
+        if !is_message_sid(self.sid()) {
+            return Err(ServiceError::Invalid("MessageSid is invalid".into()));
+        }
+        match (self.get("AccountSid"), account_sid) {
+            (Some(sent), Some(ours)) if sent != ours => {
+                Err(ServiceError::Invalid("AccountSid is not this account".into()))
+            }
+            (Some(_), None) => Err(ServiceError::Invalid("AccountSid is not this account".into())),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Twilio's message id: `SM` (or `MM` for an MMS) and 32 hexadecimal digits.
+fn is_message_sid(sid: &str) -> bool {
+    sid.len() == 34
+        && (sid.starts_with("SM") || sid.starts_with("MM"))
+        && sid[2..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 impl Service {
     /// The form's parameters once its signature is checked, then the tenant it names.
     async fn verified(&self, subdomain: &str, form: &Form<'_>) -> Result<(Params, Tenant)> {
+        self.admit(form.client, None)?;
         let params: Vec<(String, String)> = serde_urlencoded::from_bytes(form.body)
             .map_err(|e| ServiceError::Invalid(format!("invalid form body: {e}")))?;
         let settings = &self.inner.callbacks;
@@ -52,9 +91,11 @@ impl Service {
             .as_ref()
             .is_some_and(|token| sms_delivery::twilio::verify(token.expose(), &url, &params, form.signature));
         if !valid {
-            return Err(ServiceError::BadSignature);
+            return self.note_outcome(Err(ServiceError::BadSignature), form.client, None);
         }
         sms_domain::json::refuse_nul_in_form(&params)?;
+        let params = Params(params);
+        params.strict(settings.twilio_account_sid.as_deref())?;
         let subdomain = subdomain.to_owned();
         let tenant = self
             .db(move |conn| {
@@ -64,14 +105,14 @@ impl Service {
                     .ok_or(ServiceError::NotFound("tenant"))
             })
             .await?;
-        Ok((Params(params), tenant))
+        Ok((params, tenant))
     }
 
     /// A delivery report. Statuses only move forward: a late `sent` does not overwrite
     /// `delivered` or `failed`; a report of a status Twilio has before it sends changes nothing.
     pub async fn twilio_status(&self, subdomain: &str, form: Form<'_>) -> Result<()> {
         let (params, tenant) = self.verified(subdomain, &form).await?;
-        let sid = params.get("MessageSid").unwrap_or_default().to_owned();
+        let sid = params.sid().to_owned();
         let Some(status) = params.get("MessageStatus").and_then(DeliveryStatus::from_twilio) else {
             return Ok(());
         };
@@ -119,7 +160,8 @@ impl Service {
         };
         let (from, to) = (number("From")?, number("To")?);
         let text = params.get("Body").unwrap_or_default().to_owned();
-        let sid = params.get("MessageSid").filter(|s| !s.is_empty()).map(str::to_owned);
+        let sid = params.sid().to_owned();
+        let said = keyword(&text);
         let media = inbound_media(&params)?;
         let (tenant_id, now) = (tenant.id, self.now());
         let answers = Answers::of(&tenant);
@@ -130,17 +172,16 @@ impl Service {
                     if !sms_store::numbers::is_registered(conn, tenant_id, &to)? {
                         return Err(ServiceError::Missing("outbound_number is not found"));
                     }
-                    if let Some(sid) = &sid {
-                        if !sms_store::receipts::first(conn, tenant_id, sid, now)? {
-                            return Ok(None);
-                        }
+                    // A keyword's receipt is kept for good: no replay of it ever takes effect again.
+                    if !sms_store::receipts::first(conn, tenant_id, &sid, said.is_some(), now)? {
+                        return Ok(None);
                     }
                     let reply = inbound::Reply {
                         from: &from,
                         to: &to,
                         body: &text,
                         segments: segments::count(&text),
-                        sid: sid.as_deref(),
+                        sid: Some(&sid),
                         media: media.as_deref(),
                     };
                     let inbound = inbound::record(conn, tenant_id, &reply, now, timeout)?;
@@ -149,7 +190,7 @@ impl Service {
                         Inbound::Unrouted(kept) => (None, MessageObject::from(kept.as_ref())),
                     };
                     events::message(conn, EventType::MessageReceived, tenant_id, &from, message, now)?;
-                    let after = match keyword(&text) {
+                    let after = match said {
                         Some((word, matched)) => {
                             let said = Said { tenant_id, from: &from, to: &to, chat_id, keyword: &matched };
                             said.obey(conn, word, &answers, now)?

@@ -59,6 +59,10 @@ pub enum ServiceError {
     /// Over the tenant's rate limit; a request is allowed again after this long.
     #[error("rate limit exceeded")]
     RateLimited(Duration),
+    /// The client's address failed authentication too often this minute; it is heard again
+    /// after this long.
+    #[error("too many failed attempts")]
+    TooManyFailures(Duration),
     /// The database or the session lock cannot be reached; nothing was written.
     #[error("service unavailable: {0}")]
     Unavailable(String),

@@ -49,6 +49,20 @@ pub enum EventData {
     Chat(Box<ChatEventData>),
     Message(Box<MessageEventData>),
     Consumer(ConsumerEventData),
+    Test(TestEventData),
+}
+
+/// `data` of `webhook.test`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestEventData {
+    /// The endpoint the test was sent to.
+    pub endpoint_id: i64,
+}
+
+impl From<TestEventData> for EventData {
+    fn from(data: TestEventData) -> Self {
+        Self::Test(data)
+    }
 }
 
 impl From<ChatEventData> for EventData {
@@ -124,6 +138,24 @@ pub(crate) fn emit(
         metrics::counter!("sms_events_total", "type" => kind.as_str()).increment(1);
     }
     Ok(())
+}
+
+/// Writes an event of `tenant_id` with one delivery, to `endpoint` alone (whatever the types it
+/// receives); answers the delivery.
+pub(crate) fn emit_to(
+    conn: &mut DbConn,
+    tenant_id: TenantId,
+    endpoint: EndpointId,
+    kind: EventType,
+    data: impl Into<EventData>,
+    at: NaiveDateTime,
+) -> Result<sms_domain::DeliveryId, StoreError> {
+    let payload = body_of(kind, data, at)?;
+    let event_id = new_event_id();
+    let event = NewEvent { tenant_id, event_id: &event_id, event_type: kind.as_str(), payload: &payload, at };
+    let delivery = events::record_for(conn, &event, endpoint)?;
+    metrics::counter!("sms_events_total", "type" => kind.as_str()).increment(1);
+    Ok(delivery)
 }
 
 /// Events gathered to be written together (a delivery worker's batch of outcomes): the

@@ -13,6 +13,7 @@ mod chats;
 mod clock;
 mod error;
 mod events;
+mod failures;
 mod idempotent;
 mod life;
 mod outbox;
@@ -37,6 +38,7 @@ pub use chats::{ChatPage, PageQuery, MAX_PER_PAGE};
 pub use clock::{Clock, SystemClock};
 pub use error::{Realm, Result, ServiceError};
 pub use events::{ChatEventData, ConsumerEventData, EventBody, EventData, MessageEventData};
+pub use failures::DEFAULT_AUTH_FAILURES_PER_MINUTE;
 pub use idempotent::{Remembered, Render, SendOutcome};
 pub use outbox::OutboxOutcomes;
 pub use ready::Readiness;
@@ -72,6 +74,8 @@ struct Inner {
     pending_ttl: Duration,
     unrouted_retention: chrono::Duration,
     clock: Arc<dyn Clock>,
+    failures: failures::FailureLimit,
+    destinations: sms_domain::network::Destinations,
 }
 
 /// How long an event delivery that ended (delivered or failed) is kept: 30 days.
@@ -97,6 +101,10 @@ pub struct ServiceParts {
     /// How long replies that joined no chat are kept.
     pub unrouted_retention: chrono::Duration,
     pub clock: Arc<dyn Clock>,
+    /// Failed authentications an address may have in a minute before it is refused.
+    pub auth_failures_per_minute: u32,
+    /// Where the service may connect on a tenant's behalf (webhook and media URLs).
+    pub destinations: sms_domain::network::Destinations,
 }
 
 impl ServiceParts {
@@ -112,6 +120,8 @@ impl ServiceParts {
             pending_ttl: PENDING_TTL,
             unrouted_retention: chrono::Duration::days(UNROUTED_RETENTION_DAYS),
             clock: Arc::new(SystemClock),
+            auth_failures_per_minute: DEFAULT_AUTH_FAILURES_PER_MINUTE,
+            destinations: sms_domain::network::Destinations::default(),
         }
     }
 
@@ -131,6 +141,8 @@ impl ServiceParts {
                 pending_ttl: self.pending_ttl,
                 unrouted_retention: self.unrouted_retention,
                 clock: self.clock,
+                failures: failures::FailureLimit::new(self.auth_failures_per_minute),
+                destinations: self.destinations,
             }),
         }
     }

@@ -90,6 +90,29 @@ pub(crate) fn expire(conn: &mut DbConn, chat: &Chat, now: NaiveDateTime) -> Resu
     Ok(end(conn, chat, DisconnectedBy::System, chat.expires_at)?.map(|(_, after)| after).unwrap_or_default())
 }
 
+/// The tenant no longer owns `number` (it was just deleted, in the caller's transaction): its
+/// active chats end (`disconnected_by_system`), and its messages not yet sent fail with
+/// `number removed`, each told as `message.status_updated`.
+pub(crate) fn number_removed(
+    conn: &mut DbConn,
+    tenant_id: TenantId,
+    number: &E164Number,
+    now: NaiveDateTime,
+) -> Result<AfterCommit, StoreError> {
+    let mut after = AfterCommit::nothing();
+    for chat in sms_store::chats::active_from(conn, tenant_id, number)? {
+        if let Some((_, ended)) = end(conn, &chat, DisconnectedBy::System, now)? {
+            after = after.and(ended);
+        }
+    }
+    for message in sms_store::outbox::fail_unsent_from(conn, tenant_id, number, sms_delivery::NUMBER_REMOVED, now)? {
+        let to = message.to_number.clone();
+        let object = crate::views::MessageObject::from(&message);
+        events::message(conn, EventType::MessageStatusUpdated, tenant_id, &to, object, now)?;
+    }
+    Ok(after)
+}
+
 /// Where an opt-out came from.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum OptOutSource<'a> {

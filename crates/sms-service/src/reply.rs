@@ -48,6 +48,7 @@ impl Service {
         remember: Option<(Claim, Render<Message>)>,
     ) -> Result<(Message, Option<Remembered>)> {
         let (owner, now) = (tenant.clone(), self.now());
+        let destinations = self.inner.destinations.clone();
         let written = self
             .db(move |conn| {
                 sms_store::transaction(conn, |conn| {
@@ -57,9 +58,15 @@ impl Service {
                         return Err(SmsError::SmsDisabled.into());
                     }
                     let content = request.content()?;
+                    // Providers fetch the media: none may steer them into anyone's network.
+                    if !content.media_urls.iter().all(|url| destinations.permits_media_url(url)) {
+                        return Err(SmsError::MediaUrlsInvalid.into());
+                    }
                     let agent = sms_agents::resolve(conn, tenant.id, &request.agent_selector())?;
-                    // A chat past its timeout that the sweeper has not ended yet is over too.
-                    if !chat.status.is_active() || chat.expires_at <= now {
+                    // A chat past its timeout that the sweeper has not ended yet is over too, and
+                    // so is one whose number the tenant no longer owns.
+                    let owned = sms_store::numbers::is_registered(conn, tenant.id, &chat.outbound_number)?;
+                    if !chat.status.is_active() || chat.expires_at <= now || !owned {
                         return Err(ServiceError::Conflict("chat is not active"));
                     }
                     let number = chats::end_user_number(conn, chat.end_user_id)?;

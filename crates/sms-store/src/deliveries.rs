@@ -103,31 +103,71 @@ pub struct Claimed {
     pub previous_secret: Option<String>,
 }
 
-const CLAIM_PG: &str = "UPDATE webhook_deliveries SET next_attempt_at = $1, attempts = attempts + 1 \
-     WHERE id IN (SELECT d.id FROM webhook_deliveries d \
-       JOIN webhook_endpoints w ON w.id = d.endpoint_id JOIN tenants t ON t.id = d.tenant_id \
-       WHERE d.status = 'pending' AND d.next_attempt_at <= $2 AND NOT w.disabled AND t.active \
-       ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED) \
-     RETURNING id";
+/// The due deliveries of enabled endpoints of active tenants, at most `$4` per endpoint (the
+/// oldest first), none of the endpoints listed in `$5` (a JSON array of ids: those this instance
+/// has as many requests in flight to as it may), up to `$3` in all.
+const DUE: &str = "SELECT id FROM (SELECT d.id, d.next_attempt_at, \
+       row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS rank \
+     FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id JOIN tenants t ON t.id = d.tenant_id \
+     WHERE d.status = 'pending' AND d.next_attempt_at <= $2 AND NOT w.disabled AND t.active \
+       AND d.endpoint_id NOT IN (SELECT CAST(value AS BIGINT) FROM BUSY)) due \
+   WHERE rank <= $4 ORDER BY next_attempt_at LIMIT $3";
 
-// SQLite has one writer at a time: the statement itself is the claim.
-const CLAIM_SQLITE: &str = "UPDATE webhook_deliveries SET next_attempt_at = ?1, attempts = attempts + 1 \
-     WHERE id IN (SELECT d.id FROM webhook_deliveries d \
-       JOIN webhook_endpoints w ON w.id = d.endpoint_id JOIN tenants t ON t.id = d.tenant_id \
-       WHERE d.status = 'pending' AND d.next_attempt_at <= ?2 AND NOT w.disabled AND t.active \
-       ORDER BY d.next_attempt_at LIMIT ?3) \
-     RETURNING id";
+/// PostgreSQL: the due rows are locked, skipping those another instance is claiming.
+fn claim_sql_pg() -> String {
+    let due = DUE.replace("BUSY", "json_array_elements_text(CAST($5 AS json))");
+    format!(
+        "UPDATE webhook_deliveries SET next_attempt_at = $1, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM webhook_deliveries WHERE id IN ({due}) FOR UPDATE SKIP LOCKED) RETURNING id"
+    )
+}
 
-/// Claims up to `limit` due deliveries of enabled endpoints of active tenants. A claimed
-/// delivery is next due when the lease ends (`lease_until`): if its claimer dies, another
-/// instance posts it then. Two instances never claim the same delivery at once.
+/// SQLite has one writer at a time: the statement itself is the claim.
+fn claim_sql_sqlite() -> String {
+    let due = DUE.replace("BUSY", "json_each($5)").replace('$', "?");
+    format!(
+        "UPDATE webhook_deliveries SET next_attempt_at = ?1, attempts = attempts + 1 WHERE id IN ({due}) RETURNING id"
+    )
+}
+
+#[derive(QueryableByName)]
+struct ClaimedId {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
+/// How much to claim: up to `limit` deliveries, at most `per_endpoint` of any one endpoint, none
+/// of the `busy` endpoints.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimLimits<'a> {
+    pub limit: i64,
+    pub per_endpoint: i64,
+    pub busy: &'a [EndpointId],
+}
+
+/// Claims due deliveries of enabled endpoints of active tenants. A claimed delivery is next due
+/// when the lease ends (`lease_until`): if its claimer dies, another instance posts it then. Two
+/// instances never claim the same delivery at once.
 pub fn claim(
     conn: &mut DbConn,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
-    limit: i64,
+    limits: ClaimLimits<'_>,
 ) -> Result<Vec<Claimed>, StoreError> {
-    let ids = crate::tx::claim_ids(conn, (CLAIM_PG, CLAIM_SQLITE), now, lease_until, limit)?;
+    use diesel::sql_types::{BigInt, Text, Timestamp};
+    let busy = format!("[{}]", limits.busy.iter().map(|id| id.get().to_string()).collect::<Vec<_>>().join(","));
+    let sql = match conn {
+        DbConn::Postgres(_) => claim_sql_pg(),
+        DbConn::Sqlite(_) => claim_sql_sqlite(),
+    };
+    let claimed: Vec<ClaimedId> = db_run!(conn, |c| diesel::sql_query(&sql)
+        .bind::<Timestamp, _>(lease_until)
+        .bind::<Timestamp, _>(now)
+        .bind::<BigInt, _>(limits.limit)
+        .bind::<BigInt, _>(limits.per_endpoint)
+        .bind::<Text, _>(&busy)
+        .load(c))?;
+    let ids: Vec<i64> = claimed.into_iter().map(|c| c.id).collect();
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -160,6 +200,28 @@ pub fn claim(
             secret: endpoint.secret,
         })
         .collect())
+}
+
+/// Fails the deliveries that have waited for a disabled endpoint since `cutoff` (both the
+/// delivery and the endpoint's disabling at or before it), with error `endpoint disabled`; an
+/// admin's retry sends one again. Answers how many.
+pub fn expire_disabled(conn: &mut DbConn, cutoff: NaiveDateTime) -> Result<usize, StoreError> {
+    let disabled_since = webhook_endpoints::table
+        .filter(webhook_endpoints::disabled.eq(true))
+        .filter(webhook_endpoints::disabled_at.le(cutoff))
+        .select(webhook_endpoints::id);
+    let waiting = webhook_deliveries::table
+        .filter(webhook_deliveries::status.eq(PENDING))
+        .filter(webhook_deliveries::created_at.le(cutoff))
+        .filter(webhook_deliveries::endpoint_id.eq_any(disabled_since));
+    db_run!(conn, |c| diesel::update(waiting)
+        .set((
+            webhook_deliveries::status.eq(FAILED),
+            webhook_deliveries::last_error.eq(Some("endpoint disabled")),
+            webhook_deliveries::next_attempt_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(c))
+    .map_err(StoreError::from)
 }
 
 /// What became of one attempt.
@@ -220,7 +282,11 @@ pub fn settle(conn: &mut DbConn, claimed: &Claimed, attempt: &Attempt, now: Naiv
             db_run!(conn, |c| diesel::update(
                 webhook_endpoints::table.filter(webhook_endpoints::id.eq(claimed.endpoint_id.get()))
             )
-            .set((webhook_endpoints::disabled.eq(true), webhook_endpoints::updated_at.eq(now)))
+            .set((
+                webhook_endpoints::disabled.eq(true),
+                webhook_endpoints::disabled_at.eq(Some(now)),
+                webhook_endpoints::updated_at.eq(now),
+            ))
             .execute(c))?;
             Ok::<_, StoreError>(changed)
         })?,

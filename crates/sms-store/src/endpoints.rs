@@ -20,6 +20,8 @@ pub struct NewEndpoint {
     pub secret: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub format: String,
+    pub disabled_at: Option<NaiveDateTime>,
 }
 
 /// A partial update of an endpoint; `None` leaves a field as it is (for `description`, the
@@ -32,6 +34,9 @@ pub struct EndpointChanges {
     pub description: Option<Option<String>>,
     pub disabled: Option<bool>,
     pub updated_at: Option<NaiveDateTime>,
+    pub format: Option<String>,
+    /// Set when the endpoint is disabled, cleared when it is enabled.
+    pub disabled_at: Option<Option<NaiveDateTime>>,
 }
 
 pub fn create(conn: &mut DbConn, new: &NewEndpoint) -> Result<WebhookEndpoint, StoreError> {

@@ -64,6 +64,39 @@ pub fn record_many(conn: &mut DbConn, batch: &[(NewEvent<'_>, Vec<EndpointId>)])
     Ok(())
 }
 
+/// Writes the event with one pending delivery, to `endpoint`; answers the delivery's id.
+pub fn record_for(
+    conn: &mut DbConn,
+    event: &NewEvent<'_>,
+    endpoint: EndpointId,
+) -> Result<sms_domain::DeliveryId, StoreError> {
+    crate::transaction(conn, |conn| {
+        let event_row: i64 = db_run!(conn, |c| diesel::insert_into(events::table)
+            .values((
+                events::tenant_id.eq(event.tenant_id.get()),
+                events::event_id.eq(event.event_id),
+                events::event_type.eq(event.event_type),
+                events::payload.eq(event.payload),
+                events::created_at.eq(event.at),
+            ))
+            .returning(events::id)
+            .get_result(c))?;
+        let delivery: i64 = db_run!(conn, |c| diesel::insert_into(webhook_deliveries::table)
+            .values((
+                webhook_deliveries::tenant_id.eq(event.tenant_id.get()),
+                webhook_deliveries::endpoint_id.eq(endpoint.get()),
+                webhook_deliveries::event_id.eq(event_row),
+                webhook_deliveries::status.eq(PENDING),
+                webhook_deliveries::attempts.eq(0),
+                webhook_deliveries::next_attempt_at.eq(Some(event.at)),
+                webhook_deliveries::created_at.eq(event.at),
+            ))
+            .returning(webhook_deliveries::id)
+            .get_result(c))?;
+        Ok(sms_domain::DeliveryId::new(delivery))
+    })
+}
+
 /// Writes the event with a pending delivery to each of the tenant's endpoints that receives its
 /// type, if any does (none: nothing is written). Answers how many deliveries were written. On
 /// PostgreSQL one prepared statement, so an event costs the change that causes it one round

@@ -40,13 +40,13 @@ pub fn list(conn: &mut DbConn, tenant_id: TenantId, window: Window) -> Result<(V
     })
 }
 
-/// Deletes a number of the tenant; `false` when the tenant has no such number.
-pub fn delete(conn: &mut DbConn, tenant_id: TenantId, id: NumberId) -> Result<bool, StoreError> {
+/// Deletes a number of the tenant and answers it; `None` when the tenant has no such number.
+pub fn delete(conn: &mut DbConn, tenant_id: TenantId, id: NumberId) -> Result<Option<OutboundNumber>, StoreError> {
     let target = outbound_numbers::table
         .filter(outbound_numbers::id.eq(id.get()))
         .filter(outbound_numbers::tenant_id.eq(tenant_id.get()));
-    let deleted = db_run!(conn, |c| diesel::delete(target).execute(c))?;
-    Ok(deleted > 0)
+    db_run!(conn, |c| diesel::delete(target).returning(OutboundNumber::as_returning()).get_result(c).optional())
+        .map_err(StoreError::from)
 }
 
 /// What a send needs to know of the tenant's tables, in one round trip: whether `outbound` is

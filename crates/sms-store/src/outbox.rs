@@ -7,7 +7,7 @@ use sms_domain::delivery::DeliveryStatus;
 use sms_domain::{Direction, MessageId, TenantId};
 
 use crate::models::NewMessage;
-use crate::schema::{messages, opt_outs, tenants};
+use crate::schema::{messages, opt_outs, outbound_numbers, tenants};
 use crate::tx::transaction;
 use crate::{DbConn, Message, StoreError};
 
@@ -21,6 +21,8 @@ pub struct Job {
     pub tenant_active: bool,
     /// The consumer opted out of the tenant's messages (since the message was queued).
     pub opted_out: bool,
+    /// The tenant still owns the number the message is sent from (it may have been taken away).
+    pub number_owned: bool,
 }
 
 const CLAIM_PG: &str =
@@ -69,14 +71,23 @@ pub fn claim(
         .filter(opt_outs::number.eq_any(&numbers))
         .select((opt_outs::tenant_id, opt_outs::number))
         .load(c))?;
+    let froms: Vec<&str> = claimed.iter().map(|m| m.from_number.as_str()).collect();
+    let owned: Vec<(i64, String)> = db_run!(conn, |c| outbound_numbers::table
+        .filter(outbound_numbers::tenant_id.eq_any(&tenant_ids))
+        .filter(outbound_numbers::number.eq_any(&froms))
+        .select((outbound_numbers::tenant_id, outbound_numbers::number))
+        .load(c))?;
     Ok(claimed
         .into_iter()
         .map(|message| {
+            let number_owned =
+                owned.iter().any(|(t, n)| *t == message.tenant_id.get() && n == message.from_number.as_str());
             let tenant = names.iter().find(|(id, _, _)| *id == message.tenant_id.get());
             let subdomain = tenant.map(|(_, s, _)| s.clone()).unwrap_or_default();
             let opted_out =
                 opted_out.iter().any(|(t, n)| *t == message.tenant_id.get() && n == message.to_number.as_str());
-            Job { subdomain, tenant_active: tenant.is_some_and(|(_, _, active)| *active), opted_out, message }
+            let tenant_active = tenant.is_some_and(|(_, _, active)| *active);
+            Job { subdomain, tenant_active, opted_out, number_owned, message }
         })
         .collect())
 }
@@ -236,6 +247,33 @@ pub fn apply_status(
             .optional())?;
         Ok(updated.map_or(StatusReport::Stale, |m| StatusReport::Applied(Box::new(m))))
     })
+}
+
+/// Fails every message of the tenant from `number` that is not sent yet (queued, or being sent:
+/// a sender that finishes later finds it settled and leaves it), with `error`; answers them.
+pub fn fail_unsent_from(
+    conn: &mut DbConn,
+    tenant_id: TenantId,
+    number: &sms_domain::E164Number,
+    error: &str,
+    now: NaiveDateTime,
+) -> Result<Vec<Message>, StoreError> {
+    let unsent = messages::table
+        .filter(messages::tenant_id.eq(tenant_id.get()))
+        .filter(messages::from_number.eq(number.as_str()))
+        .filter(messages::direction.eq(Direction::Outbound.as_str()))
+        .filter(messages::delivery_status.eq_any([DeliveryStatus::Queued.as_str(), DeliveryStatus::Sending.as_str()]));
+    db_run!(conn, |c| diesel::update(unsent)
+        .set((
+            messages::delivery_status.eq(DeliveryStatus::Failed.as_str()),
+            messages::error.eq(Some(error)),
+            messages::locked_until.eq(None::<NaiveDateTime>),
+            messages::next_attempt_at.eq(None::<NaiveDateTime>),
+            messages::updated_at.eq(now),
+        ))
+        .returning(Message::as_returning())
+        .get_results(c))
+    .map_err(StoreError::from)
 }
 
 /// Outbound messages waiting to be sent or being sent, for the backlog gauge.

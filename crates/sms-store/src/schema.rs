@@ -18,6 +18,7 @@ diesel::table! {
         opt_in_text -> Nullable<Text>,
         quiet_hours_start -> Nullable<Text>,
         quiet_hours_end -> Nullable<Text>,
+        jwt_revoked_at -> Nullable<Timestamp>,
     }
 }
 
@@ -175,6 +176,8 @@ diesel::table! {
         previous_secret_until -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        format -> Text,
+        disabled_at -> Nullable<Timestamp>,
     }
 }
 
@@ -211,6 +214,7 @@ diesel::table! {
         tenant_id -> BigInt,
         message_sid -> Text,
         created_at -> Timestamp,
+        keyword -> Bool,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Tenants.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use sms_domain::TenantId;
@@ -40,6 +41,14 @@ pub fn find_by_subdomain(conn: &mut DbConn, subdomain: &str) -> Result<Option<Te
         .first(c)
         .optional())
     .map_err(StoreError::from)
+}
+
+/// Refuses, from `at` on, every tenant JWT of the tenant issued up to `at`.
+pub fn revoke_jwts(conn: &mut DbConn, id: TenantId, at: NaiveDateTime) -> Result<bool, StoreError> {
+    let changed = db_run!(conn, |c| diesel::update(tenants::table.find(id.get()))
+        .set(tenants::jwt_revoked_at.eq(Some(at)))
+        .execute(c))?;
+    Ok(changed > 0)
 }
 
 /// Applies `changes` and answers the tenant as it is afterwards, or `None` when it is missing.

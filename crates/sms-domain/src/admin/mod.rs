@@ -54,6 +54,9 @@ pub enum AdminInputError {
     /// A webhook endpoint's `events`.
     #[error("events is invalid")]
     Events,
+    /// A webhook endpoint's `format`.
+    #[error("format is invalid")]
+    Format,
 }
 
 /// Checks a tenant subdomain: `[a-z0-9-]{1,63}`.

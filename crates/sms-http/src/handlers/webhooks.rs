@@ -4,8 +4,8 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use sms_service::{Form, Service};
 
-use crate::body;
 use crate::error::{ApiError, ErrorBody};
+use crate::{body, client};
 
 const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
 
@@ -26,7 +26,11 @@ fn path_and_query(req: &HttpRequest) -> String {
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's status callback form: `MessageSid`, `MessageStatus`, `ErrorCode`, …"),
     responses(
         (status = 204, description = "Recorded (or ignored as stale or unknown)."),
-        (status = 400, description = "A body that is not a form.", body = ErrorBody, example = json!({"message": "invalid form body: invalid utf-8"})),
+        (status = 400, description = "A body that is not a form, or a form Twilio does not send (checked after the signature): a `MessageSid` that is not `SM`/`MM` and 32 hexadecimal digits, a parameter named twice, another account's `AccountSid`; nothing changes.", body = ErrorBody, examples(
+            ("form" = (value = json!({"message": "invalid form body: invalid utf-8"}))),
+            ("MessageSid" = (value = json!({"message": "MessageSid is invalid"}))),
+            ("repeated" = (value = json!({"message": "Body appears more than once"}))),
+        )),
         (status = 403, description = "Missing or wrong `X-Twilio-Signature`; nothing changed.", body = ErrorBody, example = json!({"message": "invalid signature"})),
         (status = 404, description = "No such tenant.", body = ErrorBody, example = json!({"message": "tenant not found"})),
     )
@@ -39,7 +43,8 @@ pub async fn twilio_status(
     state: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
     let (bytes, path) = (body::read_limited(&req, payload).await?, path_and_query(&req));
-    state.twilio_status(&subdomain, Form { path_and_query: &path, body: &bytes, signature: signature(&req) }).await?;
+    let form = Form { path_and_query: &path, body: &bytes, signature: signature(&req), client: client::address(&req) };
+    state.twilio_status(&subdomain, form).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -58,7 +63,11 @@ pub async fn twilio_status(
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's incoming message form: `From`, `To`, `Body`, `MessageSid`, …"),
     responses(
         (status = 200, description = "Received.", content_type = "text/xml", body = String, example = json!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>")),
-        (status = 400, description = "A body that is not a form, or numbers that are not US numbers.", body = ErrorBody, example = json!({"message": "From is not a valid US number"})),
+        (status = 400, description = "A body that is not a form, a form Twilio does not send (checked after the signature: a `MessageSid` that is not `SM`/`MM` and 32 hexadecimal digits, a parameter named twice, another account's `AccountSid`), or numbers that are not US numbers; nothing is recorded.", body = ErrorBody, examples(
+            ("MessageSid" = (value = json!({"message": "MessageSid is invalid"}))),
+            ("repeated" = (value = json!({"message": "Body appears more than once"}))),
+            ("From" = (value = json!({"message": "From is not a valid US number"}))),
+        )),
         (status = 403, description = "Missing or wrong `X-Twilio-Signature`; nothing changed.", body = ErrorBody, example = json!({"message": "invalid signature"})),
         (status = 404, description = "No such tenant, or `To` is not one of its numbers (nothing is recorded).", body = ErrorBody, examples(
             ("tenant" = (value = json!({"message": "tenant not found"}))),
@@ -74,6 +83,7 @@ pub async fn twilio_inbound(
     state: web::Data<Service>,
 ) -> Result<HttpResponse, ApiError> {
     let (bytes, path) = (body::read_limited(&req, payload).await?, path_and_query(&req));
-    state.twilio_inbound(&subdomain, Form { path_and_query: &path, body: &bytes, signature: signature(&req) }).await?;
+    let form = Form { path_and_query: &path, body: &bytes, signature: signature(&req), client: client::address(&req) };
+    state.twilio_inbound(&subdomain, form).await?;
     Ok(HttpResponse::Ok().content_type("text/xml").body(EMPTY_TWIML))
 }

@@ -19,6 +19,9 @@ pub struct WebhookOut {
     pub events: Vec<String>,
     pub description: Option<String>,
     pub disabled: bool,
+    /// What its deliveries look like: `standard` (Standard Webhooks).
+    #[schema(value_type = sms_domain::EndpointFormat)]
+    pub format: String,
     pub created_at: String,
 }
 
@@ -30,6 +33,7 @@ impl From<&WebhookEndpoint> for WebhookOut {
             events: split_event_types(&e.events).into_iter().map(|t| t.as_str().to_owned()).collect(),
             description: e.description.clone(),
             disabled: e.disabled,
+            format: e.format.as_str().to_owned(),
             created_at: format_timestamp(e.created_at),
         }
     }

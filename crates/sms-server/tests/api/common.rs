@@ -16,7 +16,7 @@ use crate::fake_provider::{FakeProvider, Recorded};
 use crate::helpers::{Tenant, TestApp};
 
 /// The public URL the Twilio configuration of [`twilio`] signs callbacks for.
-pub const PUBLIC_URL: &str = "http://sms.example.test";
+pub const PUBLIC_URL: &str = "https://sms.example.test";
 /// The Twilio account of [`twilio`].
 pub const SID: &str = "AC0123456789";
 /// The Twilio auth token of [`twilio`], which [`callback`] signs with.
@@ -221,9 +221,24 @@ pub async fn first_message_becomes(app: &TestApp, t: &Tenant, chat_id: &Value, s
     }
 }
 
-/// Posts a Twilio callback form, signed as Twilio signs (or with `signature` when given).
+/// A `MessageSid` of Twilio's form for a test's short name of a message (`"SMstop"`, `"SM1"`):
+/// the same name always the same sid. A name that is a sid already is kept.
+pub fn message_sid(name: &str) -> String {
+    let valid = name.len() == 34 && name[2..].bytes().all(|b| b.is_ascii_hexdigit());
+    if valid {
+        return name.to_owned();
+    }
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{}{:032x}", if name.starts_with("MM") { "MM" } else { "SM" }, hash)
+}
+
+/// Posts a Twilio callback form, signed as Twilio signs (or with `signature` when given). Tests
+/// name inbound messages briefly; their `MessageSid` is sent in Twilio's form ([`message_sid`]).
 pub async fn callback(app: &TestApp, path: &str, form: &[(&str, &str)], signature: Option<&str>) -> (u16, String) {
-    let params: Vec<(String, String)> = form.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let params: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), if *k == "MessageSid" { message_sid(v) } else { (*v).to_owned() }))
+        .collect();
     let signed = sms_delivery::twilio::signature(TOKEN, &format!("{PUBLIC_URL}{path}"), &params);
     let mut req = app.client.post(app.url(path)).form(&params);
     match signature {

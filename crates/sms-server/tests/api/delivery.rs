@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::common::{
     body_with, callback, first_message_becomes, messages, msg, read, seed_body, twilio, PUBLIC_URL, SID, TOKEN,
 };
-use crate::fake_provider::{Answer, FakeProvider};
+use crate::fake_provider::{sid, Answer, FakeProvider};
 use crate::helpers::{spawn_app_with, Backend};
 
 async fn sends_through_twilio_and_applies_reports(backend: Backend) {
@@ -19,7 +19,7 @@ async fn sends_through_twilio_and_applies_reports(backend: Backend) {
     let (status, chat) = app.send_sms(&t, &seed_body()).await;
     assert_eq!(status, 200);
     let sent = first_message_becomes(&app, &t, &chat["id"], &["sent"]).await;
-    assert_eq!(sent["provider_message_id"], "SM1");
+    assert_eq!(sent["provider_message_id"], sid(1));
     assert_eq!(
         (sent["direction"].as_str(), sent["body"].as_str(), sent["segments"].as_i64()),
         (Some("outbound"), Some("lorem ipsum"), Some(1))
@@ -47,7 +47,9 @@ async fn sends_through_twilio_and_applies_reports(backend: Backend) {
 
     // Delivery reports: signed ones move the status forward only.
     let path = "/webhooks/twilio/acme/status";
-    let report = |status: &'static str| vec![("MessageSid", "SM1"), ("MessageStatus", status), ("AccountSid", SID)];
+    let first = sid(1);
+    let report =
+        |status: &'static str| vec![("MessageSid", first.as_str()), ("MessageStatus", status), ("AccountSid", SID)];
     assert_eq!(callback(&app, path, &report("delivered"), Some("forged")).await.0, 403);
     assert_eq!(callback(&app, path, &report("delivered"), Some("")).await.0, 403);
     assert_eq!(first_message_becomes(&app, &t, &chat["id"], &["sent"]).await["delivery_status"], "sent", "unchanged");
@@ -75,7 +77,7 @@ async fn transient_faults_are_retried(backend: Backend) {
     let (_, chat) = app.send_sms(&t, &seed_body()).await;
     let sent = first_message_becomes(&app, &t, &chat["id"], &["sent", "failed"]).await;
     assert_eq!(sent["delivery_status"], "sent", "{sent}");
-    assert_eq!(sent["provider_message_id"], "SM3");
+    assert_eq!(sent["provider_message_id"], sid(3));
     assert_eq!(sent["error"], Value::Null);
     assert_eq!(fake.requests().len(), 3, "a 500, a hang past the timeout, then success");
     assert_eq!(app.db.count("messages WHERE attempts = 3"), 1);
@@ -182,7 +184,7 @@ async fn outbox_survives_a_restart(backend: Backend) {
     assert_eq!(first_message_becomes(&app, &t, &chat["id"], &["queued"]).await["delivery_status"], "queued");
     app.restart_with(|c| c.delivery.worker = true).await;
     let sent = first_message_becomes(&app, &t, &chat["id"], &["sent"]).await;
-    assert_eq!(sent["provider_message_id"], "SM1");
+    assert_eq!(sent["provider_message_id"], sid(1));
     assert_eq!(fake.requests().len(), 1);
 
     // A sender that crashed mid-send leaves its message leased; once the lease runs out the
@@ -194,7 +196,7 @@ async fn outbox_survives_a_restart(backend: Backend) {
         second["id"]
     ));
     let resent = first_message_becomes(&app, &t, &second["id"], &["sent"]).await;
-    assert_eq!(resent["provider_message_id"], "SM3");
+    assert_eq!(resent["provider_message_id"], sid(3));
 }
 
 async fn segments_are_counted(backend: Backend) {
@@ -253,9 +255,13 @@ async fn webhook_provider_signs_its_posts(backend: Backend) {
 async fn callbacks_need_a_configured_token(backend: Backend) {
     let app = spawn_app_with(backend, |c| c.public_url = Some(PUBLIC_URL.into())).await;
     app.tenant("acme").await;
-    let (status, body) =
-        callback(&app, "/webhooks/twilio/acme/status", &[("MessageSid", "SM1"), ("MessageStatus", "delivered")], None)
-            .await;
+    let (status, body) = callback(
+        &app,
+        "/webhooks/twilio/acme/status",
+        &[("MessageSid", &sid(1)), ("MessageStatus", "delivered")],
+        None,
+    )
+    .await;
     assert_eq!(status, 403, "without TWILIO_AUTH_TOKEN nothing can be verified");
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap_or_default(), msg("invalid signature"));
     let resp = app.client.get(app.url("/webhooks/twilio/acme/status")).send().await;

@@ -18,6 +18,11 @@ pub enum Answer {
     Hang(Duration),
 }
 
+/// The `n`th message id the fake answers, in Twilio's form: `SM` and 32 hexadecimal digits.
+pub fn sid(n: usize) -> String {
+    format!("SM{n:032x}")
+}
+
 #[derive(Debug, Clone)]
 pub struct Recorded {
     pub path: String,
@@ -97,7 +102,7 @@ async fn answer(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
         requests.len()
     };
     let next = shared.answers.lock().unwrap_or_else(|p| p.into_inner()).pop_front().unwrap_or(Answer::Created);
-    let created = || HttpResponse::Created().json(serde_json::json!({"sid": format!("SM{count}"), "status": "queued"}));
+    let created = || HttpResponse::Created().json(serde_json::json!({"sid": sid(count), "status": "queued"}));
     match next {
         Answer::Created => created(),
         Answer::Status(code, body) => {

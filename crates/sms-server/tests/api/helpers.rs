@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder};
+use sms_delivery::EventSettings;
+use sms_domain::network::{Destinations, Networks};
 use sms_http::JwtKeys;
 use sms_server::{Application, Config};
 use sms_test_support::{hex_id, TestDb};
@@ -47,10 +49,17 @@ pub fn config_for(backend: Backend, db_url: &str) -> Config {
         sweep_interval: Duration::from_millis(500),
         // Tests of the API see messages as written; the delivery tests turn the worker on.
         delivery: sms_server::config::DeliveryConfig { worker: false, ..Default::default() },
-        // Likewise the event webhooks: the event tests turn their worker on.
+        // Likewise the event webhooks: the event tests turn their worker on. Their receivers
+        // are on loopback, which only SMS_EVENTS_ALLOWED_NETWORKS lets them reach.
         events_worker: false,
+        events: EventSettings { destinations: loopback_allowed(), ..EventSettings::default() },
         ..Config::default()
     }
+}
+
+/// Where the test receivers are: loopback, allowed as an operator would allow an on-premises CRM.
+pub fn loopback_allowed() -> Destinations {
+    Destinations::new(Networks::parse("127.0.0.0/8, ::1").unwrap())
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {

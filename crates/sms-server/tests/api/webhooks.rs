@@ -39,7 +39,10 @@ async fn the_admin_api_manages_endpoints(backend: Backend) {
     let resp = resp.unwrap();
     assert_eq!(resp.status().as_u16(), 201);
     let text = resp.text().await.unwrap_or_default();
-    assert!(in_key_order(&text, &["id", "url", "events", "description", "disabled", "created_at", "secret"]), "{text}");
+    assert!(
+        in_key_order(&text, &["id", "url", "events", "description", "disabled", "format", "created_at", "secret"]),
+        "{text}"
+    );
     let created: Value = serde_json::from_str(&text).unwrap_or_default();
     let secret = created["secret"].as_str().unwrap_or_default().to_owned();
     assert!(secret.starts_with("whsec_"));

@@ -27,14 +27,21 @@ impl Service {
         self.for_tenant(subdomain, move |conn, tenant, _| Ok(sms_store::numbers::list(conn, tenant.id, window)?)).await
     }
 
+    /// Takes a number away from the tenant. In the same transaction its active chats end
+    /// (`disconnected_by_system`, with their `chat.ended`) and its messages not yet sent fail with
+    /// `number removed`: no tenant sends from a number it no longer owns. The ended chats' locks
+    /// are released after the commit.
     pub async fn remove_outbound_number(&self, subdomain: &str, id: NumberId) -> Result<()> {
-        self.for_tenant(subdomain, move |conn, tenant, _| {
-            if sms_store::numbers::delete(conn, tenant.id, id)? {
-                Ok(())
-            } else {
-                Err(ServiceError::NotFound("outbound number"))
-            }
-        })
-        .await
+        let after = self
+            .for_tenant(subdomain, move |conn, tenant, now| {
+                sms_store::transaction(conn, |conn| {
+                    let removed = sms_store::numbers::delete(conn, tenant.id, id)?
+                        .ok_or(ServiceError::NotFound("outbound number"))?;
+                    Ok(crate::life::number_removed(conn, tenant.id, &removed.number, now)?)
+                })
+            })
+            .await?;
+        after.run(self).await;
+        Ok(())
     }
 }

@@ -89,12 +89,31 @@ impl Service {
             .filter(|t| (1..=max).contains(t))
             .ok_or_else(|| ServiceError::Invalid(format!("ttl_seconds must be between 1 and {max}")))?;
         let tenant = self.tenant(subdomain).await?;
-        let (token, exp) =
-            self.inner.jwt.tenant_token(&tenant.subdomain, ttl).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let revoked_until = tenant.jwt_revoked_at.map_or(0, |at| u64::try_from(at.and_utc().timestamp()).unwrap_or(0));
+        let (token, exp) = self
+            .inner
+            .jwt
+            .tenant_token(&tenant.subdomain, ttl, revoked_until)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let expires_at = chrono::DateTime::from_timestamp(i64::try_from(exp).unwrap_or(i64::MAX), 0)
             .map(|t| t.naive_utc())
             .ok_or_else(|| ServiceError::Internal("token expiry out of range".into()))?;
         Ok(IssuedJwt { token, expires_at })
+    }
+}
+
+impl Service {
+    /// Revokes every tenant JWT of the tenant issued until now, on every instance (their
+    /// caches are emptied); its API tokens and admin tokens keep working.
+    pub async fn revoke_tenant_jwts(&self, subdomain: &str) -> Result<()> {
+        let revoked = self
+            .for_tenant(subdomain, |conn, tenant, now| {
+                sms_store::tenants::revoke_jwts(conn, tenant.id, now)?;
+                Ok(())
+            })
+            .await;
+        self.tenants_changed().await;
+        revoked
     }
 }
 

@@ -1,7 +1,8 @@
 //! A tenant's event webhook endpoints and their deliveries.
 
+use sms_domain::admin::AdminInputError;
 use sms_domain::events::{join_event_types, EndpointDraft};
-use sms_domain::{DeliveryId, DeliveryState, EndpointId};
+use sms_domain::{DeliveryId, DeliveryState, EndpointFormat, EndpointId, EventType};
 use sms_store::deliveries::{self, DeliveryRow};
 use sms_store::endpoints::{self, EndpointChanges, NewEndpoint};
 use sms_store::WebhookEndpoint;
@@ -30,16 +31,20 @@ pub const ROTATION_OVERLAP_HOURS: i64 = 24;
 impl Service {
     /// Registers an endpoint with a new signing secret, which this answer alone shows.
     pub async fn create_webhook(&self, subdomain: &str, draft: EndpointDraft) -> Result<WebhookEndpoint> {
+        self.check_destination(&draft)?;
         self.for_tenant(subdomain, move |conn, tenant, now| {
+            let disabled = draft.disabled.unwrap_or(false);
             let new = NewEndpoint {
                 tenant_id: tenant.id,
                 url: draft.url.unwrap_or_default(),
                 events: join_event_types(&draft.events.unwrap_or_default()),
                 description: draft.description,
-                disabled: draft.disabled.unwrap_or(false),
+                disabled,
                 secret: sms_delivery::events::new_secret(),
                 created_at: now,
                 updated_at: now,
+                format: draft.format.unwrap_or(EndpointFormat::Standard).as_str().to_owned(),
+                disabled_at: disabled.then_some(now),
             };
             Ok(endpoints::create(conn, &new)?)
         })
@@ -58,22 +63,57 @@ impl Service {
         .await
     }
 
-    /// Changes an endpoint. Enabling a disabled one lets its waiting deliveries go out.
+    /// An endpoint's URL must not name the service's own network (a literal private, loopback,
+    /// link-local… address) unless the operator allows it; a name is checked at connection time.
+    fn check_destination(&self, draft: &EndpointDraft) -> Result<()> {
+        match &draft.url {
+            Some(url) if !self.inner.destinations.permits_url(url) => Err(AdminInputError::Url.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Changes an endpoint. Enabling a disabled one lets its waiting deliveries go out;
+    /// disabling one starts the time its deliveries may wait.
     pub async fn update_webhook(
         &self,
         subdomain: &str,
         id: EndpointId,
         draft: EndpointDraft,
     ) -> Result<WebhookEndpoint> {
+        self.check_destination(&draft)?;
         self.for_tenant(subdomain, move |conn, tenant, now| {
-            let changes = EndpointChanges {
-                url: draft.url,
-                events: draft.events.map(|e| join_event_types(&e)),
-                description: draft.description.map(|d| Some(d).filter(|d| !d.is_empty())),
-                disabled: draft.disabled,
-                updated_at: Some(now),
-            };
-            endpoints::update(conn, tenant.id, id, &changes)?.ok_or(ServiceError::NotFound("webhook"))
+            sms_store::transaction(conn, |conn| {
+                let current = endpoints::find(conn, tenant.id, id)?.ok_or(ServiceError::NotFound("webhook"))?;
+                let disabled_at = match draft.disabled {
+                    Some(true) if !current.disabled => Some(Some(now)),
+                    Some(false) => Some(None),
+                    _ => None,
+                };
+                let changes = EndpointChanges {
+                    url: draft.url,
+                    events: draft.events.map(|e| join_event_types(&e)),
+                    description: draft.description.map(|d| Some(d).filter(|d| !d.is_empty())),
+                    disabled: draft.disabled,
+                    updated_at: Some(now),
+                    format: draft.format.map(|f| f.as_str().to_owned()),
+                    disabled_at,
+                };
+                endpoints::update(conn, tenant.id, id, &changes)?.ok_or(ServiceError::NotFound("webhook"))
+            })
+        })
+        .await
+    }
+
+    /// Queues one delivery of a `webhook.test` event (`data`: `{"endpoint_id"}`) to this endpoint
+    /// alone, whatever its `events`: signed, retried and listed like any other.
+    pub async fn test_webhook(&self, subdomain: &str, id: EndpointId) -> Result<DeliveryRow> {
+        self.for_tenant(subdomain, move |conn, tenant, now| {
+            sms_store::transaction(conn, |conn| {
+                endpoints::find(conn, tenant.id, id)?.ok_or(ServiceError::NotFound("webhook"))?;
+                let data = crate::events::TestEventData { endpoint_id: id.get() };
+                let delivery = crate::events::emit_to(conn, tenant.id, id, EventType::WebhookTest, data, now)?;
+                deliveries::find(conn, id, delivery)?.ok_or(ServiceError::Internal("the test delivery vanished".into()))
+            })
         })
         .await
     }

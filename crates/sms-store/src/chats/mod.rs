@@ -18,7 +18,9 @@ use crate::{Agent, ChatBundle};
 
 pub use end::{due_to_expire, finish};
 pub use open::open;
-pub use read::{active_chat, end_user_number, find, find_chat, list, lock_owner, message, messages, ChatFilter};
+pub use read::{
+    active_chat, active_from, end_user_number, find, find_chat, list, lock_owner, message, messages, ChatFilter,
+};
 pub use reply::{reply, NewReply, Replied};
 
 /// The SQL of "the chat is active", written exactly as the predicate of the partial indexes

@@ -22,6 +22,17 @@ pub fn active_chat(conn: &mut DbConn, tenant_id: TenantId, number: &E164Number) 
     .map_err(StoreError::from)
 }
 
+/// The tenant's active chats sent from `outbound` (whether or not past their timeout).
+pub fn active_from(conn: &mut DbConn, tenant_id: TenantId, outbound: &E164Number) -> Result<Vec<Chat>, StoreError> {
+    db_run!(conn, |c| chats::table
+        .filter(chats::tenant_id.eq(tenant_id.get()))
+        .filter(chats::outbound_number.eq(outbound.as_str()))
+        .filter(is_active())
+        .select(Chat::as_select())
+        .load(c))
+    .map_err(StoreError::from)
+}
+
 /// The consumer's chat, in any status, that was given the session lock `token`: who holds a
 /// lock, when the consumer has no active chat.
 pub fn lock_owner(

@@ -29,6 +29,8 @@ pub struct Tenant {
     /// Quiet hours, `"HH:MM"` in the consumer's local time; both `None`: none.
     pub quiet_hours_start: Option<String>,
     pub quiet_hours_end: Option<String>,
+    /// Every tenant JWT issued up to this moment (by its `iat`) is refused.
+    pub jwt_revoked_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Insertable)]

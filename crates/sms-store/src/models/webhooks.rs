@@ -2,7 +2,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use sms_domain::{DeliveryId, EndpointId, TenantId};
+use sms_domain::{DeliveryId, EndpointFormat, EndpointId, TenantId};
 
 use crate::schema::*;
 
@@ -25,6 +25,11 @@ pub struct WebhookEndpoint {
     pub previous_secret_until: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// What its deliveries look like.
+    #[diesel(deserialize_as = String)]
+    pub format: EndpointFormat,
+    /// Since when it is disabled; its waiting deliveries fail after the retention.
+    pub disabled_at: Option<NaiveDateTime>,
 }
 
 impl WebhookEndpoint {

@@ -8,7 +8,7 @@ use sms_test_support::TestDb;
 use crate::common::{conn, lease, ok, run, some, tenant};
 
 fn event_deliveries_leased(_db: &TestDb, store: &Store) {
-    use sms_store::deliveries::{self, Attempt};
+    use sms_store::deliveries::{self, Attempt, ClaimLimits};
     use sms_store::endpoints::{self, NewEndpoint};
     use sms_store::events::{self, NewEvent};
     let mut c = conn(store);
@@ -23,6 +23,8 @@ fn event_deliveries_leased(_db: &TestDb, store: &Store) {
         secret: "whsec_test".into(),
         created_at: now,
         updated_at: now,
+        format: "standard".into(),
+        disabled_at: None,
     };
     ok(endpoints::create(&mut c, &endpoint("http://127.0.0.1:9/crm", "chat.created chat.ended")));
     ok(endpoints::create(&mut c, &endpoint("http://127.0.0.1:9/other", "chat.ended")));
@@ -37,7 +39,9 @@ fn event_deliveries_leased(_db: &TestDb, store: &Store) {
     assert_eq!(ok(events::record_for_subscribers(&mut c, &event("evt_2", "chat.ended"))), 2, "two subscribers");
     assert_eq!(ok(events::record_for_subscribers(&mut c, &event("evt_3", "message.received"))), 0, "none");
 
-    let claim = |c: &mut DbConn, at: NaiveDateTime| ok(deliveries::claim(c, at, lease(at), 10));
+    let claim = |c: &mut DbConn, at: NaiveDateTime| {
+        ok(deliveries::claim(c, at, lease(at), ClaimLimits { limit: 10, per_endpoint: 10, busy: &[] }))
+    };
     let first = claim(&mut c, now);
     let mut seen: Vec<_> = first.iter().map(|d| (d.event_id.as_str(), d.attempts, d.url.as_str())).collect();
     seen.sort();

@@ -86,9 +86,10 @@ fn number_registry(_db: &TestDb, store: &Store) {
     assert_eq!(checks(&mut c, acme.id, UNREGISTERED), (false, true));
     assert_eq!(checks(&mut c, globex.id, OUTBOUND), (false, false), "an opt-out is the tenant's");
 
-    assert!(!ok(numbers::delete(&mut c, globex.id, first.id)), "another tenant's number");
-    assert!(ok(numbers::delete(&mut c, acme.id, first.id)));
-    assert!(!ok(numbers::delete(&mut c, acme.id, first.id)), "deleted already");
+    assert!(ok(numbers::delete(&mut c, globex.id, first.id)).is_none(), "another tenant's number");
+    let removed = ok(numbers::delete(&mut c, acme.id, first.id)).map(|n| n.number);
+    assert_eq!(removed.as_ref().map(|n| n.as_str()), Some(OUTBOUND), "answers the number taken away");
+    assert!(ok(numbers::delete(&mut c, acme.id, first.id)).is_none(), "deleted already");
     let left: Vec<NumberId> =
         ok(numbers::list(&mut c, acme.id, Window::default())).0.into_iter().map(|n| n.id).collect();
     assert_eq!(left, [second.id]);

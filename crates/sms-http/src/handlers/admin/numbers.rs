@@ -56,7 +56,10 @@ pub async fn list_outbound_numbers(
     Ok(page(&state.outbound_numbers(&subdomain, &query::<PageQuery>(&req)?).await?, OutboundNumberOut::from))
 }
 
-/// Removes an outbound number from the tenant.
+/// Takes an outbound number away from the tenant. In the same transaction its active chats end
+/// (`disconnected_by_system`, with their `chat.ended` events) and its messages not yet sent fail
+/// with error `number removed`; replies in those chats answer 409 and the delivery worker sends
+/// nothing from a number the tenant no longer owns. The number may then be registered again.
 #[utoipa::path(
     tag = "admin",
     params(

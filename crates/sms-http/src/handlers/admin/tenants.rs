@@ -89,6 +89,28 @@ pub async fn patch_tenant(
     Ok(HttpResponse::Ok().json(TenantOut::from(&tenant)))
 }
 
+/// Revokes every tenant JWT of the tenant issued until now: from this moment they answer 401
+/// on every instance, while its API tokens, admin tokens and other tenants' JWTs keep working.
+/// Tenant JWTs issued afterwards work.
+#[utoipa::path(
+    tag = "admin",
+    params(("subdomain" = String, Path, description = "The tenant's subdomain.")),
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 404, description = "No such tenant.", body = ErrorBody, example = json!({"message": "tenant not found"})),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/admin/v1/tenants/{subdomain}/jwt/revoke")]
+pub async fn revoke_tenant_jwts(
+    _: AdminAuth,
+    state: web::Data<Service>,
+    subdomain: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.revoke_tenant_jwts(&subdomain).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// Issues a tenant JWT, so an integration never needs the secret that also signs admin tokens.
 #[utoipa::path(
     tag = "admin",

@@ -22,15 +22,24 @@ use crate::wire::webhooks::{DeliveryOut, WebhookCreated, WebhookOut, WebhookSecr
 /// (`SMS_EVENTS_RETRY_BASE_MS`, doubling, at most `SMS_EVENTS_RETRY_MAX_SECS` apart,
 /// `SMS_EVENTS_MAX_ATTEMPTS` in all), then `failed`. Events are not ordered: order them by
 /// `timestamp` and drop repeats by `webhook-id`.
+///
+/// The URL must not name the service's own network: an address written in it must be public
+/// unicast (not loopback, private, link-local, shared, unique local, multicast, documentation or
+/// benchmarking, nor their IPv4-mapped forms) unless it is in `SMS_EVENTS_ALLOWED_NETWORKS`; a
+/// name is checked on every address it resolves to, when a delivery connects (refused: error
+/// `destination not allowed`). At most `SMS_EVENTS_ENDPOINT_CONCURRENCY` requests to one
+/// endpoint are in flight per instance; a delivery that waited for a disabled endpoint for
+/// `SMS_EVENTS_DISABLED_RETENTION_HOURS` fails with `endpoint disabled`. `format` is `standard`.
 #[utoipa::path(
     tag = "admin",
     params(("subdomain" = String, Path, description = "The tenant's subdomain.")),
     request_body(content = EndpointCreate, content_type = "application/json"),
     responses(
         (status = 201, description = "Registered; `secret` is shown here only.", body = WebhookCreated),
-        (status = 400, description = "An invalid URL or event list.", body = ErrorBody, examples(
+        (status = 400, description = "An invalid URL (or one naming the service's own network), event list or format.", body = ErrorBody, examples(
             ("url" = (value = json!({"message": "url is invalid"}))),
             ("events" = (value = json!({"message": "events is invalid"}))),
+            ("format" = (value = json!({"message": "format is invalid"}))),
         )),
         (status = 404, description = "No such tenant.", body = ErrorBody, example = json!({"message": "tenant not found"})),
     ),
@@ -192,6 +201,31 @@ pub async fn list_webhook_deliveries(
     let id = path_id::<EndpointId>(&path.1, "webhook")?;
     let deliveries = state.webhook_deliveries(&path.0, id, &query::<DeliveryPage>(&req)?).await?;
     Ok(page(&deliveries, DeliveryOut::from))
+}
+
+/// Queues a test delivery to this endpoint alone: one event of type `webhook.test` (`data`:
+/// `{"endpoint_id"}`), whatever types the endpoint receives, signed, retried and listed like any
+/// other. Answers the delivery.
+#[utoipa::path(
+    tag = "admin",
+    params(
+        ("subdomain" = String, Path, description = "The tenant's subdomain."),
+        ("id" = i64, Path, description = "The endpoint's id."),
+    ),
+    responses(
+        (status = 202, description = "Queued.", body = DeliveryOut),
+        (status = 404, description = "No such tenant or endpoint.", body = ErrorBody, example = json!({"message": "webhook not found"})),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/admin/v1/tenants/{subdomain}/webhooks/{id}/test")]
+pub async fn test_webhook(
+    _: AdminAuth,
+    state: web::Data<Service>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let delivery = state.test_webhook(&path.0, path_id::<EndpointId>(&path.1, "webhook")?).await?;
+    Ok(HttpResponse::Accepted().json(DeliveryOut::from(&delivery)))
 }
 
 /// Sends a delivery again: pending, due now, its attempts starting over.
