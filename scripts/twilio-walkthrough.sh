@@ -38,6 +38,11 @@ TWILIO_PORT=$(free_port); SMS_PORT=$(free_port); RECEIVER_PORT=$(free_port)
 "$venv/bin/python" scripts/webhook_receiver.py --port "$RECEIVER_PORT" --secrets-file "$work/secrets" \
   --log "$work/events.jsonl" >"$work/receiver.out" &
 pids+=($!)
+# The platform's own chat webhooks, verified as the platform's published sample verifies them.
+CCAI_PORT=$(free_port)
+python3 scripts/ccai_receiver.py --port "$CCAI_PORT" --secrets-file "$work/ccai-secrets" --log "$work/ccai.jsonl" \
+  >"$work/ccai.out" &
+pids+=($!)
 export TWILIO_ACCOUNT_SID=AC0123456789 TWILIO_AUTH_TOKEN=local-test-token
 python3 scripts/fake_twilio.py --port "$TWILIO_PORT" --sid "$TWILIO_ACCOUNT_SID" --token "$TWILIO_AUTH_TOKEN" \
   --log "$work/twilio.jsonl" >/dev/null &
@@ -62,6 +67,11 @@ WEBHOOK=$(curl -sf -X POST $B/admin/v1/tenants/acme/webhooks -H "Authorization: 
 WEBHOOK_ID=$(printf '%s' "$WEBHOOK" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 printf '%s' "$WEBHOOK" | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])' >"$work/secrets"
 OLD_SECRET=$(cat "$work/secrets")
+CCAI=$(curl -sf -X POST $B/admin/v1/tenants/acme/webhooks -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
+  -d "{\"url\": \"http://127.0.0.1:$CCAI_PORT/chat-events\", \"format\": \"ccai\", \"description\": \"written for the platform\"}")
+CCAI_ID=$(printf '%s' "$CCAI" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+printf '%s' "$CCAI" | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])' >"$work/ccai-secrets"
+CCAI_OLD=$(cat "$work/ccai-secrets")
 send() {
   curl -s -o "$work/send.json" -w '%{http_code}' -u "acme:$TOKEN" -X POST $B/apps/api/v1/sms -H 'Content-Type: application/json' \
     -d '{"chat_type": "Messaging (SMS)", "end_user_number": "+1 415-555-0100", "outbound_number": "+1 628-555-0199", "message": "lorem ipsum"}'
@@ -168,4 +178,42 @@ print(" ".join(str(x["signatures"]) + " " + str(x["verified_by"]) for x in r))' 
 }
 for _ in $(seq 1 100); do [ -n "$(rotated)" ] && break; sleep 0.1; done
 expect "after the rotation a delivery carries two signatures, one verifying under each secret" "2 [0, 1]" "$(rotated)"
+
+# --- the platform's chat webhooks, as the receiver written from its sample verified them ---
+expect "a test event is queued for the ccai endpoint" 202 \
+  "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$B/admin/v1/tenants/acme/webhooks/$CCAI_ID/test" -H "Authorization: Bearer $ADMIN")"
+platform_types() {
+  python3 -c 'import json,sys
+rows=[json.loads(l) for l in open(sys.argv[1])]
+print(" ".join(sorted({r["event"]["event_type"] for r in rows if r["verified_by"]})))' "$work/ccai.jsonl" 2>/dev/null
+}
+PLATFORM="chat_created chat_ended consumer_opted_in consumer_opted_out message_received message_status_updated participant_joined participant_left webhook_test"
+for _ in $(seq 1 100); do [ "$(platform_types)" = "$PLATFORM" ] && break; sleep 0.1; done
+expect "every platform event type arrived, verified as the platform's sample verifies" "$PLATFORM" "$(platform_types)"
+expect "no platform delivery failed verification" 0 "$(grep -c REJECTED "$work/ccai.out" || true)"
+expect "the first chat's messages, both ways, each a message_received with its sender" \
+  "agent:Here is your label end_user:STOP end_user:Yes, call me system:lorem ipsum" \
+  "$(python3 -c 'import json,sys
+rows=[json.loads(l)["event"] for l in open(sys.argv[1])]
+m=[r["body"] for r in rows if r["event_type"]=="message_received" and r["chat_id"]==int(sys.argv[2])]
+said={"lorem ipsum", "Here is your label", "Yes, call me", "STOP"}
+print(" ".join(sorted(b["sender"]["type"]+":"+b["message"]["content"] for b in m if b["message"]["content"] in said)))' "$work/ccai.jsonl" "$CHAT")"
+expect "the envelope of the platform" "body chat_id event_type timestamp" \
+  "$(python3 -c 'import json,sys; print(" ".join(sorted(json.loads(open(sys.argv[1]).readline())["event"])))' "$work/ccai.jsonl")"
+expect "the delivery log names the platform's types" "$PLATFORM" \
+  "$(curl -sf "$B/admin/v1/tenants/acme/webhooks/$CCAI_ID/deliveries" -H "Authorization: Bearer $ADMIN" \
+    | python3 -c 'import json,sys; print(" ".join(sorted({d["event_type"] for d in json.load(sys.stdin)})))')"
+CCAI_NEW=$(curl -sf -X POST "$B/admin/v1/tenants/acme/webhooks/$CCAI_ID/rotate-secret" -H "Authorization: Bearer $ADMIN" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
+printf '%s\n%s\n' "$CCAI_NEW" "$CCAI_OLD" >"$work/ccai-secrets"
+expect "a test event after the rotation is queued" 202 \
+  "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$B/admin/v1/tenants/acme/webhooks/$CCAI_ID/test" -H "Authorization: Bearer $ADMIN")"
+rotated_ccai() {
+  python3 -c 'import json,sys
+rows=[json.loads(l) for l in open(sys.argv[1])]
+r=[r for r in rows if r["event"]["event_type"]=="webhook_test"]
+print(" ".join(r[-1]["verified_by"]) if len(r) > 1 else "")' "$work/ccai.jsonl" 2>/dev/null
+}
+for _ in $(seq 1 100); do [ -n "$(rotated_ccai)" ] && break; sleep 0.1; done
+expect "after the rotation the new secret signs as primary, the old as secondary" "primary secondary" "$(rotated_ccai)"
 echo "twilio walk-through: $checks passed, 0 failed"

@@ -95,6 +95,7 @@ mod tests {
             avatar_url: None,
             status,
             created_at: NaiveDateTime::default(),
+            status_updated_at: NaiveDateTime::default(),
         }
     }
 

@@ -21,7 +21,7 @@ use hmac::{Hmac, Mac};
 use sms_domain::delivery::retry_delay;
 use sms_domain::network::Destinations;
 use sms_domain::time::now_millis;
-use sms_domain::EndpointId;
+use sms_domain::{EndpointFormat, EndpointId};
 use sms_store::deliveries::{self, Attempt, ClaimLimits, Claimed};
 use sms_store::{Store, StoreError};
 use tokio::sync::{mpsc, watch, Semaphore};
@@ -71,6 +71,24 @@ pub fn signature_header(secret: &str, previous: Option<&str>, id: &str, timestam
         .filter_map(|s| sign(s, id, timestamp, body))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The platform's `X-Signature` header (`ccai` endpoints): `primary=` and the Base64 of
+/// HMAC-SHA256 over the `X-Signature-Timestamp` value followed by the body, keyed with the
+/// secret's UTF-8 bytes whole; while a rotation lasts, ` secondary=` and the signature under the
+/// previous secret.
+pub fn platform_signature_header(secret: &str, previous: Option<&str>, timestamp: &str, body: &[u8]) -> String {
+    let sign = |secret: &str| -> Option<String> {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).ok()?;
+        mac.update(timestamp.as_bytes());
+        mac.update(body);
+        Some(BASE64.encode(mac.finalize().into_bytes()))
+    };
+    let primary = format!("primary={}", sign(secret).unwrap_or_default());
+    match previous.and_then(sign) {
+        Some(secondary) => format!("{primary} secondary={secondary}"),
+        None => primary,
+    }
 }
 
 /// How events are posted and retried.
@@ -327,30 +345,37 @@ impl EventWorker {
         if !self.settings.destinations.permits_url(&job.url) {
             return Err(DESTINATION_NOT_ALLOWED.to_owned());
         }
-        let timestamp = chrono::Utc::now().timestamp();
+        let now = chrono::Utc::now();
         let body = job.payload.as_bytes();
-        let signature = signature_header(&job.secret, job.previous_secret.as_deref(), &job.event_id, timestamp, body);
-        let response = self
-            .client
-            .post(&job.url)
-            .header("content-type", "application/json")
-            .header("webhook-id", &job.event_id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature)
-            .body(job.payload.clone())
-            .send()
-            .await
-            .map_err(|e| {
-                if resolve::refused(&e) {
-                    DESTINATION_NOT_ALLOWED.to_owned()
-                } else if e.is_timeout() {
-                    "timed out".to_owned()
-                } else if e.is_connect() {
-                    "could not connect".to_owned()
-                } else {
-                    "transport error".to_owned()
-                }
-            })?;
+        let previous = job.previous_secret.as_deref();
+        let request = self.client.post(&job.url).header("content-type", "application/json");
+        let request = match job.format {
+            EndpointFormat::Standard => {
+                let timestamp = now.timestamp();
+                request.header("webhook-id", &job.event_id).header("webhook-timestamp", timestamp.to_string()).header(
+                    "webhook-signature",
+                    signature_header(&job.secret, previous, &job.event_id, timestamp, body),
+                )
+            }
+            EndpointFormat::Ccai => {
+                let timestamp = sms_domain::time::format_timestamp(now.naive_utc());
+                request
+                    .header("X-Event-Id", &job.event_id)
+                    .header("X-Signature", platform_signature_header(&job.secret, previous, &timestamp, body))
+                    .header("X-Signature-Timestamp", timestamp)
+            }
+        };
+        let response = request.body(job.payload.clone()).send().await.map_err(|e| {
+            if resolve::refused(&e) {
+                DESTINATION_NOT_ALLOWED.to_owned()
+            } else if e.is_timeout() {
+                "timed out".to_owned()
+            } else if e.is_connect() {
+                "could not connect".to_owned()
+            } else {
+                "transport error".to_owned()
+            }
+        })?;
         Ok(response.status().as_u16())
     }
 }
@@ -373,6 +398,20 @@ mod tests {
             both,
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE= v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
+    }
+
+    #[test]
+    fn the_platforms_signature_covers_the_timestamp_and_the_body() {
+        let (timestamp, body) = ("2026-12-05T10:00:00.000Z", br#"{"event_type":"chat_created"}"#);
+        let expected = {
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"whsec_new").unwrap();
+            mac.update(b"2026-12-05T10:00:00.000Z{\"event_type\":\"chat_created\"}");
+            BASE64.encode(mac.finalize().into_bytes())
+        };
+        assert_eq!(platform_signature_header("whsec_new", None, timestamp, body), format!("primary={expected}"));
+        let both = platform_signature_header("whsec_new", Some("whsec_old"), timestamp, body);
+        assert!(both.starts_with(&format!("primary={expected} secondary=")), "{both}");
+        assert_ne!(both, platform_signature_header("whsec_new", Some("whsec_old"), "2026-12-05T10:00:01.000Z", body));
     }
 
     #[test]

@@ -59,8 +59,8 @@ crate::names::stored_names! {
 }
 
 impl EndpointFormat {
-    /// The formats this release sends. (`ccai` is named, not sent yet.)
-    pub const SUPPORTED: [EndpointFormat; 1] = [Self::Standard];
+    /// The formats this release sends.
+    pub const SUPPORTED: [EndpointFormat; 2] = [Self::Standard, Self::Ccai];
 }
 
 /// The longest URL accepted, for an endpoint or a medium (as for an agent's avatar).

@@ -16,6 +16,7 @@ mod names;
 pub mod network;
 pub mod patterns;
 pub mod phone;
+pub mod platform;
 pub mod quiet;
 pub mod reply;
 pub mod secret;
@@ -35,6 +36,7 @@ pub use ids::{AgentId, ChatId, DeliveryId, EndUserId, EndpointId, MessageId, Num
 pub use json::BodyError;
 pub use names::UnknownName;
 pub use phone::{E164Number, PhoneError};
+pub use platform::{ChatMessageBody, ChatUpdateBody, InvalidChatStatus, UnsupportedMessageType};
 pub use quiet::QuietHours;
 pub use reply::{ReplyBody, ReplyContent};
 pub use secret::Secret;

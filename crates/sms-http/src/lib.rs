@@ -30,13 +30,18 @@ pub use sms_service::{JwtKeys, Service as AppState};
 
 /// Registers every API route; the OpenAPI document is collected from the same calls.
 fn routes(cfg: &mut ServiceConfig) {
-    use handlers::{admin, chats, ops, sms, webhooks};
+    use handlers::{admin, chats, manager, ops, platform, sms, webhooks};
     cfg.service(sms::send_sms)
         .service(chats::list_chats)
         .service(chats::get_chat)
         .service(chats::end_chat)
         .service(chats::chat_messages)
         .service(chats::reply)
+        .service(platform::update_chat)
+        .service(platform::chat_message)
+        .service(manager::organization)
+        .service(manager::export_chats)
+        .service(manager::export_agents)
         .service(admin::create_tenant)
         .service(admin::list_tenants)
         .service(admin::get_tenant)

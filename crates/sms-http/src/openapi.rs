@@ -19,6 +19,8 @@ ids in paths that are not integers answer 404.",
     tags(
         (name = "sms", description = "Send an outbound SMS (the CCAI-compatible endpoint)."),
         (name = "chats", description = "Chats after creation."),
+        (name = "platform", description = "The Contact Center AI Platform's own Apps API routes for a chat (update, message): each is the twin of a route of `chats`, in the platform's shapes."),
+        (name = "manager", description = "The Contact Center AI Platform's Manager API exports for reporting: bare arrays with the platform's paging headers (`total`, `per-page`, `Link`). The platform's other Manager API resources (calls, menus, teams, user statuses, activity logs) answer 404."),
         (name = "admin", description = "Tenants, API tokens, outbound numbers, agents, opt-outs and event webhook endpoints. Admin JWT. Event deliveries carry the `Event` schema."),
         (name = "operations", description = "Health, readiness and this document. No auth."),
         (name = "webhooks", description = "Provider callbacks: delivery reports and consumer replies, checked with `X-Twilio-Signature` against `SMS_PUBLIC_URL`."),

@@ -317,7 +317,8 @@ impl Said<'_> {
             segments: segments::count(text),
             kind,
         };
-        outbox::queue_automatic(conn, &answer, now)?;
+        let queued = outbox::queue_automatic(conn, &answer, now)?;
+        events::outbound(conn, self.tenant_id, None, &queued, now)?;
         Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! Chats after creation: reading, listing, ending, their messages.
 
-use sms_domain::{ChatId, ChatStatus, DisconnectedBy, E164Number, PhoneError};
+use sms_domain::{AgentId, ChatId, ChatStatus, DisconnectedBy, E164Number, PhoneError, SmsError};
 use sms_store::chats::{self, ChatFilter};
 use sms_store::{ChatBundle, Message, Tenant, Window};
 
@@ -26,7 +26,7 @@ pub struct PageQuery {
 
 impl PageQuery {
     /// The page as a number and its size.
-    fn numbers(&self) -> Result<(i64, i64)> {
+    pub(crate) fn numbers(&self) -> Result<(i64, i64)> {
         let invalid = |m: &str| ServiceError::Invalid(m.to_owned());
         let page = match self.page.as_deref() {
             None => 1,
@@ -106,14 +106,25 @@ impl Service {
         self.db(move |conn| Ok(chats::list(conn, tenant_id, &filter)?)).await
     }
 
-    /// Ends an active chat and frees the consumer's session lock.
-    pub async fn end_chat(&self, tenant: &Tenant, chat_id: ChatId, by: DisconnectedBy) -> Result<ChatBundle> {
+    /// Ends an active chat and frees the consumer's session lock. The agent who ends it, when
+    /// named (the platform's `finished_by_user_id`), must be one of the tenant's: `agent is not
+    /// found` otherwise.
+    pub async fn end_chat(
+        &self,
+        tenant: &Tenant,
+        chat_id: ChatId,
+        by: DisconnectedBy,
+        agent: Option<AgentId>,
+    ) -> Result<ChatBundle> {
         let (tenant_id, now) = (tenant.id, self.now());
         let (bundle, after) = self
             .db(move |conn| {
                 sms_store::transaction(conn, |conn| {
                     let chat = chats::find_chat(conn, tenant_id, chat_id)?.ok_or(ServiceError::NotFound("chat"))?;
-                    crate::life::end(conn, &chat, by, now)?.ok_or(ServiceError::Conflict("chat is not active"))
+                    if let Some(agent) = agent {
+                        sms_store::agents::find(conn, tenant_id, agent)?.ok_or(SmsError::AgentNotFound)?;
+                    }
+                    crate::life::end(conn, &chat, by, now, now)?.ok_or(ServiceError::Conflict("chat is not active"))
                 })
             })
             .await?;

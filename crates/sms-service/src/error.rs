@@ -111,6 +111,12 @@ impl From<StoreError> for ServiceError {
     }
 }
 
+impl From<sms_domain::UnsupportedMessageType> for ServiceError {
+    fn from(err: sms_domain::UnsupportedMessageType) -> Self {
+        Self::Invalid(err.to_string())
+    }
+}
+
 impl From<LockError> for ServiceError {
     fn from(err: LockError) -> Self {
         Self::Unavailable(err.to_string())

@@ -9,11 +9,12 @@
 use chrono::NaiveDateTime;
 use serde::Serialize;
 use sms_domain::time::format_timestamp;
-use sms_domain::{ChatId, E164Number, EndpointId, EventType, TenantId};
-use sms_store::events::{self, NewEvent};
-use sms_store::{ChatBundle, DbConn, StoreError};
+use sms_domain::{ChatId, E164Number, EndpointFormat, EndpointId, EventType, TenantId};
+use sms_store::events::{self, NewEvent, Recorded};
+use sms_store::{ChatBundle, DbConn, Message, StoreError};
 use utoipa::ToSchema;
 
+use crate::ccai;
 use crate::views::{ChatObject, MessageObject};
 
 /// The body of every event delivery: a `POST` of this JSON to the endpoint's URL, with the
@@ -100,7 +101,7 @@ pub struct MessageEventData {
 }
 
 /// `data` of `consumer.opted_out` and `consumer.opted_in`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ConsumerEventData {
     /// The consumer's number, E.164.
     pub end_user_number: String,
@@ -111,48 +112,94 @@ pub struct ConsumerEventData {
     pub chat_id: Option<i64>,
 }
 
+/// `data` as JSON, for the platform's envelope.
+fn value_of(data: &EventData) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(data).map_err(|e| StoreError::Config(format!("event payload: {e}")))
+}
+
 /// The body every delivery of an event posts, serialised once.
-fn body_of(kind: EventType, data: impl Into<EventData>, at: NaiveDateTime) -> Result<String, StoreError> {
-    let body = EventBody { kind: kind.as_str(), timestamp: format_timestamp(at), data: data.into() };
+fn body_of(kind: EventType, data: &EventData, at: NaiveDateTime) -> Result<String, StoreError> {
+    /// [`EventBody`], borrowing its data.
+    #[derive(Serialize)]
+    struct Body<'a> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        timestamp: String,
+        data: &'a EventData,
+    }
+    let body = Body { kind: kind.as_str(), timestamp: format_timestamp(at), data };
     serde_json::to_string(&body).map_err(|e| StoreError::Config(format!("event payload: {e}")))
 }
 
-/// A new event's public id, `webhook-id` on every delivery and retry of it.
-fn new_event_id() -> String {
+/// A new event's public id, `webhook-id` (or `X-Event-Id`) on every delivery and retry of it.
+pub(crate) fn new_event_id() -> String {
     format!("evt_{}", hex::encode(rand::random::<[u8; 16]>()))
 }
 
 /// Writes an event of `tenant_id` with `data`, that happened `at`, and a delivery to each of
-/// the tenant's endpoints that receives `kind`.
+/// the tenant's standard endpoints that receives `kind`; answers what the tenant's `ccai`
+/// endpoints receive, whose events the caller writes in their own shape.
 pub(crate) fn emit(
     conn: &mut DbConn,
     tenant_id: TenantId,
     kind: EventType,
     data: impl Into<EventData>,
     at: NaiveDateTime,
-) -> Result<(), StoreError> {
-    let payload = body_of(kind, data, at)?;
+) -> Result<Recorded, StoreError> {
+    let payload = body_of(kind, &data.into(), at)?;
     let event_id = new_event_id();
     let event = NewEvent { tenant_id, event_id: &event_id, event_type: kind.as_str(), payload: &payload, at };
-    if events::record_for_subscribers(conn, &event)? > 0 {
+    let recorded = events::record_for_subscribers(conn, &event)?;
+    if recorded.deliveries > 0 {
         metrics::counter!("sms_events_total", "type" => kind.as_str()).increment(1);
+    }
+    Ok(recorded)
+}
+
+/// Writes the platform's events that stand for one event of type `via`, each with a delivery to
+/// every `ccai` endpoint of the tenant that receives `via`.
+fn emit_platform(
+    conn: &mut DbConn,
+    tenant_id: TenantId,
+    via: EventType,
+    rendered: &[ccai::PlatformEvent],
+    at: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let events: Vec<NewEvent<'_>> = rendered
+        .iter()
+        .map(|e| NewEvent { tenant_id, event_id: &e.event_id, event_type: &e.event_type, payload: &e.payload, at })
+        .collect();
+    if events::record_platform(conn, via.as_str(), &events)? > 0 {
+        metrics::counter!("sms_events_total", "type" => via.as_str()).increment(1);
     }
     Ok(())
 }
 
 /// Writes an event of `tenant_id` with one delivery, to `endpoint` alone (whatever the types it
-/// receives); answers the delivery.
+/// receives), in the endpoint's `format`; answers the delivery.
 pub(crate) fn emit_to(
     conn: &mut DbConn,
     tenant_id: TenantId,
-    endpoint: EndpointId,
+    (endpoint, format): (EndpointId, EndpointFormat),
     kind: EventType,
     data: impl Into<EventData>,
     at: NaiveDateTime,
 ) -> Result<sms_domain::DeliveryId, StoreError> {
-    let payload = body_of(kind, data, at)?;
-    let event_id = new_event_id();
-    let event = NewEvent { tenant_id, event_id: &event_id, event_type: kind.as_str(), payload: &payload, at };
+    let data = data.into();
+    let rendered = match format {
+        EndpointFormat::Standard => {
+            let payload = body_of(kind, &data, at)?;
+            ccai::PlatformEvent { event_id: new_event_id(), event_type: kind.as_str().to_owned(), payload }
+        }
+        EndpointFormat::Ccai => ccai::other(kind, None, &value_of(&data)?, at)?,
+    };
+    let event = NewEvent {
+        tenant_id,
+        event_id: &rendered.event_id,
+        event_type: &rendered.event_type,
+        payload: &rendered.payload,
+        at,
+    };
     let delivery = events::record_for(conn, &event, endpoint)?;
     metrics::counter!("sms_events_total", "type" => kind.as_str()).increment(1);
     Ok(delivery)
@@ -163,68 +210,105 @@ pub(crate) fn emit_to(
 /// statements.
 #[derive(Default)]
 pub(crate) struct Batch {
-    events: Vec<(TenantId, EventType, String, NaiveDateTime, String)>,
+    events: Vec<Gathered>,
+}
+
+struct Gathered {
+    tenant_id: TenantId,
+    kind: EventType,
+    at: NaiveDateTime,
+    data: EventData,
 }
 
 impl Batch {
-    pub(crate) fn add(
-        &mut self,
-        tenant_id: TenantId,
-        kind: EventType,
-        data: impl Into<EventData>,
-        at: NaiveDateTime,
-    ) -> Result<(), StoreError> {
-        self.events.push((tenant_id, kind, body_of(kind, data, at)?, at, new_event_id()));
-        Ok(())
+    pub(crate) fn add(&mut self, tenant_id: TenantId, kind: EventType, data: impl Into<EventData>, at: NaiveDateTime) {
+        self.events.push(Gathered { tenant_id, kind, at, data: data.into() });
     }
 
-    /// Writes the events that some endpoint receives, with their deliveries.
+    /// Writes the events that some endpoint receives, with their deliveries: in the standard
+    /// format to standard endpoints, in the platform's to `ccai` ones. An event no endpoint
+    /// receives is not even rendered.
     pub(crate) fn write(self, conn: &mut DbConn) -> Result<(), StoreError> {
         if self.events.is_empty() {
             return Ok(());
         }
-        let mut subscribed: Vec<(TenantId, Vec<(EndpointId, String)>)> = Vec::new();
-        for (tenant_id, ..) in &self.events {
-            if !subscribed.iter().any(|(t, _)| t == tenant_id) {
-                subscribed.push((*tenant_id, sms_store::endpoints::by_type(conn, *tenant_id)?));
+        let mut subscribed: Vec<(TenantId, Vec<sms_store::endpoints::Subscriber>)> = Vec::new();
+        for event in &self.events {
+            if !subscribed.iter().any(|(t, _)| *t == event.tenant_id) {
+                subscribed.push((event.tenant_id, sms_store::endpoints::subscribers(conn, event.tenant_id)?));
             }
         }
-        let receiving = |tenant_id: TenantId, kind: EventType| -> Vec<EndpointId> {
+        let receiving = |event: &Gathered, format: EndpointFormat| -> Vec<EndpointId> {
             subscribed
                 .iter()
-                .filter(|(t, _)| *t == tenant_id)
+                .filter(|(t, _)| *t == event.tenant_id)
                 .flat_map(|(_, endpoints)| endpoints.iter())
-                .filter(|(_, types)| types.split(' ').any(|t| t == kind.as_str()))
-                .map(|(id, _)| *id)
+                .filter(|s| s.receives(event.kind.as_str(), format))
+                .map(|s| s.id)
                 .collect()
         };
-        let batch: Vec<(NewEvent<'_>, Vec<EndpointId>)> = self
-            .events
+        let mut rendered: Vec<(&Gathered, ccai::PlatformEvent, Vec<EndpointId>)> = Vec::new();
+        for event in &self.events {
+            let standard = receiving(event, EndpointFormat::Standard);
+            if !standard.is_empty() {
+                let payload = body_of(event.kind, &event.data, event.at)?;
+                let id = new_event_id();
+                let as_is = ccai::PlatformEvent { event_id: id, event_type: event.kind.as_str().to_owned(), payload };
+                rendered.push((event, as_is, standard));
+            }
+            let platform = receiving(event, EndpointFormat::Ccai);
+            if !platform.is_empty() {
+                let data = value_of(&event.data)?;
+                let chat_id = data.get("chat_id").and_then(serde_json::Value::as_i64);
+                rendered.push((event, ccai::other(event.kind, chat_id, &data, event.at)?, platform));
+            }
+        }
+        let batch: Vec<(NewEvent<'_>, Vec<EndpointId>)> = rendered
             .iter()
-            .filter_map(|(tenant_id, kind, payload, at, event_id)| {
-                let endpoints = receiving(*tenant_id, *kind);
-                if endpoints.is_empty() {
-                    return None;
-                }
-                metrics::counter!("sms_events_total", "type" => kind.as_str()).increment(1);
-                let event = NewEvent { tenant_id: *tenant_id, event_id, event_type: kind.as_str(), payload, at: *at };
-                Some((event, endpoints))
+            .map(|(event, r, endpoints)| {
+                metrics::counter!("sms_events_total", "type" => event.kind.as_str()).increment(1);
+                let new = NewEvent {
+                    tenant_id: event.tenant_id,
+                    event_id: &r.event_id,
+                    event_type: &r.event_type,
+                    payload: &r.payload,
+                    at: event.at,
+                };
+                (new, endpoints.clone())
             })
             .collect();
         events::record_many(conn, &batch)
     }
 }
 
-/// `chat.created`, `chat.assigned` or `chat.ended` of a chat as it is now.
-/// An ended chat's event happened when it ended (a chat that timed out ended at its timeout).
+/// `chat.created`, `chat.assigned` or `chat.ended` of a chat as it is now, and the platform's
+/// events for it; answers what the tenant's `ccai` endpoints receive. An ended chat's event
+/// happened when it ended (a chat that timed out ended at its timeout).
 pub(crate) fn chat(
     conn: &mut DbConn,
     kind: EventType,
     bundle: &ChatBundle,
     at: NaiveDateTime,
-) -> Result<(), StoreError> {
+) -> Result<Recorded, StoreError> {
     let at = if kind == EventType::ChatEnded { bundle.chat.ends_at.unwrap_or(at) } else { at };
-    emit(conn, bundle.chat.tenant_id, kind, ChatEventData { chat: ChatObject::from(bundle) }, at)
+    let tenant_id = bundle.chat.tenant_id;
+    let recorded = emit(conn, tenant_id, kind, ChatEventData { chat: ChatObject::from(bundle) }, at)?;
+    if recorded.ccai_receives(kind.as_str()) {
+        emit_platform(conn, tenant_id, kind, &ccai::chat(kind, bundle, at)?, at)?;
+    }
+    Ok(recorded)
+}
+
+/// A chat was opened: `chat.created`, and for the platform's format its first message too.
+pub(crate) fn opened(conn: &mut DbConn, bundle: &ChatBundle, at: NaiveDateTime) -> Result<(), StoreError> {
+    let recorded = chat(conn, EventType::ChatCreated, bundle, at)?;
+    if recorded.ccai_receives(EventType::MessageReceived.as_str()) {
+        let first = sms_store::chats::messages(conn, bundle.chat.id, sms_store::Window { offset: 0, limit: 1 })?.0;
+        for message in &first {
+            outbound(conn, bundle.chat.tenant_id, Some(&recorded.ccai_types), message, at)?;
+        }
+    }
+    Ok(())
 }
 
 /// [`chat`] for a chat known by id: read inside the same transaction, as just changed.
@@ -235,13 +319,14 @@ pub(crate) fn chat_by_id(
     chat_id: ChatId,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    match sms_store::chats::find(conn, tenant_id, chat_id)? {
-        Some(bundle) => chat(conn, kind, &bundle, at),
-        None => Ok(()),
+    if let Some(bundle) = sms_store::chats::find(conn, tenant_id, chat_id)? {
+        chat(conn, kind, &bundle, at)?;
     }
+    Ok(())
 }
 
-/// `message.received` or `message.status_updated`.
+/// `message.received` (a consumer's reply) or `message.status_updated`, and the platform's
+/// event for it.
 pub(crate) fn message(
     conn: &mut DbConn,
     kind: EventType,
@@ -250,12 +335,52 @@ pub(crate) fn message(
     message: MessageObject,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let data =
-        MessageEventData { chat_id: message.chat_id, end_user_number: end_user_number.as_str().to_owned(), message };
-    emit(conn, tenant_id, kind, data, at)
+    let chat_id = message.chat_id;
+    let data = |message| MessageEventData { chat_id, end_user_number: end_user_number.as_str().to_owned(), message };
+    let recorded = emit(conn, tenant_id, kind, data(message.clone()), at)?;
+    if !recorded.ccai_receives(kind.as_str()) {
+        return Ok(());
+    }
+    let rendered = if kind == EventType::MessageReceived {
+        let bundle = match chat_id {
+            Some(id) => sms_store::chats::find(conn, tenant_id, ChatId::new(id))?,
+            None => None,
+        };
+        ccai::message(bundle.as_ref(), &message, at)?
+    } else {
+        ccai::other(kind, chat_id, &value_of(&data(message).into())?, at)?
+    };
+    emit_platform(conn, tenant_id, kind, &[rendered], at)
 }
 
-/// `consumer.opted_out` or `consumer.opted_in`.
+/// An outbound message written into a chat (its first, an agent's, an automatic answer): the
+/// platform tells every message of a chat as `message_received`, which the standard format
+/// does not. `ccai_types` is what the tenant's `ccai` endpoints receive, when the caller knows
+/// it already.
+pub(crate) fn outbound(
+    conn: &mut DbConn,
+    tenant_id: TenantId,
+    ccai_types: Option<&str>,
+    message: &Message,
+    at: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let types = match ccai_types {
+        Some(types) => types.to_owned(),
+        None => events::ccai_types(conn, tenant_id)?,
+    };
+    let kind = EventType::MessageReceived;
+    if !types.split(' ').any(|t| t == kind.as_str()) {
+        return Ok(());
+    }
+    let bundle = match message.chat_id {
+        Some(id) => sms_store::chats::find(conn, tenant_id, id)?,
+        None => None,
+    };
+    let rendered = ccai::message(bundle.as_ref(), &MessageObject::from(message), at)?;
+    emit_platform(conn, tenant_id, kind, &[rendered], at)
+}
+
+/// `consumer.opted_out` or `consumer.opted_in`, and the platform's event for it.
 pub(crate) fn consumer(
     conn: &mut DbConn,
     kind: EventType,
@@ -263,5 +388,9 @@ pub(crate) fn consumer(
     data: ConsumerEventData,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    emit(conn, tenant_id, kind, data, at)
+    let chat_id = data.chat_id;
+    if emit(conn, tenant_id, kind, data.clone(), at)?.ccai_receives(kind.as_str()) {
+        emit_platform(conn, tenant_id, kind, &[ccai::other(kind, chat_id, &value_of(&data.into())?, at)?], at)?;
+    }
+    Ok(())
 }

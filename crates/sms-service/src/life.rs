@@ -57,16 +57,17 @@ impl AfterCommit {
     }
 }
 
-/// Ends `chat` (by `by`, at `at`) if it is still active, with its `chat.ended` event: the chat as
-/// it ended, or `None` when someone else ended it first.
+/// Ends `chat` (by `by`, at `at`, written `now`) if it is still active, with its `chat.ended`
+/// event: the chat as it ended, or `None` when someone else ended it first.
 pub(crate) fn end(
     conn: &mut DbConn,
     chat: &Chat,
     by: DisconnectedBy,
     at: NaiveDateTime,
+    now: NaiveDateTime,
 ) -> Result<Option<(ChatBundle, AfterCommit)>, StoreError> {
     sms_store::transaction(conn, |conn| {
-        if !(chat.status.is_active() && sms_store::chats::finish(conn, chat, by, at)?) {
+        if !(chat.status.is_active() && sms_store::chats::finish(conn, chat, by, at, now)?) {
             return Ok(None);
         }
         let Some(bundle) = sms_store::chats::find(conn, chat.tenant_id, chat.id)? else { return Ok(None) };
@@ -87,7 +88,7 @@ pub(crate) fn expire(conn: &mut DbConn, chat: &Chat, now: NaiveDateTime) -> Resu
     if chat.expires_at > now {
         return Ok(AfterCommit::nothing());
     }
-    Ok(end(conn, chat, DisconnectedBy::System, chat.expires_at)?.map(|(_, after)| after).unwrap_or_default())
+    Ok(end(conn, chat, DisconnectedBy::System, chat.expires_at, now)?.map(|(_, after)| after).unwrap_or_default())
 }
 
 /// The tenant no longer owns `number` (it was just deleted, in the caller's transaction): its
@@ -101,7 +102,7 @@ pub(crate) fn number_removed(
 ) -> Result<AfterCommit, StoreError> {
     let mut after = AfterCommit::nothing();
     for chat in sms_store::chats::active_from(conn, tenant_id, number)? {
-        if let Some((_, ended)) = end(conn, &chat, DisconnectedBy::System, now)? {
+        if let Some((_, ended)) = end(conn, &chat, DisconnectedBy::System, now, now)? {
             after = after.and(ended);
         }
     }
@@ -138,7 +139,7 @@ pub(crate) fn opt_out(
         OptOutSource::Keyword { keyword, chat_id } => {
             let active = sms_store::chats::active_chat(conn, tenant_id, number)?;
             let ended = match active {
-                Some(chat) => end(conn, &chat, DisconnectedBy::EndUser, now)?.map(|(_, after)| after),
+                Some(chat) => end(conn, &chat, DisconnectedBy::EndUser, now, now)?.map(|(_, after)| after),
                 None => None,
             };
             (Some(keyword.to_owned()), chat_id, ended.unwrap_or_default())

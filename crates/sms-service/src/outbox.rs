@@ -31,7 +31,7 @@ impl Outcomes for OutboxOutcomes {
                     end_user_number: number.as_str().to_owned(),
                     message: MessageObject::from(&message),
                 };
-                told.add(tenant_id, EventType::MessageStatusUpdated, data, now)?;
+                told.add(tenant_id, EventType::MessageStatusUpdated, data, now);
                 // Twilio's 21610: the consumer unsubscribed there; they are opted out here too.
                 if matches!(outcome, Outcome::Unsubscribed { .. }) {
                     let source = OptOutSource::Carrier { chat_id: message.chat_id };

@@ -1,7 +1,7 @@
 //! Replying inside a chat: the agent (or the integration acting for one) answers the consumer
 //! in the open conversation, in the documented order of checks.
 
-use sms_domain::{segments, BodyError, ChatId, EventType, IdempotencyKey, ReplyBody, SmsError};
+use sms_domain::{segments, BodyError, ChatId, ChatMessageBody, EventType, IdempotencyKey, ReplyBody, SmsError};
 use sms_store::chats::{self, NewReply, Replied};
 use sms_store::{opt_outs, Message, Tenant};
 
@@ -33,11 +33,45 @@ impl Service {
         body: &[u8],
         render: Render<Message>,
     ) -> Result<SendOutcome> {
+        let scope = format!("chats/{chat_id}/messages");
+        let read = |value| Ok(ReplyBody::from_value(value)?);
+        self.reply_once_as(tenant, chat_id, (key, &scope), body, render, read).await
+    }
+
+    /// The platform's chat message (`POST /apps/api/v1/chats/{id}/message`): a reply by
+    /// `from_user_id`, with the reply's checks and effect.
+    pub async fn chat_message(&self, tenant: &Tenant, chat_id: ChatId, request: &ChatMessageBody) -> Result<Message> {
+        self.reply(tenant, chat_id, request.reply()?).await
+    }
+
+    /// [`Service::chat_message`] once per `Idempotency-Key`, as replies are.
+    pub async fn chat_message_once(
+        &self,
+        tenant: &Tenant,
+        chat_id: ChatId,
+        key: &IdempotencyKey,
+        body: &[u8],
+        render: Render<Message>,
+    ) -> Result<SendOutcome> {
+        let scope = format!("chats/{chat_id}/message");
+        let read = |value| Ok(sms_domain::json::from_value::<ChatMessageBody>(value)?.reply()?);
+        self.reply_once_as(tenant, chat_id, (key, &scope), body, render, read).await
+    }
+
+    async fn reply_once_as(
+        &self,
+        tenant: &Tenant,
+        chat_id: ChatId,
+        (key, scope): (&IdempotencyKey, &str),
+        body: &[u8],
+        render: Render<Message>,
+        read: impl FnOnce(serde_json::Value) -> Result<ReplyBody>,
+    ) -> Result<SendOutcome> {
         let work = |parsed: std::result::Result<serde_json::Value, BodyError>, remember| async move {
-            let request = ReplyBody::from_value(parsed?)?;
+            let request = read(parsed?)?;
             self.write_reply(tenant, chat_id, request, Some(remember)).await
         };
-        self.once(tenant, key, &format!("chats/{chat_id}/messages"), body, render, work).await
+        self.once(tenant, key, scope, body, render, work).await
     }
 
     async fn write_reply(
@@ -87,6 +121,7 @@ impl Service {
                     if replied.assigned {
                         crate::events::chat_by_id(conn, EventType::ChatAssigned, tenant.id, chat.id, now)?;
                     }
+                    crate::events::outbound(conn, tenant.id, None, &replied.message, now)?;
                     let kept = match &remember {
                         Some((claim, render)) => Some(keep(conn, claim, render(Ok(&replied.message)))?),
                         None => None,

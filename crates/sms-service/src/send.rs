@@ -3,8 +3,8 @@
 
 use sms_domain::BodyError;
 use sms_domain::{
-    segments, Addressed, AgentSelector, Content, E164Number, EventType, IdempotencyKey, SendSmsBody, SmsError,
-    TenantId, TenantPolicy,
+    segments, Addressed, AgentSelector, Content, E164Number, IdempotencyKey, SendSmsBody, SmsError, TenantId,
+    TenantPolicy,
 };
 use sms_store::chats::{self, NewChatSpec, Opened, Refusal};
 use sms_store::{Agent, ChatBundle, DbConn, Tenant};
@@ -211,7 +211,7 @@ impl SendPlan {
         for attempt in 0..2 {
             match chats::open(conn, &spec)? {
                 Opened::Created(bundle) => {
-                    crate::events::chat(conn, EventType::ChatCreated, &bundle, now)?;
+                    crate::events::opened(conn, &bundle, now)?;
                     let kept = match &remember {
                         Some((claim, render)) => Some(keep(conn, claim, render(Ok(&bundle)))?),
                         None => None,

@@ -78,12 +78,12 @@ async fn send_then_refuse_then_end(backend: Backend) {
         other => panic!("expected the active session, got {other:?}"),
     }
 
-    let ended = h.service.end_chat(&tenant, chat.chat.id, DisconnectedBy::Agent).await;
+    let ended = h.service.end_chat(&tenant, chat.chat.id, DisconnectedBy::Agent, None).await;
     let ended = ended.unwrap();
     assert_eq!(ended.chat.status, ChatStatus::Finished);
     assert_eq!(ended.chat.disconnected_by, DisconnectedBy::Agent);
     assert!(matches!(
-        h.service.end_chat(&tenant, chat.chat.id, DisconnectedBy::Agent).await,
+        h.service.end_chat(&tenant, chat.chat.id, DisconnectedBy::Agent, None).await,
         Err(ServiceError::Conflict("chat is not active"))
     ));
     // The lock went with the chat: the consumer can be texted again.

@@ -50,16 +50,21 @@ pub fn find_by_email(conn: &mut DbConn, tenant_id: TenantId, email: &str) -> Res
     .map_err(StoreError::from)
 }
 
-/// Applies `changes`; `None` when the tenant has no such agent, [`StoreError::Conflict`] when
-/// the new e-mail is taken.
+/// Applies `changes` at `now` (a status that changes moves `status_updated_at`); `None` when the
+/// tenant has no such agent, [`StoreError::Conflict`] when the new e-mail is taken.
 pub fn update(
     conn: &mut DbConn,
     tenant_id: TenantId,
     id: AgentId,
     changes: &AgentChanges,
+    now: chrono::NaiveDateTime,
 ) -> Result<Option<Agent>, StoreError> {
     let target = agents::table.filter(agents::id.eq(id.get())).filter(agents::tenant_id.eq(tenant_id.get()));
     transaction(conn, |conn| {
+        if let Some(status) = changes.status {
+            let moved = target.filter(agents::status.ne(status));
+            db_run!(conn, |c| diesel::update(moved).set(agents::status_updated_at.eq(now)).execute(c))?;
+        }
         let updated = db_run!(conn, |c| diesel::update(target).set(changes).execute(c));
         match updated {
             // An empty change set is an error in diesel; it changes nothing here.

@@ -101,6 +101,8 @@ pub struct Claimed {
     pub secret: String,
     /// The secret before the last rotation, while it still signs.
     pub previous_secret: Option<String>,
+    /// How the endpoint is posted to and signed for.
+    pub format: sms_domain::EndpointFormat,
 }
 
 /// The due deliveries of enabled endpoints of active tenants, at most `$4` per endpoint (the
@@ -194,6 +196,7 @@ pub fn claim(
             event_type,
             payload,
             url: endpoint.url,
+            format: endpoint.format,
             previous_secret: endpoint
                 .previous_secret
                 .filter(|_| endpoint.previous_secret_until.is_some_and(|t| t > now)),

@@ -2,7 +2,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use sms_domain::{EndpointId, TenantId};
+use sms_domain::{EndpointFormat, EndpointId, TenantId};
 
 use crate::schema::{webhook_deliveries, webhook_endpoints};
 use crate::{DbConn, StoreError, WebhookEndpoint, Window};
@@ -131,12 +131,34 @@ pub fn rotate_secret(
     })
 }
 
-/// The tenant's endpoints, with the event types each receives (separated by spaces), enabled
-/// or not.
-pub fn by_type(conn: &mut DbConn, tenant_id: TenantId) -> Result<Vec<(EndpointId, String)>, StoreError> {
-    let rows: Vec<(i64, String)> = db_run!(conn, |c| webhook_endpoints::table
+/// An endpoint as events are addressed to it: the types it receives and its format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscriber {
+    pub id: EndpointId,
+    /// The event types it receives, separated by spaces.
+    pub types: String,
+    pub format: EndpointFormat,
+}
+
+impl Subscriber {
+    /// Whether it receives events of `kind` in `format`.
+    pub fn receives(&self, kind: &str, format: EndpointFormat) -> bool {
+        self.format == format && self.types.split(' ').any(|t| t == kind)
+    }
+}
+
+/// The tenant's endpoints, with the event types each receives and its format, enabled or not.
+pub fn subscribers(conn: &mut DbConn, tenant_id: TenantId) -> Result<Vec<Subscriber>, StoreError> {
+    let rows: Vec<(i64, String, String)> = db_run!(conn, |c| webhook_endpoints::table
         .filter(webhook_endpoints::tenant_id.eq(tenant_id.get()))
-        .select((webhook_endpoints::id, webhook_endpoints::events))
+        .select((webhook_endpoints::id, webhook_endpoints::events, webhook_endpoints::format))
         .load(c))?;
-    Ok(rows.into_iter().map(|(id, types)| (EndpointId::new(id), types)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(id, types, format)| Subscriber {
+            id: EndpointId::new(id),
+            types,
+            format: EndpointFormat::parse(&format).unwrap_or(EndpointFormat::Standard),
+        })
+        .collect())
 }

@@ -5,7 +5,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Timestamp};
-use sms_domain::{EndpointId, TenantId};
+use sms_domain::{EndpointFormat, EndpointId, TenantId};
 
 use crate::deliveries::PENDING;
 use crate::schema::{events, webhook_deliveries};
@@ -97,38 +97,108 @@ pub fn record_for(
     })
 }
 
-/// Writes the event with a pending delivery to each of the tenant's endpoints that receives its
-/// type, if any does (none: nothing is written). Answers how many deliveries were written. On
-/// PostgreSQL one prepared statement, so an event costs the change that causes it one round
-/// trip; on SQLite, in the process, the lookup and the two inserts.
-pub fn record_for_subscribers(conn: &mut DbConn, event: &NewEvent<'_>) -> Result<usize, StoreError> {
+/// What [`record_for_subscribers`] wrote, and what the tenant's endpoints of the platform's
+/// format (`ccai`) receive: their events are written apart ([`record_platform`]), in their own
+/// shape, only when one of them receives the type.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Deliveries written to the tenant's standard endpoints.
+    pub deliveries: usize,
+    /// The types the tenant's `ccai` endpoints receive, separated by spaces.
+    pub ccai_types: String,
+}
+
+impl Recorded {
+    /// Whether one of the tenant's `ccai` endpoints receives `kind`.
+    pub fn ccai_receives(&self, kind: &str) -> bool {
+        self.ccai_types.split(' ').any(|t| t == kind)
+    }
+}
+
+/// Writes the event with a pending delivery to each of the tenant's standard endpoints that
+/// receives its type, if any does (none: nothing is written), and tells what its `ccai`
+/// endpoints receive. On PostgreSQL one prepared statement, so an event costs the change that
+/// causes it one round trip; on SQLite, in the process, the lookup and the two inserts.
+pub fn record_for_subscribers(conn: &mut DbConn, event: &NewEvent<'_>) -> Result<Recorded, StoreError> {
     match conn {
-        DbConn::Postgres(c) => Ok(RecordEvent(event).execute(c)?),
+        DbConn::Postgres(c) => {
+            let row: RecordedRow = RecordEvent(event).get_result(c)?;
+            Ok(Recorded {
+                deliveries: usize::try_from(row.deliveries).unwrap_or_default(),
+                ccai_types: row.ccai_types.unwrap_or_default(),
+            })
+        }
         DbConn::Sqlite(_) => {
-            let endpoints: Vec<EndpointId> = crate::endpoints::by_type(conn, event.tenant_id)?
-                .into_iter()
-                .filter(|(_, types)| types.split(' ').any(|t| t == event.event_type))
-                .map(|(id, _)| id)
+            let subscribers = crate::endpoints::subscribers(conn, event.tenant_id)?;
+            let endpoints: Vec<EndpointId> = subscribers
+                .iter()
+                .filter(|s| s.receives(event.event_type, EndpointFormat::Standard))
+                .map(|s| s.id)
                 .collect();
-            let count = endpoints.len();
+            let deliveries = endpoints.len();
             record_many(conn, &[(event.clone(), endpoints)])?;
-            Ok(count)
+            Ok(Recorded { deliveries, ccai_types: ccai_types_of(&subscribers) })
         }
     }
 }
 
-/// [`record_for_subscribers`] on PostgreSQL: the endpoints that receive the type, the event if
-/// there is one, and a delivery for each, in one statement of CTEs. `strpos` over the
-/// space-separated list: `LIKE` would read `_` as a wildcard.
+/// The types the tenant's `ccai` endpoints receive, separated by spaces (for a change that has
+/// no event of its own in the standard format: an outbound message).
+pub fn ccai_types(conn: &mut DbConn, tenant_id: TenantId) -> Result<String, StoreError> {
+    let types: Vec<String> = db_run!(conn, |c| crate::schema::webhook_endpoints::table
+        .filter(crate::schema::webhook_endpoints::tenant_id.eq(tenant_id.get()))
+        .filter(crate::schema::webhook_endpoints::format.eq(EndpointFormat::Ccai.as_str()))
+        .select(crate::schema::webhook_endpoints::events)
+        .load(c))?;
+    Ok(types.join(" "))
+}
+
+fn ccai_types_of(subscribers: &[crate::endpoints::Subscriber]) -> String {
+    let types: Vec<&str> =
+        subscribers.iter().filter(|s| s.format == EndpointFormat::Ccai).map(|s| s.types.as_str()).collect();
+    types.join(" ")
+}
+
+/// Writes the platform's events that stand for one event of type `via` (each with its own id,
+/// type and body), each with a pending delivery to every `ccai` endpoint of the tenant that
+/// receives `via`. Answers how many deliveries were written.
+pub fn record_platform(conn: &mut DbConn, via: &str, events: &[NewEvent<'_>]) -> Result<usize, StoreError> {
+    let Some(first) = events.first() else { return Ok(0) };
+    let endpoints: Vec<EndpointId> = crate::endpoints::subscribers(conn, first.tenant_id)?
+        .into_iter()
+        .filter(|s| s.receives(via, EndpointFormat::Ccai))
+        .map(|s| s.id)
+        .collect();
+    let batch: Vec<(NewEvent<'_>, Vec<EndpointId>)> =
+        events.iter().map(|event| (event.clone(), endpoints.clone())).collect();
+    record_many(conn, &batch)?;
+    Ok(endpoints.len() * events.len())
+}
+
+#[derive(QueryableByName)]
+struct RecordedRow {
+    #[diesel(sql_type = BigInt)]
+    deliveries: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    ccai_types: Option<String>,
+}
+
+/// [`record_for_subscribers`] on PostgreSQL: the standard endpoints that receive the type, the
+/// event if there is one, a delivery for each, and the types the `ccai` endpoints receive, in
+/// one statement of CTEs. `strpos` over the space-separated list: `LIKE` would read `_` as a
+/// wildcard.
 struct RecordEvent<'a, 'b>(&'a NewEvent<'b>);
 
 const RECORD_EVENT_SQL: &str = "SELECT webhook_endpoints.id FROM webhook_endpoints, p \
-     WHERE webhook_endpoints.tenant_id = p.tenant \
+     WHERE webhook_endpoints.tenant_id = p.tenant AND webhook_endpoints.format = 'standard' \
        AND strpos(' ' || webhook_endpoints.events || ' ', ' ' || p.kind || ' ') > 0), \
    e AS (INSERT INTO events (tenant_id, event_id, event_type, payload, created_at) \
-     SELECT p.tenant, p.event_id, p.kind, p.payload, p.at FROM p WHERE EXISTS (SELECT 1 FROM w) RETURNING id) \
- INSERT INTO webhook_deliveries (tenant_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at) \
- SELECT p.tenant, w.id, e.id, 'pending', 0, p.at, p.at FROM p, w, e";
+     SELECT p.tenant, p.event_id, p.kind, p.payload, p.at FROM p WHERE EXISTS (SELECT 1 FROM w) RETURNING id), \
+   d AS (INSERT INTO webhook_deliveries (tenant_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at) \
+     SELECT p.tenant, w.id, e.id, 'pending', 0, p.at, p.at FROM p, w, e RETURNING 1) \
+ SELECT (SELECT count(*) FROM d) AS deliveries, \
+   (SELECT string_agg(webhook_endpoints.events, ' ') FROM webhook_endpoints, p \
+     WHERE webhook_endpoints.tenant_id = p.tenant AND webhook_endpoints.format = 'ccai') AS ccai_types";
 
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for RecordEvent<'_, '_> {
     fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
@@ -156,6 +226,10 @@ struct RecordEventId;
 impl diesel::query_builder::QueryId for RecordEvent<'_, '_> {
     type QueryId = RecordEventId;
     const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for RecordEvent<'_, '_> {
+    type SqlType = diesel::sql_types::Untyped;
 }
 
 impl RunQueryDsl<diesel::PgConnection> for RecordEvent<'_, '_> {}

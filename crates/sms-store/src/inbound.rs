@@ -84,10 +84,10 @@ pub fn record(
             .get_result(c))?;
         let expires_at = now + session_timeout;
         db_run!(conn, |c| diesel::update(chats::table.filter(chats::id.eq(chat.id.get())))
-            .set((chats::last_activity_at.eq(now), chats::expires_at.eq(expires_at)))
+            .set((chats::last_activity_at.eq(now), chats::expires_at.eq(expires_at), chats::updated_at.eq(now)))
             .execute(c))?;
         Ok(Inbound::Joined {
-            chat: Box::new(Chat { last_activity_at: now, expires_at, ..chat }),
+            chat: Box::new(Chat { last_activity_at: now, expires_at, updated_at: now, ..chat }),
             end_user_number: from.clone(),
             message: Box::new(message),
         })

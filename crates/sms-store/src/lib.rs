@@ -12,6 +12,7 @@ pub mod deliveries;
 pub mod endpoints;
 mod error;
 pub mod events;
+pub mod exports;
 pub mod idempotency;
 mod ids;
 pub mod inbound;

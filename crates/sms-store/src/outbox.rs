@@ -105,6 +105,9 @@ macro_rules! settle {
             .returning(Message::as_returning())
             .get_result(c)
             .optional())?;
+        if let Some(chat_id) = updated.as_ref().and_then(|m| m.chat_id) {
+            crate::chats::touch($conn, &[chat_id.get()], $now)?;
+        }
         Ok(updated)
     }};
 }
@@ -123,6 +126,7 @@ pub fn mark_sent(
         messages::delivery_status.eq(DeliveryStatus::Sent.as_str()),
         messages::provider_message_id.eq(provider_message_id),
         messages::error.eq(None::<String>),
+        messages::sent_at.eq(Some(now)),
     )
 }
 
@@ -145,7 +149,10 @@ pub fn mark_sent_many(
                 .bind::<Timestamp, _>(now)
                 .load(c)?;
             let ids: Vec<i64> = settled.into_iter().map(|s| s.id).collect();
-            Ok(messages::table.filter(messages::id.eq_any(&ids)).select(Message::as_select()).load(c)?)
+            let sent: Vec<Message> =
+                messages::table.filter(messages::id.eq_any(&ids)).select(Message::as_select()).load(c)?;
+            crate::chats::touch(conn, &chat_ids(&sent), now)?;
+            Ok(sent)
         }
         DbConn::Sqlite(_) => {
             let mut settled = Vec::with_capacity(sent.len());
@@ -158,7 +165,7 @@ pub fn mark_sent_many(
 }
 
 const MARK_SENT_PG: &str = "UPDATE messages SET delivery_status = 'sent', provider_message_id = v.provider_id, \
-       error = NULL, locked_until = NULL, updated_at = $3 \
+       error = NULL, locked_until = NULL, updated_at = $3, sent_at = $3 \
      FROM unnest($1::bigint[], $2::text[]) AS v(id, provider_id) \
      WHERE messages.id = v.id AND messages.delivery_status = 'sending' \
      RETURNING messages.id";
@@ -245,7 +252,9 @@ pub fn apply_status(
             .returning(Message::as_returning())
             .get_result(c)
             .optional())?;
-        Ok(updated.map_or(StatusReport::Stale, |m| StatusReport::Applied(Box::new(m))))
+        let Some(message) = updated else { return Ok(StatusReport::Stale) };
+        crate::chats::touch(conn, &chat_ids(std::slice::from_ref(&message)), now)?;
+        Ok(StatusReport::Applied(Box::new(message)))
     })
 }
 
@@ -263,7 +272,7 @@ pub fn fail_unsent_from(
         .filter(messages::from_number.eq(number.as_str()))
         .filter(messages::direction.eq(Direction::Outbound.as_str()))
         .filter(messages::delivery_status.eq_any([DeliveryStatus::Queued.as_str(), DeliveryStatus::Sending.as_str()]));
-    db_run!(conn, |c| diesel::update(unsent)
+    let failed: Vec<Message> = db_run!(conn, |c| diesel::update(unsent)
         .set((
             messages::delivery_status.eq(DeliveryStatus::Failed.as_str()),
             messages::error.eq(Some(error)),
@@ -272,8 +281,17 @@ pub fn fail_unsent_from(
             messages::updated_at.eq(now),
         ))
         .returning(Message::as_returning())
-        .get_results(c))
-    .map_err(StoreError::from)
+        .get_results(c))?;
+    crate::chats::touch(conn, &chat_ids(&failed), now)?;
+    Ok(failed)
+}
+
+/// The chats `messages` belong to, each once.
+fn chat_ids(messages: &[Message]) -> Vec<i64> {
+    let mut ids: Vec<i64> = messages.iter().filter_map(|m| m.chat_id.map(sms_domain::ChatId::get)).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// Outbound messages waiting to be sent or being sent, for the backlog gauge.
@@ -316,6 +334,10 @@ pub fn queue_automatic(conn: &mut DbConn, answer: &Automatic<'_>, now: NaiveDate
         media: None,
         automatic: Some(answer.kind),
     };
-    db_run!(conn, |c| diesel::insert_into(messages::table).values(new).returning(Message::as_returning()).get_result(c))
-        .map_err(StoreError::from)
+    let queued: Message = db_run!(conn, |c| diesel::insert_into(messages::table)
+        .values(new)
+        .returning(Message::as_returning())
+        .get_result(c))?;
+    crate::chats::touch(conn, &chat_ids(std::slice::from_ref(&queued)), now)?;
+    Ok(queued)
 }

@@ -54,6 +54,7 @@ diesel::table! {
         avatar_url -> Nullable<Text>,
         status -> Text,
         created_at -> Timestamp,
+        status_updated_at -> Timestamp,
     }
 }
 
@@ -84,6 +85,7 @@ diesel::table! {
         ends_at -> Nullable<Timestamp>,
         last_activity_at -> Timestamp,
         expires_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -122,6 +124,7 @@ diesel::table! {
         agent_id -> Nullable<BigInt>,
         media -> Nullable<Text>,
         automatic -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
     }
 }
 

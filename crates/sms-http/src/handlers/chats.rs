@@ -75,7 +75,7 @@ pub async fn end_chat(
     let request: Option<EndChatBody> = body::read_optional_json(&req, payload).await?;
     // The body's fault is answered before the chat is looked for.
     let by = request.unwrap_or_default().by().map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let bundle = state.end_chat(&tenant, path_id::<ChatId>(&id, "chat")?, by).await?;
+    let bundle = state.end_chat(&tenant, path_id::<ChatId>(&id, "chat")?, by, None).await?;
     Ok(HttpResponse::Ok().json(ChatObject::from(&bundle)))
 }
 

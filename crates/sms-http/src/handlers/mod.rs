@@ -2,7 +2,9 @@
 
 pub mod admin;
 pub mod chats;
+pub mod manager;
 pub mod ops;
+pub mod platform;
 pub mod sms;
 pub mod webhooks;
 

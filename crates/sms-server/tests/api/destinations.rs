@@ -126,7 +126,7 @@ async fn disabled_endpoints_and_test_events(backend: Backend) {
     .await;
     let t = app.seed_tenant("acme").await;
     let url = format!("{}/hooks", receiver.url);
-    let (status, body) = register(&app, &t, json!({"url": url, "format": "ccai"})).await;
+    let (status, body) = register(&app, &t, json!({"url": url, "format": "xml"})).await;
     assert_eq!((status, body), (400, msg("format is invalid")));
     let (status, endpoint) = register(&app, &t, json!({"url": url, "disabled": true, "events": ["chat.ended"]})).await;
     assert_eq!((status, endpoint["format"].clone()), (201, json!("standard")));

@@ -16,9 +16,9 @@ async fn unique_index_refuses_a_second_active_chat(backend: Backend) {
     let copy = |status: &str| {
         format!(
             "INSERT INTO chats (tenant_id, end_user_id, chat_type, lang, status, outbound_number, disconnected_by, \
-             created_at, last_activity_at, expires_at) \
+             created_at, last_activity_at, expires_at, updated_at) \
              SELECT tenant_id, end_user_id, chat_type, lang, '{status}', outbound_number, disconnected_by, \
-             created_at, last_activity_at, expires_at FROM chats WHERE id = {}",
+             created_at, last_activity_at, expires_at, updated_at FROM chats WHERE id = {}",
             chat["id"]
         )
     };

@@ -33,6 +33,10 @@ pub struct Recorded {
     pub webhook_id: Option<String>,
     pub webhook_timestamp: Option<String>,
     pub webhook_signature: Option<String>,
+    /// The platform's headers of a delivery to a `ccai` endpoint.
+    pub x_signature: Option<String>,
+    pub x_signature_timestamp: Option<String>,
+    pub x_event_id: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -97,6 +101,9 @@ async fn answer(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
             webhook_id: header("webhook-id"),
             webhook_timestamp: header("webhook-timestamp"),
             webhook_signature: header("webhook-signature"),
+            x_signature: header("x-signature"),
+            x_signature_timestamp: header("x-signature-timestamp"),
+            x_event_id: header("x-event-id"),
             body: body.to_vec(),
         });
         requests.len()

@@ -13,6 +13,7 @@ mod helpers;
 
 mod admin;
 mod auth;
+mod ccai;
 mod chats;
 mod delivery;
 mod destinations;
@@ -23,6 +24,7 @@ mod hardening;
 mod isolation;
 mod limits;
 mod openapi;
+mod platform;
 mod race;
 mod replies;
 mod routing;

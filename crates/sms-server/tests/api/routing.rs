@@ -17,7 +17,8 @@ async fn unknown_routes_and_methods(backend: Backend) {
     for (method, path, allow) in [
         (Method::GET, "/apps/api/v1/sms", "POST"),
         (Method::PUT, "/apps/api/v1/sms", "POST"),
-        (Method::DELETE, "/apps/api/v1/chats/1", "GET"),
+        (Method::DELETE, "/apps/api/v1/chats/1", "GET, PATCH"),
+        (Method::POST, "/manager/api/v1/chats", "GET"),
         (Method::GET, "/apps/api/v1/chats/1/end", "POST"),
         (Method::DELETE, "/admin/v1/tenants", "GET, POST"),
         (Method::POST, "/healthz", "GET"),

@@ -23,6 +23,7 @@ impl Service {
                 avatar_url: draft.avatar_url,
                 status: AgentStatus::Active,
                 created_at: now,
+                status_updated_at: now,
             };
             sms_store::agents::create(conn, &new).map_err(conflict_as(EMAIL_TAKEN))
         })
@@ -53,8 +54,8 @@ impl Service {
             avatar_url: update.avatar_url,
             status: update.status.map(AgentStatus::as_str),
         };
-        self.for_tenant(subdomain, move |conn, tenant, _| {
-            sms_store::agents::update(conn, tenant.id, id, &changes)
+        self.for_tenant(subdomain, move |conn, tenant, now| {
+            sms_store::agents::update(conn, tenant.id, id, &changes, now)
                 .map_err(conflict_as(EMAIL_TAKEN))?
                 .ok_or(ServiceError::NotFound("agent"))
         })

@@ -109,9 +109,10 @@ impl Service {
     pub async fn test_webhook(&self, subdomain: &str, id: EndpointId) -> Result<DeliveryRow> {
         self.for_tenant(subdomain, move |conn, tenant, now| {
             sms_store::transaction(conn, |conn| {
-                endpoints::find(conn, tenant.id, id)?.ok_or(ServiceError::NotFound("webhook"))?;
+                let endpoint = endpoints::find(conn, tenant.id, id)?.ok_or(ServiceError::NotFound("webhook"))?;
                 let data = crate::events::TestEventData { endpoint_id: id.get() };
-                let delivery = crate::events::emit_to(conn, tenant.id, id, EventType::WebhookTest, data, now)?;
+                let to = (id, endpoint.format);
+                let delivery = crate::events::emit_to(conn, tenant.id, to, EventType::WebhookTest, data, now)?;
                 deliveries::find(conn, id, delivery)?.ok_or(ServiceError::Internal("the test delivery vanished".into()))
             })
         })

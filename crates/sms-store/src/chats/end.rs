@@ -10,15 +10,34 @@ use super::is_active;
 use crate::schema::{chats, participants};
 use crate::{Chat, DbConn, Participant, StoreError};
 
-/// Ends `chat` if it is still active; `false` when someone else ended it first. Every
-/// connected participant is disconnected at `at`.
-pub fn finish(conn: &mut DbConn, chat: &Chat, by: DisconnectedBy, at: NaiveDateTime) -> Result<bool, StoreError> {
+/// Marks the chats changed at `now`: a message of theirs was written or its delivery status
+/// moved (the chat's `updated_at`, which incremental exports ask for).
+pub fn touch(conn: &mut DbConn, chat_ids: &[i64], now: NaiveDateTime) -> Result<(), StoreError> {
+    if chat_ids.is_empty() {
+        return Ok(());
+    }
+    let touched = chats::table.filter(chats::id.eq_any(chat_ids)).filter(chats::updated_at.lt(now));
+    db_run!(conn, |c| diesel::update(touched).set(chats::updated_at.eq(now)).execute(c))?;
+    Ok(())
+}
+
+/// Ends `chat` if it is still active; `false` when someone else ended it first. It ends at `at`
+/// (for a chat that timed out, when its timeout elapsed), and every connected participant is
+/// disconnected then; the change is written `now`.
+pub fn finish(
+    conn: &mut DbConn,
+    chat: &Chat,
+    by: DisconnectedBy,
+    at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
     let target = chats::table.filter(chats::id.eq(chat.id.get())).filter(is_active());
     let changed = db_run!(conn, |c| diesel::update(target)
         .set((
             chats::status.eq(ChatStatus::Finished.as_str()),
             chats::ends_at.eq(at),
             chats::disconnected_by.eq(by.as_str()),
+            chats::updated_at.eq(now.max(at)),
         ))
         .execute(c))?;
     if changed == 0 {

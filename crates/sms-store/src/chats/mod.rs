@@ -16,8 +16,9 @@ use sms_domain::{E164Number, TenantId};
 
 use crate::{Agent, ChatBundle};
 
-pub use end::{due_to_expire, finish};
+pub use end::{due_to_expire, finish, touch};
 pub use open::open;
+pub(crate) use read::bundles;
 pub use read::{
     active_chat, active_from, end_user_number, find, find_chat, list, lock_owner, message, messages, ChatFilter,
 };

@@ -56,6 +56,7 @@ fn new_chat<'a>(spec: &'a NewChatSpec<'a>, end_user_id: i64) -> NewChat<'a> {
         assigned_at: spec.agent.map(|_| spec.now),
         last_activity_at: spec.now,
         expires_at: spec.now + spec.session_timeout,
+        updated_at: spec.now,
     }
 }
 

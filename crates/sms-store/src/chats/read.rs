@@ -130,7 +130,7 @@ pub fn list(conn: &mut DbConn, tenant_id: TenantId, filter: &ChatFilter) -> Resu
 }
 
 /// Attaches participants and agents to chats with one query each.
-fn bundles(conn: &mut DbConn, chats: Vec<Chat>) -> Result<Vec<ChatBundle>, StoreError> {
+pub(crate) fn bundles(conn: &mut DbConn, chats: Vec<Chat>) -> Result<Vec<ChatBundle>, StoreError> {
     if chats.is_empty() {
         return Ok(Vec::new());
     }

@@ -50,10 +50,11 @@ pub fn reply(conn: &mut DbConn, chat: &Chat, reply: &NewReply<'_>) -> Result<Opt
                 chats::agent_id.eq(Some(agent.id.get())),
                 chats::status.eq(ChatStatus::Assigned.as_str()),
                 chats::assigned_at.eq(Some(now)),
+                chats::updated_at.eq(now),
             ))
             .execute(c))?,
         None => db_run!(conn, |c| diesel::update(target)
-            .set((chats::last_activity_at.eq(now), chats::expires_at.eq(expires_at)))
+            .set((chats::last_activity_at.eq(now), chats::expires_at.eq(expires_at), chats::updated_at.eq(now)))
             .execute(c))?,
     };
     if moved == 0 {
@@ -98,9 +99,10 @@ pub fn reply(conn: &mut DbConn, chat: &Chat, reply: &NewReply<'_>) -> Result<Opt
             assigned_at: Some(now),
             last_activity_at: now,
             expires_at,
+            updated_at: now,
             ..chat.clone()
         },
-        None => Chat { last_activity_at: now, expires_at, ..chat.clone() },
+        None => Chat { last_activity_at: now, expires_at, updated_at: now, ..chat.clone() },
     };
     Ok(Some(Replied { message, chat, end_user_number, assigned: assign.is_some() }))
 }

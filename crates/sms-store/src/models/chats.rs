@@ -38,6 +38,9 @@ pub struct Chat {
     pub ends_at: Option<NaiveDateTime>,
     pub last_activity_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    /// The last change of any kind: status, assignment, a message either way, a message's
+    /// delivery status, its end (the time it was written, so incremental exports miss nothing).
+    pub updated_at: NaiveDateTime,
 }
 
 impl Chat {
@@ -67,6 +70,7 @@ pub(crate) struct NewChat<'a> {
     pub assigned_at: Option<NaiveDateTime>,
     pub last_activity_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -135,6 +139,8 @@ pub struct Message {
     pub media: Option<String>,
     /// The keyword an automatic answer answers (`help`, `opt_out`, `opt_in`).
     pub automatic: Option<String>,
+    /// When the provider took it (an outbound message).
+    pub sent_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Insertable)]

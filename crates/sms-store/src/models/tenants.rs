@@ -132,6 +132,8 @@ pub struct Agent {
     #[diesel(deserialize_as = String)]
     pub status: AgentStatus,
     pub created_at: NaiveDateTime,
+    /// When its status (active, deactivated) last changed; its creation until then.
+    pub status_updated_at: NaiveDateTime,
 }
 
 impl Agent {
@@ -155,6 +157,7 @@ pub struct NewAgent {
     #[diesel(serialize_as = String)]
     pub status: AgentStatus,
     pub created_at: NaiveDateTime,
+    pub status_updated_at: NaiveDateTime,
 }
 
 /// A partial update of an agent. The outer `Option` says whether a field changes; for the

@@ -89,7 +89,7 @@ fn reading_chats(_db: &TestDb, store: &Store) {
         .map(|to| created(&mut c, &spec(acme.id, &num(to), &from, now)).chat.id)
         .collect();
     let first = some(ok(chats::find_chat(&mut c, acme.id, ids[0])), "the first chat");
-    assert!(ok(chats::finish(&mut c, &first, DisconnectedBy::Agent, now)));
+    assert!(ok(chats::finish(&mut c, &first, DisconnectedBy::Agent, now, now)));
     ids.push(created(&mut c, &spec(acme.id, &num(CONSUMER), &from, now)).chat.id);
     let theirs = created(&mut c, &spec(globex.id, &num(CONSUMER), &num(OTHER_OUTBOUND), now)).chat.id;
 
@@ -123,14 +123,14 @@ fn ending_chats(_db: &TestDb, store: &Store) {
     let (to, from, now) = (num(CONSUMER), num(OUTBOUND), now_millis());
     let chat = created(&mut c, &NewChatSpec { agent: Some(&ada), ..spec(acme.id, &to, &from, now) }).chat;
     let later = now + Duration::seconds(90);
-    assert!(ok(chats::finish(&mut c, &chat, DisconnectedBy::Agent, later)), "an active chat ends");
+    assert!(ok(chats::finish(&mut c, &chat, DisconnectedBy::Agent, later, later)), "an active chat ends");
     let bundle = some(ok(chats::find(&mut c, acme.id, chat.id)), "the ended chat");
     let row = &bundle.chat;
     assert_eq!((row.status, row.disconnected_by), (ChatStatus::Finished, DisconnectedBy::Agent));
     assert_eq!((row.ends_at, row.duration_seconds()), (Some(later), 90));
     let parts: Vec<_> = bundle.participants.iter().map(|p| (p.status, p.ended_at, p.chat_duration)).collect();
     assert_eq!(parts, [(ParticipantStatus::Disconnected, Some(later), Some(90)); 2], "both disconnected");
-    assert!(!ok(chats::finish(&mut c, &chat, DisconnectedBy::System, later)), "a chat ends once");
+    assert!(!ok(chats::finish(&mut c, &chat, DisconnectedBy::System, later, later)), "a chat ends once");
     assert_eq!(some(ok(chats::find_chat(&mut c, acme.id, chat.id)), "the chat").disconnected_by, DisconnectedBy::Agent);
     // Who held the consumer's lock, whatever the chat's status now; nobody for another token,
     // another consumer or another tenant.
@@ -158,7 +158,7 @@ fn idle_chats_are_found(_db: &TestDb, store: &Store) {
     assert_eq!(due, [first.id, second.id], "only the active chats past their timeout, longest idle first");
     let limited: Vec<ChatId> = ok(chats::due_to_expire(&mut c, after, 1)).iter().map(|chat| chat.id).collect();
     assert_eq!(limited, [first.id], "at most `limit`");
-    assert!(ok(chats::finish(&mut c, &first, DisconnectedBy::System, first.expires_at)));
+    assert!(ok(chats::finish(&mut c, &first, DisconnectedBy::System, first.expires_at, now)));
     let row = some(ok(chats::find(&mut c, acme.id, first.id)), "the expired chat");
     assert_eq!((row.chat.status, row.chat.disconnected_by), (ChatStatus::Finished, DisconnectedBy::System));
     assert_eq!(row.chat.ends_at, Some(now + short), "ended when its timeout elapsed");

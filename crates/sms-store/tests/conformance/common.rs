@@ -95,6 +95,7 @@ pub fn new_agent(tenant_id: TenantId, email: &str) -> NewAgent {
         avatar_url: None,
         status: AgentStatus::Active,
         created_at: now_millis(),
+        status_updated_at: now_millis(),
     }
 }
 

@@ -28,6 +28,11 @@ fn event_deliveries_leased(_db: &TestDb, store: &Store) {
     };
     ok(endpoints::create(&mut c, &endpoint("http://127.0.0.1:9/crm", "chat.created chat.ended")));
     ok(endpoints::create(&mut c, &endpoint("http://127.0.0.1:9/other", "chat.ended")));
+    // An endpoint of the platform's format gets none of these deliveries: its events are written
+    // apart, in their own shape; the record tells what it receives.
+    let platform =
+        NewEndpoint { format: "ccai".into(), ..endpoint("http://127.0.0.1:9/ccai", "chat.ended message.received") };
+    ok(endpoints::create(&mut c, &platform));
     let event = |id: &'static str, kind: &'static str| NewEvent {
         tenant_id: acme.id,
         event_id: id,
@@ -35,9 +40,14 @@ fn event_deliveries_leased(_db: &TestDb, store: &Store) {
         payload: "{}",
         at: now,
     };
-    assert_eq!(ok(events::record_for_subscribers(&mut c, &event("evt_1", "chat.created"))), 1, "one subscriber");
-    assert_eq!(ok(events::record_for_subscribers(&mut c, &event("evt_2", "chat.ended"))), 2, "two subscribers");
-    assert_eq!(ok(events::record_for_subscribers(&mut c, &event("evt_3", "message.received"))), 0, "none");
+    let recorded = |c: &mut DbConn, id, kind| ok(events::record_for_subscribers(c, &event(id, kind)));
+    assert_eq!(recorded(&mut c, "evt_1", "chat.created").deliveries, 1, "one subscriber");
+    let ended = recorded(&mut c, "evt_2", "chat.ended");
+    assert_eq!(ended.deliveries, 2, "two subscribers");
+    assert!(ended.ccai_receives("chat.ended") && ended.ccai_receives("message.received"));
+    assert!(!ended.ccai_receives("chat.created") && !ended.ccai_receives("chat"));
+    assert_eq!(recorded(&mut c, "evt_3", "message.received").deliveries, 0, "none");
+    assert_eq!(ok(events::ccai_types(&mut c, acme.id)), "chat.ended message.received");
 
     let claim = |c: &mut DbConn, at: NaiveDateTime| {
         ok(deliveries::claim(c, at, lease(at), ClaimLimits { limit: 10, per_endpoint: 10, busy: &[] }))

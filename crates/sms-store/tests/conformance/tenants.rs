@@ -118,15 +118,15 @@ fn agent_directory(_db: &TestDb, store: &Store) {
     assert!(ok(agents::find_by_email(&mut c, acme.id, "eve@example.com")).is_none());
 
     let off = AgentChanges { status: Some("deactivated"), agent_number: Some(None), ..Default::default() };
-    let new = some(ok(agents::update(&mut c, acme.id, ada.id, &off)), "ada");
+    let new = some(ok(agents::update(&mut c, acme.id, ada.id, &off, now_millis())), "ada");
     assert_eq!((new.status, new.agent_number, new.email.as_str()), (AgentStatus::Deactivated, None, "Ada@Example.com"));
     assert!(!new.is_active());
-    assert!(ok(agents::update(&mut c, globex.id, ada.id, &off)).is_none(), "another tenant's agent");
+    assert!(ok(agents::update(&mut c, globex.id, ada.id, &off, now_millis())).is_none(), "another tenant's agent");
     assert_eq!(some(ok(agents::find(&mut c, globex.id, twin.id)), "twin").status, AgentStatus::Active);
-    let same = some(ok(agents::update(&mut c, acme.id, bob.id, &AgentChanges::default())), "bob");
+    let same = some(ok(agents::update(&mut c, acme.id, bob.id, &AgentChanges::default(), now_millis())), "bob");
     assert_eq!((same.email.as_str(), same.status), ("bob@example.com", AgentStatus::Active), "an empty change");
     let to_ada = AgentChanges { email_lower: Some("ada@example.com".into()), ..Default::default() };
-    assert!(matches!(agents::update(&mut c, acme.id, bob.id, &to_ada), Err(StoreError::Conflict)));
+    assert!(matches!(agents::update(&mut c, acme.id, bob.id, &to_ada, now_millis()), Err(StoreError::Conflict)));
 }
 
 sms_test_support::on_both_backends!(

@@ -22,9 +22,10 @@ WITH p AS (
     RETURNING id
 ), chats AS (
     INSERT INTO chats (tenant_id, end_user_id, agent_id, chat_type, lang, status, outbound_number, ticket_id,
-                       disconnected_by, lock_token, created_at, assigned_at, last_activity_at, expires_at)
+                       disconnected_by, lock_token, created_at, assigned_at, last_activity_at, expires_at,
+                       updated_at)
     SELECT p.tenant, end_user.id, p.agent, p.chat_type, p.lang, p.status, p.outbound, p.ticket,
-           p.disconnected_by, p.lock_token, p.now, p.assigned_at, p.now, p.expires_at FROM p, end_user
+           p.disconnected_by, p.lock_token, p.now, p.assigned_at, p.now, p.expires_at, p.now FROM p, end_user
     ON CONFLICT DO NOTHING
     RETURNING *
 ), parts AS (
