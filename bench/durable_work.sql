@@ -10,9 +10,9 @@ INSERT INTO end_users (tenant_id, number, created_at)
     ON CONFLICT (tenant_id, number) DO UPDATE SET number = excluded.number
     RETURNING id AS end_user_id \gset
 INSERT INTO chats (tenant_id, end_user_id, chat_type, lang, status, outbound_number, disconnected_by,
-                   lock_token, created_at, last_activity_at, expires_at)
+                   lock_token, created_at, last_activity_at, expires_at, updated_at)
     VALUES (:tenant, :end_user_id, 'Messaging (SMS)', 'en', 'selecting', '+16285550199', 'disconnected_by_unknown',
-            md5(random()::text), now(), now(), now() + interval '1 day')
+            md5(random()::text), now(), now(), now() + interval '1 day', now())
     RETURNING id AS chat_id \gset
 INSERT INTO participants (chat_id, kind, status, end_user_id, connected_at)
     VALUES (:chat_id, 'end_user', 'connected', :end_user_id, now());

@@ -105,31 +105,73 @@ pub struct Claimed {
     pub format: sms_domain::EndpointFormat,
 }
 
-/// The due deliveries of enabled endpoints of active tenants, at most `$4` per endpoint (the
-/// oldest first), none of the endpoints listed in `$5` (a JSON array of ids: those this instance
-/// has as many requests in flight to as it may), up to `$3` in all.
-const DUE: &str = "SELECT id FROM (SELECT d.id, d.next_attempt_at, \
-       row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS rank \
-     FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id JOIN tenants t ON t.id = d.tenant_id \
-     WHERE d.status = 'pending' AND d.next_attempt_at <= $2 AND NOT w.disabled AND t.active \
-       AND d.endpoint_id NOT IN (SELECT CAST(value AS BIGINT) FROM BUSY)) due \
-   WHERE rank <= $4 ORDER BY next_attempt_at LIMIT $3";
+/// The enabled endpoints of active tenants that have a due delivery, none of those listed in
+/// `$2` (a JSON array of ids: those this instance has as many requests in flight to as it may).
+/// Each probe of the deliveries is one lookup in `webhook_deliveries_endpoint_due`.
+const DUE_ENDPOINTS: &str = "SELECT w.id FROM webhook_endpoints w JOIN tenants t ON t.id = w.tenant_id \
+   WHERE NOT w.disabled AND t.active AND w.id NOT IN (SELECT CAST(value AS BIGINT) FROM BUSY) \
+     AND EXISTS (SELECT 1 FROM webhook_deliveries d \
+       WHERE d.endpoint_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= $1)";
 
-/// PostgreSQL: the due rows are locked, skipping those another instance is claiming.
+/// PostgreSQL: the oldest due deliveries of each such endpoint, at most `$4` of one (each
+/// endpoint's read from the index in order, so the cost does not grow with the backlog), up to
+/// `$3` in all, locked, skipping those another instance is claiming.
 fn claim_sql_pg() -> String {
-    let due = DUE.replace("BUSY", "json_array_elements_text(CAST($5 AS json))");
+    let endpoints = DUE_ENDPOINTS.replace("BUSY", "json_array_elements_text(CAST($5 AS json))").replace("$1", "$2");
     format!(
         "UPDATE webhook_deliveries SET next_attempt_at = $1, attempts = attempts + 1 \
-         WHERE id IN (SELECT id FROM webhook_deliveries WHERE id IN ({due}) FOR UPDATE SKIP LOCKED) RETURNING id"
+         WHERE id IN (SELECT d.id FROM ({endpoints}) w CROSS JOIN LATERAL \
+           (SELECT id, next_attempt_at FROM webhook_deliveries \
+             WHERE endpoint_id = w.id AND status = 'pending' AND next_attempt_at <= $2 \
+             ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) d \
+           ORDER BY d.next_attempt_at, d.id LIMIT $3) \
+         RETURNING id"
     )
 }
 
-/// SQLite has one writer at a time: the statement itself is the claim.
-fn claim_sql_sqlite() -> String {
-    let due = DUE.replace("BUSY", "json_each($5)").replace('$', "?");
-    format!(
-        "UPDATE webhook_deliveries SET next_attempt_at = ?1, attempts = attempts + 1 WHERE id IN ({due}) RETURNING id"
-    )
+/// SQLite (no `LATERAL`): the endpoints, then each one's oldest due deliveries, then the claim,
+/// in one transaction of the single writer.
+fn claim_ids_sqlite(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limits: ClaimLimits<'_>,
+    busy: &str,
+) -> Result<Vec<i64>, StoreError> {
+    use diesel::sql_types::{Text, Timestamp};
+    #[derive(QueryableByName)]
+    struct EndpointRow {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+    }
+    let endpoints_sql = DUE_ENDPOINTS.replace("BUSY", "json_each(?2)").replace("$1", "?1");
+    crate::transaction(conn, |conn| {
+        let DbConn::Sqlite(c) = conn else { return Err(StoreError::Config("not SQLite".into())) };
+        let endpoints: Vec<EndpointRow> =
+            diesel::sql_query(&endpoints_sql).bind::<Timestamp, _>(now).bind::<Text, _>(busy).load(c)?;
+        let mut due: Vec<(NaiveDateTime, i64)> = Vec::new();
+        for endpoint in endpoints {
+            let oldest: Vec<(NaiveDateTime, i64)> = webhook_deliveries::table
+                .filter(webhook_deliveries::endpoint_id.eq(endpoint.id))
+                .filter(webhook_deliveries::status.eq(PENDING))
+                .filter(webhook_deliveries::next_attempt_at.le(now))
+                .order((webhook_deliveries::next_attempt_at, webhook_deliveries::id))
+                .limit(limits.per_endpoint)
+                .select((webhook_deliveries::next_attempt_at.assume_not_null(), webhook_deliveries::id))
+                .load(c)?;
+            due.extend(oldest);
+        }
+        due.sort_unstable();
+        due.truncate(usize::try_from(limits.limit).unwrap_or(0));
+        let ids: Vec<i64> = due.into_iter().map(|(_, id)| id).collect();
+        diesel::update(webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(&ids)))
+            .set((
+                webhook_deliveries::next_attempt_at.eq(Some(lease_until)),
+                webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
+            ))
+            .execute(c)?;
+        Ok(ids)
+    })
 }
 
 #[derive(QueryableByName)]
@@ -158,18 +200,19 @@ pub fn claim(
 ) -> Result<Vec<Claimed>, StoreError> {
     use diesel::sql_types::{BigInt, Text, Timestamp};
     let busy = format!("[{}]", limits.busy.iter().map(|id| id.get().to_string()).collect::<Vec<_>>().join(","));
-    let sql = match conn {
-        DbConn::Postgres(_) => claim_sql_pg(),
-        DbConn::Sqlite(_) => claim_sql_sqlite(),
+    let ids: Vec<i64> = match conn {
+        DbConn::Postgres(c) => {
+            let claimed: Vec<ClaimedId> = diesel::sql_query(claim_sql_pg())
+                .bind::<Timestamp, _>(lease_until)
+                .bind::<Timestamp, _>(now)
+                .bind::<BigInt, _>(limits.limit)
+                .bind::<BigInt, _>(limits.per_endpoint)
+                .bind::<Text, _>(&busy)
+                .load(c)?;
+            claimed.into_iter().map(|c| c.id).collect()
+        }
+        DbConn::Sqlite(_) => claim_ids_sqlite(conn, now, lease_until, limits, &busy)?,
     };
-    let claimed: Vec<ClaimedId> = db_run!(conn, |c| diesel::sql_query(&sql)
-        .bind::<Timestamp, _>(lease_until)
-        .bind::<Timestamp, _>(now)
-        .bind::<BigInt, _>(limits.limit)
-        .bind::<BigInt, _>(limits.per_endpoint)
-        .bind::<Text, _>(&busy)
-        .load(c))?;
-    let ids: Vec<i64> = claimed.into_iter().map(|c| c.id).collect();
     if ids.is_empty() {
         return Ok(Vec::new());
     }

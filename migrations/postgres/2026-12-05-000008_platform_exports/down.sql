@@ -1,3 +1,4 @@
+DROP INDEX webhook_deliveries_endpoint_due;
 DROP INDEX agents_by_tenant_status_updated;
 DROP INDEX chats_by_agent;
 DROP INDEX chats_by_tenant_updated;

@@ -19,3 +19,6 @@ CREATE INDEX chats_by_tenant_created ON chats (tenant_id, created_at, id);
 CREATE INDEX chats_by_tenant_updated ON chats (tenant_id, updated_at, id);
 CREATE INDEX chats_by_agent ON chats (agent_id) WHERE agent_id IS NOT NULL;
 CREATE INDEX agents_by_tenant_status_updated ON agents (tenant_id, status_updated_at, id);
+-- Each endpoint's due deliveries in order, read from the index: claiming costs the same whatever
+-- the backlog.
+CREATE INDEX webhook_deliveries_endpoint_due ON webhook_deliveries (endpoint_id, next_attempt_at, id) WHERE status = 'pending';
