@@ -9,6 +9,7 @@
 pub mod events;
 mod provider;
 pub mod resolve;
+mod signing;
 pub mod twilio;
 mod webhook;
 mod worker;
