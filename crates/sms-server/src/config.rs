@@ -43,6 +43,9 @@ pub struct Config {
     pub unrouted_retention_days: i64,
     /// `SMS_PUBLIC_URL`: this service as providers reach it; default `http://` + `SMS_BIND`.
     pub public_url: Option<String>,
+    /// `SMS_SHUTDOWN_GRACE_SECS` (20): on SIGTERM or SIGINT, how long the requests under way may
+    /// take to finish before the server stops anyway.
+    pub shutdown_grace: Duration,
     /// The SMS provider and the delivery worker.
     pub delivery: DeliveryConfig,
     /// `SMS_EVENTS_WORKER`: `on` (default) or `off` (this instance posts no event webhooks).
@@ -185,6 +188,7 @@ impl Default for Config {
             sweep_interval: Duration::from_secs(30),
             unrouted_retention_days: sms_service::UNROUTED_RETENTION_DAYS,
             public_url: None,
+            shutdown_grace: Duration::from_secs(20),
             delivery: DeliveryConfig::default(),
             events_worker: true,
             events: EventSettings::default(),
@@ -205,6 +209,15 @@ fn parsed<T: std::str::FromStr>(name: &str) -> Result<Option<T>, StartupError> {
 
 impl Config {
     pub fn from_env() -> Result<Self, StartupError> {
+        // Without this, a pod given only Sentinel settings would run the in-process lock beside
+        // its siblings: one session per consumer would rest on the database's index alone.
+        if var("REDIS_SENTINELS").is_some() || var("REDIS_SENTINEL_MASTER").is_some() {
+            return Err(StartupError::Config(
+                "REDIS_SENTINELS is set, but this release does not support Redis Sentinel yet: set REDIS_URL to the \
+                 Redis master"
+                    .into(),
+            ));
+        }
         let defaults = Self::default();
         let data_dir = var("SMS_DATA_DIR").map_or(defaults.data_dir, PathBuf::from);
         let database_url = var("DATABASE_URL").unwrap_or_else(|| default_sqlite_url(&data_dir));
@@ -228,6 +241,8 @@ impl Config {
                 .unwrap_or(defaults.unrouted_retention_days)
                 .max(1),
             public_url: var("SMS_PUBLIC_URL"),
+            shutdown_grace: parsed::<u64>("SMS_SHUTDOWN_GRACE_SECS")?
+                .map_or(defaults.shutdown_grace, Duration::from_secs),
             delivery: DeliveryConfig::from_env()?,
             events_worker: switch("SMS_EVENTS_WORKER")?,
             events: events_from_env(defaults.events)?,

@@ -113,7 +113,9 @@ impl Application {
             body_timeout: edge.body_timeout,
             metrics_here: edge.metrics_bind.is_none(),
         };
-        let mut server = HttpServer::new(move || sms_http::app(app_state.clone(), http.clone())).listen(listener)?;
+        let mut server = HttpServer::new(move || sms_http::app(app_state.clone(), http.clone()))
+            .shutdown_timeout(config.shutdown_grace.as_secs())
+            .listen(listener)?;
         if let Some(workers) = config.workers {
             server = server.workers(workers.max(1));
         }

@@ -38,6 +38,20 @@ fn a_placeholder_or_short_secret_stops_the_server() {
     }
 }
 
+/// Redis Sentinel settings, which this release cannot follow, stop the server rather than leave it
+/// on the in-process lock beside its siblings.
+#[test]
+fn sentinel_settings_stop_the_server() {
+    let secret = ("SMS_JWT_SECRET", "0123456789abcdef0123456789abcdef0123");
+    for setting in [("REDIS_SENTINELS", "10.0.0.1:26379,10.0.0.2:26379"), ("REDIS_SENTINEL_MASTER", "mymaster")] {
+        let output = run(&[], &[secret, setting]);
+        assert!(!output.status.success(), "started with {setting:?}");
+        let lines = stderr_lines(&output);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("REDIS_SENTINELS is set") && lines[0].contains("REDIS_URL"), "{lines:?}");
+    }
+}
+
 /// `admin-token --ttl` over the lifetime cap exits with status 2; within it, prints a token.
 #[test]
 fn admin_tokens_respect_the_lifetime_cap() {
