@@ -156,12 +156,20 @@ delivery_states() {
   curl -sf "$B/admin/v1/tenants/acme/webhooks/$WEBHOOK_ID/deliveries" -H "Authorization: Bearer $ADMIN" \
     | python3 -c 'import json,sys; print(" ".join(sorted({d["status"] for d in json.load(sys.stdin)})))'
 }
-for _ in $(seq 1 300); do [ "$(delivery_states)" = delivered ] && break; sleep 0.1; done
+# Within 60 s: longer than a claim's lease (50 s), after which an attempt whose outcome was lost is
+# posted again.
+for _ in $(seq 1 600); do [ "$(delivery_states)" = delivered ] && break; sleep 0.1; done
 # Any delivery that needed more than one attempt, and why (a receiver may drop a connection).
 curl -sf "$B/admin/v1/tenants/acme/webhooks/$WEBHOOK_ID/deliveries" -H "Authorization: Bearer $ADMIN" | python3 -c 'import json,sys
 for d in json.load(sys.stdin):
     if d["attempts"] != 1: print("note: delivery", d["id"], d["event_type"], d["status"], d["attempts"], "attempts, last:", d["last_status_code"], d["last_error"])'
-[ "$(delivery_states)" = delivered ] || grep -i warn "$work/server.err" | tail -5 >&2
+if [ "$(delivery_states)" != delivered ]; then
+  echo "twilio walk-through: deliveries not all delivered yet:" >&2
+  curl -sf "$B/admin/v1/tenants/acme/webhooks/$WEBHOOK_ID/deliveries" -H "Authorization: Bearer $ADMIN" | python3 -c 'import json,sys
+for d in json.load(sys.stdin):
+    if d["status"] != "delivered": print(" ", d["id"], d["event_type"], d["status"], d["attempts"], d["last_status_code"], d["last_error"], d["next_attempt_at"])' >&2 || true
+  grep -i warn "$work/server.err" | tail -5 >&2 || true
+fi
 expect "the endpoint's deliveries are all delivered" delivered "$(delivery_states)"
 
 # A rotation: for 24 h both secrets sign; the receiver checks each on its own.
