@@ -38,6 +38,6 @@ pub use names::UnknownName;
 pub use phone::{E164Number, PhoneError};
 pub use platform::{ChatMessageBody, ChatUpdateBody, InvalidChatStatus, UnsupportedMessageType};
 pub use quiet::QuietHours;
-pub use reply::{ReplyBody, ReplyContent};
+pub use reply::{AssignBody, ReplyBody, ReplyContent};
 pub use secret::Secret;
 pub use sms::{Addressed, AgentSelector, Content, SendSmsBody, TenantPolicy};

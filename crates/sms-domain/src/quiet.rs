@@ -103,6 +103,34 @@ impl QuietHours {
     }
 }
 
+impl QuietHours {
+    /// When a consumer with this number, in quiet hours at `at`, may next be texted: the end
+    /// of the window in the latest of the zones the number may be in (quiet hours hold while
+    /// any of them is quiet), as a time in that zone.
+    pub fn next_allowed(&self, number: &E164Number, at: DateTime<Utc>) -> DateTime<Tz> {
+        let mut latest: Option<DateTime<Tz>> = None;
+        for tz in zones_for(number) {
+            let local = at.with_timezone(&tz);
+            if !self.contains(NaiveTime::from_hms_opt(local.hour(), local.minute(), 0).unwrap_or_default()) {
+                continue;
+            }
+            let mut day = local.date_naive();
+            // The window's end today, or tomorrow when it is past (at most two days on).
+            for _ in 0..3 {
+                let end = day.and_time(self.end).and_local_timezone(tz).earliest();
+                if let Some(end) = end.filter(|end| *end > local) {
+                    if latest.is_none_or(|l| end.with_timezone(&Utc) > l.with_timezone(&Utc)) {
+                        latest = Some(end);
+                    }
+                    break;
+                }
+                day = day.succ_opt().unwrap_or(day);
+            }
+        }
+        latest.unwrap_or_else(|| at.with_timezone(&Tz::UTC))
+    }
+}
+
 /// Whether `value` is a time of day as quiet hours take it, `"HH:MM"`.
 pub fn is_hhmm(value: &str) -> bool {
     parse_hhmm(value).is_some()
@@ -219,5 +247,16 @@ mod tests {
         assert!(law.applies(&number("+1 800 555 0100"), at));
         // 20:30 UTC: 15:30 in New York, 10:30 in Honolulu, daytime everywhere in the US.
         assert!(!law.applies(&number("+1 800 555 0100"), utc(2026, 1, 15, 20, 30)));
+    }
+
+    #[test]
+    fn the_next_allowed_time_is_the_end_of_the_window_where_the_consumer_is() {
+        let q = window("21:00", "08:00");
+        // 04:30 UTC on 15 January: 23:30 in New York (+1 212), quiet until 08:00 the next day.
+        let next = q.next_allowed(&number("+1 212 555 0100"), utc(2026, 1, 15, 4, 30));
+        assert_eq!(next.format("%Y-%m-%d %H:%M %Z").to_string(), "2026-01-15 08:00 EST");
+        // 12:00 UTC: 07:00 in New York, an hour to go.
+        let next = q.next_allowed(&number("+1 212 555 0100"), utc(2026, 1, 15, 12, 0));
+        assert_eq!(next.format("%H:%M").to_string(), "08:00");
     }
 }

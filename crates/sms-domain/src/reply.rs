@@ -39,6 +39,36 @@ pub struct ReplyBody {
     pub agent_email_snake: Option<String>,
 }
 
+/// The body of `POST /apps/api/v1/chats/{id}/assign` (section 10, version 3): the agent who
+/// takes the chat, by id or by e-mail. Unknown keys are ignored; `null` counts as absent.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = AssignRequest,
+    example = json!({"agentEmail": "john.doe@foo.com"})))]
+pub struct AssignBody {
+    /// The agent: an active agent of the tenant.
+    #[serde(rename = "agentId", default, deserialize_with = "crate::json::integer")]
+    pub agent_id_camel: Option<i64>,
+    /// Alias of `agentId`; `agentId` wins when both are sent.
+    #[serde(rename = "agent_id", default, deserialize_with = "crate::json::integer")]
+    pub agent_id_snake: Option<i64>,
+    /// The same, by e-mail (case-insensitive).
+    #[serde(rename = "agentEmail")]
+    pub agent_email_camel: Option<String>,
+    /// Alias of `agentEmail`; `agentEmail` wins when both are sent.
+    #[serde(rename = "agent_email")]
+    pub agent_email_snake: Option<String>,
+}
+
+impl AssignBody {
+    /// The agent named; a camelCase field wins over its snake_case alias.
+    pub fn agent_selector(&self) -> AgentSelector {
+        AgentSelector {
+            id: self.agent_id_camel.or(self.agent_id_snake).map(crate::AgentId::new),
+            email: self.agent_email_camel.clone().or_else(|| self.agent_email_snake.clone()),
+        }
+    }
+}
+
 /// What a valid reply sends: its text (empty for media alone) and its media.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplyContent {

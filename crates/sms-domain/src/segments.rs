@@ -1,10 +1,15 @@
 //! How many SMS segments a text takes: GSM-7 160 single / 153 per part, otherwise UCS-2 70 / 67.
 
 /// The GSM 03.38 basic character set (without the escape character).
-const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
+pub const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
 ¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
 /// Characters of the extension table: each costs two septets (escape + character).
-const GSM7_EXTENDED: &str = "\u{c}^{}\\[~]|€";
+pub const GSM7_EXTENDED: &str = "\u{c}^{}\\[~]|€";
+
+/// Septets in a single GSM-7 message, and per part of a split one.
+pub const GSM7_LIMITS: (usize, usize) = (160, 153);
+/// UTF-16 units in a single UCS-2 message, and per part of a split one.
+pub const UCS2_LIMITS: (usize, usize) = (70, 67);
 
 /// Segments of `text`: GSM-7 takes 160 septets in a single part and 153 per part when split;
 /// anything outside GSM-7 goes as UCS-2, 70 UTF-16 units single and 67 per part.
@@ -19,8 +24,8 @@ pub fn count(text: &str) -> i32 {
         }
     });
     let (units, single, multi) = match septets {
-        Some(septets) => (septets, 160, 153),
-        None => (text.encode_utf16().count(), 70, 67),
+        Some(septets) => (septets, GSM7_LIMITS.0, GSM7_LIMITS.1),
+        None => (text.encode_utf16().count(), UCS2_LIMITS.0, UCS2_LIMITS.1),
     };
     let parts = if units <= single { 1 } else { units.div_ceil(multi) };
     i32::try_from(parts).unwrap_or(i32::MAX)

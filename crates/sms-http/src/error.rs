@@ -185,6 +185,7 @@ impl From<ServiceError> for ApiError {
                 tracing::warn!(%cause, "dependency unavailable");
                 Self::unavailable()
             }
+            e @ ServiceError::SignInFailed => Self::new(StatusCode::UNAUTHORIZED, e.to_string()),
             ServiceError::Internal(cause) => Self::internal(&cause),
         }
     }

@@ -26,49 +26,62 @@ const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(2);
 const RETRY_FIRST: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(2);
 
-/// The change channel on the lock's Redis (`{prefix}tenant-changes`).
-pub struct RedisChangeFeed {
+/// What a listener of a [`RedisChannel`] hears.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Heard {
+    /// Subscribed: from now on every message is heard; any sent while away was missed.
+    Listening,
+    /// A message's payload.
+    Message(String),
+    /// The subscription is gone; messages may be missed until the next `Listening`.
+    Lost,
+}
+
+/// A publish/subscribe channel on the lock's Redis (`{prefix}{name}`): every subscribed
+/// instance hears what any instance publishes.
+pub struct RedisChannel {
     redis: RedisLock,
     channel: String,
 }
 
-impl RedisChangeFeed {
-    pub fn new(url: &str, prefix: &str) -> Result<Self, LockError> {
-        Ok(Self { redis: RedisLock::new(url, prefix)?, channel: format!("{prefix}tenant-changes") })
+impl RedisChannel {
+    pub fn new(url: &str, prefix: &str, name: &str) -> Result<Self, LockError> {
+        Ok(Self { redis: RedisLock::new(url, prefix)?, channel: format!("{prefix}{name}") })
     }
 
-    /// Tells every subscribed instance that tenants changed.
-    pub async fn publish(&self) -> Result<(), LockError> {
+    /// Tells every subscribed instance `payload`.
+    pub async fn publish(&self, payload: &str) -> Result<(), LockError> {
         let channel = self.channel.clone();
+        let payload = payload.to_owned();
         let _receivers: i64 = self
             .redis
             .run(|mut conn| {
                 let mut cmd = redis::cmd("PUBLISH");
-                cmd.arg(&channel).arg("tenants");
+                cmd.arg(&channel).arg(&payload);
                 async move { cmd.query_async(&mut conn).await }
             })
             .await?;
         Ok(())
     }
 
-    /// Subscribes and reports what it hears to `on_notice`, resubscribing after every loss,
+    /// Subscribes and reports what it hears to `on_heard`, resubscribing after every loss,
     /// for as long as the returned future runs (spawn it).
-    pub async fn listen(&self, on_notice: impl Fn(Notice)) {
+    pub async fn listen(&self, on_heard: impl Fn(Heard)) {
         let mut retry = RETRY_FIRST;
         loop {
             match tokio::time::timeout(SUBSCRIBE_TIMEOUT, self.subscribe()).await {
                 Ok(Ok(mut pubsub)) => {
                     retry = RETRY_FIRST;
-                    on_notice(Notice::Listening);
+                    on_heard(Heard::Listening);
                     let mut messages = pubsub.on_message();
-                    while messages.next().await.is_some() {
-                        on_notice(Notice::Changed);
+                    while let Some(message) = messages.next().await {
+                        on_heard(Heard::Message(message.get_payload::<String>().unwrap_or_default()));
                     }
-                    on_notice(Notice::Lost);
-                    tracing::warn!("lost the tenant change subscription; resubscribing");
+                    on_heard(Heard::Lost);
+                    tracing::warn!(channel = %self.channel, "lost a Redis subscription; resubscribing");
                 }
-                Ok(Err(e)) => tracing::debug!(error = %e, "cannot subscribe to tenant changes yet"),
-                Err(_) => tracing::debug!("subscribing to tenant changes timed out"),
+                Ok(Err(e)) => tracing::debug!(error = %e, channel = %self.channel, "cannot subscribe yet"),
+                Err(_) => tracing::debug!(channel = %self.channel, "subscribing timed out"),
             }
             tokio::time::sleep(retry).await;
             retry = (retry * 2).min(RETRY_MAX);
@@ -79,5 +92,33 @@ impl RedisChangeFeed {
         let mut pubsub = self.redis.client().get_async_pubsub().await?;
         pubsub.subscribe(&self.channel).await?;
         Ok(pubsub)
+    }
+}
+
+/// The tenant change channel (`{prefix}tenant-changes`).
+pub struct RedisChangeFeed(RedisChannel);
+
+impl RedisChangeFeed {
+    pub fn new(url: &str, prefix: &str) -> Result<Self, LockError> {
+        Ok(Self(RedisChannel::new(url, prefix, "tenant-changes")?))
+    }
+
+    /// Tells every subscribed instance that tenants changed.
+    pub async fn publish(&self) -> Result<(), LockError> {
+        self.0.publish("tenants").await
+    }
+
+    /// Subscribes and reports what it hears to `on_notice`, resubscribing after every loss,
+    /// for as long as the returned future runs (spawn it).
+    pub async fn listen(&self, on_notice: impl Fn(Notice)) {
+        self.0
+            .listen(|heard| {
+                on_notice(match heard {
+                    Heard::Listening => Notice::Listening,
+                    Heard::Message(_) => Notice::Changed,
+                    Heard::Lost => Notice::Lost,
+                })
+            })
+            .await
     }
 }

@@ -13,7 +13,7 @@ mod redis;
 
 use std::time::Duration;
 
-pub use changes::{Notice, RedisChangeFeed};
+pub use changes::{Heard, Notice, RedisChangeFeed, RedisChannel};
 pub use guard::LockGuard;
 pub use memory::InProcessLock;
 pub use rate::{Decision, InProcessRateLimiter, RateLimiter};

@@ -46,6 +46,8 @@ pub struct Config {
     /// `SMS_SHUTDOWN_GRACE_SECS` (20): on SIGTERM or SIGINT, how long the requests under way may
     /// take to finish before the server stops anyway.
     pub shutdown_grace: Duration,
+    /// `SMS_CONSOLE_IDLE_MINUTES` (480): a console session unused this long ends.
+    pub console_idle_minutes: i64,
     /// The SMS provider and the delivery worker.
     pub delivery: DeliveryConfig,
     /// `SMS_EVENTS_WORKER`: `on` (default) or `off` (this instance posts no event webhooks).
@@ -189,6 +191,7 @@ impl Default for Config {
             unrouted_retention_days: sms_service::UNROUTED_RETENTION_DAYS,
             public_url: None,
             shutdown_grace: Duration::from_secs(20),
+            console_idle_minutes: sms_service::console::DEFAULT_IDLE_MINUTES,
             delivery: DeliveryConfig::default(),
             events_worker: true,
             events: EventSettings::default(),
@@ -243,6 +246,11 @@ impl Config {
             public_url: var("SMS_PUBLIC_URL"),
             shutdown_grace: parsed::<u64>("SMS_SHUTDOWN_GRACE_SECS")?
                 .map_or(defaults.shutdown_grace, Duration::from_secs),
+            console_idle_minutes: match parsed::<i64>("SMS_CONSOLE_IDLE_MINUTES")? {
+                None => defaults.console_idle_minutes,
+                Some(m) if (1..=525_600).contains(&m) => m,
+                Some(_) => return Err(StartupError::Config("SMS_CONSOLE_IDLE_MINUTES must be 1 to 525600".into())),
+            },
             delivery: DeliveryConfig::from_env()?,
             events_worker: switch("SMS_EVENTS_WORKER")?,
             events: events_from_env(defaults.events)?,

@@ -10,10 +10,11 @@ use sms_delivery::{DeliverySettings, EventWorker, LogProvider, Provider, TwilioP
 use sms_domain::E164Number;
 use sms_http::client::HttpSettings;
 use sms_lock::{
-    InProcessLock, InProcessRateLimiter, LockError, RateLimiter, RedisChangeFeed, RedisLock, RedisRateLimiter,
-    SessionLock,
+    InProcessLock, InProcessRateLimiter, LockError, RateLimiter, RedisChangeFeed, RedisChannel, RedisLock,
+    RedisRateLimiter, SessionLock,
 };
-use sms_service::{CallbackSettings, JwtKeys, OutboxOutcomes, Service, ServiceParts};
+use sms_service::console::ConsoleSettings;
+use sms_service::{CallbackSettings, JwtKeys, Service, ServiceParts};
 use sms_store::{DbUrl, PoolOptions, Store, StoreError};
 
 use crate::config::{Config, ProviderKind};
@@ -64,14 +65,16 @@ impl Application {
         let store = Store::new(&url, PoolOptions { max_size, ..PoolOptions::default() })?;
         store.migrate()?;
         E164Number::warm_up();
-        type Coordination = (Arc<dyn SessionLock>, Arc<dyn RateLimiter>, Option<Arc<RedisChangeFeed>>);
-        let (lock, limiter, changes): Coordination = match &config.redis_url {
+        type Coordination =
+            (Arc<dyn SessionLock>, Arc<dyn RateLimiter>, Option<Arc<RedisChangeFeed>>, Option<RedisChannel>);
+        let (lock, limiter, changes, live_channel): Coordination = match &config.redis_url {
             Some(url) => (
                 Arc::new(RedisLock::new(url, &config.redis_key_prefix)?),
                 Arc::new(RedisRateLimiter::new(url, &config.redis_key_prefix)?),
                 Some(Arc::new(RedisChangeFeed::new(url, &config.redis_key_prefix)?)),
+                Some(sms_service::live::redis_channel(url, &config.redis_key_prefix)?),
             ),
-            None => (Arc::new(InProcessLock::new()), Arc::new(InProcessRateLimiter::new()), None),
+            None => (Arc::new(InProcessLock::new()), Arc::new(InProcessRateLimiter::new()), None, None),
         };
         let jwt = JwtKeys::new(&secret.secret).with_max_ttl(config.jwt_max_ttl_secs);
         let first_start_admin_token = if secret.generated {
@@ -80,7 +83,8 @@ impl Application {
             None
         };
         let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.bind));
-        let worker = delivery_worker(config, &store, &public_url)?;
+        config.delivery.check(&public_url)?;
+        let worker_store = store.sibling(WORKER_POOL_SIZE);
         let events = match config.events_worker {
             true => Some(
                 EventWorker::new(store.sibling(WORKER_POOL_SIZE + 1), config.events.clone())
@@ -88,8 +92,12 @@ impl Application {
             ),
             false => None,
         };
+        let console = ConsoleSettings {
+            idle: chrono::Duration::minutes(config.console_idle_minutes),
+            public_url: public_url.clone(),
+        };
         let callbacks = CallbackSettings {
-            public_url,
+            public_url: public_url.clone(),
             twilio_auth_token: config.delivery.twilio_auth_token.clone(),
             twilio_account_sid: config.delivery.twilio_account_sid.clone(),
         };
@@ -102,9 +110,12 @@ impl Application {
             unrouted_retention: chrono::Duration::days(config.unrouted_retention_days),
             auth_failures_per_minute: config.edge.auth_failures_per_minute,
             destinations: config.events.destinations.clone(),
+            live_channel,
+            console,
             ..ServiceParts::new(store, lock, jwt)
         }
         .build();
+        let worker = delivery_worker(config, worker_store, &public_url, Arc::new(state.outbox_outcomes()))?;
         let listener = TcpListener::bind(&config.bind)?;
         let port = listener.local_addr()?.port();
         let (app_state, edge) = (state.clone(), config.edge.clone());
@@ -113,9 +124,10 @@ impl Application {
             body_timeout: edge.body_timeout,
             metrics_here: edge.metrics_bind.is_none(),
         };
-        let mut server = HttpServer::new(move || sms_http::app(app_state.clone(), http.clone()))
-            .shutdown_timeout(config.shutdown_grace.as_secs())
-            .listen(listener)?;
+        let mut server =
+            HttpServer::new(move || sms_http::app(app_state.clone(), http.clone()).configure(sms_console::routes))
+                .shutdown_timeout(config.shutdown_grace.as_secs())
+                .listen(listener)?;
         if let Some(workers) = config.workers {
             server = server.workers(workers.max(1));
         }
@@ -169,6 +181,8 @@ impl Application {
         let sweeper = actix_web::rt::spawn(sweep_forever(self.state.clone(), self.sweep_interval));
         let listener_state = self.state.clone();
         let changes = actix_web::rt::spawn(async move { listener_state.listen_for_changes().await });
+        let live_state = self.state.clone();
+        let live = actix_web::rt::spawn(async move { live_state.run_live().await });
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let worker = self.worker.map(|w| actix_web::rt::spawn(w.run(stopped.clone())));
         let events = self.events.map(|w| actix_web::rt::spawn(w.run(stopped)));
@@ -183,6 +197,7 @@ impl Application {
         }
         sweeper.abort();
         changes.abort();
+        live.abort();
         let _ = stop.send(true);
         let drain = async {
             if let Some(worker) = worker {
@@ -202,9 +217,13 @@ impl Application {
 /// How long shutdown waits for messages being sent.
 const WORKER_DRAIN: Duration = Duration::from_secs(15);
 
-fn delivery_worker(config: &Config, store: &Store, public_url: &str) -> Result<Option<Worker>, StartupError> {
+fn delivery_worker(
+    config: &Config,
+    store: Store,
+    public_url: &str,
+    outcomes: Arc<dyn sms_delivery::Outcomes>,
+) -> Result<Option<Worker>, StartupError> {
     let d = &config.delivery;
-    d.check(public_url)?;
     if !d.worker {
         return Ok(None);
     }
@@ -235,7 +254,7 @@ fn delivery_worker(config: &Config, store: &Store, public_url: &str) -> Result<O
         public_url: public_url.to_owned(),
         ..DeliverySettings::default()
     };
-    Ok(Some(Worker::new(store.sibling(WORKER_POOL_SIZE), provider, Arc::new(OutboxOutcomes), settings)))
+    Ok(Some(Worker::new(store, provider, outcomes, settings)))
 }
 
 async fn sweep_forever(state: Service, every: Duration) {

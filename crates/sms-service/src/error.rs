@@ -63,6 +63,9 @@ pub enum ServiceError {
     /// after this long.
     #[error("too many failed attempts")]
     TooManyFailures(Duration),
+    /// A console sign-in failed; the page says only that, whatever was wrong.
+    #[error("Sign-in failed")]
+    SignInFailed,
     /// The database or the session lock cannot be reached; nothing was written.
     #[error("service unavailable: {0}")]
     Unavailable(String),

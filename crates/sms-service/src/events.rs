@@ -136,6 +136,16 @@ pub(crate) fn new_event_id() -> String {
     format!("evt_{}", hex::encode(rand::random::<[u8; 16]>()))
 }
 
+/// The chat an event is about, if any.
+fn chat_of(data: &EventData) -> Option<i64> {
+    match data {
+        EventData::Chat(d) => Some(d.chat.id),
+        EventData::Message(d) => d.chat_id,
+        EventData::Consumer(d) => d.chat_id,
+        EventData::Test(_) => None,
+    }
+}
+
 /// Writes an event of `tenant_id` with `data`, that happened `at`, and a delivery to each of
 /// the tenant's standard endpoints that receives `kind`; answers what the tenant's `ccai`
 /// endpoints receive, whose events the caller writes in their own shape.
@@ -146,7 +156,9 @@ pub(crate) fn emit(
     data: impl Into<EventData>,
     at: NaiveDateTime,
 ) -> Result<Recorded, StoreError> {
-    let payload = body_of(kind, &data.into(), at)?;
+    let data = data.into();
+    crate::live::note(tenant_id, chat_of(&data));
+    let payload = body_of(kind, &data, at)?;
     let event_id = new_event_id();
     let event = NewEvent { tenant_id, event_id: &event_id, event_type: kind.as_str(), payload: &payload, at };
     let recorded = events::record_for_subscribers(conn, &event)?;
@@ -222,7 +234,9 @@ struct Gathered {
 
 impl Batch {
     pub(crate) fn add(&mut self, tenant_id: TenantId, kind: EventType, data: impl Into<EventData>, at: NaiveDateTime) {
-        self.events.push(Gathered { tenant_id, kind, at, data: data.into() });
+        let data = data.into();
+        crate::live::note(tenant_id, chat_of(&data));
+        self.events.push(Gathered { tenant_id, kind, at, data });
     }
 
     /// Writes the events that some endpoint receives, with their deliveries: in the standard
@@ -364,6 +378,7 @@ pub(crate) fn outbound(
     message: &Message,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
+    crate::live::note(tenant_id, message.chat_id.map(ChatId::get));
     let types = match ccai_types {
         Some(types) => types.to_owned(),
         None => events::ccai_types(conn, tenant_id)?,

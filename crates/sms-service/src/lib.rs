@@ -12,11 +12,13 @@ mod callbacks;
 mod ccai;
 mod chats;
 mod clock;
+pub mod console;
 mod error;
 mod events;
 mod failures;
 mod idempotent;
 mod life;
+pub mod live;
 mod manager;
 mod outbox;
 mod ready;
@@ -79,6 +81,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     failures: failures::FailureLimit,
     destinations: sms_domain::network::Destinations,
+    live: live::LiveFeed,
+    hub: live::Hub,
+    console: console::ConsoleSettings,
 }
 
 /// How long an event delivery that ended (delivered or failed) is kept: 30 days.
@@ -108,6 +113,10 @@ pub struct ServiceParts {
     pub auth_failures_per_minute: u32,
     /// Where the service may connect on a tenant's behalf (webhook and media URLs).
     pub destinations: sms_domain::network::Destinations,
+    /// With several instances, where they tell each other which chats changed (the console's
+    /// live pages).
+    pub live_channel: Option<sms_lock::RedisChannel>,
+    pub console: console::ConsoleSettings,
 }
 
 impl ServiceParts {
@@ -125,6 +134,8 @@ impl ServiceParts {
             clock: Arc::new(SystemClock),
             auth_failures_per_minute: DEFAULT_AUTH_FAILURES_PER_MINUTE,
             destinations: sms_domain::network::Destinations::default(),
+            live_channel: None,
+            console: console::ConsoleSettings::default(),
         }
     }
 
@@ -146,6 +157,9 @@ impl ServiceParts {
                 clock: self.clock,
                 failures: failures::FailureLimit::new(self.auth_failures_per_minute),
                 destinations: self.destinations,
+                live: live::LiveFeed::new(self.live_channel),
+                hub: live::Hub::new(),
+                console: self.console,
             }),
         }
     }
@@ -179,8 +193,34 @@ impl Service {
         T: Send + 'static,
     {
         let store = self.inner.store.clone();
-        tokio::task::spawn_blocking(move || store.with_conn(f))
-            .await
-            .map_err(|e| ServiceError::Internal(format!("blocking task failed: {e}")))?
+        let (result, changes) = tokio::task::spawn_blocking(move || {
+            // Whatever an earlier task on this thread left is not this work's.
+            let _stale = live::take();
+            let result = store.with_conn(f);
+            (result, live::take())
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("blocking task failed: {e}")))?;
+        // After the work returned, its transaction is over: a change that did not commit is
+        // told too, harmlessly (a page reads again what is there).
+        self.inner.live.publish(changes);
+        result
+    }
+
+    /// Publishes the console's live changes and tells this instance's viewers, for as long as
+    /// the future runs (spawn it once per instance).
+    pub async fn run_live(&self) {
+        let (feed, hub, store) = (&self.inner.live, &self.inner.hub, self.inner.store.clone());
+        tokio::join!(feed.run(), hub.run(feed, store));
+    }
+
+    /// A viewer's subscription to live changes.
+    pub fn watch_live(&self) -> live::Viewing {
+        self.inner.hub.watch()
+    }
+
+    /// The delivery worker's outcomes, which tell the console's pages what they changed.
+    pub fn outbox_outcomes(&self) -> OutboxOutcomes {
+        OutboxOutcomes::new(self.inner.live.clone())
     }
 }

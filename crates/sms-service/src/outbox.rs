@@ -12,11 +12,29 @@ use crate::events::{self, MessageEventData};
 use crate::life::{self, OptOutSource};
 use crate::views::MessageObject;
 
-/// The application's [`Outcomes`], given to every delivery worker.
-pub struct OutboxOutcomes;
+/// The application's [`Outcomes`], given to every delivery worker
+/// ([`crate::Service::outbox_outcomes`]).
+pub struct OutboxOutcomes {
+    live: crate::live::LiveFeed,
+}
+
+impl OutboxOutcomes {
+    pub(crate) fn new(live: crate::live::LiveFeed) -> Self {
+        Self { live }
+    }
+}
 
 impl Outcomes for OutboxOutcomes {
     fn record(&self, conn: &mut DbConn, batch: &[(MessageId, Outcome)], now: NaiveDateTime) -> Result<(), StoreError> {
+        let _stale = crate::live::take();
+        let recorded = self.write(conn, batch, now);
+        self.live.publish(crate::live::take());
+        recorded
+    }
+}
+
+impl OutboxOutcomes {
+    fn write(&self, conn: &mut DbConn, batch: &[(MessageId, Outcome)], now: NaiveDateTime) -> Result<(), StoreError> {
         sms_store::transaction(conn, |conn| {
             let mut told = events::Batch::default();
             let settled = sms_delivery::settle_batch(conn, batch, now)?;

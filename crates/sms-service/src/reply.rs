@@ -1,9 +1,11 @@
 //! Replying inside a chat: the agent (or the integration acting for one) answers the consumer
 //! in the open conversation, in the documented order of checks.
 
-use sms_domain::{segments, BodyError, ChatId, ChatMessageBody, EventType, IdempotencyKey, ReplyBody, SmsError};
+use sms_domain::{
+    segments, AgentSelector, BodyError, ChatId, ChatMessageBody, EventType, IdempotencyKey, ReplyBody, SmsError,
+};
 use sms_store::chats::{self, NewReply, Replied};
-use sms_store::{opt_outs, Message, Tenant};
+use sms_store::{opt_outs, ChatBundle, Message, Tenant};
 
 use crate::error::{Result, ServiceError};
 use crate::idempotent::{keep, Claim, Remembered, Render, SendOutcome};
@@ -56,6 +58,48 @@ impl Service {
         let scope = format!("chats/{chat_id}/message");
         let read = |value| Ok(sms_domain::json::from_value::<ChatMessageBody>(value)?.reply()?);
         self.reply_once_as(tenant, chat_id, (key, &scope), body, render, read).await
+    }
+
+    /// Assigns the tenant's active chat `chat_id` to the agent `selector` names, without a
+    /// message (section 10, version 3): an unassigned chat as a reply naming the agent would; a
+    /// chat of another agent is reassigned (their participant disconnects); the same agent
+    /// again changes nothing. `chat.assigned` commits with the change. Faults in order: the
+    /// chat missing, no agent named (`agent is required`), the agent's faults, the chat not
+    /// active.
+    pub async fn assign(&self, tenant: &Tenant, chat_id: ChatId, selector: AgentSelector) -> Result<ChatBundle> {
+        let (owner, now) = (tenant.clone(), self.now());
+        let bundle = self
+            .db(move |conn| {
+                sms_store::transaction(conn, |conn| {
+                    let tenant = &owner;
+                    // Twice at most: a second agent assigning at the same moment wins or loses
+                    // cleanly, and the loser's call is taken again on the chat as it is now.
+                    for _ in 0..2 {
+                        let chat = chats::find_chat(conn, tenant.id, chat_id)?.ok_or(ServiceError::NotFound("chat"))?;
+                        if selector.is_empty() {
+                            return Err(ServiceError::Invalid("agent is required".into()));
+                        }
+                        let agent = sms_agents::resolve(conn, tenant.id, &selector)?
+                            .ok_or_else(|| ServiceError::Invalid("agent is required".into()))?;
+                        let owned = sms_store::numbers::is_registered(conn, tenant.id, &chat.outbound_number)?;
+                        if !chat.status.is_active() || chat.expires_at <= now || !owned {
+                            return Err(ServiceError::Conflict("chat is not active"));
+                        }
+                        match chats::assign(conn, &chat, &agent, now)? {
+                            chats::Assigned::Already => {}
+                            chats::Assigned::Now { .. } => {
+                                crate::events::chat_by_id(conn, EventType::ChatAssigned, tenant.id, chat.id, now)?;
+                            }
+                            chats::Assigned::Lost => continue,
+                        }
+                        return chats::find(conn, tenant.id, chat.id)?.ok_or(ServiceError::NotFound("chat"));
+                    }
+                    Err(ServiceError::Conflict("chat is not active"))
+                })
+            })
+            .await?;
+        tracing::info!(chat_id = chat_id.get(), "chat assigned");
+        Ok(bundle)
     }
 
     async fn reply_once_as(

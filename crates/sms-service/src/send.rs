@@ -35,6 +35,44 @@ impl Service {
         Ok(self.open_chat(tenant, request, None).await?.0)
     }
 
+    /// What [`Service::send`] would answer for `body`, written nowhere: its first fault, in
+    /// the send's own order and with its own checks, including the consumer's active chat; for
+    /// quiet hours, also when the consumer may next be texted.
+    pub async fn precheck_send(&self, tenant: &Tenant, body: &[u8]) -> Result<Precheck> {
+        let request = SendSmsBody::from_json(body)?;
+        let policy =
+            TenantPolicy { sms_enabled: tenant.sms_enabled, outbound_sms_enabled: tenant.outbound_sms_enabled };
+        let addressed = match request.addressing(policy) {
+            Ok(addressed) => addressed,
+            Err(e) => return Ok(Precheck { fault: Some(e.into()), quiet_until: None }),
+        };
+        let at = sms_domain::time::as_utc(self.now());
+        let quiet_hours = tenant_quiet_hours(tenant);
+        let quiet = quiet_hours.is_some_and(|q| q.applies(&addressed.end_user, at));
+        let quiet_until = quiet_hours.filter(|_| quiet).map(|q| q.next_allowed(&addressed.end_user, at));
+        let send = SendPlan {
+            tenant: tenant.clone(),
+            content: request.content(),
+            selector: request.agent_selector(),
+            addressed,
+            quiet,
+        };
+        let now = self.now();
+        let fault = self
+            .db(move |conn| {
+                if let Err(e) = send.checked(conn) {
+                    return Ok(Some(e));
+                }
+                let active = chats::active_chat(conn, send.tenant.id, &send.addressed.end_user)?;
+                Ok(active
+                    .filter(|chat| chat.expires_at > now)
+                    .map(|chat| SmsError::ActiveSession { chat_id: Some(chat.id) }.into()))
+            })
+            .await?;
+        let quiet_until = quiet_until.filter(|_| matches!(fault, Some(ServiceError::Rejected(SmsError::QuietHours))));
+        Ok(Precheck { fault, quiet_until })
+    }
+
     /// [`Service::send`] once per `key`: the same key with the same body replays the first
     /// answer and creates nothing; with another body it is refused; while the first request
     /// runs it is a conflict. What is kept is committed with the chat (see [`Service::once`]).
@@ -136,6 +174,15 @@ impl Service {
             Err(e) => e,
         }
     }
+}
+
+/// What a send would answer now ([`Service::precheck_send`]).
+#[derive(Debug)]
+pub struct Precheck {
+    /// The fault it would be refused with; `None` when it would be sent.
+    pub fault: Option<ServiceError>,
+    /// Under quiet hours: when they end for the consumer, in the consumer's time zone.
+    pub quiet_until: Option<chrono::DateTime<chrono_tz::Tz>>,
 }
 
 /// One send, as validated so far.

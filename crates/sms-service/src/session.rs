@@ -106,7 +106,8 @@ impl Service {
     }
 
     /// Ends every chat past its timeout and frees its lock, forgets expired idempotency keys,
-    /// replies kept aside past their retention and event deliveries that ended long ago. Safe to run in every instance at once:
+    /// replies kept aside past their retention, event deliveries that ended long ago and idle
+    /// console sessions. Safe to run in every instance at once:
     /// each chat is ended by exactly one of them. Answers how many chats this call ended.
     pub async fn sweep_once(&self) -> Result<usize> {
         let now = self.now();
@@ -136,6 +137,7 @@ impl Service {
         if purged > 0 {
             tracing::info!(count = purged, "purged event deliveries past their retention");
         }
+        self.purge_console_sessions().await?;
         let count = ended.chats_ended();
         ended.run(self).await;
         if count > 0 {

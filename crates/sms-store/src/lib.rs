@@ -8,6 +8,7 @@
 mod conn;
 pub mod agents;
 pub mod chats;
+pub mod console;
 pub mod deliveries;
 pub mod endpoints;
 mod error;

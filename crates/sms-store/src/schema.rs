@@ -55,6 +55,43 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamp,
         status_updated_at -> Timestamp,
+        console_role -> Text,
+        password_set_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    console_credentials (agent_id) {
+        agent_id -> BigInt,
+        password_hash -> Text,
+        failed_count -> Integer,
+        failures_since -> Nullable<Timestamp>,
+        locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    console_invitations (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        agent_id -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    console_sessions (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        csrf_token -> Text,
+        agent_id -> Nullable<BigInt>,
+        operator -> Nullable<Text>,
+        tenant_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
     }
 }
 
@@ -224,6 +261,8 @@ diesel::table! {
 diesel::joinable!(api_tokens -> tenants (tenant_id));
 diesel::joinable!(outbound_numbers -> tenants (tenant_id));
 diesel::joinable!(agents -> tenants (tenant_id));
+diesel::joinable!(console_credentials -> agents (agent_id));
+diesel::joinable!(console_invitations -> agents (agent_id));
 diesel::joinable!(end_users -> tenants (tenant_id));
 diesel::joinable!(chats -> end_users (end_user_id));
 diesel::joinable!(participants -> chats (chat_id));
@@ -246,5 +285,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_endpoints,
     events,
     webhook_deliveries,
-    inbound_receipts
+    inbound_receipts,
+    console_credentials,
+    console_invitations,
+    console_sessions
 );

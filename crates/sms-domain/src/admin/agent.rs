@@ -50,6 +50,7 @@ pub struct AgentChangeInput {
     pub agent_number: Option<Option<i64>>,
     pub avatar_url: Option<Option<String>>,
     pub status: Option<String>,
+    pub console_role: Option<String>,
 }
 
 /// A change to an agent, valid.
@@ -62,6 +63,7 @@ pub struct AgentUpdate {
     pub agent_number: Option<Option<i64>>,
     pub avatar_url: Option<Option<String>>,
     pub status: Option<crate::AgentStatus>,
+    pub console_role: Option<ConsoleRole>,
 }
 
 impl AgentChangeInput {
@@ -71,7 +73,12 @@ impl AgentChangeInput {
             None => None,
             Some(s) => Some(crate::AgentStatus::parse(s).ok_or(AdminInputError::AgentStatus)?),
         };
+        let console_role = match self.console_role.as_deref() {
+            None => None,
+            Some(r) => Some(ConsoleRole::parse(r).ok_or(AdminInputError::ConsoleRole)?),
+        };
         Ok(AgentUpdate {
+            console_role,
             email,
             first_name: optional_text("first_name", self.first_name.as_deref(), MAX_NAME_CHARS)?,
             last_name: optional_text("last_name", self.last_name.as_deref(), MAX_NAME_CHARS)?,
@@ -83,5 +90,49 @@ impl AgentChangeInput {
                 .transpose()?,
             status,
         })
+    }
+}
+
+crate::names::stored_names! {
+    /// What an agent may do in the console (section 14): `agent` holds its own and unassigned
+    /// conversations; `supervisor` runs the whole tenant.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(rename_all = "lowercase"))]
+    pub enum ConsoleRole as "console role" {
+        Agent = "agent",
+        Supervisor = "supervisor",
+    }
+}
+
+/// Shortest and longest console password, in characters (Unicode code points).
+pub const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 12..=128;
+
+/// A console password is 12 to 128 characters; anything else is `password is invalid`.
+pub fn check_password(password: Option<&str>) -> Result<&str, AdminInputError> {
+    match password {
+        Some(p) if PASSWORD_CHARS.contains(&p.chars().count()) && !p.contains('\0') => Ok(p),
+        _ => Err(AdminInputError::Password),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_12_to_128_characters() {
+        assert_eq!(check_password(Some("abcdefghijk")), Err(AdminInputError::Password));
+        assert_eq!(check_password(Some("abcdefghijkl")), Ok("abcdefghijkl"));
+        let longest = "é".repeat(128);
+        assert_eq!(check_password(Some(&longest)), Ok(longest.as_str()));
+        assert_eq!(check_password(Some(&"é".repeat(129))), Err(AdminInputError::Password));
+        assert_eq!(check_password(None), Err(AdminInputError::Password));
+    }
+
+    #[test]
+    fn console_roles_are_agent_or_supervisor() {
+        assert_eq!(ConsoleRole::parse("supervisor"), Some(ConsoleRole::Supervisor));
+        assert_eq!(ConsoleRole::parse("Supervisor"), None);
+        let change = AgentChangeInput { console_role: Some("boss".into()), ..Default::default() };
+        assert_eq!(change.into_update(), Err(AdminInputError::ConsoleRole));
     }
 }

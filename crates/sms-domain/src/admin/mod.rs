@@ -3,7 +3,7 @@
 mod agent;
 mod tenant;
 
-pub use agent::{AgentChangeInput, AgentDraft, AgentInput, AgentUpdate};
+pub use agent::{check_password, AgentChangeInput, AgentDraft, AgentInput, AgentUpdate, ConsoleRole, PASSWORD_CHARS};
 pub use tenant::{TenantDraft, TenantInput, TenantUpdate, TextingSettings, MAX_REPLY_TEXT_CHARS};
 
 /// Default and bounds of a tenant's settings (the README's admin API section).
@@ -38,6 +38,11 @@ pub enum AdminInputError {
     AgentStatus,
     #[error("agent_number must be a non-negative integer")]
     AgentNumber,
+    #[error("console_role must be \"agent\" or \"supervisor\"")]
+    ConsoleRole,
+    /// A console password out of its length (section 4, version 3).
+    #[error("password is invalid")]
+    Password,
     /// `quiet_hours_start` or `quiet_hours_end` not `"HH:MM"`.
     #[error("{0} must be \"HH:MM\" (24-hour)")]
     QuietHoursFormat(&'static str),

@@ -1,7 +1,7 @@
 //! Chats after creation: read, list, end, their messages.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use sms_domain::{ChatId, EndChatBody, ReplyBody};
+use sms_domain::{AssignBody, ChatId, EndChatBody, ReplyBody};
 use sms_service::{ChatPage, PageQuery, Service};
 
 use super::{idempotency_key, page, path_id, query, remembered, render};
@@ -158,4 +158,42 @@ pub async fn reply(
         return Ok(HttpResponse::Created().json(MessageObject::from(&message)));
     };
     Ok(remembered(state.reply_once(&tenant, chat_id, &key, &bytes, render(201, |m| MessageObject::from(m))).await?))
+}
+
+/// Assigns an active chat to an agent, without a message.
+///
+/// An unassigned chat is assigned as a reply naming the agent would (`status` `assigned`,
+/// `assigned_at`, an agent participant, `agent_info`, `chat.assigned`); a chat of another
+/// agent is reassigned (the previous agent's participant is disconnected, the new agent's
+/// joins, `chat.assigned` again); the same agent again changes nothing. The chat's timeout
+/// does not move. The console's `Assign to me` is this call.
+#[utoipa::path(
+    tag = "chats",
+    params(("id" = i64, Path, description = "The chat's id.")),
+    request_body(content = AssignBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The chat, assigned.", body = ChatObject),
+        (status = 400, description = "No agent named, or the agent's fault; the first in the documented order is reported.", body = ErrorBody, examples(
+            ("agent required" = (value = json!({"message": "agent is required"}))),
+            ("agent not found" = (value = json!({"message": "agent is not found"}))),
+            ("agent inactive" = (value = json!({"message": "agent is not active"}))),
+        )),
+        (status = 404, description = "No such chat in this tenant.", body = ErrorBody, example = json!({"message": "chat not found"})),
+        (status = 409, description = "The chat is not active.", body = ErrorBody, example = json!({"message": "chat is not active"})),
+    ),
+    security(("basic" = []), ("bearer" = []))
+)]
+#[post("/apps/api/v1/chats/{id}/assign")]
+pub async fn assign(
+    req: HttpRequest,
+    id: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<Service>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = auth::tenant(&req, &state).await?;
+    let bytes = body::read_json_bytes(&req, payload).await?;
+    // The body's faults are answered before the chat is looked for.
+    let request: AssignBody = sms_domain::json::parse_object(&bytes)?;
+    let bundle = state.assign(&tenant, path_id::<ChatId>(&id, "chat")?, request.agent_selector()).await?;
+    Ok(HttpResponse::Ok().json(ChatObject::from(&bundle)))
 }

@@ -317,6 +317,10 @@ pub struct AgentPatch {
     pub avatar_url: Option<Option<String>>,
     #[schema(value_type = Option<sms_domain::AgentStatus>)]
     pub status: Option<String>,
+    /// What the agent may do in the console: `agent` (its own and unassigned conversations) or
+    /// `supervisor` (the whole tenant).
+    #[schema(value_type = Option<sms_domain::admin::ConsoleRole>)]
+    pub console_role: Option<String>,
 }
 
 impl TryFrom<AgentPatch> for AgentUpdate {
@@ -331,6 +335,7 @@ impl TryFrom<AgentPatch> for AgentUpdate {
             agent_number: a.agent_number,
             avatar_url: a.avatar_url,
             status: a.status,
+            console_role: a.console_role,
         }
         .into_update()
     }
@@ -348,6 +353,11 @@ pub struct AgentOut {
     pub avatar_url: Option<String>,
     #[schema(value_type = sms_domain::AgentStatus)]
     pub status: String,
+    /// `agent` or `supervisor` in the console.
+    #[schema(value_type = sms_domain::admin::ConsoleRole)]
+    pub console_role: String,
+    /// Whether it has a console password (the password itself is never answered).
+    pub has_password: bool,
 }
 
 impl From<&Agent> for AgentOut {
@@ -361,7 +371,33 @@ impl From<&Agent> for AgentOut {
             last_name: a.last_name.clone(),
             avatar_url: a.avatar_url.clone(),
             status: a.status.as_str().to_owned(),
+            console_role: a.console_role.as_str().to_owned(),
+            has_password: a.password_set_at.is_some(),
         }
+    }
+}
+
+/// An agent's new console password.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"password": "a long passphrase of my own"}))]
+pub struct PasswordSet {
+    /// 12 to 128 characters (Unicode code points); stored only as an Argon2id hash.
+    #[schema(required = true, nullable = false, min_length = 12, max_length = 128)]
+    pub password: Option<String>,
+}
+
+/// A one-time link where the agent chooses its console password.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"url": "https://sms.example.com/console/invitations/3q2-7wEjQ0", "expires_at": "2026-12-08T10:00:00.000Z"}))]
+pub struct InvitationOut {
+    /// Works once, until `expires_at` (72 hours).
+    pub url: String,
+    pub expires_at: String,
+}
+
+impl From<sms_service::console::Invitation> for InvitationOut {
+    fn from(i: sms_service::console::Invitation) -> Self {
+        Self { url: i.url, expires_at: format_timestamp(i.expires_at) }
     }
 }
 

@@ -1,6 +1,6 @@
 //! A tenant's agents; e-mails are unique per tenant, case-insensitively.
 
-use sms_domain::admin::{AgentDraft, AgentUpdate};
+use sms_domain::admin::{AgentDraft, AgentUpdate, ConsoleRole};
 use sms_domain::{AgentId, AgentStatus};
 use sms_store::{Agent, AgentChanges, NewAgent};
 
@@ -53,6 +53,7 @@ impl Service {
             agent_number: update.agent_number,
             avatar_url: update.avatar_url,
             status: update.status.map(AgentStatus::as_str),
+            console_role: update.console_role.map(ConsoleRole::as_str),
         };
         self.for_tenant(subdomain, move |conn, tenant, now| {
             sms_store::agents::update(conn, tenant.id, id, &changes, now)

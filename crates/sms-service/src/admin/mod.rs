@@ -21,7 +21,7 @@ use crate::Service;
 
 impl Service {
     /// Runs `f` in one blocking call with the tenant named by `subdomain` and the time now.
-    async fn for_tenant<T, F>(&self, subdomain: &str, f: F) -> Result<T>
+    pub(crate) async fn for_tenant<T, F>(&self, subdomain: &str, f: F) -> Result<T>
     where
         F: FnOnce(&mut DbConn, &Tenant, NaiveDateTime) -> Result<T> + Send + 'static,
         T: Send + 'static,

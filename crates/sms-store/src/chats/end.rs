@@ -60,7 +60,7 @@ pub fn finish(
     Ok(true)
 }
 
-fn seconds_between(from: NaiveDateTime, to: NaiveDateTime) -> i32 {
+pub(super) fn seconds_between(from: NaiveDateTime, to: NaiveDateTime) -> i32 {
     i32::try_from((to - from).num_seconds().max(0)).unwrap_or(i32::MAX)
 }
 

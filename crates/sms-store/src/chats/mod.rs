@@ -1,11 +1,12 @@
 //! Chats, their participants and messages, by concern: opening a chat ([`open`], one module
 //! per backend where their SQL differs), ending one ([`finish`]), writing inside one ([`reply`])
-//! and reading them ([`read`]).
+//! and reading them ([`read`]; the console's list, [`inbox`]).
 //!
 //! The unique partial index `chats_one_active_per_end_user` over active chats refuses a second
 //! active chat for a consumer; [`open`] answers that refusal as [`Opened::Busy`].
 
 mod end;
+mod inbox;
 mod open;
 mod read;
 mod reply;
@@ -17,12 +18,14 @@ use sms_domain::{E164Number, TenantId};
 use crate::{Agent, ChatBundle};
 
 pub use end::{due_to_expire, finish, touch};
+pub use inbox::{inbox, InboxFilter, InboxRow, Owner};
 pub use open::open;
 pub(crate) use read::bundles;
 pub use read::{
-    active_chat, active_from, end_user_number, find, find_chat, list, lock_owner, message, messages, ChatFilter,
+    active_chat, active_from, agents_of, end_user_number, find, find_chat, list, lock_owner, message, messages,
+    ChatFilter,
 };
-pub use reply::{reply, NewReply, Replied};
+pub use reply::{assign, reply, Assigned, NewReply, Replied};
 
 /// The SQL of "the chat is active", written exactly as the predicate of the partial indexes
 /// `chats_one_active_per_end_user` and `chats_active_expiry`. A planner uses a partial index

@@ -188,3 +188,12 @@ pub fn end_user_number(conn: &mut DbConn, end_user_id: EndUserId) -> Result<E164
         db_run!(conn, |c| end_users::table.find(end_user_id.get()).select(end_users::number).first(c))?;
     E164Number::try_from(number).map_err(|e| StoreError::Config(format!("a stored number: {e}")))
 }
+
+/// Each of these chats' agent (`None`: unassigned); a chat that does not exist is left out.
+pub fn agents_of(conn: &mut DbConn, chat_ids: &[i64]) -> Result<Vec<(i64, Option<i64>)>, StoreError> {
+    if chat_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    db_run!(conn, |c| chats::table.filter(chats::id.eq_any(chat_ids)).select((chats::id, chats::agent_id)).load(c))
+        .map_err(StoreError::from)
+}

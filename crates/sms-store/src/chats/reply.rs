@@ -106,3 +106,68 @@ pub fn reply(conn: &mut DbConn, chat: &Chat, reply: &NewReply<'_>) -> Result<Opt
     };
     Ok(Some(Replied { message, chat, end_user_number, assigned: assign.is_some() }))
 }
+
+/// What [`assign`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assigned {
+    /// The chat was this agent's already: nothing changed.
+    Already,
+    /// The chat is this agent's now (it had none, or `previous`).
+    Now { previous: Option<sms_domain::AgentId> },
+    /// The chat is no longer active, or another assignment won meanwhile.
+    Lost,
+}
+
+/// Gives the active `chat` to `agent` without a message: an unassigned chat as a reply naming
+/// the agent would; a chat of another agent is taken from them (their participant disconnects)
+/// only if it is still theirs, so two agents assigning at once cannot both win. Runs in the
+/// caller's transaction; the chat's timeout does not move.
+pub fn assign(conn: &mut DbConn, chat: &Chat, agent: &Agent, now: NaiveDateTime) -> Result<Assigned, StoreError> {
+    if chat.agent_id == Some(agent.id) {
+        return Ok(Assigned::Already);
+    }
+    let base = chats::table.filter(chats::id.eq(chat.id.get())).filter(is_active());
+    let changes = (
+        chats::agent_id.eq(Some(agent.id.get())),
+        chats::status.eq(ChatStatus::Assigned.as_str()),
+        chats::assigned_at.eq(Some(now)),
+        chats::updated_at.eq(now),
+    );
+    let moved = match chat.agent_id {
+        Some(previous) => {
+            db_run!(conn, |c| diesel::update(base.filter(chats::agent_id.eq(previous.get()))).set(changes).execute(c))?
+        }
+        None => db_run!(conn, |c| diesel::update(base.filter(chats::agent_id.is_null())).set(changes).execute(c))?,
+    };
+    if moved == 0 {
+        return Ok(Assigned::Lost);
+    }
+    if let Some(previous) = chat.agent_id {
+        let theirs: Vec<crate::Participant> = db_run!(conn, |c| participants::table
+            .filter(participants::chat_id.eq(chat.id.get()))
+            .filter(participants::kind.eq(ParticipantKind::Agent.as_str()))
+            .filter(participants::user_id.eq(previous.get()))
+            .filter(participants::ended_at.is_null())
+            .select(crate::Participant::as_select())
+            .load(c))?;
+        for p in theirs {
+            db_run!(conn, |c| diesel::update(participants::table.find(p.id))
+                .set((
+                    participants::status.eq(ParticipantStatus::Disconnected.as_str()),
+                    participants::ended_at.eq(now),
+                    participants::chat_duration.eq(super::end::seconds_between(p.connected_at, now)),
+                ))
+                .execute(c))?;
+        }
+    }
+    let participant = NewParticipant {
+        chat_id: chat.id.get(),
+        kind: ParticipantKind::Agent,
+        status: ParticipantStatus::Connected,
+        user_id: Some(agent.id.get()),
+        end_user_id: None,
+        connected_at: now,
+    };
+    db_run!(conn, |c| diesel::insert_into(participants::table).values(participant).execute(c))?;
+    Ok(Assigned::Now { previous: chat.agent_id })
+}

@@ -134,6 +134,11 @@ pub struct Agent {
     pub created_at: NaiveDateTime,
     /// When its status (active, deactivated) last changed; its creation until then.
     pub status_updated_at: NaiveDateTime,
+    /// What it may do in the console.
+    #[diesel(deserialize_as = String)]
+    pub console_role: sms_domain::admin::ConsoleRole,
+    /// When its console password was last set; `None` while it has none.
+    pub password_set_at: Option<NaiveDateTime>,
 }
 
 impl Agent {
@@ -173,6 +178,7 @@ pub struct AgentChanges {
     pub agent_number: Option<Option<i64>>,
     pub avatar_url: Option<Option<String>>,
     pub status: Option<&'static str>,
+    pub console_role: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -1,6 +1,6 @@
 //! A tenant's agents.
 
-use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, patch, post, put, web, HttpRequest, HttpResponse};
 use sms_domain::admin::{AgentDraft, AgentUpdate};
 use sms_domain::AgentId;
 use sms_service::Service;
@@ -9,7 +9,7 @@ use super::super::{page, path_id, query};
 use crate::auth::AdminAuth;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ErrorBody};
-use crate::wire::admin::{AgentCreate, AgentOut, AgentPatch};
+use crate::wire::admin::{AgentCreate, AgentOut, AgentPatch, InvitationOut, PasswordSet};
 use sms_service::PageQuery;
 
 /// Adds an agent to the tenant.
@@ -105,4 +105,55 @@ pub async fn patch_agent(
     let update = AgentUpdate::try_from(body.0)?;
     let agent = state.update_agent(&path.0, path_id::<AgentId>(&path.1, "agent")?, update).await?;
     Ok(HttpResponse::Ok().json(AgentOut::from(&agent)))
+}
+
+/// Sets the agent's console password: its console sessions end at once.
+#[utoipa::path(
+    tag = "admin",
+    params(
+        ("subdomain" = String, Path, description = "The tenant's subdomain."),
+        ("id" = i64, Path, description = "The agent's id."),
+    ),
+    request_body = PasswordSet,
+    responses(
+        (status = 204, description = "Set."),
+        (status = 400, description = "The password is not 12 to 128 characters.", body = ErrorBody, example = json!({"message": "password is invalid"})),
+        (status = 404, description = "No such tenant or agent.", body = ErrorBody, example = json!({"message": "agent not found"})),
+    ),
+    security(("bearer" = []))
+)]
+#[put("/admin/v1/tenants/{subdomain}/agents/{id}/password")]
+pub async fn set_agent_password(
+    _: AdminAuth,
+    state: web::Data<Service>,
+    path: web::Path<(String, String)>,
+    body: JsonBody<PasswordSet>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path_id::<AgentId>(&path.1, "agent")?;
+    state.set_agent_password(&path.0, id, body.0.password).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Invites the agent to the console: a one-time link, valid 72 hours, where it chooses its
+/// password.
+#[utoipa::path(
+    tag = "admin",
+    params(
+        ("subdomain" = String, Path, description = "The tenant's subdomain."),
+        ("id" = i64, Path, description = "The agent's id."),
+    ),
+    responses(
+        (status = 201, description = "The link, shown once.", body = InvitationOut),
+        (status = 404, description = "No such tenant or agent.", body = ErrorBody, example = json!({"message": "agent not found"})),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/admin/v1/tenants/{subdomain}/agents/{id}/invitation")]
+pub async fn invite_agent(
+    _: AdminAuth,
+    state: web::Data<Service>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let invitation = state.invite_agent(&path.0, path_id::<AgentId>(&path.1, "agent")?).await?;
+    Ok(HttpResponse::Created().json(InvitationOut::from(invitation)))
 }

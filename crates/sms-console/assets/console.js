@@ -1,0 +1,152 @@
+// The console's one script: local times, the reply box's counter, the New SMS pre-check and
+// live updates. Every page works without it, except the live updates and the counter.
+(function () {
+  "use strict";
+
+  // --- Times, in the viewer's own zone (the server writes UTC) ---
+  const timeFormat = new Intl.DateTimeFormat(undefined, {
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+  });
+  function localTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (el) {
+      const at = new Date(el.getAttribute("datetime"));
+      if (!isNaN(at.getTime())) {
+        el.textContent = timeFormat.format(at);
+        el.title = el.getAttribute("datetime");
+      }
+    });
+  }
+
+  // --- The counter: characters as the API counts them (code points), segments as the service
+  // counts them, with the alphabets and limits the page was given by the server ---
+  function counter(area) {
+    const out = document.getElementById(area.dataset.counter);
+    const marks = document.querySelector('[data-marks-for="' + area.id + '"]');
+    const basic = area.dataset.gsmBasic || "";
+    const extended = area.dataset.gsmExtended || "";
+    const gsm = (area.dataset.gsmLimits || "160 153").split(" ").map(Number);
+    const ucs2 = (area.dataset.ucs2Limits || "70 67").split(" ").map(Number);
+    const max = Number(area.getAttribute("maxlength")) || 1600;
+    function update() {
+      const chars = Array.from(area.value);
+      let septets = 0;
+      const forcing = [];
+      chars.forEach(function (c) {
+        if (basic.includes(c)) septets += 1;
+        else if (extended.includes(c)) septets += 2;
+        else if (!forcing.includes(c)) forcing.push(c);
+      });
+      const isGsm = forcing.length === 0;
+      const units = isGsm ? septets : area.value.length; // UTF-16 units
+      const limits = isGsm ? gsm : ucs2;
+      const segments = units === 0 ? 0 : units <= limits[0] ? 1 : Math.ceil(units / limits[1]);
+      const encoding = isGsm ? "GSM-7" : "UCS-2";
+      out.textContent = chars.length + " / " + max + " characters · " + segments + " segment" +
+        (segments === 1 ? "" : "s") + " · " + encoding;
+      out.dataset.encoding = encoding;
+      out.dataset.segments = String(segments);
+      out.classList.toggle("over", chars.length > max);
+      if (marks) {
+        marks.hidden = isGsm;
+        marks.textContent = "";
+        if (!isGsm) {
+          marks.append("Characters that force UCS-2: ");
+          forcing.forEach(function (c, i) {
+            const mark = document.createElement("mark");
+            mark.textContent = c === " " ? "space" : c;
+            if (i > 0) marks.append(" ");
+            marks.append(mark);
+          });
+        }
+      }
+    }
+    area.addEventListener("input", update);
+    update();
+  }
+
+  // --- Fragments: the part of a page that live changes replace ---
+  function refresh(kind) {
+    const region = document.getElementById("live-region");
+    if (!region) return Promise.resolve();
+    return fetch(window.location.href, { headers: { "X-Console-Fragment": kind }, credentials: "same-origin" })
+      .then(function (res) {
+        if (res.status === 401) { window.location.reload(); return null; }
+        return res.ok ? res.text() : null;
+      })
+      .then(function (html) {
+        if (html === null) return;
+        const focused = document.activeElement && region.contains(document.activeElement) ? document.activeElement.id : "";
+        region.innerHTML = html;
+        localTimes(region);
+        if (focused) { const again = document.getElementById(focused); if (again) again.focus(); }
+        document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || "0") + 1);
+      })
+      .catch(function () { /* the next change or reconnection tries again */ });
+  }
+
+  function live() {
+    const kind = document.body.dataset.live;
+    if (!kind || !window.EventSource) return;
+    const state = document.getElementById("live-state");
+    const chat = Number(document.body.dataset.chat || "0");
+    let connectedOnce = false;
+    let pending = null;
+    function show(name, text) {
+      if (!state) return;
+      state.dataset.state = name;
+      state.textContent = text;
+    }
+    function soon() {
+      if (pending) return;
+      pending = setTimeout(function () { pending = null; refresh(kind); }, 100);
+    }
+    const source = new EventSource("/console/live");
+    source.addEventListener("ready", function () {
+      show("live", "Live");
+      // Back after a drop: read the page again, so nothing that changed meanwhile is missed.
+      if (connectedOnce) soon();
+      connectedOnce = true;
+    });
+    source.addEventListener("change", function (event) {
+      let data = {};
+      try { data = JSON.parse(event.data); } catch (e) { data = {}; }
+      if (kind === "list" || data.chat === undefined || data.chat === chat) soon();
+    });
+    source.addEventListener("resync", soon);
+    source.addEventListener("error", function () {
+      if (source.readyState === EventSource.CLOSED) {
+        show("closed", "Disconnected: reload the page");
+      } else {
+        show("reconnecting", "Reconnecting…");
+      }
+    });
+  }
+
+  // --- New SMS: say which rule would refuse the message, as To and From change ---
+  function precheck(form) {
+    const target = document.getElementById(form.dataset.precheck);
+    let timer = null;
+    function check() {
+      const data = new URLSearchParams(new FormData(form));
+      if (!data.get("to")) { target.innerHTML = ""; return; }
+      data.set("check", "1");
+      fetch(form.action, {
+        method: "POST", body: data, credentials: "same-origin",
+        headers: { "X-Console-Fragment": "precheck", "Content-Type": "application/x-www-form-urlencoded" },
+      }).then(function (res) { return res.ok ? res.text() : null; })
+        .then(function (html) { if (html !== null) target.innerHTML = html; })
+        .catch(function () {});
+    }
+    ["to", "from"].forEach(function (name) {
+      const field = form.elements.namedItem(name);
+      if (field) field.addEventListener("change", function () { clearTimeout(timer); timer = setTimeout(check, 150); });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    localTimes(document);
+    document.querySelectorAll("textarea[data-counter]").forEach(counter);
+    document.querySelectorAll("form[data-precheck]").forEach(precheck);
+    live();
+  });
+})();

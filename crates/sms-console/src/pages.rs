@@ -1,0 +1,451 @@
+//! The console's pages and actions. Each reads the request, calls one workflow for the
+//! signed-in viewer, and renders a page or sends the browser on (`303`, so a reload never
+//! repeats an action). Refusals show the API's own message.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use sms_domain::admin::PASSWORD_CHARS;
+use sms_domain::{AgentId, ChatId, SmsError};
+use sms_service::console::{InboxQuery, NewSms, SignIn, Viewer};
+use sms_service::{Service, ServiceError};
+
+use crate::session::{self, check_csrf, see_other, to_sign_in, PageError, PageResult};
+use crate::views::{
+    render, ChatPage, ChatsPage, Chrome, ConversationFragment, ConversationView, Counter, InvitationPage, ListFragment,
+    ListView, LoginPage, NewSmsPage, NewSmsView, PrecheckFragment, PrecheckView, TenantPage,
+};
+
+/// The viewer, or the way to the sign-in page.
+async fn signed_in(req: &HttpRequest, state: &web::Data<Service>) -> Result<Result<Viewer, HttpResponse>, PageError> {
+    Ok(session::viewer(req, state).await?.ok_or_else(|| to_sign_in(req)))
+}
+
+/// An operator must choose a tenant before any tenant's page.
+fn needs_tenant(viewer: &Viewer) -> Option<HttpResponse> {
+    viewer.tenant.is_none().then(|| see_other("/console/tenant"))
+}
+
+fn chat_id(raw: &str) -> Result<ChatId, PageError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(ChatId::new)
+        .ok_or_else(|| PageError::new(StatusCode::NOT_FOUND, "chat not found"))
+}
+
+pub async fn home(req: HttpRequest, state: web::Data<Service>) -> PageResult {
+    Ok(match session::viewer(&req, &state).await? {
+        Some(v) if v.tenant.is_none() => see_other("/console/tenant"),
+        Some(_) => see_other("/console/chats"),
+        None => see_other("/console/login"),
+    })
+}
+
+pub async fn not_found(req: HttpRequest, state: web::Data<Service>) -> PageResult {
+    let viewer = session::viewer(&req, &state).await.ok().flatten();
+    let error = PageError::new(StatusCode::NOT_FOUND, "There is no such page.");
+    Err(match viewer {
+        Some(v) => error.for_viewer(&v),
+        None => error,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    notice: String,
+}
+
+pub async fn login_page(query: web::Query<LoginQuery>) -> HttpResponse {
+    let notice = match query.notice.as_str() {
+        "password-set" => "Your password is set. Sign in with it.",
+        "signed-out" => "You are signed out.",
+        _ => "",
+    };
+    let page = LoginPage {
+        chrome: Chrome::new("Sign in", None, ""),
+        failed: false,
+        notice: notice.into(),
+        subdomain: String::new(),
+        email: String::new(),
+    };
+    render(StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    subdomain: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    token: String,
+}
+
+pub async fn login(req: HttpRequest, state: web::Data<Service>, form: web::Form<LoginForm>) -> PageResult {
+    let form = form.into_inner();
+    let sign_in = match form.kind.as_str() {
+        "operator" => SignIn::Operator { token: form.token },
+        _ => SignIn::Agent { subdomain: form.subdomain.clone(), email: form.email.clone(), password: form.password },
+    };
+    match state.console_sign_in(sign_in, sms_http::client::address(&req)).await {
+        Ok(opened) => {
+            let next = if opened.viewer.tenant.is_some() { "/console/chats" } else { "/console/tenant" };
+            let mut response = see_other(next);
+            response
+                .add_cookie(&session::cookie(opened.token, state.console_secure_cookie()))
+                .map_err(|e| PageError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            Ok(response)
+        }
+        Err(ServiceError::SignInFailed) => {
+            let page = LoginPage {
+                chrome: Chrome::new("Sign in", None, ""),
+                failed: true,
+                notice: String::new(),
+                subdomain: form.subdomain,
+                email: form.email,
+            };
+            Ok(render(StatusCode::UNAUTHORIZED, &page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn logout(req: HttpRequest, state: web::Data<Service>, form: web::Form<CsrfForm>) -> PageResult {
+    let viewer = match signed_in(&req, &state).await? {
+        Ok(v) => v,
+        Err(to) => return Ok(to),
+    };
+    check_csrf(&req, &viewer, &form.csrf)?;
+    if let Some(token) = session::token(&req) {
+        state.console_sign_out(&token).await?;
+    }
+    let mut response = see_other("/console/login?notice=signed-out");
+    response
+        .add_cookie(&session::removal(state.console_secure_cookie()))
+        .map_err(|e| PageError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(response)
+}
+
+pub async fn tenant_page(req: HttpRequest, state: web::Data<Service>) -> PageResult {
+    let viewer = match signed_in(&req, &state).await? {
+        Ok(v) => v,
+        Err(to) => return Ok(to),
+    };
+    let tenants = state.console_tenants(&viewer).await.map_err(|e| PageError::from(e).for_viewer(&viewer))?;
+    let current = viewer.tenant.as_ref().map(|t| t.id);
+    let tenants = tenants.iter().map(|t| (t.subdomain.clone(), t.name.clone(), Some(t.id) == current)).collect();
+    Ok(render(StatusCode::OK, &TenantPage { chrome: Chrome::new("Choose a tenant", Some(&viewer), "tenant"), tenants }))
+}
+
+#[derive(Deserialize)]
+pub struct TenantForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    subdomain: String,
+}
+
+pub async fn choose_tenant(req: HttpRequest, state: web::Data<Service>, form: web::Form<TenantForm>) -> PageResult {
+    let viewer = match signed_in(&req, &state).await? {
+        Ok(v) => v,
+        Err(to) => return Ok(to),
+    };
+    check_csrf(&req, &viewer, &form.csrf)?;
+    state.console_choose_tenant(&viewer, &form.subdomain).await.map_err(|e| PageError::from(e).for_viewer(&viewer))?;
+    Ok(see_other("/console/chats"))
+}
+
+/// The query string without `page`, for the pager's links.
+fn query_without_page(req: &HttpRequest) -> String {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let kept: Vec<(String, String)> = pairs.into_iter().filter(|(k, v)| k != "page" && !v.is_empty()).collect();
+    serde_urlencoded::to_string(kept).unwrap_or_default()
+}
+
+pub async fn chats(req: HttpRequest, state: web::Data<Service>) -> PageResult {
+    let viewer = match signed_in(&req, &state).await? {
+        Ok(v) => v,
+        Err(to) => return Ok(to),
+    };
+    if let Some(to) = needs_tenant(&viewer) {
+        return Ok(to);
+    }
+    let query: InboxQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let page = state.console_inbox(&viewer, &query).await.map_err(|e| PageError::from(e).for_viewer(&viewer))?;
+    let list = ListView::new(&page, &query_without_page(&req));
+    if session::is_partial(&req) {
+        return Ok(render(StatusCode::OK, &ListFragment { list }));
+    }
+    let chrome = Chrome::new("Conversations", Some(&viewer), "chats").live("list", 0);
+    Ok(render(StatusCode::OK, &ChatsPage { chrome, list }))
+}
+
+async fn conversation_page(
+    req: &HttpRequest,
+    state: &Service,
+    viewer: &Viewer,
+    id: ChatId,
+    (status, draft, error): (StatusCode, String, String),
+) -> PageResult {
+    let found = state.console_conversation(viewer, id).await.map_err(|e| PageError::from(e).for_viewer(viewer))?;
+    let chat = ConversationView::new(&found, viewer);
+    let chrome =
+        Chrome::new(&format!("Conversation {}", chat.number), Some(viewer), "chats").live("conversation", chat.id);
+    if session::is_partial(req) {
+        let fragment = ConversationFragment { chat, sees_all: viewer.sees_all(), chrome };
+        return Ok(render(StatusCode::OK, &fragment));
+    }
+    let page = ChatPage { chrome, chat, sees_all: viewer.sees_all(), counter: Counter::default(), draft, error };
+    Ok(render(status, &page))
+}
+
+pub async fn conversation(req: HttpRequest, state: web::Data<Service>, id: web::Path<String>) -> PageResult {
+    let viewer = match signed_in(&req, &state).await? {
+        Ok(v) => v,
+        Err(to) => return Ok(to),
+    };
+    if let Some(to) = needs_tenant(&viewer) {
+        return Ok(to);
+    }
+    let id = chat_id(&id).map_err(|e| e.for_viewer(&viewer))?;
+    conversation_page(&req, &state, &viewer, id, (StatusCode::OK, String::new(), String::new())).await
+}
+
+#[derive(Deserialize)]
+pub struct ReplyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    message: String,
+}
+
+pub async fn reply(
+    req: HttpRequest,
+    state: web::Data<Service>,
+    id: web::Path<String>,
+    form: web::Form<ReplyForm>,
+) -> PageResult {
+    let viewer = match signed_in(&req, &state).await? {
+        Ok(v) => v,
+        Err(to) => return Ok(to),
+    };
+    check_csrf(&req, &viewer, &form.csrf)?;
+    let id = chat_id(&id).map_err(|e| e.for_viewer(&viewer))?;
+    match state.console_reply(&viewer, id, &form.message).await {
+        Ok(_) => Ok(see_other(&format!("/console/chats/{id}"))),
+        // The page again, with the text kept and the API's message.
+        Err(e @ (ServiceError::Rejected(_) | ServiceError::Conflict(_) | ServiceError::Invalid(_))) => {
+            let refused = PageError::from(e);
+            let form = form.into_inner();
+            conversation_page(&req, &state, &viewer, id, (refused.status, form.message, refused.message)).await
+        }
+        Err(e) => Err(PageError::from(e).for_viewer(&viewer)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AssignForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    agent: String,
+}
+
+pub async fn assign(
+    req: HttpRequest,
+    state: web::Data<Service>,
+    id: web::Path<String>,
+    form: web::Form<AssignForm>,
+) -> PageResult {
+    let viewer = match signed_in(&req, &state).await? {
+        Ok(v) => v,
+        Err(to) => return Ok(to),
+    };
+    check_csrf(&req, &viewer, &form.csrf)?;
+    let id = chat_id(&id).map_err(|e| e.for_viewer(&viewer))?;
+    let to = form.agent.trim().parse::<i64>().ok().map(AgentId::new);
+    state.console_assign(&viewer, id, to).await.map_err(|e| PageError::from(e).for_viewer(&viewer))?;
+    Ok(see_other(&format!("/console/chats/{id}")))
+}
+
+pub async fn end(
+    req: HttpRequest,
+    state: web::Data<Service>,
+    id: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> PageResult {
+    let viewer = match signed_in(&req, &state).await? {
+        Ok(v) => v,
+        Err(to) => return Ok(to),
+    };
+    check_csrf(&req, &viewer, &form.csrf)?;
+    let id = chat_id(&id).map_err(|e| e.for_viewer(&viewer))?;
+    state.console_end(&viewer, id).await.map_err(|e| PageError::from(e).for_viewer(&viewer))?;
+    Ok(see_other(&format!("/console/chats/{id}")))
+}
+
+/// Names the rule a send's fault comes from.
+fn rule_of(e: &ServiceError) -> &'static str {
+    match e {
+        ServiceError::Rejected(SmsError::OptedOut) => "Opted out",
+        ServiceError::Rejected(SmsError::QuietHours) => "Quiet hours",
+        ServiceError::Rejected(SmsError::ActiveSession { .. }) => "Active conversation",
+        ServiceError::Rejected(SmsError::OutboundNumberNotFound) => "Sending number",
+        ServiceError::Rejected(_) | ServiceError::Body(_) | ServiceError::Invalid(_) => "Invalid message",
+        _ => "Refused",
+    }
+}
+
+async fn new_sms_view(
+    state: &Service,
+    viewer: &Viewer,
+    form: &NewSms,
+    precheck: PrecheckView,
+    (status, error): (StatusCode, String),
+) -> PageResult {
+    let numbers = state.console_numbers(viewer).await.map_err(|e| PageError::from(e).for_viewer(viewer))?;
+    let page = NewSmsPage {
+        chrome: Chrome::new("New SMS", Some(viewer), "new"),
+        form: NewSmsView::new(form, &numbers),
+        precheck,
+        counter: Counter::default(),
+        error,
+    };
+    Ok(render(status, &page))
+}
+
+pub async fn new_sms_page(req: HttpRequest, state: web::Data<Service>) -> PageResult {
+    let viewer = match signed_in(&req, &state).await? {
+        Ok(v) => v,
+        Err(to) => return Ok(to),
+    };
+    if let Some(to) = needs_tenant(&viewer) {
+        return Ok(to);
+    }
+    let form: NewSms = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    new_sms_view(&state, &viewer, &form, PrecheckView::default(), (StatusCode::OK, String::new())).await
+}
+
+async fn precheck(state: &Service, viewer: &Viewer, form: &NewSms) -> Result<PrecheckView, PageError> {
+    let found = match state.console_precheck(viewer, form).await {
+        Ok(found) => found,
+        Err(e) => {
+            return Ok(PrecheckView {
+                checked: true,
+                rule: rule_of(&e).into(),
+                refusal: PageError::from(e).message,
+                ..Default::default()
+            })
+        }
+    };
+    let Some(fault) = found.fault else {
+        return Ok(PrecheckView { checked: true, ..Default::default() });
+    };
+    let chat_link = match &fault {
+        ServiceError::Rejected(SmsError::ActiveSession { chat_id: Some(id) }) => format!("/console/chats/{id}"),
+        _ => String::new(),
+    };
+    let quiet_until = found.quiet_until.map(|at| at.format("%H:%M %Z on %a %-d %b").to_string()).unwrap_or_default();
+    Ok(PrecheckView {
+        checked: true,
+        rule: rule_of(&fault).into(),
+        refusal: PageError::from(fault).message,
+        chat_link,
+        quiet_until,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct SendForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    check: String,
+    #[serde(flatten)]
+    sms: NewSms,
+}
+
+pub async fn send_sms(req: HttpRequest, state: web::Data<Service>, form: web::Form<SendForm>) -> PageResult {
+    let viewer = match signed_in(&req, &state).await? {
+        Ok(v) => v,
+        Err(to) => return Ok(to),
+    };
+    check_csrf(&req, &viewer, &form.csrf)?;
+    if let Some(to) = needs_tenant(&viewer) {
+        return Ok(to);
+    }
+    let form = form.into_inner();
+    if !form.check.is_empty() {
+        let found = precheck(&state, &viewer, &form.sms).await?;
+        if session::is_partial(&req) {
+            return Ok(render(StatusCode::OK, &PrecheckFragment { precheck: found }));
+        }
+        return new_sms_view(&state, &viewer, &form.sms, found, (StatusCode::OK, String::new())).await;
+    }
+    match state.console_send(&viewer, &form.sms).await {
+        Ok(bundle) => Ok(see_other(&format!("/console/chats/{}", bundle.chat.id))),
+        Err(
+            e @ (ServiceError::Rejected(_) | ServiceError::Body(_) | ServiceError::Invalid(_) | ServiceError::Busy),
+        ) => {
+            let found = precheck(&state, &viewer, &form.sms).await?;
+            let refused = PageError::from(e);
+            new_sms_view(&state, &viewer, &form.sms, found, (refused.status, refused.message)).await
+        }
+        Err(e) => Err(PageError::from(e).for_viewer(&viewer)),
+    }
+}
+
+fn invitation_view(invited: &sms_service::console::Invited, error: String) -> InvitationPage {
+    InvitationPage {
+        chrome: Chrome::new("Choose your password", None, ""),
+        name: invited.name.clone(),
+        email: invited.email.clone(),
+        subdomain: invited.subdomain.clone(),
+        error,
+        min: *PASSWORD_CHARS.start(),
+        max: *PASSWORD_CHARS.end(),
+    }
+}
+
+fn invitation_gone() -> PageError {
+    PageError::new(StatusCode::NOT_FOUND, "This invitation has been used or has expired. Ask for a new one.")
+}
+
+pub async fn invitation_page(state: web::Data<Service>, token: web::Path<String>) -> PageResult {
+    let invited = state.invitation(&token).await.map_err(|_| invitation_gone())?;
+    Ok(render(StatusCode::OK, &invitation_view(&invited, String::new())))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn accept_invitation(
+    state: web::Data<Service>,
+    token: web::Path<String>,
+    form: web::Form<PasswordForm>,
+) -> PageResult {
+    match state.accept_invitation(&token, Some(form.into_inner().password)).await {
+        Ok(_) => Ok(see_other("/console/login?notice=password-set")),
+        Err(ServiceError::Input(e)) => {
+            let invited = state.invitation(&token).await.map_err(|_| invitation_gone())?;
+            Ok(render(StatusCode::BAD_REQUEST, &invitation_view(&invited, e.to_string())))
+        }
+        Err(ServiceError::NotFound(_)) => Err(invitation_gone()),
+        Err(e) => Err(e.into()),
+    }
+}
