@@ -96,6 +96,8 @@ mod tests {
             status,
             created_at: NaiveDateTime::default(),
             status_updated_at: NaiveDateTime::default(),
+            console_role: sms_domain::admin::ConsoleRole::Agent,
+            password_set_at: None,
         }
     }
 

@@ -14,6 +14,7 @@ mod session;
 mod views;
 
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::web;
 
@@ -29,7 +30,14 @@ const FORM_LIMIT: usize = 64 * 1024;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::redirect("/console", "/console/")).service(
         web::scope("/console")
-            .app_data(web::FormConfig::default().limit(FORM_LIMIT))
+            .app_data(web::FormConfig::default().limit(FORM_LIMIT).error_handler(|e, _| {
+                let status = match &e {
+                    actix_web::error::UrlencodedError::Overflow { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                    actix_web::error::UrlencodedError::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                session::PageError::new(status, format!("The form could not be read: {e}")).into()
+            }))
             .wrap(
                 DefaultHeaders::new()
                     .add((header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY)))

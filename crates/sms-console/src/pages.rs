@@ -373,8 +373,25 @@ pub struct SendForm {
     csrf: String,
     #[serde(default)]
     check: String,
-    #[serde(flatten)]
-    sms: NewSms,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    ticket: String,
+}
+
+impl SendForm {
+    fn sms(&self) -> NewSms {
+        NewSms {
+            to: self.to.clone(),
+            from: self.from.clone(),
+            message: self.message.clone(),
+            ticket: self.ticket.clone(),
+        }
+    }
 }
 
 pub async fn send_sms(req: HttpRequest, state: web::Data<Service>, form: web::Form<SendForm>) -> PageResult {
@@ -386,22 +403,22 @@ pub async fn send_sms(req: HttpRequest, state: web::Data<Service>, form: web::Fo
     if let Some(to) = needs_tenant(&viewer) {
         return Ok(to);
     }
-    let form = form.into_inner();
-    if !form.check.is_empty() {
-        let found = precheck(&state, &viewer, &form.sms).await?;
+    let (check, sms) = (!form.check.is_empty(), form.sms());
+    if check {
+        let found = precheck(&state, &viewer, &sms).await?;
         if session::is_partial(&req) {
             return Ok(render(StatusCode::OK, &PrecheckFragment { precheck: found }));
         }
-        return new_sms_view(&state, &viewer, &form.sms, found, (StatusCode::OK, String::new())).await;
+        return new_sms_view(&state, &viewer, &sms, found, (StatusCode::OK, String::new())).await;
     }
-    match state.console_send(&viewer, &form.sms).await {
+    match state.console_send(&viewer, &sms).await {
         Ok(bundle) => Ok(see_other(&format!("/console/chats/{}", bundle.chat.id))),
         Err(
             e @ (ServiceError::Rejected(_) | ServiceError::Body(_) | ServiceError::Invalid(_) | ServiceError::Busy),
         ) => {
-            let found = precheck(&state, &viewer, &form.sms).await?;
+            let found = precheck(&state, &viewer, &sms).await?;
             let refused = PageError::from(e);
-            new_sms_view(&state, &viewer, &form.sms, found, (refused.status, refused.message)).await
+            new_sms_view(&state, &viewer, &sms, found, (refused.status, refused.message)).await
         }
         Err(e) => Err(PageError::from(e).for_viewer(&viewer)),
     }

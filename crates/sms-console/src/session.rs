@@ -17,7 +17,8 @@ pub const COOKIE: &str = "sms_console";
 pub struct PageError {
     pub status: StatusCode,
     pub message: String,
-    pub viewer: Option<Viewer>,
+    /// Who sees the page, for its frame (boxed: a viewer is large).
+    pub viewer: Option<Box<Viewer>>,
 }
 
 impl PageError {
@@ -30,7 +31,7 @@ impl PageError {
     }
 
     pub fn for_viewer(mut self, viewer: &Viewer) -> Self {
-        self.viewer = Some(viewer.clone());
+        self.viewer = Some(Box::new(viewer.clone()));
         self
     }
 }
@@ -55,7 +56,7 @@ impl actix_web::ResponseError for PageError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        crate::views::render(self.status, &ErrorPage::new(self.viewer.as_ref(), self.status, &self.message))
+        crate::views::render(self.status, &ErrorPage::new(self.viewer.as_deref(), self.status, &self.message))
     }
 }
 

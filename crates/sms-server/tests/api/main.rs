@@ -15,6 +15,7 @@ mod admin;
 mod auth;
 mod ccai;
 mod chats;
+mod console;
 mod delivery;
 mod destinations;
 mod durability;
