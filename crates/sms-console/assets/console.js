@@ -84,13 +84,19 @@
       .catch(function () { /* the next change or reconnection tries again */ });
   }
 
+  // The live feed. The browser reconnects a dropped feed by itself; the page also notices a
+  // feed that went silent (no ping for 45 s), the network going away and coming back, and reads
+  // its page again after any of them, so nothing that changed meanwhile is missed.
   function live() {
     const kind = document.body.dataset.live;
     if (!kind || !window.EventSource) return;
     const state = document.getElementById("live-state");
     const chat = Number(document.body.dataset.chat || "0");
+    const SILENCE_MS = 45000;
     let connectedOnce = false;
     let pending = null;
+    let source = null;
+    let heard = Date.now();
     function show(name, text) {
       if (!state) return;
       state.dataset.state = name;
@@ -100,26 +106,42 @@
       if (pending) return;
       pending = setTimeout(function () { pending = null; refresh(kind); }, 100);
     }
-    const source = new EventSource("/console/live");
-    source.addEventListener("ready", function () {
-      show("live", "Live");
-      // Back after a drop: read the page again, so nothing that changed meanwhile is missed.
-      if (connectedOnce) soon();
-      connectedOnce = true;
+    function connect() {
+      if (source) source.close();
+      heard = Date.now();
+      source = new EventSource("/console/live");
+      source.addEventListener("ready", function () {
+        heard = Date.now();
+        show("live", "Live");
+        if (connectedOnce) soon();
+        connectedOnce = true;
+      });
+      source.addEventListener("ping", function () { heard = Date.now(); });
+      source.addEventListener("change", function (event) {
+        heard = Date.now();
+        let data = {};
+        try { data = JSON.parse(event.data); } catch (e) { data = {}; }
+        if (kind === "list" || data.chat === undefined || data.chat === chat) soon();
+      });
+      source.addEventListener("resync", function () { heard = Date.now(); soon(); });
+      source.addEventListener("error", function () {
+        if (source.readyState === EventSource.CLOSED) {
+          show("reconnecting", "Reconnecting…");
+          setTimeout(connect, 2000);
+        } else {
+          show("reconnecting", "Reconnecting…");
+        }
+      });
+    }
+    window.addEventListener("offline", function () {
+      if (source) source.close();
+      show("reconnecting", "Reconnecting…");
     });
-    source.addEventListener("change", function (event) {
-      let data = {};
-      try { data = JSON.parse(event.data); } catch (e) { data = {}; }
-      if (kind === "list" || data.chat === undefined || data.chat === chat) soon();
-    });
-    source.addEventListener("resync", soon);
-    source.addEventListener("error", function () {
-      if (source.readyState === EventSource.CLOSED) {
-        show("closed", "Disconnected: reload the page");
-      } else {
-        show("reconnecting", "Reconnecting…");
-      }
-    });
+    window.addEventListener("online", connect);
+    setInterval(function () {
+      if (Date.now() - heard > SILENCE_MS) { show("reconnecting", "Reconnecting…"); connect(); }
+    }, 5000);
+    connect();
   }
 
   // --- New SMS: say which rule would refuse the message, as To and From change ---

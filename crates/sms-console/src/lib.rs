@@ -42,7 +42,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 DefaultHeaders::new()
                     .add((header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY)))
                     .add((header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-                    .add((header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+                    .add((header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
                     .add((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"))),
             )
             .route("/", web::get().to(pages::home))

@@ -2,8 +2,8 @@
 //!
 //! Each event names only a chat (`{"chat": 12}`) the viewer may see; the page then reads what
 //! changed through its own, scoped, pages. `resync` asks the page to read everything again
-//! (changes may have been missed while the feed was away); a comment every 15 seconds keeps
-//! the connection open through proxies and lets the page notice a dead one. A browser that
+//! (changes may have been missed while the feed was away); `ping` every 15 seconds keeps the
+//! connection open through proxies and lets the page notice a feed gone silent. A browser that
 //! reconnects reads its page again first, so nothing is missed across a drop.
 
 use std::time::Duration;
@@ -35,7 +35,7 @@ pub async fn events(req: HttpRequest, state: web::Data<Service>) -> PageResult {
         loop {
             let next = tokio::time::timeout(HEARTBEAT, viewing.receiver.recv()).await;
             let chunk = match next {
-                Err(_) => Bytes::from_static(b": keep-alive\n\n"),
+                Err(_) => Bytes::from_static(b"event: ping\ndata: {}\n\n"),
                 Ok(Err(RecvError::Closed)) => return None,
                 Ok(Err(RecvError::Lagged(_))) | Ok(Ok(Seen::Resync)) => {
                     Bytes::from_static(b"event: resync\ndata: {}\n\n")

@@ -187,8 +187,7 @@ impl ListView {
             status,
         );
         let agent = view.agent.as_string();
-        let mut agents =
-            choices(&[("all", "Everyone I can see"), ("me", "Mine"), ("unassigned", "Unassigned")], &agent);
+        let mut agents = choices(&[("all", "All"), ("me", "Mine"), ("unassigned", "Unassigned")], &agent);
         agents.extend(page.agents.iter().map(|a| Choice {
             value: a.id.get().to_string(),
             label: a.name.clone(),

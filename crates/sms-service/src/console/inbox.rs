@@ -306,9 +306,15 @@ impl Service {
         self.db(move |conn| Ok(sms_store::numbers::list(conn, tenant_id, Window { offset: 0, limit: 1000 })?.0)).await
     }
 
-    /// What sending `form` would answer, without sending.
+    /// What sending `form` would answer, without sending. While the message is still blank,
+    /// the consumer's rules are checked as for any text, so the agent learns of an opt-out or
+    /// an open chat before writing.
     pub async fn console_precheck(&self, viewer: &Viewer, form: &NewSms) -> Result<Precheck> {
         let tenant = viewer.tenant()?.clone();
+        let mut form = form.clone();
+        if form.message.trim().is_empty() {
+            form.message = "…".into();
+        }
         self.precheck_send(&tenant, &form.body(viewer.agent_id())).await
     }
 
