@@ -194,7 +194,8 @@ async fn agents(backend: Backend) {
     assert_eq!(
         john,
         json!({"id": john["id"], "agent_number": null, "email": "John.Doe@foo.com", "name": "John Doe",
-               "first_name": "John", "last_name": "Doe", "avatar_url": null, "status": "active"})
+               "first_name": "John", "last_name": "Doe", "avatar_url": null, "status": "active",
+               "console_role": "agent", "has_password": false})
     );
     let conflict = (409, msg("an agent with this email already exists"));
     assert_eq!(
