@@ -12,6 +12,9 @@ pub const NOT_BLANK: &str = "^[^\\u0000]*[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u
 pub const EMAIL: &str = "^[^@\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000]+@[^@\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\u0000]+$";
 
 /// A tenant's subdomain ([`crate::admin::check_subdomain`]).
+/// Any text without the NUL character (which every string field refuses).
+pub const NO_NUL: &str = "^[^\\u0000]*$";
+
 pub const SUBDOMAIN: &str = "^[a-z0-9-]{1,63}$";
 
 /// `"HH:MM"`, 24-hour ([`crate::quiet::is_hhmm`]).

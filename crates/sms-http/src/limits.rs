@@ -4,12 +4,13 @@
 //! domain changes in the document, and a property named here that the document lacks fails the
 //! document's test (`every_limit_names_a_property`).
 
+use sms_domain::admin::PASSWORD_CHARS;
 use sms_domain::admin::{
     MAX_EMAIL_CHARS, MAX_LANG_CHARS, MAX_NAME_CHARS, MAX_RATE_LIMIT, MAX_REPLY_TEXT_CHARS, MAX_SESSION_TIMEOUT_MINUTES,
     MAX_URL_CHARS, MIN_SESSION_TIMEOUT_MINUTES,
 };
 use sms_domain::events::MAX_DESCRIPTION_CHARS;
-use sms_domain::patterns::{EMAIL, HHMM, MIN_ID, NOT_BLANK, SUBDOMAIN};
+use sms_domain::patterns::{EMAIL, HHMM, MIN_ID, NOT_BLANK, NO_NUL, SUBDOMAIN};
 use sms_domain::reply::MAX_MEDIA;
 use sms_domain::sms::{MAX_MESSAGE_CHARS, MAX_TICKET_ID_CHARS};
 use utoipa::openapi::schema::Schema;
@@ -56,6 +57,13 @@ fn table(jwt_max_ttl: i64) -> Vec<(&'static str, &'static str, Limit)> {
         ("ReplyRequest", "media_urls", Limit::Items { min: None, max: Some(MAX_MEDIA) }),
         ("ReplyRequest", "agentId", ID),
         ("ReplyRequest", "agent_id", ID),
+        ("AssignRequest", "agentId", ID),
+        ("AssignRequest", "agent_id", ID),
+        (
+            "PasswordSet",
+            "password",
+            Limit::Text { min: Some(*PASSWORD_CHARS.start()), max: *PASSWORD_CHARS.end(), pattern: Some(NO_NUL) },
+        ),
         ("TenantCreate", "subdomain", Limit::Pattern(SUBDOMAIN)),
         ("TenantJwtRequest", "ttl_seconds", Limit::Range { min: 1, max: Some(jwt_max_ttl) }),
     ];

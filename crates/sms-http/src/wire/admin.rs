@@ -382,7 +382,7 @@ impl From<&Agent> for AgentOut {
 #[schema(example = json!({"password": "a long passphrase of my own"}))]
 pub struct PasswordSet {
     /// 12 to 128 characters (Unicode code points); stored only as an Argon2id hash.
-    #[schema(required = true, nullable = false, min_length = 12, max_length = 128)]
+    #[schema(required = true, nullable = false)]
     pub password: Option<String>,
 }
 
