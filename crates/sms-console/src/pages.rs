@@ -16,9 +16,23 @@ use crate::views::{
     ListView, LoginPage, NewSmsPage, NewSmsView, PrecheckFragment, PrecheckView, TenantPage,
 };
 
-/// The viewer, or the way to the sign-in page.
-async fn signed_in(req: &HttpRequest, state: &web::Data<Service>) -> Result<Result<Viewer, HttpResponse>, PageError> {
-    Ok(session::viewer(req, state).await?.ok_or_else(|| to_sign_in(req)))
+/// The signed-in viewer; without one, the handler answers with the way to the sign-in page.
+macro_rules! signed_in {
+    ($req:expr, $state:expr) => {
+        match session::viewer(&$req, &$state).await? {
+            Some(viewer) => viewer,
+            None => return Ok(to_sign_in(&$req)),
+        }
+    };
+}
+
+/// [`signed_in!`] for a change: the form must carry the session's CSRF token.
+macro_rules! acting {
+    ($req:expr, $state:expr, $csrf:expr) => {{
+        let viewer = signed_in!($req, $state);
+        check_csrf(&$req, &viewer, $csrf)?;
+        viewer
+    }};
 }
 
 /// An operator must choose a tenant before any tenant's page.
@@ -123,11 +137,7 @@ pub struct CsrfForm {
 }
 
 pub async fn logout(req: HttpRequest, state: web::Data<Service>, form: web::Form<CsrfForm>) -> PageResult {
-    let viewer = match signed_in(&req, &state).await? {
-        Ok(v) => v,
-        Err(to) => return Ok(to),
-    };
-    check_csrf(&req, &viewer, &form.csrf)?;
+    let _signed_in = acting!(req, state, &form.csrf);
     if let Some(token) = session::token(&req) {
         state.console_sign_out(&token).await?;
     }
@@ -139,11 +149,8 @@ pub async fn logout(req: HttpRequest, state: web::Data<Service>, form: web::Form
 }
 
 pub async fn tenant_page(req: HttpRequest, state: web::Data<Service>) -> PageResult {
-    let viewer = match signed_in(&req, &state).await? {
-        Ok(v) => v,
-        Err(to) => return Ok(to),
-    };
-    let tenants = state.console_tenants(&viewer).await.map_err(|e| PageError::from(e).for_viewer(&viewer))?;
+    let viewer = signed_in!(req, state);
+    let tenants = state.console_tenants(&viewer, "").await.map_err(|e| PageError::from(e).for_viewer(&viewer))?;
     let current = viewer.tenant.as_ref().map(|t| t.id);
     let tenants = tenants.iter().map(|t| (t.subdomain.clone(), t.name.clone(), Some(t.id) == current)).collect();
     Ok(render(StatusCode::OK, &TenantPage { chrome: Chrome::new("Choose a tenant", Some(&viewer), "tenant"), tenants }))
@@ -158,11 +165,7 @@ pub struct TenantForm {
 }
 
 pub async fn choose_tenant(req: HttpRequest, state: web::Data<Service>, form: web::Form<TenantForm>) -> PageResult {
-    let viewer = match signed_in(&req, &state).await? {
-        Ok(v) => v,
-        Err(to) => return Ok(to),
-    };
-    check_csrf(&req, &viewer, &form.csrf)?;
+    let viewer = acting!(req, state, &form.csrf);
     state.console_choose_tenant(&viewer, &form.subdomain).await.map_err(|e| PageError::from(e).for_viewer(&viewer))?;
     Ok(see_other("/console/chats"))
 }
@@ -175,10 +178,7 @@ fn query_without_page(req: &HttpRequest) -> String {
 }
 
 pub async fn chats(req: HttpRequest, state: web::Data<Service>) -> PageResult {
-    let viewer = match signed_in(&req, &state).await? {
-        Ok(v) => v,
-        Err(to) => return Ok(to),
-    };
+    let viewer = signed_in!(req, state);
     if let Some(to) = needs_tenant(&viewer) {
         return Ok(to);
     }
@@ -212,10 +212,7 @@ async fn conversation_page(
 }
 
 pub async fn conversation(req: HttpRequest, state: web::Data<Service>, id: web::Path<String>) -> PageResult {
-    let viewer = match signed_in(&req, &state).await? {
-        Ok(v) => v,
-        Err(to) => return Ok(to),
-    };
+    let viewer = signed_in!(req, state);
     if let Some(to) = needs_tenant(&viewer) {
         return Ok(to);
     }
@@ -237,11 +234,7 @@ pub async fn reply(
     id: web::Path<String>,
     form: web::Form<ReplyForm>,
 ) -> PageResult {
-    let viewer = match signed_in(&req, &state).await? {
-        Ok(v) => v,
-        Err(to) => return Ok(to),
-    };
-    check_csrf(&req, &viewer, &form.csrf)?;
+    let viewer = acting!(req, state, &form.csrf);
     let id = chat_id(&id).map_err(|e| e.for_viewer(&viewer))?;
     match state.console_reply(&viewer, id, &form.message).await {
         Ok(_) => Ok(see_other(&format!("/console/chats/{id}"))),
@@ -269,11 +262,7 @@ pub async fn assign(
     id: web::Path<String>,
     form: web::Form<AssignForm>,
 ) -> PageResult {
-    let viewer = match signed_in(&req, &state).await? {
-        Ok(v) => v,
-        Err(to) => return Ok(to),
-    };
-    check_csrf(&req, &viewer, &form.csrf)?;
+    let viewer = acting!(req, state, &form.csrf);
     let id = chat_id(&id).map_err(|e| e.for_viewer(&viewer))?;
     let to = form.agent.trim().parse::<i64>().ok().map(AgentId::new);
     state.console_assign(&viewer, id, to).await.map_err(|e| PageError::from(e).for_viewer(&viewer))?;
@@ -286,11 +275,7 @@ pub async fn end(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> PageResult {
-    let viewer = match signed_in(&req, &state).await? {
-        Ok(v) => v,
-        Err(to) => return Ok(to),
-    };
-    check_csrf(&req, &viewer, &form.csrf)?;
+    let viewer = acting!(req, state, &form.csrf);
     let id = chat_id(&id).map_err(|e| e.for_viewer(&viewer))?;
     state.console_end(&viewer, id).await.map_err(|e| PageError::from(e).for_viewer(&viewer))?;
     Ok(see_other(&format!("/console/chats/{id}")))
@@ -327,10 +312,7 @@ async fn new_sms_view(
 }
 
 pub async fn new_sms_page(req: HttpRequest, state: web::Data<Service>) -> PageResult {
-    let viewer = match signed_in(&req, &state).await? {
-        Ok(v) => v,
-        Err(to) => return Ok(to),
-    };
+    let viewer = signed_in!(req, state);
     if let Some(to) = needs_tenant(&viewer) {
         return Ok(to);
     }
@@ -395,11 +377,7 @@ impl SendForm {
 }
 
 pub async fn send_sms(req: HttpRequest, state: web::Data<Service>, form: web::Form<SendForm>) -> PageResult {
-    let viewer = match signed_in(&req, &state).await? {
-        Ok(v) => v,
-        Err(to) => return Ok(to),
-    };
-    check_csrf(&req, &viewer, &form.csrf)?;
+    let viewer = acting!(req, state, &form.csrf);
     if let Some(to) = needs_tenant(&viewer) {
         return Ok(to);
     }

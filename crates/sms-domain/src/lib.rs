@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod chat;
+pub mod csv;
 pub mod delivery;
 pub mod error;
 pub mod events;

@@ -131,6 +131,23 @@ impl QuietHours {
     }
 }
 
+impl QuietHours {
+    /// The window under way in zone `tz` at `at`, or else the next one to begin: its start and
+    /// end as times in that zone (the console shows them for a few US zones).
+    pub fn window_in(&self, tz: Tz, at: DateTime<Utc>) -> Option<(DateTime<Tz>, DateTime<Tz>)> {
+        let local = at.with_timezone(&tz);
+        let today = local.date_naive();
+        let crosses_midnight = self.end <= self.start;
+        let days = [today.pred_opt(), Some(today), today.succ_opt()];
+        days.into_iter().flatten().find_map(|day| {
+            let start = day.and_time(self.start).and_local_timezone(tz).earliest()?;
+            let end_day = if crosses_midnight { day.succ_opt()? } else { day };
+            let end = end_day.and_time(self.end).and_local_timezone(tz).earliest()?;
+            (end > local).then_some((start, end))
+        })
+    }
+}
+
 /// Whether `value` is a time of day as quiet hours take it, `"HH:MM"`.
 pub fn is_hhmm(value: &str) -> bool {
     parse_hhmm(value).is_some()
@@ -258,5 +275,21 @@ mod tests {
         // 12:00 UTC: 07:00 in New York, an hour to go.
         let next = q.next_allowed(&number("+1 212 555 0100"), utc(2026, 1, 15, 12, 0));
         assert_eq!(next.format("%H:%M").to_string(), "08:00");
+    }
+
+    #[test]
+    fn the_window_under_way_or_next() {
+        let q = window("21:00", "08:00");
+        let ny: Tz = "America/New_York".parse().unwrap_or(Tz::UTC);
+        // 15:00 in New York: the next window, tonight 21:00 to tomorrow 08:00.
+        let (start, end) = q.window_in(ny, utc(2026, 1, 15, 20, 0)).unwrap_or_else(|| panic!("a window"));
+        assert_eq!(start.format("%d %H:%M").to_string(), "15 21:00");
+        assert_eq!(end.format("%d %H:%M").to_string(), "16 08:00");
+        // 02:00 in New York: the window under way, since yesterday 21:00.
+        let (start, end) = q.window_in(ny, utc(2026, 1, 15, 7, 0)).unwrap_or_else(|| panic!("a window"));
+        assert_eq!(
+            (start.format("%d %H:%M").to_string(), end.format("%d %H:%M").to_string()),
+            ("14 21:00".into(), "15 08:00".into())
+        );
     }
 }

@@ -62,10 +62,10 @@ pub struct AssignBody {
 impl AssignBody {
     /// The agent named; a camelCase field wins over its snake_case alias.
     pub fn agent_selector(&self) -> AgentSelector {
-        AgentSelector {
-            id: self.agent_id_camel.or(self.agent_id_snake).map(crate::AgentId::new),
-            email: self.agent_email_camel.clone().or_else(|| self.agent_email_snake.clone()),
-        }
+        AgentSelector::named(
+            (self.agent_id_camel, self.agent_id_snake),
+            (&self.agent_email_camel, &self.agent_email_snake),
+        )
     }
 }
 
@@ -101,10 +101,10 @@ impl ReplyBody {
 
     /// The agent who writes; a camelCase field wins over its snake_case alias.
     pub fn agent_selector(&self) -> AgentSelector {
-        AgentSelector {
-            id: self.agent_id_camel.or(self.agent_id_snake).map(crate::AgentId::new),
-            email: self.agent_email_camel.clone().or_else(|| self.agent_email_snake.clone()),
-        }
+        AgentSelector::named(
+            (self.agent_id_camel, self.agent_id_snake),
+            (&self.agent_email_camel, &self.agent_email_snake),
+        )
     }
 }
 

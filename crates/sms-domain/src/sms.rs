@@ -91,6 +91,12 @@ impl AgentSelector {
     pub fn is_empty(&self) -> bool {
         self.id.is_none() && self.email.is_none()
     }
+
+    /// The agent a body names with `agentId` / `agent_id` and `agentEmail` / `agent_email`:
+    /// each camelCase field wins over its snake_case alias.
+    pub fn named(ids: (Option<i64>, Option<i64>), emails: (&Option<String>, &Option<String>)) -> Self {
+        Self { id: ids.0.or(ids.1).map(crate::AgentId::new), email: emails.0.clone().or_else(|| emails.1.clone()) }
+    }
 }
 
 impl SendSmsBody {
@@ -148,10 +154,10 @@ impl SendSmsBody {
 
     /// The agent asked for; a camelCase field wins over its snake_case alias.
     pub fn agent_selector(&self) -> AgentSelector {
-        AgentSelector {
-            id: self.agent_id_camel.or(self.agent_id_snake).map(crate::AgentId::new),
-            email: self.agent_email_camel.clone().or_else(|| self.agent_email_snake.clone()),
-        }
+        AgentSelector::named(
+            (self.agent_id_camel, self.agent_id_snake),
+            (&self.agent_email_camel, &self.agent_email_snake),
+        )
     }
 }
 

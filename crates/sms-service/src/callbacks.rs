@@ -185,14 +185,24 @@ impl Service {
                         media: media.as_deref(),
                     };
                     let inbound = inbound::record(conn, tenant_id, &reply, now, timeout)?;
-                    let (chat_id, message) = match &inbound {
-                        Inbound::Joined { chat, message, .. } => (Some(chat.id), MessageObject::from(message.as_ref())),
-                        Inbound::Unrouted(kept) => (None, MessageObject::from(kept.as_ref())),
+                    let (chat_id, message_id, message) = match &inbound {
+                        Inbound::Joined { chat, message, .. } => {
+                            (Some(chat.id), Some(message.id.get()), MessageObject::from(message.as_ref()))
+                        }
+                        Inbound::Unrouted(kept) => (None, None, MessageObject::from(kept.as_ref())),
                     };
                     events::message(conn, EventType::MessageReceived, tenant_id, &from, message, now)?;
                     let after = match said {
                         Some((word, matched)) => {
-                            let said = Said { tenant_id, from: &from, to: &to, chat_id, keyword: &matched };
+                            let said = Said {
+                                tenant_id,
+                                from: &from,
+                                to: &to,
+                                chat_id,
+                                message_id,
+                                keyword: &matched,
+                                written: text.trim(),
+                            };
                             said.obey(conn, word, &answers, now)?
                         }
                         None => AfterCommit::nothing(),
@@ -267,8 +277,12 @@ struct Said<'a> {
     to: &'a E164Number,
     /// The chat the keyword joined, if any.
     chat_id: Option<ChatId>,
+    /// The inbound message that carried it, when it joined a chat.
+    message_id: Option<i64>,
     /// The keyword as matched, in capitals.
     keyword: &'a str,
+    /// The message as the consumer wrote it (trimmed).
+    written: &'a str,
 }
 
 impl Said<'_> {
@@ -286,7 +300,13 @@ impl Said<'_> {
         let (tenant_id, from) = (self.tenant_id, self.from);
         match word {
             Keyword::OptOut => {
-                let source = OptOutSource::Keyword { keyword: self.keyword, chat_id: self.chat_id };
+                let source = OptOutSource::Keyword {
+                    keyword: self.keyword,
+                    written: self.written,
+                    to: self.to,
+                    message_id: self.message_id,
+                    chat_id: self.chat_id,
+                };
                 let after = life::opt_out(conn, tenant_id, from, source, now)?;
                 self.answer(conn, answers.opt_out.as_deref(), sms_delivery::OPT_OUT_CONFIRMATION, now)?;
                 Ok(after)

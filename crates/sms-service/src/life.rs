@@ -117,12 +117,27 @@ pub(crate) fn number_removed(
 /// Where an opt-out came from.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum OptOutSource<'a> {
-    /// The consumer wrote an opt-out keyword (as matched, in capitals), which joined `chat_id`
-    /// if any: the consumer's active chat ends, and the tenant hears of it every time.
-    Keyword { keyword: &'a str, chat_id: Option<ChatId> },
+    /// The consumer wrote an opt-out keyword (`keyword` as matched, in capitals; `written` as
+    /// they wrote it) to the tenant's number `to`, in the inbound message `message_id` that
+    /// joined `chat_id` if any: the consumer's active chat ends, and the tenant hears of it
+    /// every time.
+    Keyword { keyword: &'a str, written: &'a str, to: &'a E164Number, message_id: Option<i64>, chat_id: Option<ChatId> },
     /// The carrier reported that the consumer unsubscribed there (Twilio's 21610) while a
-    /// message of `chat_id` was sent: told once, when it is new.
-    Carrier { chat_id: Option<ChatId> },
+    /// message of `chat_id` was sent from the tenant's number `from`: told once, when it is new.
+    Carrier { chat_id: Option<ChatId>, from: &'a E164Number },
+}
+
+impl OptOutSource<'_> {
+    fn origin(&self) -> sms_store::opt_outs::Origin<'_> {
+        match *self {
+            Self::Keyword { written, to, message_id, .. } => {
+                sms_store::opt_outs::Origin { keyword: Some(written), outbound_number: Some(to), message_id }
+            }
+            Self::Carrier { from, .. } => {
+                sms_store::opt_outs::Origin { keyword: None, outbound_number: Some(from), message_id: None }
+            }
+        }
+    }
 }
 
 /// Opts `number` out of the tenant's messages, with `consumer.opted_out`; a keyword also ends
@@ -134,9 +149,9 @@ pub(crate) fn opt_out(
     source: OptOutSource<'_>,
     now: NaiveDateTime,
 ) -> Result<AfterCommit, StoreError> {
-    let new = sms_store::opt_outs::record(conn, tenant_id, number, now)?;
+    let new = sms_store::opt_outs::record(conn, tenant_id, number, source.origin(), now)?;
     let (keyword, chat_id, after) = match source {
-        OptOutSource::Keyword { keyword, chat_id } => {
+        OptOutSource::Keyword { keyword, chat_id, .. } => {
             let active = sms_store::chats::active_chat(conn, tenant_id, number)?;
             let ended = match active {
                 Some(chat) => end(conn, &chat, DisconnectedBy::EndUser, now, now)?.map(|(_, after)| after),
@@ -145,7 +160,7 @@ pub(crate) fn opt_out(
             (Some(keyword.to_owned()), chat_id, ended.unwrap_or_default())
         }
         OptOutSource::Carrier { .. } if !new => return Ok(AfterCommit::nothing()),
-        OptOutSource::Carrier { chat_id } => (None, chat_id, AfterCommit::nothing()),
+        OptOutSource::Carrier { chat_id, .. } => (None, chat_id, AfterCommit::nothing()),
     };
     let data =
         ConsumerEventData { end_user_number: number.as_str().to_owned(), keyword, chat_id: chat_id.map(ChatId::get) };

@@ -87,6 +87,8 @@ struct FeedInner {
 
 /// The name of the channel on Redis, after the key prefix.
 const CHANNEL: &str = "console-changes";
+/// Most changes one message on Redis carries.
+const MAX_PER_MESSAGE: usize = 500;
 /// Changes that arrive together are told together: a burst costs one read per batch.
 const GATHER: Duration = Duration::from_millis(50);
 
@@ -134,7 +136,15 @@ impl LiveFeed {
         let outgoing = self.inner.outgoing_rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         let publish = async {
             let Some(mut outgoing) = outgoing else { return };
-            while let Some(changes) = outgoing.recv().await {
+            while let Some(mut changes) = outgoing.recv().await {
+                // Whatever else is waiting goes in the same message: a busy instance publishes
+                // once per burst, not once per request.
+                while changes.len() < MAX_PER_MESSAGE {
+                    match outgoing.try_recv() {
+                        Ok(more) => changes.extend(more),
+                        Err(_) => break,
+                    }
+                }
                 let Ok(payload) = serde_json::to_string(&changes) else { continue };
                 if let Err(e) = channel.publish(&payload).await {
                     // The pages of other instances catch up when their viewers reconnect.

@@ -52,7 +52,7 @@ impl OutboxOutcomes {
                 told.add(tenant_id, EventType::MessageStatusUpdated, data, now);
                 // Twilio's 21610: the consumer unsubscribed there; they are opted out here too.
                 if matches!(outcome, Outcome::Unsubscribed { .. }) {
-                    let source = OptOutSource::Carrier { chat_id: message.chat_id };
+                    let source = OptOutSource::Carrier { chat_id: message.chat_id, from: &message.from_number };
                     // A carrier's opt-out ends no chat: nothing waits for the commit.
                     let _nothing_to_release = life::opt_out(conn, tenant_id, &number, source, now)?;
                 }

@@ -258,6 +258,19 @@ pub fn apply_status(
     })
 }
 
+/// How many of the tenant's messages from `number` are not sent yet (what removing the number
+/// would fail).
+pub fn unsent_from(conn: &mut DbConn, tenant_id: TenantId, number: &sms_domain::E164Number) -> Result<i64, StoreError> {
+    db_run!(conn, |c| messages::table
+        .filter(messages::tenant_id.eq(tenant_id.get()))
+        .filter(messages::from_number.eq(number.as_str()))
+        .filter(messages::direction.eq(Direction::Outbound.as_str()))
+        .filter(messages::delivery_status.eq_any([DeliveryStatus::Queued.as_str(), DeliveryStatus::Sending.as_str()]))
+        .count()
+        .get_result(c))
+    .map_err(StoreError::from)
+}
+
 /// Fails every message of the tenant from `number` that is not sent yet (queued, or being sent:
 /// a sender that finishes later finds it settled and leaves it), with `error`; answers them.
 pub fn fail_unsent_from(

@@ -171,6 +171,9 @@ diesel::table! {
         tenant_id -> BigInt,
         number -> Text,
         created_at -> Timestamp,
+        keyword -> Nullable<Text>,
+        outbound_number -> Nullable<Text>,
+        message_id -> Nullable<BigInt>,
     }
 }
 

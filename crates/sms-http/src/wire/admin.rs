@@ -407,10 +407,24 @@ pub struct OptOutOut {
     /// E.164.
     pub number: String,
     pub created_at: String,
+    /// The keyword as the consumer wrote it; null for the carrier's report (Twilio's 21610) or
+    /// an admin's action.
+    pub keyword: Option<String>,
+    /// The tenant's number the consumer wrote to (for the carrier's report, the number the
+    /// refused message was sent from).
+    pub outbound_number: Option<String>,
+    /// The inbound message that carried the keyword (null when none).
+    pub message_id: Option<i64>,
 }
 
 impl From<&OptOut> for OptOutOut {
     fn from(o: &OptOut) -> Self {
-        Self { number: o.number.as_str().to_owned(), created_at: format_timestamp(o.created_at) }
+        Self {
+            number: o.number.as_str().to_owned(),
+            created_at: format_timestamp(o.created_at),
+            keyword: o.keyword.clone(),
+            outbound_number: o.outbound_number.clone(),
+            message_id: o.message_id,
+        }
     }
 }

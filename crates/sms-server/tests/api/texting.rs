@@ -148,6 +148,11 @@ async fn twilio_21610_opts_the_number_out(backend: Backend) {
     );
     let list = opted_out(&app).await;
     assert_eq!(list.first().map(|o| o["number"].clone()), Some(json!("+14155550100")));
+    // Where it came from: the carrier, for a message from the tenant's number; no keyword.
+    assert_eq!(
+        list.first().map(|o| (o["keyword"].clone(), o["outbound_number"].clone(), o["message_id"].clone())),
+        Some((Value::Null, json!("+16285550199"), Value::Null))
+    );
     // The chat stays open, but nothing more goes to the number.
     let (status, answer) = app.reply(&t, &chat["id"], &json!({"message": "hello?"})).await;
     assert_eq!((status, answer), (400, msg("end_user_number has opted out")));
@@ -334,8 +339,54 @@ async fn texting_settings_are_validated(backend: Backend) {
     drop(t);
 }
 
+async fn opt_outs_say_where_they_came_from_and_export_as_csv(backend: Backend) {
+    let fake = FakeProvider::start(vec![]);
+    let app = spawn_app_with(backend, twilio(&fake)).await;
+    let t = app.seed_tenant("acme").await;
+    let (_, chat) = app.send_sms(&t, &seed_body()).await;
+    let inbound = "/webhooks/twilio/acme/inbound";
+    let stop = [("From", "+14155550100"), ("To", "+16285550199"), ("Body", " Stop "), ("MessageSid", "SMa1")];
+    assert_eq!(callback(&app, inbound, &stop, None).await.0, 200);
+    // A consumer with no chat, whose number would be a formula in a spreadsheet anyway.
+    let other = [("From", "+14155550111"), ("To", "+16285550199"), ("Body", "unsubscribe"), ("MessageSid", "SMa2")];
+    assert_eq!(callback(&app, inbound, &other, None).await.0, 200);
+    let list = opted_out(&app).await;
+    let stopped = messages(&app, &t, &chat["id"]).await;
+    let carried = stopped.iter().find(|m| m["body"] == " Stop ").map(|m| m["id"].clone()).unwrap_or_default();
+    assert!(carried.is_i64());
+    assert_eq!(
+        list,
+        [
+            json!({"number": "+14155550100", "created_at": list[0]["created_at"], "keyword": "Stop",
+                   "outbound_number": "+16285550199", "message_id": carried}),
+            json!({"number": "+14155550111", "created_at": list[1]["created_at"], "keyword": "unsubscribe",
+                   "outbound_number": "+16285550199", "message_id": null}),
+        ]
+    );
+    // The whole list as CSV: a header row, CRLF lines, formulas defused.
+    let resp =
+        app.admin(Method::GET, "/admin/v1/tenants/acme/opt-outs").header("Accept", "text/csv").send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(resp.headers()["content-disposition"], "attachment; filename=\"opt-outs-acme.csv\"");
+    let csv = resp.text().await.unwrap();
+    let first = list[0]["created_at"].as_str().unwrap_or_default();
+    let second = list[1]["created_at"].as_str().unwrap_or_default();
+    assert_eq!(
+        csv,
+        format!(
+            "number,created_at,keyword,outbound_number,message_id\r\n\
+             '+14155550100,{first},Stop,'+16285550199,{carried}\r\n\
+             '+14155550111,{second},unsubscribe,'+16285550199,\r\n"
+        )
+    );
+    let missing = app.admin(Method::GET, "/admin/v1/tenants/nope/opt-outs").header("Accept", "text/csv");
+    assert_eq!(crate::common::read(missing.send().await.unwrap()).await, (404, msg("tenant not found")));
+}
+
 sms_test_support::on_both_backends!(
     attr = actix_web::test;
+    opt_outs_say_where_they_came_from_and_export_as_csv,
     stop_during_a_retry_backoff_sends_nothing_after_it,
     keywords_are_answered_once_with_the_tenants_texts,
     a_tenant_without_texts_answers_nothing,

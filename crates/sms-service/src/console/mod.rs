@@ -8,6 +8,7 @@
 //! password changes or its tenant is deactivated (each request reads them).
 
 mod inbox;
+mod manage;
 mod passwords;
 
 use std::net::IpAddr;
@@ -23,6 +24,7 @@ use crate::error::{Result, ServiceError};
 use crate::Service;
 
 pub use inbox::{AgentFilter, Conversation, InboxPage, InboxQuery, NewSms};
+pub use manage::{console_page, NumberLoad, CONSOLE_PER_PAGE};
 pub use passwords::{Invitation, Invited, INVITATION_HOURS};
 
 /// How the console's sessions behave.
@@ -318,12 +320,6 @@ impl Service {
             Ok(tenant)
         })
         .await
-    }
-
-    /// The tenants an operator may choose from, by subdomain.
-    pub async fn console_tenants(&self, viewer: &Viewer) -> Result<Vec<Tenant>> {
-        viewer.require_operator()?;
-        self.db(move |conn| Ok(sms_store::tenants::list(conn, sms_store::Window::default())?.0)).await
     }
 
     /// Whether the session cookie is `Secure`: when the service's public URL is `https`.

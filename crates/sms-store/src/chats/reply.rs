@@ -61,15 +61,7 @@ pub fn reply(conn: &mut DbConn, chat: &Chat, reply: &NewReply<'_>) -> Result<Opt
         return Ok(None);
     }
     if let Some(agent) = assign {
-        let participant = NewParticipant {
-            chat_id: chat.id.get(),
-            kind: ParticipantKind::Agent,
-            status: ParticipantStatus::Connected,
-            user_id: Some(agent.id.get()),
-            end_user_id: None,
-            connected_at: now,
-        };
-        db_run!(conn, |c| diesel::insert_into(participants::table).values(participant).execute(c))?;
+        join(conn, chat, agent, now)?;
     }
     let end_user_number = super::read::end_user_number(conn, chat.end_user_id)?;
     let new = NewMessage {
@@ -160,6 +152,12 @@ pub fn assign(conn: &mut DbConn, chat: &Chat, agent: &Agent, now: NaiveDateTime)
                 .execute(c))?;
         }
     }
+    join(conn, chat, agent, now)?;
+    Ok(Assigned::Now { previous: chat.agent_id })
+}
+
+/// The agent joins the chat as a connected participant.
+fn join(conn: &mut DbConn, chat: &Chat, agent: &Agent, now: NaiveDateTime) -> Result<(), StoreError> {
     let participant = NewParticipant {
         chat_id: chat.id.get(),
         kind: ParticipantKind::Agent,
@@ -169,5 +167,5 @@ pub fn assign(conn: &mut DbConn, chat: &Chat, agent: &Agent, now: NaiveDateTime)
         connected_at: now,
     };
     db_run!(conn, |c| diesel::insert_into(participants::table).values(participant).execute(c))?;
-    Ok(Assigned::Now { previous: chat.agent_id })
+    Ok(())
 }

@@ -190,4 +190,10 @@ pub struct OptOut {
     #[diesel(deserialize_as = String)]
     pub number: E164Number,
     pub created_at: NaiveDateTime,
+    /// The keyword as the consumer wrote it; `None` for the carrier's report or an admin's act.
+    pub keyword: Option<String>,
+    /// The tenant's number the consumer wrote to (or was texted from, for the carrier's report).
+    pub outbound_number: Option<String>,
+    /// The inbound message that carried the keyword, when it joined a chat.
+    pub message_id: Option<i64>,
 }

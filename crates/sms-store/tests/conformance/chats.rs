@@ -73,7 +73,7 @@ fn opening_chats(db: &TestDb, store: &Store) {
     assert!(matches!(unregistered, Opened::Refused(Refusal::OutboundNotRegistered)), "{unregistered:?}");
     let foreign = open(&mut c, &spec(globex.id, &stranger, &from, now));
     assert!(matches!(foreign, Opened::Refused(Refusal::OutboundNotRegistered)), "another tenant's number: {foreign:?}");
-    assert!(ok(opt_outs::record(&mut c, acme.id, &stranger, now)));
+    assert!(ok(opt_outs::record(&mut c, acme.id, &stranger, Default::default(), now)));
     let opted_out = open(&mut c, &spec(acme.id, &stranger, &from, now));
     assert!(matches!(opted_out, Opened::Refused(Refusal::OptedOut)), "{opted_out:?}");
     let counts = ["chats", "participants", "messages", "end_users"].map(|table| db.count(table));

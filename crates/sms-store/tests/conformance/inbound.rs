@@ -53,9 +53,9 @@ fn replies_and_opt_outs(db: &TestDb, store: &Store) {
     assert_eq!(ok(inbound::purge_unrouted(&mut c, at + Duration::seconds(1))), 3);
     assert_eq!(db.count("unrouted_messages"), 1, "the later one stays");
 
-    assert!(ok(opt_outs::record(&mut c, acme.id, &to, at)), "a new opt-out");
+    assert!(ok(opt_outs::record(&mut c, acme.id, &to, Default::default(), at)), "a new opt-out");
     assert!(ok(opt_outs::contains(&mut c, acme.id, &to)));
-    assert!(!ok(opt_outs::record(&mut c, acme.id, &to, at)), "opted out already");
+    assert!(!ok(opt_outs::record(&mut c, acme.id, &to, Default::default(), at)), "opted out already");
     let listed = ok(opt_outs::list(&mut c, acme.id, Window::default())).0;
     let listed: Vec<_> = listed.iter().map(|o| (o.tenant_id, o.number.as_str(), o.created_at)).collect();
     assert_eq!(listed, [(acme.id, CONSUMER, at)], "one opt-out, however often");

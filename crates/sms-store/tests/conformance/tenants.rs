@@ -81,7 +81,7 @@ fn number_registry(_db: &TestDb, store: &Store) {
     };
     assert_eq!(checks(&mut c, acme.id, OUTBOUND), (true, false));
     assert_eq!(checks(&mut c, globex.id, OUTBOUND), (false, false), "registered by another tenant");
-    assert!(ok(opt_outs::record(&mut c, acme.id, &num(CONSUMER), now)));
+    assert!(ok(opt_outs::record(&mut c, acme.id, &num(CONSUMER), Default::default(), now)));
     assert_eq!(checks(&mut c, acme.id, OUTBOUND), (true, true));
     assert_eq!(checks(&mut c, acme.id, UNREGISTERED), (false, true));
     assert_eq!(checks(&mut c, globex.id, OUTBOUND), (false, false), "an opt-out is the tenant's");

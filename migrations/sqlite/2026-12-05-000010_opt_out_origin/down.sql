@@ -1,0 +1,3 @@
+ALTER TABLE opt_outs DROP COLUMN message_id;
+ALTER TABLE opt_outs DROP COLUMN outbound_number;
+ALTER TABLE opt_outs DROP COLUMN keyword;
