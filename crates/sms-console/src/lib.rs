@@ -7,8 +7,28 @@
 //! messages are the workflows'. Styles and the one small script are compiled in too, and every
 //! page forbids any other origin and any inline script (its Content-Security-Policy).
 
+/// The signed-in viewer; without one, the handler answers with the way to the sign-in page.
+macro_rules! signed_in {
+    ($req:expr, $state:expr) => {
+        match crate::session::viewer(&$req, &$state).await? {
+            Some(viewer) => viewer,
+            None => return Ok(crate::session::to_sign_in(&$req)),
+        }
+    };
+}
+
+/// [`signed_in!`] for a change: the form must carry the session's CSRF token.
+macro_rules! acting {
+    ($req:expr, $state:expr, $csrf:expr) => {{
+        let viewer = signed_in!($req, $state);
+        crate::session::check_csrf(&$req, &viewer, $csrf)?;
+        viewer
+    }};
+}
+
 mod assets;
 mod live;
+mod manage;
 mod pages;
 mod session;
 mod views;
@@ -59,6 +79,29 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/chats/{id}/assign", web::post().to(pages::assign))
             .route("/chats/{id}/end", web::post().to(pages::end))
             .route("/live", web::get().to(live::events))
+            .route("/opt-outs", web::get().to(manage::opt_outs))
+            .route("/opt-outs.csv", web::get().to(manage::opt_outs_csv))
+            .route("/opt-outs/lift", web::post().to(manage::lift))
+            .route("/settings", web::get().to(manage::settings))
+            .route("/settings", web::post().to(manage::save_settings))
+            .route("/numbers", web::get().to(manage::numbers))
+            .route("/numbers", web::post().to(manage::add_number))
+            .route("/numbers/{id}/remove", web::get().to(manage::number_removal))
+            .route("/numbers/{id}/remove", web::post().to(manage::remove_number))
+            .route("/agents", web::get().to(manage::agents))
+            .route("/agents", web::post().to(manage::add_agent))
+            .route("/agents/{id}", web::post().to(manage::change_agent))
+            .route("/agents/{id}/invite", web::post().to(manage::invite_agent))
+            .route("/webhooks", web::get().to(manage::webhooks))
+            .route("/webhooks", web::post().to(manage::create_webhook))
+            .route("/webhooks/{id}", web::get().to(manage::webhook))
+            .route("/webhooks/{id}", web::post().to(manage::update_webhook))
+            .route("/webhooks/{id}/rotate", web::post().to(manage::rotate_webhook))
+            .route("/webhooks/{id}/test", web::post().to(manage::test_webhook))
+            .route("/webhooks/{id}/deliveries/{delivery}/retry", web::post().to(manage::retry_delivery))
+            .route("/tenants", web::get().to(manage::tenants))
+            .route("/tenants", web::post().to(manage::create_tenant))
+            .route("/tenants/{subdomain}", web::post().to(manage::set_tenant_active))
             .route("/invitations/{token}", web::get().to(pages::invitation_page))
             .route("/invitations/{token}", web::post().to(pages::accept_invitation))
             .route("/static/{name}", web::get().to(assets::serve))

@@ -10,30 +10,11 @@ use sms_domain::{AgentId, ChatId, SmsError};
 use sms_service::console::{InboxQuery, NewSms, SignIn, Viewer};
 use sms_service::{Service, ServiceError};
 
-use crate::session::{self, check_csrf, see_other, to_sign_in, PageError, PageResult};
+use crate::session::{self, see_other, PageError, PageResult};
 use crate::views::{
     render, ChatPage, ChatsPage, Chrome, ConversationFragment, ConversationView, Counter, InvitationPage, ListFragment,
     ListView, LoginPage, NewSmsPage, NewSmsView, PrecheckFragment, PrecheckView, TenantPage,
 };
-
-/// The signed-in viewer; without one, the handler answers with the way to the sign-in page.
-macro_rules! signed_in {
-    ($req:expr, $state:expr) => {
-        match session::viewer(&$req, &$state).await? {
-            Some(viewer) => viewer,
-            None => return Ok(to_sign_in(&$req)),
-        }
-    };
-}
-
-/// [`signed_in!`] for a change: the form must carry the session's CSRF token.
-macro_rules! acting {
-    ($req:expr, $state:expr, $csrf:expr) => {{
-        let viewer = signed_in!($req, $state);
-        check_csrf(&$req, &viewer, $csrf)?;
-        viewer
-    }};
-}
 
 /// An operator must choose a tenant before any tenant's page.
 fn needs_tenant(viewer: &Viewer) -> Option<HttpResponse> {

@@ -86,8 +86,7 @@ impl Service {
 }
 
 fn load(conn: &mut sms_store::DbConn, tenant_id: TenantId, number: OutboundNumber) -> Result<NumberLoad> {
-    let active_chats =
-        i64::try_from(sms_store::chats::active_from(conn, tenant_id, &number.number)?.len()).unwrap_or(0);
+    let active_chats = sms_store::chats::active_count_from(conn, tenant_id, &number.number)?;
     let unsent = sms_store::outbox::unsent_from(conn, tenant_id, &number.number)?;
     Ok(NumberLoad { number, active_chats, unsent })
 }

@@ -22,8 +22,8 @@ pub use inbox::{inbox, InboxFilter, InboxRow, Owner};
 pub use open::open;
 pub(crate) use read::bundles;
 pub use read::{
-    active_chat, active_from, agents_of, end_user_number, find, find_chat, list, lock_owner, message, messages,
-    ChatFilter,
+    active_chat, active_count_from, active_from, agents_of, end_user_number, find, find_chat, list, lock_owner,
+    message, messages, ChatFilter,
 };
 pub use reply::{assign, reply, Assigned, NewReply, Replied};
 

@@ -33,6 +33,17 @@ pub fn active_from(conn: &mut DbConn, tenant_id: TenantId, outbound: &E164Number
     .map_err(StoreError::from)
 }
 
+/// How many of the tenant's active chats are sent from `outbound`.
+pub fn active_count_from(conn: &mut DbConn, tenant_id: TenantId, outbound: &E164Number) -> Result<i64, StoreError> {
+    db_run!(conn, |c| chats::table
+        .filter(chats::tenant_id.eq(tenant_id.get()))
+        .filter(chats::outbound_number.eq(outbound.as_str()))
+        .filter(is_active())
+        .count()
+        .get_result(c))
+    .map_err(StoreError::from)
+}
+
 /// The consumer's chat, in any status, that was given the session lock `token`: who holds a
 /// lock, when the consumer has no active chat.
 pub fn lock_owner(

@@ -9,6 +9,8 @@ use sms_domain::{DeliveryStatus, Direction};
 use sms_service::console::{Conversation, InboxPage, Role, Viewer};
 use sms_service::records::{Agent, Message, OutboundNumber};
 
+pub mod manage;
+
 /// The asset version in links, so a new binary's files are fetched again.
 pub const ASSET_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -36,6 +38,8 @@ pub struct Chrome {
     pub tenant: String,
     pub csrf: String,
     pub operator: bool,
+    /// Runs the tenant: a supervisor or an operator.
+    pub supervisor: bool,
     pub has_tenant: bool,
     /// The page listens for live changes: `list`, `conversation` (with `chat`) or empty.
     pub live: String,
@@ -58,6 +62,7 @@ impl Chrome {
             chrome.tenant = v.tenant.as_ref().map(|t| t.name.clone()).unwrap_or_default();
             chrome.csrf = v.csrf.clone();
             chrome.operator = v.role == Role::Operator;
+            chrome.supervisor = v.sees_all();
             chrome.has_tenant = v.tenant.is_some();
         }
         chrome
