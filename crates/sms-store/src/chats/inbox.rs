@@ -47,11 +47,14 @@ pub struct InboxRow {
 }
 
 /// A page of the tenant's chats, latest activity first, and how many match.
+///
+/// The page's ids are read first (from the index on the tenant's chats by activity, without
+/// the rows' other columns), then their rows, consumers and last messages by id: a deep page
+/// costs a walk over the index, not over the rows it skips.
 pub fn inbox(conn: &mut DbConn, tenant_id: TenantId, filter: &InboxFilter) -> Result<(Vec<InboxRow>, i64), StoreError> {
     macro_rules! filtered {
         () => {{
-            let mut query =
-                chats::table.inner_join(end_users::table).filter(chats::tenant_id.eq(tenant_id.get())).into_boxed();
+            let mut query = chats::table.filter(chats::tenant_id.eq(tenant_id.get())).into_boxed();
             if let Some(status) = filter.status {
                 query = query.filter(chats::status.eq(status.as_str()));
             }
@@ -59,10 +62,16 @@ pub fn inbox(conn: &mut DbConn, tenant_id: TenantId, filter: &InboxFilter) -> Re
                 Owner::All => query,
                 Owner::Unassigned => query.filter(chats::agent_id.is_null()),
                 Owner::Agent(a) => query.filter(chats::agent_id.eq(a.get())),
-                Owner::AgentOrUnassigned(a) => query.filter(chats::agent_id.eq(a.get()).or(chats::agent_id.is_null())),
+                Owner::AgentOrUnassigned(a) => {
+                    query.filter(chats::agent_id.eq(a.get()).or(chats::agent_id.is_null()))
+                }
             };
             if let Some(digits) = &filter.number_digits {
-                query = query.filter(end_users::number.like(format!("%{digits}%")));
+                let matching = end_users::table
+                    .filter(end_users::tenant_id.eq(tenant_id.get()))
+                    .filter(end_users::number.like(format!("%{digits}%")))
+                    .select(end_users::id);
+                query = query.filter(chats::end_user_id.eq_any(matching));
             }
             if let Some(from) = filter.from {
                 query = query.filter(chats::last_activity_at.ge(from));
@@ -73,24 +82,34 @@ pub fn inbox(conn: &mut DbConn, tenant_id: TenantId, filter: &InboxFilter) -> Re
             query
         }};
     }
-    let (rows, total) = db_run!(conn, |c| {
+    let (ids, total) = db_run!(conn, |c| {
         let total: i64 = filtered!().count().get_result(c)?;
-        let rows: Vec<(crate::Chat, String)> = filtered!()
+        let ids: Vec<i64> = filtered!()
             .order((chats::last_activity_at.desc(), chats::id.desc()))
             .offset(filter.offset)
             .limit(filter.limit)
-            .select((crate::Chat::as_select(), end_users::number))
+            .select(chats::id)
             .load(c)?;
-        Ok::<_, diesel::result::Error>((rows, total))
+        Ok::<_, diesel::result::Error>((ids, total))
     })?;
-    let ids: Vec<i64> = rows.iter().map(|(c, _)| c.id.get()).collect();
-    let numbers: Vec<String> = rows.iter().map(|(_, n)| n.clone()).collect();
+    let (mut rows, numbers) = db_run!(conn, |c| {
+        let rows: Vec<crate::Chat> = chats::table.filter(chats::id.eq_any(&ids)).select(crate::Chat::as_select()).load(c)?;
+        let consumers: Vec<i64> = rows.iter().map(|r| r.end_user_id.get()).collect();
+        let numbers: Vec<(i64, String)> = end_users::table
+            .filter(end_users::id.eq_any(consumers))
+            .select((end_users::id, end_users::number))
+            .load(c)?;
+        Ok::<_, diesel::result::Error>((rows, numbers))
+    })?;
+    rows.sort_by_key(|r| ids.iter().position(|id| *id == r.id.get()));
     let last = last_messages(conn, &ids)?;
-    let bundled = bundles(conn, rows.into_iter().map(|(c, _)| c).collect())?;
+    let bundled = bundles(conn, rows)?;
     let rows = bundled
         .into_iter()
-        .zip(numbers)
-        .map(|(chat, end_user_number)| {
+        .map(|chat| {
+            let end_user = chat.chat.end_user_id.get();
+            let end_user_number =
+                numbers.iter().find(|(id, _)| *id == end_user).map(|(_, n)| n.clone()).unwrap_or_default();
             let last_message = last.iter().find(|m| m.chat_id == Some(chat.chat.id)).cloned();
             InboxRow { chat, end_user_number, last_message }
         })
