@@ -31,6 +31,7 @@ mod live;
 mod manage;
 mod pages;
 mod session;
+mod signin;
 mod views;
 
 use actix_web::http::header::{self, HeaderValue};
@@ -66,11 +67,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .add((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"))),
             )
             .route("/", web::get().to(pages::home))
-            .route("/login", web::get().to(pages::login_page))
-            .route("/login", web::post().to(pages::login))
-            .route("/logout", web::post().to(pages::logout))
-            .route("/tenant", web::get().to(pages::tenant_page))
-            .route("/tenant", web::post().to(pages::choose_tenant))
+            .route("/login", web::get().to(signin::login_page))
+            .route("/login", web::post().to(signin::login))
+            .route("/logout", web::post().to(signin::logout))
+            .route("/tenant", web::get().to(signin::tenant_page))
+            .route("/tenant", web::post().to(signin::choose_tenant))
             .route("/chats", web::get().to(pages::chats))
             .route("/chats/new", web::get().to(pages::new_sms_page))
             .route("/chats/new", web::post().to(pages::send_sms))
@@ -102,8 +103,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/tenants", web::get().to(manage::tenants))
             .route("/tenants", web::post().to(manage::create_tenant))
             .route("/tenants/{subdomain}", web::post().to(manage::set_tenant_active))
-            .route("/invitations/{token}", web::get().to(pages::invitation_page))
-            .route("/invitations/{token}", web::post().to(pages::accept_invitation))
+            .route("/invitations/{token}", web::get().to(signin::invitation_page))
+            .route("/invitations/{token}", web::post().to(signin::accept_invitation))
             .route("/static/{name}", web::get().to(assets::serve))
             .default_service(web::to(pages::not_found)),
     );

@@ -62,9 +62,7 @@ pub fn inbox(conn: &mut DbConn, tenant_id: TenantId, filter: &InboxFilter) -> Re
                 Owner::All => query,
                 Owner::Unassigned => query.filter(chats::agent_id.is_null()),
                 Owner::Agent(a) => query.filter(chats::agent_id.eq(a.get())),
-                Owner::AgentOrUnassigned(a) => {
-                    query.filter(chats::agent_id.eq(a.get()).or(chats::agent_id.is_null()))
-                }
+                Owner::AgentOrUnassigned(a) => query.filter(chats::agent_id.eq(a.get()).or(chats::agent_id.is_null())),
             };
             if let Some(digits) = &filter.number_digits {
                 let matching = end_users::table
@@ -93,7 +91,8 @@ pub fn inbox(conn: &mut DbConn, tenant_id: TenantId, filter: &InboxFilter) -> Re
         Ok::<_, diesel::result::Error>((ids, total))
     })?;
     let (mut rows, numbers) = db_run!(conn, |c| {
-        let rows: Vec<crate::Chat> = chats::table.filter(chats::id.eq_any(&ids)).select(crate::Chat::as_select()).load(c)?;
+        let rows: Vec<crate::Chat> =
+            chats::table.filter(chats::id.eq_any(&ids)).select(crate::Chat::as_select()).load(c)?;
         let consumers: Vec<i64> = rows.iter().map(|r| r.end_user_id.get()).collect();
         let numbers: Vec<(i64, String)> = end_users::table
             .filter(end_users::id.eq_any(consumers))
