@@ -9,7 +9,7 @@ use super::super::{page, path_id, query};
 use crate::auth::AdminAuth;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ErrorBody};
-use crate::wire::admin::{AgentCreate, AgentOut, AgentPatch, InvitationOut, PasswordSet};
+use crate::wire::agents::{AgentCreate, AgentOut, AgentPatch, InvitationOut, PasswordSet};
 use sms_service::PageQuery;
 
 /// Adds an agent to the tenant.
