@@ -33,7 +33,11 @@ pub async fn events(req: HttpRequest, state: web::Data<Service>) -> PageResult {
             return Some((Ok::<_, actix_web::Error>(first), (None, viewing, viewer)));
         }
         loop {
-            let next = tokio::time::timeout(HEARTBEAT, viewing.receiver.recv()).await;
+            let next = tokio::select! {
+                next = tokio::time::timeout(HEARTBEAT, viewing.receiver.recv()) => next,
+                // The instance is shutting down: end the stream, the browser reconnects elsewhere.
+                _ = viewing.closing.wait_for(|closing| *closing) => return None,
+            };
             let chunk = match next {
                 Err(_) => Bytes::from_static(b"event: ping\ndata: {}\n\n"),
                 Ok(Err(RecvError::Closed)) => return None,

@@ -123,9 +123,10 @@ impl EventWorker {
     }
 
     /// Posts until `shutdown` turns true; the deliveries under way are finished and recorded
-    /// first. Claiming never waits for posting: each delivery is posted on its own, at its
-    /// endpoint's turn, and recorded as soon as its answer is in.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    /// first, for at most `drain`: those still waiting for an answer or a turn then are handed
+    /// back, due at once for another instance. Claiming never waits for posting: each delivery
+    /// is posted on its own, at its endpoint's turn, and recorded as soon as its answer is in.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>, drain: Duration) {
         tracing::info!(concurrency = self.settings.endpoint_concurrency, "event worker started");
         let (done, answers) = mpsc::unbounded_channel::<(Claimed, Attempt)>();
         let recorder = tokio::spawn(self.clone().record(answers));
@@ -151,11 +152,19 @@ impl EventWorker {
             let idle = jobs.is_empty();
             for job in jobs {
                 let turn = turns.of(job.endpoint_id, self.settings.endpoint_concurrency.max(1));
-                let (worker, done) = (self.clone(), done.clone());
+                let (worker, done, stop) = (self.clone(), done.clone(), shutdown.clone());
                 in_flight.spawn(async move {
-                    let Ok(_turn) = turn.acquire_owned().await else { return };
-                    let attempt = worker.deliver(&job).await;
-                    let _ = done.send((job, attempt));
+                    let posted = async {
+                        let Ok(_turn) = turn.acquire_owned().await else { return None };
+                        Some(worker.deliver(&job).await)
+                    };
+                    let attempt = tokio::select! {
+                        attempt = posted => attempt,
+                        () = crate::drained(stop, drain) => Some(Attempt::Interrupted),
+                    };
+                    if let Some(attempt) = attempt {
+                        let _ = done.send((job, attempt));
+                    }
                 });
             }
             if idle || free == 0 {
@@ -264,6 +273,7 @@ impl EventWorker {
             Attempt::Retry { .. } => "retry",
             Attempt::Failed { .. } => "failed",
             Attempt::Gone => "gone",
+            Attempt::Interrupted => "interrupted",
         };
         tracing::info!(
             delivery_id = job.id.get(),

@@ -69,3 +69,12 @@ pub(crate) fn transport(err: &reqwest::Error) -> SendError {
     };
     SendError::Transient(format!("provider {kind}"))
 }
+
+/// Resolves `drain` after `shutdown` turns true (never, if it never does): when a worker stops
+/// waiting for the work it has under way and hands it back (SPEC section 15).
+pub(crate) async fn drained(mut shutdown: tokio::sync::watch::Receiver<bool>, drain: Duration) {
+    if shutdown.wait_for(|stopping| *stopping).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+    tokio::time::sleep(drain).await;
+}

@@ -149,8 +149,10 @@ impl Worker {
         blocking(move || store.with_conn(|conn| outcomes.record(conn, &batch, now_millis()))).await
     }
 
-    /// Delivers until `shutdown` turns true; a batch under way is finished first.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    /// Delivers until `shutdown` turns true. A batch under way is finished first, for at most
+    /// `drain`: the messages still being sent then are handed back to the queue (another
+    /// instance sends them at once), so that none is left `sending`.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>, drain: Duration) {
         tracing::info!(provider = self.provider.name(), "delivery worker started");
         let mut backlog_read = std::time::Instant::now() - BACKLOG_EVERY;
         loop {
@@ -165,7 +167,7 @@ impl Worker {
                     Err(e) => tracing::warn!(error = %e, "delivery: could not read the backlog"),
                 }
             }
-            let handled = match self.tick().await {
+            let handled = match self.tick_within(Some((shutdown.clone(), drain))).await {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::warn!(error = %e, "delivery: could not claim messages; retrying");
@@ -185,6 +187,12 @@ impl Worker {
     /// Claims one batch of due messages, sends them concurrently and records each outcome.
     /// Answers how many were handled.
     pub async fn tick(&self) -> Result<usize, StoreError> {
+        self.tick_within(None).await
+    }
+
+    /// [`Worker::tick`]; with a shutdown signal and a drain, the sends not done `drain` after
+    /// the signal are given up and their messages handed back.
+    async fn tick_within(&self, stop: Option<(watch::Receiver<bool>, Duration)>) -> Result<usize, StoreError> {
         let store = self.store.clone();
         let (batch, lease) = (self.settings.batch, self.settings.lease);
         let jobs = blocking(move || {
@@ -194,10 +202,38 @@ impl Worker {
         })
         .await?;
         let count = jobs.len();
-        let outcomes = join_all(jobs.into_iter().map(|job| self.deliver(job))).await;
+        let attempts = join_all(jobs.into_iter().map(|job| {
+            let id = job.message.id;
+            let stop = stop.clone();
+            async move {
+                match stop {
+                    None => Ok(self.deliver(job).await),
+                    Some((shutdown, drain)) => tokio::select! {
+                        outcome = self.deliver(job) => Ok(outcome),
+                        () = crate::drained(shutdown, drain) => Err(id),
+                    },
+                }
+            }
+        }))
+        .await;
+        let (outcomes, interrupted): (Vec<_>, Vec<_>) = attempts.into_iter().partition(Result::is_ok);
+        let outcomes: Vec<(MessageId, Outcome)> = outcomes.into_iter().filter_map(Result::ok).collect();
+        let interrupted: Vec<MessageId> = interrupted.into_iter().filter_map(Result::err).collect();
         if let Err(e) = self.record(outcomes).await {
             // The leases run out and the messages are tried again: at least once, never lost.
             tracing::warn!(error = %e, count, "delivery: could not record the outcomes of a batch");
+        }
+        if !interrupted.is_empty() {
+            let store = self.store.clone();
+            let handed = interrupted.len();
+            match blocking(move || store.with_conn(|conn| outbox::hand_back(conn, &interrupted, now_millis()))).await {
+                Ok(_) => {
+                    tracing::info!(count = handed, "delivery: shutting down; handed back messages still being sent")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, count = handed, "delivery: could not hand back messages; their leases will run out")
+                }
+            }
         }
         Ok(count)
     }

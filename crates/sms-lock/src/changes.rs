@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 
-use crate::{LockError, RedisLock};
+use crate::{LockError, RedisLock, RedisTarget};
 
 /// What a listener hears.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +45,8 @@ pub struct RedisChannel {
 }
 
 impl RedisChannel {
-    pub fn new(url: &str, prefix: &str, name: &str) -> Result<Self, LockError> {
-        Ok(Self { redis: RedisLock::new(url, prefix)?, channel: format!("{prefix}{name}") })
+    pub fn new(target: &RedisTarget, prefix: &str, name: &str) -> Result<Self, LockError> {
+        Ok(Self { redis: RedisLock::new(target, prefix)?, channel: format!("{prefix}{name}") })
     }
 
     /// Tells every subscribed instance `payload`.
@@ -89,7 +89,7 @@ impl RedisChannel {
     }
 
     async fn subscribe(&self) -> redis::RedisResult<redis::aio::PubSub> {
-        let mut pubsub = self.redis.client().get_async_pubsub().await?;
+        let mut pubsub = self.redis.client().await?.get_async_pubsub().await?;
         pubsub.subscribe(&self.channel).await?;
         Ok(pubsub)
     }
@@ -99,8 +99,8 @@ impl RedisChannel {
 pub struct RedisChangeFeed(RedisChannel);
 
 impl RedisChangeFeed {
-    pub fn new(url: &str, prefix: &str) -> Result<Self, LockError> {
-        Ok(Self(RedisChannel::new(url, prefix, "tenant-changes")?))
+    pub fn new(target: &RedisTarget, prefix: &str) -> Result<Self, LockError> {
+        Ok(Self(RedisChannel::new(target, prefix, "tenant-changes")?))
     }
 
     /// Tells every subscribed instance that tenants changed.

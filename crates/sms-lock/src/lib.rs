@@ -6,6 +6,7 @@
 //! or refresh it. [`InProcessLock`] serves a single instance; [`RedisLock`] serves many.
 
 mod changes;
+mod connect;
 mod guard;
 mod memory;
 pub mod rate;
@@ -14,6 +15,7 @@ mod redis;
 use std::time::Duration;
 
 pub use changes::{Heard, Notice, RedisChangeFeed, RedisChannel};
+pub use connect::RedisTarget;
 pub use guard::LockGuard;
 pub use memory::InProcessLock;
 pub use rate::{Decision, InProcessRateLimiter, RateLimiter};

@@ -7,9 +7,10 @@
 use std::future::Future;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{RedisError, RedisResult, Script};
+use redis::aio::ConnectionManager;
+use redis::{RedisResult, Script};
 
+use crate::connect::{is_stale_connection, Connector, Lease, RedisTarget, RESPONSE_TIMEOUT};
 use crate::{LockError, LockKey, LockToken, SessionLock};
 
 /// Compare-and-delete: frees the lock only for its owner.
@@ -46,8 +47,6 @@ const FORGET_SETTLE: Duration = Duration::from_secs(1);
 /// The most one lock operation may take, reconnect and retry included: past it the request
 /// answers 503 rather than hang (a client sees an answer within 2 s).
 const OPERATION_BUDGET: Duration = Duration::from_millis(1500);
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
-const RESPONSE_TIMEOUT: Duration = Duration::from_millis(1000);
 
 /// A token bucket per tenant on Redis's clock; answers `{allowed, wait in ms}`.
 const TOKEN_BUCKET: &str = r"
@@ -77,8 +76,7 @@ return {allowed, wait}
 ";
 
 pub struct RedisLock {
-    client: redis::Client,
-    conn: ConnectionManager,
+    connector: std::sync::Arc<Connector>,
     pub(crate) prefix: String,
     release: Script,
     refresh: Script,
@@ -87,20 +85,11 @@ pub struct RedisLock {
 
 impl RedisLock {
     /// Connects lazily: the server starts (and reports "not ready") while Redis is away, and
-    /// reconnects by itself when it comes back. `prefix` namespaces every key (`sms:`).
-    pub fn new(url: &str, prefix: &str) -> Result<Self, LockError> {
-        let client = redis::Client::open(url).map_err(|e| LockError::Config(e.to_string()))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
-            .map_err(|e| LockError::Config(e.to_string()))?;
+    /// reconnects by itself when it comes back, or, behind sentinels, to the master they name
+    /// after a failover. `prefix` namespaces every key (`sms:`).
+    pub fn new(target: &RedisTarget, prefix: &str) -> Result<Self, LockError> {
         Ok(Self {
-            client,
-            conn,
+            connector: std::sync::Arc::new(Connector::new(target)?),
             prefix: prefix.to_owned(),
             release: Script::new(RELEASE),
             refresh: Script::new(REFRESH),
@@ -108,9 +97,9 @@ impl RedisLock {
         })
     }
 
-    /// The client, for connections of their own (a subscription).
-    pub(crate) fn client(&self) -> &redis::Client {
-        &self.client
+    /// A client for connections of their own (a subscription), to the master as of now.
+    pub(crate) async fn client(&self) -> RedisResult<redis::Client> {
+        self.connector.client().await
     }
 
     fn key(&self, key: &LockKey) -> String {
@@ -119,22 +108,45 @@ impl RedisLock {
 
     /// Runs `op` within the budget. A connection that dropped since its last use fails its
     /// first command even though the manager reconnects behind it, so such a failure is tried
-    /// once more on the fresh connection.
+    /// once more on the fresh connection (behind sentinels, on the master they name now).
     pub(crate) async fn run<T, F, Fut>(&self, op: F) -> Result<T, LockError>
     where
         F: Fn(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
+        // The lease a command is waiting on, so that a timeout can tell the connector too.
+        let in_use = std::sync::Mutex::new(None);
         let attempt = async {
-            match op(self.conn.clone()).await {
-                Err(e) if is_stale_connection(&e) => op(self.conn.clone()).await,
-                other => other,
+            let mut retried = false;
+            loop {
+                let lease = self.connector.lease().await?;
+                let conn = lease.conn.clone();
+                *slot(&in_use) = Some(lease);
+                let result = op(conn).await;
+                let lease = slot(&in_use).take();
+                match result {
+                    Ok(value) => return Ok(value),
+                    Err(e) => {
+                        if let Some(lease) = &lease {
+                            self.connector.failed(lease, Some(&e));
+                        }
+                        if retried || !is_stale_connection(&e) {
+                            return Err(e);
+                        }
+                        retried = true;
+                    }
+                }
             }
         };
         match tokio::time::timeout(OPERATION_BUDGET, attempt).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(LockError::Unavailable(e.to_string())),
-            Err(_) => Err(LockError::Unavailable("redis did not answer in time".into())),
+            Err(_) => {
+                if let Some(lease) = slot(&in_use).take() {
+                    self.connector.failed(&lease, None);
+                }
+                Err(LockError::Unavailable("redis did not answer in time".into()))
+            }
         }
     }
 }
@@ -148,7 +160,7 @@ impl RedisLock {
     /// the second answer it has read them all. Only `token`'s owner could delete, so this
     /// never frees a lock somebody else holds.
     fn forget(&self, key: String, token: LockToken) {
-        let (conn, release) = (self.conn.clone(), self.release.clone());
+        let (connector, release) = (self.connector.clone(), self.release.clone());
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         runtime.spawn(async move {
             let deadline = tokio::time::Instant::now() + FORGET_FOR;
@@ -156,8 +168,16 @@ impl RedisLock {
             while answers < 2 && tokio::time::Instant::now() < deadline {
                 let mut call = release.key(&key);
                 call.arg(token.as_str());
-                let mut conn = conn.clone();
-                let answered = tokio::time::timeout(RESPONSE_TIMEOUT, call.invoke_async::<i64>(&mut conn)).await;
+                let answered = tokio::time::timeout(RESPONSE_TIMEOUT, async {
+                    let lease = connector.lease().await?;
+                    let mut conn = lease.conn.clone();
+                    let answer = call.invoke_async::<i64>(&mut conn).await;
+                    if let Err(e) = &answer {
+                        connector.failed(&lease, Some(e));
+                    }
+                    answer
+                })
+                .await;
                 if let Ok(Ok(_)) = answered {
                     answers += 1;
                     tokio::time::sleep(FORGET_SETTLE).await;
@@ -185,8 +205,8 @@ impl RedisLock {
     }
 }
 
-fn is_stale_connection(e: &RedisError) -> bool {
-    e.is_connection_dropped() || e.is_io_error()
+fn slot(lease: &std::sync::Mutex<Option<Lease>>) -> std::sync::MutexGuard<'_, Option<Lease>> {
+    lease.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn millis(ttl: Duration) -> u64 {
@@ -274,8 +294,8 @@ pub struct RedisRateLimiter {
 }
 
 impl RedisRateLimiter {
-    pub fn new(url: &str, prefix: &str) -> Result<Self, LockError> {
-        Ok(Self { redis: RedisLock::new(url, prefix)?, script: Script::new(TOKEN_BUCKET) })
+    pub fn new(target: &RedisTarget, prefix: &str) -> Result<Self, LockError> {
+        Ok(Self { redis: RedisLock::new(target, prefix)?, script: Script::new(TOKEN_BUCKET) })
     }
 }
 

@@ -8,12 +8,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sms_lock::{InProcessLock, LockKey, LockToken, RedisLock, SessionLock};
+use sms_lock::{InProcessLock, LockKey, LockToken, RedisLock, RedisTarget, SessionLock};
 use sms_test_support::{hex_id, redis_url};
 
 fn redis_lock() -> Arc<dyn SessionLock> {
     let prefix = format!("test:{}:", hex_id());
-    Arc::new(RedisLock::new(&redis_url(), &prefix).unwrap())
+    Arc::new(RedisLock::new(&RedisTarget::url(&redis_url()), &prefix).unwrap())
 }
 
 fn in_process() -> Arc<dyn SessionLock> {
@@ -92,7 +92,7 @@ on_both_locks!(one_owner_at_a_time, expires_unless_refreshed, concurrent_acquisi
 #[tokio::test]
 async fn redis_unreachable_is_unavailable_within_the_budget() {
     // Nothing listens on port 1.
-    let lock = RedisLock::new("redis://127.0.0.1:1", "test:").unwrap();
+    let lock = RedisLock::new(&RedisTarget::url("redis://127.0.0.1:1"), "test:").unwrap();
     let started = std::time::Instant::now();
     let result = lock.acquire(&LockKey::new(1, "+14155550105"), LONG).await;
     assert!(matches!(result, Err(sms_lock::LockError::Unavailable(_))), "{result:?}");
@@ -102,7 +102,7 @@ async fn redis_unreachable_is_unavailable_within_the_budget() {
 
 #[test]
 fn malformed_url_is_a_configuration_error() {
-    assert!(matches!(RedisLock::new("not a url", "x:"), Err(sms_lock::LockError::Config(_))));
+    assert!(matches!(RedisLock::new(&RedisTarget::url("not a url"), "x:"), Err(sms_lock::LockError::Config(_))));
 }
 
 /// Tenant change notices cross instances: a listener reports when it is subscribed, then hears
@@ -111,7 +111,7 @@ fn malformed_url_is_a_configuration_error() {
 async fn change_notices_reach_every_listener() {
     use sms_lock::{Notice, RedisChangeFeed};
     let prefix = format!("test:{}:", hex_id());
-    let feed = |prefix: &str| Arc::new(RedisChangeFeed::new(&redis_url(), prefix).unwrap());
+    let feed = |prefix: &str| Arc::new(RedisChangeFeed::new(&RedisTarget::url(&redis_url()), prefix).unwrap());
     let (listener, publisher, stranger) = (feed(&prefix), feed(&prefix), feed("test:another:"));
     let (sender, mut heard) = tokio::sync::mpsc::unbounded_channel();
     let listening = tokio::spawn({

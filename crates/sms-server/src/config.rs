@@ -16,8 +16,11 @@ pub struct Config {
     pub bind: String,
     /// `DATABASE_URL`, default `sqlite://data/sms.sqlite3` (under `SMS_DATA_DIR`).
     pub database_url: String,
-    /// `REDIS_URL`; unset means the in-process lock (one instance only).
+    /// `REDIS_URL`; unset (and no sentinels) means the in-process lock (one instance only).
     pub redis_url: Option<String>,
+    /// `REDIS_SENTINELS`, `REDIS_SENTINEL_MASTER`, `REDIS_PASSWORD`, `REDIS_SENTINEL_PASSWORD`:
+    /// the Redis master found through Redis Sentinel, in place of `REDIS_URL`.
+    pub redis_sentinel: Option<SentinelConfig>,
     /// `REDIS_KEY_PREFIX`, default `sms:`: namespaces this deployment's keys.
     pub redis_key_prefix: String,
     /// `SMS_LOCK_PENDING_TTL_SECS`, default 30: how long a session lock taken by a request
@@ -179,6 +182,7 @@ impl Default for Config {
             bind: "127.0.0.1:8080".into(),
             database_url: "sqlite://data/sms.sqlite3".into(),
             redis_url: None,
+            redis_sentinel: None,
             redis_key_prefix: "sms:".into(),
             lock_pending_ttl: sms_service::PENDING_TTL,
             auth_cache_ttl: sms_service::AUTH_CACHE_TTL,
@@ -210,17 +214,69 @@ fn parsed<T: std::str::FromStr>(name: &str) -> Result<Option<T>, StartupError> {
         .transpose()
 }
 
-impl Config {
-    pub fn from_env() -> Result<Self, StartupError> {
-        // Without this, a pod given only Sentinel settings would run the in-process lock beside
-        // its siblings: one session per consumer would rest on the database's index alone.
-        if var("REDIS_SENTINELS").is_some() || var("REDIS_SENTINEL_MASTER").is_some() {
-            return Err(StartupError::Config(
-                "REDIS_SENTINELS is set, but this release does not support Redis Sentinel yet: set REDIS_URL to the \
-                 Redis master"
-                    .into(),
-            ));
+/// Redis behind Redis Sentinel (section 15 of the SPEC).
+#[derive(Clone)]
+pub struct SentinelConfig {
+    pub sentinels: Vec<(String, u16)>,
+    pub master: String,
+    pub password: Option<Secret>,
+    pub sentinel_password: Option<Secret>,
+}
+
+impl std::fmt::Debug for SentinelConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentinelConfig").field("sentinels", &self.sentinels).field("master", &self.master).finish()
+    }
+}
+
+impl SentinelConfig {
+    /// Reads the Sentinel variables. Either of the two that name the master without the other,
+    /// a password without them, or `REDIS_URL` beside them stops the server, naming them: a pod
+    /// left on the in-process lock beside its siblings would rest the one-session rule on the
+    /// database's index alone.
+    fn from_env() -> Result<Option<Self>, StartupError> {
+        let refuse = |why: &str| Err(StartupError::Config(why.to_owned()));
+        let (sentinels, master) = (var("REDIS_SENTINELS"), var("REDIS_SENTINEL_MASTER"));
+        let password = std::env::var("REDIS_PASSWORD").ok().filter(|p| !p.is_empty());
+        let sentinel_password = std::env::var("REDIS_SENTINEL_PASSWORD").ok().filter(|p| !p.is_empty());
+        match (sentinels, master) {
+            (None, None) if password.is_some() || sentinel_password.is_some() => refuse(
+                "REDIS_PASSWORD and REDIS_SENTINEL_PASSWORD go with REDIS_SENTINELS; with REDIS_URL, put the password \
+                 in the URL (redis://:password@host:6379)",
+            ),
+            (None, None) => Ok(None),
+            (Some(_), Some(_)) if var("REDIS_URL").is_some() => {
+                refuse("REDIS_URL and REDIS_SENTINELS are both set: set one of them")
+            }
+            (Some(list), Some(master)) => Ok(Some(Self {
+                sentinels: sms_lock::RedisTarget::parse_sentinels(&list).map_err(StartupError::Config)?,
+                master,
+                password: password.map(Secret::from),
+                sentinel_password: sentinel_password.map(Secret::from),
+            })),
+            (Some(_), None) => refuse("REDIS_SENTINELS is set without REDIS_SENTINEL_MASTER (the master's name)"),
+            (None, Some(_)) => {
+                refuse("REDIS_SENTINEL_MASTER is set without REDIS_SENTINELS (the sentinels' host:port)")
+            }
         }
+    }
+}
+
+impl Config {
+    /// Where Redis is, if anywhere.
+    pub fn redis_target(&self) -> Option<sms_lock::RedisTarget> {
+        if let Some(s) = &self.redis_sentinel {
+            return Some(sms_lock::RedisTarget::Sentinel {
+                sentinels: s.sentinels.clone(),
+                master: s.master.clone(),
+                password: s.password.as_ref().map(|p| p.expose().to_owned()),
+                sentinel_password: s.sentinel_password.as_ref().map(|p| p.expose().to_owned()),
+            });
+        }
+        self.redis_url.as_deref().map(sms_lock::RedisTarget::url)
+    }
+
+    pub fn from_env() -> Result<Self, StartupError> {
         let defaults = Self::default();
         let data_dir = var("SMS_DATA_DIR").map_or(defaults.data_dir, PathBuf::from);
         let database_url = var("DATABASE_URL").unwrap_or_else(|| default_sqlite_url(&data_dir));
@@ -228,6 +284,7 @@ impl Config {
             bind: var("SMS_BIND").unwrap_or(defaults.bind),
             database_url,
             redis_url: var("REDIS_URL"),
+            redis_sentinel: SentinelConfig::from_env()?,
             redis_key_prefix: var("REDIS_KEY_PREFIX").unwrap_or(defaults.redis_key_prefix),
             lock_pending_ttl: parsed::<u64>("SMS_LOCK_PENDING_TTL_SECS")?
                 .map_or(defaults.lock_pending_ttl, |s| Duration::from_secs(s.max(1))),

@@ -107,6 +107,11 @@ pub fn refuse_placeholders(config: &Config) -> Result<(), StartupError> {
         ("TWILIO_AUTH_TOKEN", delivery.twilio_auth_token.as_ref().map(|s| s.expose())),
         ("SMS_WEBHOOK_SECRET", delivery.webhook_secret.as_ref().map(|s| s.expose())),
         ("REDIS_URL", config.redis_url.as_deref()),
+        ("REDIS_PASSWORD", config.redis_sentinel.as_ref().and_then(|s| s.password.as_ref()).map(|s| s.expose())),
+        (
+            "REDIS_SENTINEL_PASSWORD",
+            config.redis_sentinel.as_ref().and_then(|s| s.sentinel_password.as_ref()).map(|s| s.expose()),
+        ),
         ("DATABASE_URL", Some(config.database_url.as_str())),
     ];
     match secrets.into_iter().find(|(_, value)| value.is_some_and(|v| v.contains(PLACEHOLDER))) {

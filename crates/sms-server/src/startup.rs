@@ -42,6 +42,8 @@ pub struct Application {
     metrics: Option<(Server, u16)>,
     state: Service,
     sweep_interval: Duration,
+    /// `SMS_SHUTDOWN_GRACE_SECS`: from SIGTERM to exit, at most.
+    grace: Duration,
     worker: Option<Worker>,
     events: Option<EventWorker>,
     /// A ready admin token when the embedded default generated its secret just now.
@@ -67,12 +69,12 @@ impl Application {
         E164Number::warm_up();
         type Coordination =
             (Arc<dyn SessionLock>, Arc<dyn RateLimiter>, Option<Arc<RedisChangeFeed>>, Option<RedisChannel>);
-        let (lock, limiter, changes, live_channel): Coordination = match &config.redis_url {
-            Some(url) => (
-                Arc::new(RedisLock::new(url, &config.redis_key_prefix)?),
-                Arc::new(RedisRateLimiter::new(url, &config.redis_key_prefix)?),
-                Some(Arc::new(RedisChangeFeed::new(url, &config.redis_key_prefix)?)),
-                Some(sms_service::live::redis_channel(url, &config.redis_key_prefix)?),
+        let (lock, limiter, changes, live_channel): Coordination = match config.redis_target() {
+            Some(redis) => (
+                Arc::new(RedisLock::new(&redis, &config.redis_key_prefix)?),
+                Arc::new(RedisRateLimiter::new(&redis, &config.redis_key_prefix)?),
+                Some(Arc::new(RedisChangeFeed::new(&redis, &config.redis_key_prefix)?)),
+                Some(sms_service::live::redis_channel(&redis, &config.redis_key_prefix)?),
             ),
             None => (Arc::new(InProcessLock::new()), Arc::new(InProcessRateLimiter::new()), None, None),
         };
@@ -127,6 +129,9 @@ impl Application {
         let mut server =
             HttpServer::new(move || sms_http::app(app_state.clone(), http.clone()).configure(sms_console::routes))
                 .shutdown_timeout(config.shutdown_grace.as_secs())
+                // SIGTERM and SIGINT are handled in `run_until_stopped`: the instance turns
+                // unready and tells its workers before the server stops.
+                .disable_signals()
                 .listen(listener)?;
         if let Some(workers) = config.workers {
             server = server.workers(workers.max(1));
@@ -138,6 +143,7 @@ impl Application {
                 let metrics_port = listener.local_addr()?.port();
                 let server = HttpServer::new(move || sms_http::metrics_app(metrics_state.clone()))
                     .workers(1)
+                    .disable_signals()
                     .listen(listener)?;
                 tracing::info!(port = metrics_port, "metrics served on an address of their own");
                 Some((server.run(), metrics_port))
@@ -151,6 +157,7 @@ impl Application {
             metrics,
             state,
             sweep_interval: config.sweep_interval,
+            grace: config.shutdown_grace,
             worker,
             events,
             first_start_admin_token,
@@ -175,31 +182,49 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped, ending idle chats and delivering messages in the background. On
-    /// shutdown (SIGTERM, SIGINT) the delivery worker finishes the batch it is sending.
+    /// Serves until stopped, ending idle chats and delivering messages in the background.
+    ///
+    /// On SIGTERM or SIGINT (section 15 of the SPEC): the instance is not ready at once
+    /// (`/readyz` answers 503 "shutting down"), stops accepting connections, finishes the
+    /// requests it has and ends the console's live streams; its workers finish what they are
+    /// sending and hand back, one second before the grace ends, what they could not. All within
+    /// `SMS_SHUTDOWN_GRACE_SECS`; a request still running then is abandoned (its transaction,
+    /// never committed, is rolled back when the process exits).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let sweeper = actix_web::rt::spawn(sweep_forever(self.state.clone(), self.sweep_interval));
         let listener_state = self.state.clone();
         let changes = actix_web::rt::spawn(async move { listener_state.listen_for_changes().await });
         let live_state = self.state.clone();
         let live = actix_web::rt::spawn(async move { live_state.run_live().await });
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let worker = self.worker.map(|w| actix_web::rt::spawn(w.run(stopped.clone())));
-        let events = self.events.map(|w| actix_web::rt::spawn(w.run(stopped)));
+        let drain = self.grace.saturating_sub(HAND_BACK_MARGIN);
+        let worker = self.worker.map(|w| actix_web::rt::spawn(w.run(self.state.on_shutdown(), drain)));
+        let events = self.events.map(|w| actix_web::rt::spawn(w.run(self.state.on_shutdown(), drain)));
         let metrics = self.metrics.map(|(server, _)| {
             let handle = server.handle();
             actix_web::rt::spawn(server);
             handle
         });
+        let (state, server) = (self.state.clone(), self.server.handle());
+        let signalled = Arc::new(std::sync::OnceLock::new());
+        let at = signalled.clone();
+        let signals = actix_web::rt::spawn(async move {
+            let signal = stop_signal().await;
+            at.get_or_init(std::time::Instant::now);
+            tracing::info!(signal, "shutting down: not ready; finishing the requests and sends under way");
+            state.begin_shutdown();
+            server.stop(true).await;
+        });
         let result = self.server.await;
+        let since = *signalled.get_or_init(std::time::Instant::now);
+        signals.abort();
+        self.state.begin_shutdown();
         if let Some(metrics) = metrics {
-            metrics.stop(true).await;
+            metrics.stop(false).await;
         }
         sweeper.abort();
         changes.abort();
         live.abort();
-        let _ = stop.send(true);
-        let drain = async {
+        let workers = async {
             if let Some(worker) = worker {
                 let _ = worker.await;
             }
@@ -207,15 +232,43 @@ impl Application {
                 let _ = events.await;
             }
         };
-        if tokio::time::timeout(WORKER_DRAIN, drain).await.is_err() {
-            tracing::warn!("workers still busy at shutdown; their leases will expire and another instance retries");
+        let left = self.grace.saturating_sub(since.elapsed()).max(HAND_BACK_MARGIN);
+        if tokio::time::timeout(left, workers).await.is_err() {
+            tracing::warn!(
+                "workers still busy at the end of the grace; their leases will run out and another instance retries"
+            );
         }
+        tracing::info!("stopped");
         result
     }
 }
 
-/// How long shutdown waits for messages being sent.
-const WORKER_DRAIN: Duration = Duration::from_secs(15);
+/// How long before the end of the grace the workers hand back what they are still sending.
+const HAND_BACK_MARGIN: Duration = Duration::from_secs(1);
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C); answers its name.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            },
+            _ => {
+                tracing::warn!("cannot listen for SIGTERM; stopping on Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
+}
 
 fn delivery_worker(
     config: &Config,

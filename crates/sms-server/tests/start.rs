@@ -13,7 +13,10 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
         .env("SMS_DATA_DIR", dir.path())
         .env("SMS_BIND", "127.0.0.1:0")
         .env_remove("SMS_JWT_SECRET")
-        .env_remove("DATABASE_URL");
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env_remove("REDIS_PASSWORD")
+        .env_remove("REDIS_SENTINEL_PASSWORD");
     for (k, v) in env {
         command.env(k, v);
     }
@@ -38,17 +41,34 @@ fn a_placeholder_or_short_secret_stops_the_server() {
     }
 }
 
-/// Redis Sentinel settings, which this release cannot follow, stop the server rather than leave it
-/// on the in-process lock beside its siblings.
+/// Sentinel settings that cannot be followed stop the server with one line naming them, rather
+/// than leave it on the in-process lock beside its siblings: `REDIS_URL` beside the sentinels,
+/// one of the two that name the master without the other, a list that is not `host:port`, and
+/// passwords without sentinels.
 #[test]
-fn sentinel_settings_stop_the_server() {
+fn contradictory_redis_settings_stop_the_server() {
     let secret = ("SMS_JWT_SECRET", "0123456789abcdef0123456789abcdef0123");
-    for setting in [("REDIS_SENTINELS", "10.0.0.1:26379,10.0.0.2:26379"), ("REDIS_SENTINEL_MASTER", "mymaster")] {
-        let output = run(&[], &[secret, setting]);
-        assert!(!output.status.success(), "started with {setting:?}");
+    let (sentinels, master) =
+        (("REDIS_SENTINELS", "10.0.0.1:26379,10.0.0.2:26379"), ("REDIS_SENTINEL_MASTER", "mymaster"));
+    let cases: [(&[(&str, &str)], &[&str]); 6] = [
+        (&[sentinels, master, ("REDIS_URL", "redis://10.0.0.3:6379")], &["REDIS_URL", "REDIS_SENTINELS"]),
+        (&[sentinels], &["REDIS_SENTINELS", "REDIS_SENTINEL_MASTER"]),
+        (&[master], &["REDIS_SENTINEL_MASTER", "REDIS_SENTINELS"]),
+        (&[("REDIS_SENTINELS", "10.0.0.1"), master], &["REDIS_SENTINELS", "\"10.0.0.1\" is not host:port"]),
+        (&[("REDIS_PASSWORD", "pw")], &["REDIS_PASSWORD", "REDIS_SENTINELS"]),
+        (&[("REDIS_SENTINEL_PASSWORD", "pw"), ("REDIS_URL", "redis://10.0.0.3:6379")], &["REDIS_SENTINEL_PASSWORD"]),
+    ];
+    for (settings, named) in cases {
+        let mut env = vec![secret];
+        env.extend_from_slice(settings);
+        let output = run(&[], &env);
+        assert_eq!(output.status.code(), Some(1), "started with {settings:?}");
         let lines = stderr_lines(&output);
         assert_eq!(lines.len(), 1, "{lines:?}");
-        assert!(lines[0].contains("REDIS_SENTINELS is set") && lines[0].contains("REDIS_URL"), "{lines:?}");
+        for name in named {
+            assert!(lines[0].contains(name), "{settings:?}: {lines:?} does not name {name}");
+        }
+        assert!(!lines[0].contains("pw\""), "{lines:?}");
     }
 }
 

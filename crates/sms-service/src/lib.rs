@@ -84,6 +84,8 @@ struct Inner {
     live: live::LiveFeed,
     hub: live::Hub,
     console: console::ConsoleSettings,
+    /// Turns true when the instance begins to shut down.
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 /// How long an event delivery that ended (delivered or failed) is kept: 30 days.
@@ -160,6 +162,7 @@ impl ServiceParts {
                 live: live::LiveFeed::new(self.live_channel),
                 hub: live::Hub::new(),
                 console: self.console,
+                shutdown: tokio::sync::watch::Sender::new(false),
             }),
         }
     }
@@ -214,9 +217,25 @@ impl Service {
         tokio::join!(feed.run(), hub.run(feed, store));
     }
 
-    /// A viewer's subscription to live changes.
+    /// A viewer's subscription to live changes; it closes when the instance shuts down.
     pub fn watch_live(&self) -> live::Viewing {
-        self.inner.hub.watch()
+        self.inner.hub.watch(self.inner.shutdown.subscribe())
+    }
+
+    /// The instance is shutting down (SIGTERM): from now on it is not ready, and live pages and
+    /// the background workers are told to end (section 15).
+    pub fn begin_shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+
+    /// Whether [`Service::begin_shutdown`] was called.
+    pub fn shutting_down(&self) -> bool {
+        *self.inner.shutdown.borrow()
+    }
+
+    /// Turns true when the instance begins to shut down (for the background workers).
+    pub fn on_shutdown(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
     }
 
     /// The delivery worker's outcomes, which tell the console's pages what they changed.

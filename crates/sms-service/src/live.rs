@@ -66,8 +66,8 @@ pub struct SeenChange {
 
 /// The channel on Redis (`{prefix}console-changes`) where instances tell each other which
 /// chats changed.
-pub fn redis_channel(url: &str, prefix: &str) -> Result<RedisChannel, sms_lock::LockError> {
-    RedisChannel::new(url, prefix, CHANNEL)
+pub fn redis_channel(target: &sms_lock::RedisTarget, prefix: &str) -> Result<RedisChannel, sms_lock::LockError> {
+    RedisChannel::new(target, prefix, CHANNEL)
 }
 
 /// How changes travel between instances.
@@ -175,6 +175,9 @@ struct HubInner {
 pub struct Viewing {
     hub: Hub,
     pub receiver: broadcast::Receiver<Seen>,
+    /// Turns true when the instance shuts down: the page's stream ends (the browser reconnects
+    /// to another instance).
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Drop for Viewing {
@@ -189,9 +192,9 @@ impl Hub {
         Self { inner: Arc::new(HubInner { seen, viewers: AtomicUsize::new(0) }) }
     }
 
-    pub(crate) fn watch(&self) -> Viewing {
+    pub(crate) fn watch(&self, closing: tokio::sync::watch::Receiver<bool>) -> Viewing {
         self.inner.viewers.fetch_add(1, Ordering::Relaxed);
-        Viewing { hub: self.clone(), receiver: self.inner.seen.subscribe() }
+        Viewing { hub: self.clone(), receiver: self.inner.seen.subscribe(), closing }
     }
 
     /// Hears `feed` and tells viewers, for as long as the future runs.

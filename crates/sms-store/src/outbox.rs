@@ -354,3 +354,26 @@ pub fn queue_automatic(conn: &mut DbConn, answer: &Automatic<'_>, now: NaiveDate
     crate::chats::touch(conn, &chat_ids(std::slice::from_ref(&queued)), now)?;
     Ok(queued)
 }
+
+/// Hands messages this worker claimed, and did not finish sending, back to the queue, due at
+/// once, their interrupted attempt not counted: the instance is shutting down, and another one
+/// sends them without waiting for the lease to run out. Only messages still `sending` are
+/// touched. Answers how many.
+pub fn hand_back(conn: &mut DbConn, ids: &[MessageId], now: NaiveDateTime) -> Result<usize, StoreError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();
+    let target = messages::table
+        .filter(messages::id.eq_any(&ids))
+        .filter(messages::delivery_status.eq(DeliveryStatus::Sending.as_str()));
+    Ok(db_run!(conn, |c| diesel::update(target)
+        .set((
+            messages::delivery_status.eq(DeliveryStatus::Queued.as_str()),
+            messages::locked_until.eq(None::<NaiveDateTime>),
+            messages::next_attempt_at.eq(Some(now)),
+            messages::attempts.eq(messages::attempts - 1),
+            messages::updated_at.eq(now),
+        ))
+        .execute(c))?)
+}

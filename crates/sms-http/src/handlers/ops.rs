@@ -52,7 +52,7 @@ pub async fn openapi_json(document: web::Data<OpenApiDocument>) -> HttpResponse 
     tag = "operations",
     responses(
         (status = 200, description = "Ready to serve.", body = Readiness, example = json!({"status": "ready", "database": "ok", "session_lock": "ok"})),
-        (status = 503, description = "A dependency does not answer.", body = Readiness, example = json!({"message": "not ready", "database": "unavailable", "session_lock": "ok"})),
+        (status = 503, description = "A dependency does not answer, or the instance is shutting down (`message` \"shutting down\").", body = Readiness, example = json!({"message": "not ready", "database": "unavailable", "session_lock": "ok"})),
     )
 )]
 #[get("/readyz")]
@@ -60,10 +60,14 @@ pub async fn readyz(state: web::Data<Service>) -> HttpResponse {
     let readiness = state.readiness().await;
     let (database_ok, lock_ok) = (readiness.database, readiness.session_lock);
     let word = |ok: bool| if ok { "ok" } else { "unavailable" }.to_owned();
-    let ready = database_ok && lock_ok;
+    let ready = readiness.ready();
     let body = Readiness {
         status: ready.then(|| "ready".to_owned()),
-        message: (!ready).then(|| "not ready".to_owned()),
+        message: match (ready, readiness.shutting_down) {
+            (true, _) => None,
+            (false, true) => Some("shutting down".to_owned()),
+            (false, false) => Some("not ready".to_owned()),
+        },
         database: word(database_ok),
         session_lock: word(lock_ok),
     };

@@ -13,7 +13,18 @@
 // Tests may unwrap: clippy.toml allows it in `#[test]` functions only, not in the helpers here.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod load;
 mod processes;
+mod restart;
+mod sentinel;
+mod shutdown;
+
+/// The tests of this binary start processes and measure recoveries: one at a time, so that
+/// none slows another's.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 use std::time::{Duration, Instant};
 
@@ -31,6 +42,7 @@ const BUSY: &str = "another request for this consumer is in progress";
 
 #[test]
 fn three_instances_one_session() {
+    let _serial = serial();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let db = TestDb::create(Backend::Postgres);
     let logs = tempfile::tempdir().unwrap();
@@ -259,6 +271,7 @@ fn three_instances_one_session() {
 #[cfg(feature = "fault-hooks")]
 #[test]
 fn a_crash_after_the_commit_replays_the_answer() {
+    let _serial = serial();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let db = TestDb::create(Backend::Postgres);
     let logs = tempfile::tempdir().unwrap();

@@ -95,19 +95,27 @@ impl Instance {
     }
 
     pub fn start_with(db_url: &str, redis_url: &str, log: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        let mut all = vec![("REDIS_URL", redis_url)];
+        all.extend_from_slice(env);
+        Self::launch(db_url, log, &all)
+    }
+
+    /// An instance with the settings of `env` over the defaults of this file; Redis is
+    /// whatever `env` says (`REDIS_URL`, or the Sentinel variables).
+    pub fn launch(db_url: &str, log: &std::path::Path, env: &[(&str, &str)]) -> Self {
         let stderr = std::fs::File::create(log).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_sms-server"));
-        command.envs(env.iter().copied());
         let mut child = command
+            .env_remove("REDIS_URL")
             .env("SMS_BIND", "127.0.0.1:0")
             .env("DATABASE_URL", db_url)
-            .env("REDIS_URL", redis_url)
             .env("SMS_JWT_SECRET", SECRET)
             .env("SMS_WORKERS", "1")
             .env("SMS_DB_POOL_SIZE", "4")
             .env("SMS_SWEEP_INTERVAL_SECS", "1")
             .env("SMS_LOCK_PENDING_TTL_SECS", PENDING_TTL_SECS.to_string())
             .env("SMS_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
@@ -122,6 +130,12 @@ impl Instance {
         }
         let base = base.unwrap_or_else(|| panic!("the instance did not start; see {}", log.display()));
         Self { child, base }
+    }
+
+    /// SIGTERM: the graceful shutdown of section 15.
+    pub fn terminate(&self) {
+        let status = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
+        assert!(status.success(), "kill -TERM {}", self.child.id());
     }
 
     /// SIGKILL: no shutdown, no cleanup.
@@ -165,16 +179,24 @@ impl Client {
     }
 
     pub async fn send(&self, base: &str, number: &str) -> (u16, Value) {
+        self.try_send(base, number).await.unwrap()
+    }
+
+    /// A send that may find no answer (an instance gone, a timeout): `Err` then.
+    pub async fn try_send(&self, base: &str, number: &str) -> Result<(u16, Value), reqwest::Error> {
         let body = json!({
             "chat_type": "Messaging (SMS)", "end_user_number": number,
             "outbound_number": "+1 628-555-0199", "message": "lorem ipsum"
         });
-        let req = self
+        let resp = self
             .http
             .post(format!("{base}/apps/api/v1/sms"))
             .basic_auth(&self.subdomain, Some(&self.token))
-            .json(&body);
-        self.call(req).await
+            .json(&body)
+            .send()
+            .await?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.json().await.unwrap_or(Value::Null)))
     }
 
     pub async fn get(&self, base: &str, path: &str) -> (u16, Value) {
