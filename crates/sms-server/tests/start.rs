@@ -50,7 +50,8 @@ fn contradictory_redis_settings_stop_the_server() {
     let secret = ("SMS_JWT_SECRET", "0123456789abcdef0123456789abcdef0123");
     let (sentinels, master) =
         (("REDIS_SENTINELS", "10.0.0.1:26379,10.0.0.2:26379"), ("REDIS_SENTINEL_MASTER", "mymaster"));
-    let cases: [(&[(&str, &str)], &[&str]); 6] = [
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: [Case<'_>; 6] = [
         (&[sentinels, master, ("REDIS_URL", "redis://10.0.0.3:6379")], &["REDIS_URL", "REDIS_SENTINELS"]),
         (&[sentinels], &["REDIS_SENTINELS", "REDIS_SENTINEL_MASTER"]),
         (&[master], &["REDIS_SENTINEL_MASTER", "REDIS_SENTINELS"]),

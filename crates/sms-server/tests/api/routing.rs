@@ -55,6 +55,16 @@ async fn operational_endpoints(backend: Backend) {
     assert!(script.contains("/openapi.json"), "{script}");
     let resp = app.client.get(app.url("/docs")).send().await.unwrap();
     assert!(resp.status().is_redirection());
+    // Shutting down (SIGTERM): not ready at once, whatever the dependencies say; alive still.
+    app.state.begin_shutdown();
+    assert_eq!(
+        read(app.client.get(app.url("/readyz")).send().await.unwrap()).await,
+        (503, serde_json::json!({"message": "shutting down", "database": "ok", "session_lock": "ok"}))
+    );
+    assert_eq!(
+        read(app.client.get(app.url("/healthz")).send().await.unwrap()).await,
+        (200, serde_json::json!({"status": "ok"}))
+    );
 }
 
 sms_test_support::on_both_backends!(attr = actix_web::test; unknown_routes_and_methods, operational_endpoints);

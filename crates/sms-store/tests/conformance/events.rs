@@ -91,11 +91,19 @@ fn event_deliveries_leased(_db: &TestDb, store: &Store) {
     );
     let waiting = row(&mut c, &again[1]);
     assert_eq!((waiting.status.as_str(), waiting.next_attempt_at, waiting.attempts), ("pending", Some(retry_at), 2));
+    let third = claim(&mut c, later + Duration::seconds(40));
     assert_eq!(
-        claim(&mut c, later + Duration::seconds(40)).iter().map(|d| d.id).collect::<Vec<_>>(),
+        third.iter().map(|d| d.id).collect::<Vec<_>>(),
         [again[2].id],
         "the one still leased comes back when its lease lapses; the retry waits"
     );
+    // Handed back by an instance that shuts down: due at once, the interrupted attempt not
+    // counted, claimed again without waiting for the lease.
+    let back_at = later + Duration::seconds(41);
+    ok(deliveries::settle_all(&mut c, &[(third[0].clone(), Attempt::Interrupted)], back_at));
+    let back = row(&mut c, &third[0]);
+    assert_eq!((back.status.as_str(), back.next_attempt_at, back.attempts), ("pending", Some(back_at), 2));
+    assert_eq!(claim(&mut c, back_at).iter().map(|d| (d.id, d.attempts)).collect::<Vec<_>>(), [(third[0].id, 3)]);
     assert_eq!(
         claim(&mut c, retry_at).iter().map(|d| (d.id, d.attempts)).collect::<Vec<_>>(),
         [(again[1].id, 3)],

@@ -104,4 +104,29 @@ fn delivery_sent_together(_db: &TestDb, store: &Store) {
     assert_eq!(outbound(&mut c, chat_ids[0]).provider_message_id.as_deref(), Some("SM-a"));
 }
 
-sms_test_support::on_both_backends!(attr = test, run = run; delivery_outbox, delivery_sent_together);
+/// A worker that shuts down hands back what it claimed and did not finish: queued, due at once,
+/// the interrupted attempt not counted, at once claimable by another; a message settled meanwhile
+/// stays as it is.
+fn delivery_handed_back(_db: &TestDb, store: &Store) {
+    let mut c = conn(store);
+    let acme = sender(&mut c, "acme", OUTBOUND);
+    let (from, now) = (num(OUTBOUND), now_millis());
+    let chat_ids = three_chats(&mut c, acme.id, &from, now);
+    let ids: Vec<_> = ok(outbox::claim(&mut c, now, lease(now), 10)).into_iter().map(|j| j.message.id).collect();
+    ok(outbox::mark_sent(&mut c, ids[0], Some("SM1"), now));
+    let later = now + Duration::seconds(1);
+    assert_eq!(ok(outbox::hand_back(&mut c, &ids, later)), 2, "the two still sending");
+    let state = |c: &mut DbConn, chat| {
+        let m = outbound(c, chat);
+        (m.delivery_status, m.attempts, m.locked_until, m.next_attempt_at)
+    };
+    assert_eq!(state(&mut c, chat_ids[0]), (DeliveryStatus::Sent, 1, None, None));
+    for chat in &chat_ids[1..] {
+        assert_eq!(state(&mut c, *chat), (DeliveryStatus::Queued, 0, None, Some(later)));
+    }
+    let again: Vec<_> = ok(outbox::claim(&mut c, later, lease(later), 10)).into_iter().map(|j| j.message.id).collect();
+    assert_eq!(again, ids[1..], "claimed again at once, without waiting for the lease");
+    assert_eq!(ok(outbox::hand_back(&mut c, &[], later)), 0);
+}
+
+sms_test_support::on_both_backends!(attr = test, run = run; delivery_outbox, delivery_sent_together, delivery_handed_back);
