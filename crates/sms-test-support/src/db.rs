@@ -56,9 +56,7 @@ impl TestDb {
     /// Like [`TestDb::execute`], answering the database's error.
     pub fn try_execute(&self, sql: &str) -> Result<(), String> {
         let result = match self {
-            Self::Sqlite { url, .. } => diesel::SqliteConnection::establish(url.trim_start_matches("sqlite://"))
-                .map_err(|e| e.to_string())?
-                .batch_execute(sql),
+            Self::Sqlite { url, .. } => sqlite(url).map_err(|e| e.to_string())?.batch_execute(sql),
             Self::Postgres { url, .. } => PgConnection::establish(url).map_err(|e| e.to_string())?.batch_execute(sql),
         };
         result.map_err(|e| e.to_string())
@@ -74,10 +72,7 @@ impl TestDb {
         }
         let sql = format!("SELECT ({sql}) AS value");
         let rows: Vec<Text> = match self {
-            Self::Sqlite { url, .. } => {
-                let mut conn = SqliteConnection::establish(url.trim_start_matches("sqlite://")).unwrap();
-                diesel::sql_query(&sql).load(&mut conn).unwrap()
-            }
+            Self::Sqlite { url, .. } => diesel::sql_query(&sql).load(&mut sqlite(url).unwrap()).unwrap(),
             Self::Postgres { url, .. } => {
                 let mut conn = PgConnection::establish(url).unwrap();
                 diesel::sql_query(&sql).load(&mut conn).unwrap()
@@ -99,6 +94,15 @@ impl TestDb {
             }
         }
     }
+}
+
+/// A connection to the test's SQLite file that waits, as the server's do, while the server
+/// writes (its workers write at any moment), instead of failing at once with "database is locked".
+fn sqlite(url: &str) -> diesel::ConnectionResult<diesel::SqliteConnection> {
+    let mut conn = diesel::SqliteConnection::establish(url.trim_start_matches("sqlite://"))?;
+    conn.batch_execute("PRAGMA busy_timeout = 5000")
+        .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+    Ok(conn)
 }
 
 impl Drop for TestDb {
