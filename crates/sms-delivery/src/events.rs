@@ -150,6 +150,7 @@ impl EventWorker {
                 Vec::new()
             });
             let idle = jobs.is_empty();
+            let thin = jobs.len() < capacity / 4;
             for job in jobs {
                 let turn = turns.of(job.endpoint_id, self.settings.endpoint_concurrency.max(1));
                 let (worker, done, stop) = (self.clone(), done.clone(), shutdown.clone());
@@ -172,6 +173,11 @@ impl EventWorker {
                     _ = tokio::time::sleep(self.settings.poll) => {}
                     _ = shutdown.changed() => {}
                     Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                }
+            } else if thin {
+                tokio::select! {
+                    _ = tokio::time::sleep(crate::GATHER.min(self.settings.poll)) => {}
+                    _ = shutdown.changed() => {}
                 }
             }
         }

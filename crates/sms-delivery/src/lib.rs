@@ -70,6 +70,12 @@ pub(crate) fn transport(err: &reqwest::Error) -> SendError {
     SendError::Transient(format!("provider {kind}"))
 }
 
+/// After a claim that found only a few due rows, how long a worker lets more gather before the
+/// next: a claim costs the database about the same for 10 rows as for 100 (it walks the index of
+/// due rows past those it leased), so claiming a few at a time, as fast as they came, spent more
+/// of PostgreSQL on the event worker's claims than on the sends (BENCHMARKS.md, 2026-12-05).
+pub(crate) const GATHER: Duration = Duration::from_millis(50);
+
 /// Resolves `drain` after `shutdown` turns true (never, if it never does): when a worker stops
 /// waiting for the work it has under way and hands it back (SPEC section 15).
 pub(crate) async fn drained(mut shutdown: tokio::sync::watch::Receiver<bool>, drain: Duration) {

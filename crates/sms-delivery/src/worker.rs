@@ -174,9 +174,14 @@ impl Worker {
                     0
                 }
             };
-            if handled == 0 {
+            let pause = match usize::try_from(self.settings.batch).unwrap_or(128) {
+                _ if handled == 0 => Some(self.settings.poll),
+                batch if handled < batch / 4 => Some(crate::GATHER.min(self.settings.poll)),
+                _ => None,
+            };
+            if let Some(pause) = pause {
                 tokio::select! {
-                    _ = tokio::time::sleep(self.settings.poll) => {}
+                    _ = tokio::time::sleep(pause) => {}
                     _ = shutdown.changed() => {}
                 }
             }
