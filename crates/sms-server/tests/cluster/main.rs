@@ -32,10 +32,9 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
-use sms_http::JwtKeys;
 use sms_test_support::{Backend, TestDb};
 
-use crate::processes::{free_port, Client, Instance, RedisServer, PENDING_TTL_SECS, SECRET};
+use crate::processes::{free_port, Client, Instance, RedisServer, PENDING_TTL_SECS};
 
 const ACTIVE: &str = "Outbound SMS failed. Consumer is already in an active SMS session.";
 const BUSY: &str = "another request for this consumer is in progress";
@@ -51,22 +50,7 @@ fn three_instances_one_session() {
         .map(|i| Instance::start(db.url(), &redis.url(), &logs.path().join(format!("instance-{i}.log"))))
         .collect();
     let bases: Vec<String> = instances.iter().map(|i| i.base.clone()).collect();
-    let admin = JwtKeys::new(SECRET.as_bytes()).admin_token(600).unwrap();
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-    let mut client = Client { http, admin, subdomain: "acme".into(), token: String::new() };
-
-    runtime.block_on(async {
-        client
-            .admin(
-                &bases[0],
-                "/admin/v1/tenants",
-                json!({"subdomain": "acme", "name": "Acme", "rate_limit_per_second": 0}),
-            )
-            .await;
-        let token = client.admin(&bases[1], "/admin/v1/tenants/acme/api-tokens", json!({})).await;
-        client.token = token["token"].as_str().unwrap_or_default().to_owned();
-        client.admin(&bases[2], "/admin/v1/tenants/acme/outbound-numbers", json!({"number": "+1 628-555-0199"})).await;
-    });
+    let client = runtime.block_on(Client::acme(&bases, Duration::from_secs(30)));
 
     // 1. Sixty requests for one consumer over three instances: exactly one chat.
     let first_id = runtime.block_on(async {
@@ -283,15 +267,8 @@ fn a_crash_after_the_commit_replays_the_answer() {
         &logs.path().join("doomed.log"),
         &[("SMS_FAULT_EXIT_AFTER_COMMIT", "1")],
     );
-    let admin = JwtKeys::new(SECRET.as_bytes()).admin_token(600).unwrap();
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-    let mut client = Client { http, admin, subdomain: "acme".into(), token: String::new() };
+    let client = runtime.block_on(Client::acme(std::slice::from_ref(&healthy.base), Duration::from_secs(30)));
     runtime.block_on(async {
-        let base = &healthy.base;
-        client.admin(base, "/admin/v1/tenants", json!({"subdomain": "acme", "name": "Acme", "rate_limit_per_second": 0})).await;
-        let token = client.admin(base, "/admin/v1/tenants/acme/api-tokens", json!({})).await;
-        client.token = token["token"].as_str().unwrap_or_default().to_owned();
-        client.admin(base, "/admin/v1/tenants/acme/outbound-numbers", json!({"number": "+1 628-555-0199"})).await;
         let body = json!({"chat_type": "SMS", "end_user_number": "+1 415-555-0177", "outbound_number": "+1 628-555-0199", "message": "x"});
         let send = |base: &str| {
             client

@@ -159,6 +159,22 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client of the tenant `acme` (no rate limit, its API token, its outbound number), set up
+    /// through the admin API, one call after another round robin over `bases`, so every instance
+    /// takes part; requests time out after `timeout`.
+    pub async fn acme(bases: &[String], timeout: Duration) -> Self {
+        let admin = sms_http::JwtKeys::new(SECRET.as_bytes()).admin_token(600).unwrap();
+        let http = reqwest::Client::builder().timeout(timeout).build().unwrap();
+        let mut client = Client { http, admin, subdomain: "acme".into(), token: String::new() };
+        let base = |i: usize| &bases[i % bases.len()];
+        let tenant = json!({"subdomain": "acme", "name": "Acme", "rate_limit_per_second": 0});
+        client.admin(base(0), "/admin/v1/tenants", tenant).await;
+        let token = client.admin(base(1), "/admin/v1/tenants/acme/api-tokens", json!({})).await;
+        client.token = token["token"].as_str().unwrap_or_default().to_owned();
+        client.admin(base(2), "/admin/v1/tenants/acme/outbound-numbers", json!({"number": "+1 628-555-0199"})).await;
+        client
+    }
+
     pub async fn call(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();

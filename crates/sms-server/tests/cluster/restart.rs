@@ -9,11 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::{Connection, PgConnection};
-use serde_json::json;
-use sms_http::JwtKeys;
 
 use crate::load::{self, Sent};
-use crate::processes::{free_port, Client, Instance, RedisServer, SECRET};
+use crate::processes::{free_port, Client, Instance, RedisServer};
 
 const RECOVERY_MAX: Duration = Duration::from_secs(5);
 
@@ -117,22 +115,7 @@ fn every_instance_serves_again_soon_after_postgresql_restarts() {
         .map(|i| Instance::start(&pg.url(), &redis.url(), &logs.path().join(format!("instance-{i}.log"))))
         .collect();
     let bases: Vec<String> = instances.iter().map(|i| i.base.clone()).collect();
-    let admin = JwtKeys::new(SECRET.as_bytes()).admin_token(600).unwrap();
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
-    let mut client = Client { http, admin, subdomain: "acme".into(), token: String::new() };
-
-    runtime.block_on(async {
-        client
-            .admin(
-                &bases[0],
-                "/admin/v1/tenants",
-                json!({"subdomain": "acme", "name": "Acme", "rate_limit_per_second": 0}),
-            )
-            .await;
-        let token = client.admin(&bases[1], "/admin/v1/tenants/acme/api-tokens", json!({})).await;
-        client.token = token["token"].as_str().unwrap_or_default().to_owned();
-        client.admin(&bases[0], "/admin/v1/tenants/acme/outbound-numbers", json!({"number": "+1 628-555-0199"})).await;
-    });
+    let client = runtime.block_on(Client::acme(&bases, Duration::from_secs(5)));
     // The outage runs on a thread of its own, so the load never waits for it.
     let stop = AtomicBool::new(false);
     let (sent, (crashed, accepted)) = std::thread::scope(|scope| {

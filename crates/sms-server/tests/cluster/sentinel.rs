@@ -9,11 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sms_http::JwtKeys;
 use sms_test_support::{Backend, TestDb};
 
 use crate::load::{self, Sent};
-use crate::processes::{free_port, Client, Instance, SECRET};
+use crate::processes::{free_port, Client, Instance};
 
 const MASTER: &str = "mymaster";
 const PASSWORD: &str = "server-pass-0123456789";
@@ -140,25 +139,15 @@ fn a_killed_master_is_followed_through_the_sentinels() {
     let mut instances: Vec<Instance> =
         (0..2).map(|i| Instance::launch(db.url(), &dir.path().join(format!("instance-{i}.log")), &env)).collect();
     let bases: Vec<String> = instances.iter().map(|i| i.base.clone()).collect();
-    let admin = JwtKeys::new(SECRET.as_bytes()).admin_token(600).unwrap();
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
-    let mut client = Client { http, admin, subdomain: "acme".into(), token: String::new() };
-
-    runtime.block_on(async {
+    let client = runtime.block_on(async {
+        let http = reqwest::Client::new();
         for base in &bases {
-            let (status, ready) = client.call(client.http.get(format!("{base}/readyz"))).await;
+            let response = http.get(format!("{base}/readyz")).send().await.unwrap();
+            let status = response.status().as_u16();
+            let ready: serde_json::Value = response.json().await.unwrap();
             assert_eq!((status, &ready["session_lock"]), (200, &json!("ok")), "{ready}");
         }
-        client
-            .admin(
-                &bases[0],
-                "/admin/v1/tenants",
-                json!({"subdomain": "acme", "name": "Acme", "rate_limit_per_second": 0}),
-            )
-            .await;
-        let token = client.admin(&bases[1], "/admin/v1/tenants/acme/api-tokens", json!({})).await;
-        client.token = token["token"].as_str().unwrap_or_default().to_owned();
-        client.admin(&bases[0], "/admin/v1/tenants/acme/outbound-numbers", json!({"number": "+1 628-555-0199"})).await;
+        Client::acme(&bases, Duration::from_secs(5)).await
     });
     // The failover is watched from a thread of its own, so the load never waits for it.
     let stop = AtomicBool::new(false);

@@ -10,11 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sms_http::JwtKeys;
 use sms_test_support::{Backend, TestDb};
 
 use crate::load::{self, Sent};
-use crate::processes::{Client, Instance, RedisServer, SECRET};
+use crate::processes::{Client, Instance, RedisServer};
 
 const GRACE_SECS: u64 = 4;
 
@@ -58,21 +57,10 @@ fn sigterm_under_load_loses_nothing_and_leaves_nothing_claimed() {
     quiet.extend([("SMS_DELIVERY_WORKER", "off"), ("SMS_EVENTS_WORKER", "off")]);
     let staying = Instance::start_with(db.url(), &redis.url(), &logs.path().join("staying.log"), &quiet);
     let bases = vec![leaving.base.clone(), staying.base.clone()];
-    let admin = JwtKeys::new(SECRET.as_bytes()).admin_token(600).unwrap();
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
-    let mut client = Client { http, admin, subdomain: "acme".into(), token: String::new() };
+    // The tenant is set up on the instance that stays.
+    let client = runtime.block_on(Client::acme(std::slice::from_ref(&bases[1]), Duration::from_secs(10)));
 
     let (sent, signalled, exited, exit_status, readiness) = runtime.block_on(async {
-        client
-            .admin(
-                &bases[1],
-                "/admin/v1/tenants",
-                json!({"subdomain": "acme", "name": "Acme", "rate_limit_per_second": 0}),
-            )
-            .await;
-        let token = client.admin(&bases[1], "/admin/v1/tenants/acme/api-tokens", json!({})).await;
-        client.token = token["token"].as_str().unwrap_or_default().to_owned();
-        client.admin(&bases[1], "/admin/v1/tenants/acme/outbound-numbers", json!({"number": "+1 628-555-0199"})).await;
         let hook = json!({"url": format!("{peer}/hooks"), "events": ["chat.created"]});
         client.admin(&bases[1], "/admin/v1/tenants/acme/webhooks", hook).await;
 
