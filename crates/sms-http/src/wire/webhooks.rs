@@ -64,7 +64,10 @@ pub struct DeliveryOut {
     pub id: i64,
     /// The event's id: `webhook-id` of every attempt.
     pub event_id: String,
-    #[schema(value_type = EventType)]
+    /// The event's type as the endpoint receives it: one of `EventType` (`chat.created`, …), or,
+    /// for an endpoint in the platform's format (`ccai`), the platform's name of it
+    /// (`chat_created`, `webhook_test`, …).
+    #[schema(example = "chat.created")]
     pub event_type: String,
     /// `pending`, `delivered` or `failed`.
     #[schema(value_type = DeliveryState)]
