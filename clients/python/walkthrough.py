@@ -153,7 +153,7 @@ def main() -> None:
     check(all(p.status == "disconnected" for p in ended.participants), "every participant disconnected")
 
     deliveries = list_webhook_deliveries.sync_detailed(subdomain="walk", id=hook.parsed.id, client=admin)
-    kinds = sorted(d.event_type.value for d in deliveries.parsed)
+    kinds = sorted(d.event_type for d in deliveries.parsed)
     check(deliveries.status_code == 200 and kinds == ["chat.created", "chat.ended"], "the webhook's events are queued")
 
     twice = end_chat.sync_detailed(id=chat.id, client=crm, body=EndChatRequest())
