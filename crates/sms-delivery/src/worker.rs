@@ -10,7 +10,8 @@ use sms_domain::time::now_millis;
 use sms_domain::MessageId;
 use sms_store::outbox::{self, Job};
 use sms_store::{DbConn, Store, StoreError};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
 
 use crate::{Outgoing, Provider, SendError};
 
@@ -149,97 +150,143 @@ impl Worker {
         blocking(move || store.with_conn(|conn| outcomes.record(conn, &batch, now_millis()))).await
     }
 
-    /// Delivers until `shutdown` turns true. A batch under way is finished first, for at most
-    /// `drain`: the messages still being sent then are handed back to the queue (another
-    /// instance sends them at once), so that none is left `sending`.
+    /// Delivers until `shutdown` turns true. Claiming never waits for sending or recording: up
+    /// to a batch of messages is being sent at any time, each on its own, and the outcomes are
+    /// recorded as they come in, whatever arrived while the previous write ran in one
+    /// transaction. (One loop that claimed, sent and recorded a batch at a time left thousands
+    /// of messages queued after a burst: BENCHMARKS.md.) On shutdown the sends under way are
+    /// finished first, for at most `drain`: the messages still being sent then are handed back
+    /// to the queue (another instance sends them at once), so that none is left `sending`.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>, drain: Duration) {
         tracing::info!(provider = self.provider.name(), "delivery worker started");
+        let worker = Arc::new(self);
+        let (done, finished) = mpsc::unbounded_channel::<Result<(MessageId, Outcome), MessageId>>();
+        let recorder = tokio::spawn(worker.clone().record_as_done(finished));
+        let mut in_flight = JoinSet::new();
+        let capacity = usize::try_from(worker.settings.batch.max(1)).unwrap_or(128);
         let mut backlog_read = std::time::Instant::now() - BACKLOG_EVERY;
         loop {
+            while in_flight.try_join_next().is_some() {}
             if *shutdown.borrow() {
                 break;
             }
             if backlog_read.elapsed() >= BACKLOG_EVERY {
                 backlog_read = std::time::Instant::now();
-                let store = self.store.clone();
-                match blocking(move || store.with_conn(outbox::backlog)).await {
-                    Ok(waiting) => metrics::gauge!("sms_delivery_backlog").set(waiting as f64),
-                    Err(e) => tracing::warn!(error = %e, "delivery: could not read the backlog"),
-                }
+                worker.read_backlog().await;
             }
-            let handled = match self.tick_within(Some((shutdown.clone(), drain))).await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(error = %e, "delivery: could not claim messages; retrying");
-                    0
-                }
-            };
-            let pause = match usize::try_from(self.settings.batch).unwrap_or(128) {
-                _ if handled == 0 => Some(self.settings.poll),
-                batch if handled < batch / 4 => Some(crate::GATHER.min(self.settings.poll)),
-                _ => None,
-            };
-            if let Some(pause) = pause {
+            // A claim costs about the same for a few rows as for many: wait for a quarter of
+            // the batch to be free rather than claim for every send that finishes.
+            let free = capacity.saturating_sub(in_flight.len());
+            let room = free >= (capacity / 4).max(1);
+            let jobs = if room { worker.claim(free).await } else { Ok(Vec::new()) };
+            let jobs = jobs.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "delivery: could not claim messages; retrying");
+                Vec::new()
+            });
+            let (idle, thin) = (jobs.is_empty(), jobs.len() < capacity / 4);
+            for job in jobs {
+                let (worker, done, stop) = (worker.clone(), done.clone(), shutdown.clone());
+                in_flight.spawn(async move {
+                    let id = job.message.id;
+                    let attempt = tokio::select! {
+                        outcome = worker.deliver(job) => Ok(outcome),
+                        () = crate::drained(stop, drain) => Err(id),
+                    };
+                    let _ = done.send(attempt);
+                });
+            }
+            if !room {
                 tokio::select! {
-                    _ = tokio::time::sleep(pause) => {}
+                    _ = tokio::time::sleep(worker.settings.poll) => {}
+                    _ = shutdown.changed() => {}
+                    Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                }
+            } else if idle {
+                tokio::select! {
+                    _ = tokio::time::sleep(worker.settings.poll) => {}
+                    _ = shutdown.changed() => {}
+                }
+            } else if thin {
+                tokio::select! {
+                    _ = tokio::time::sleep(crate::GATHER.min(worker.settings.poll)) => {}
                     _ = shutdown.changed() => {}
                 }
             }
         }
+        while in_flight.join_next().await.is_some() {}
+        drop(done);
+        let _ = recorder.await;
         tracing::info!("delivery worker stopped");
     }
 
-    /// Claims one batch of due messages, sends them concurrently and records each outcome.
-    /// Answers how many were handled.
-    pub async fn tick(&self) -> Result<usize, StoreError> {
-        self.tick_within(None).await
+    async fn read_backlog(&self) {
+        let store = self.store.clone();
+        match blocking(move || store.with_conn(outbox::backlog)).await {
+            Ok(waiting) => metrics::gauge!("sms_delivery_backlog").set(waiting as f64),
+            Err(e) => tracing::warn!(error = %e, "delivery: could not read the backlog"),
+        }
     }
 
-    /// [`Worker::tick`]; with a shutdown signal and a drain, the sends not done `drain` after
-    /// the signal are given up and their messages handed back.
-    async fn tick_within(&self, stop: Option<(watch::Receiver<bool>, Duration)>) -> Result<usize, StoreError> {
+    /// Claims up to `limit` due messages.
+    async fn claim(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
         let store = self.store.clone();
-        let (batch, lease) = (self.settings.batch, self.settings.lease);
-        let jobs = blocking(move || {
+        let (limit, lease) = (i64::try_from(limit).unwrap_or(self.settings.batch), self.settings.lease);
+        blocking(move || {
             let now = now_millis();
             let lease_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
-            store.with_conn(|conn| outbox::claim(conn, now, lease_until, batch))
+            store.with_conn(|conn| outbox::claim(conn, now, lease_until, limit))
         })
-        .await?;
-        let count = jobs.len();
-        let attempts = join_all(jobs.into_iter().map(|job| {
-            let id = job.message.id;
-            let stop = stop.clone();
-            async move {
-                match stop {
-                    None => Ok(self.deliver(job).await),
-                    Some((shutdown, drain)) => tokio::select! {
-                        outcome = self.deliver(job) => Ok(outcome),
-                        () = crate::drained(shutdown, drain) => Err(id),
-                    },
+        .await
+    }
+
+    /// Records outcomes as the sends finish, and hands back the messages whose sends a shutdown
+    /// interrupted; what arrived while the previous write ran is written together.
+    async fn record_as_done(
+        self: Arc<Self>,
+        mut finished: mpsc::UnboundedReceiver<Result<(MessageId, Outcome), MessageId>>,
+    ) {
+        let most = usize::try_from(self.settings.batch.max(1)).unwrap_or(128);
+        while let Some(first) = finished.recv().await {
+            let mut arrived = vec![first];
+            while arrived.len() < most {
+                match finished.try_recv() {
+                    Ok(next) => arrived.push(next),
+                    Err(_) => break,
                 }
             }
-        }))
-        .await;
-        let (outcomes, interrupted): (Vec<_>, Vec<_>) = attempts.into_iter().partition(Result::is_ok);
-        let outcomes: Vec<(MessageId, Outcome)> = outcomes.into_iter().filter_map(Result::ok).collect();
-        let interrupted: Vec<MessageId> = interrupted.into_iter().filter_map(Result::err).collect();
+            let (outcomes, interrupted) = split(arrived);
+            self.write_down(outcomes, interrupted).await;
+        }
+    }
+
+    /// Records a batch's outcomes and hands back its interrupted messages.
+    async fn write_down(&self, outcomes: Vec<(MessageId, Outcome)>, interrupted: Vec<MessageId>) {
+        let count = outcomes.len();
         if let Err(e) = self.record(outcomes).await {
             // The leases run out and the messages are tried again: at least once, never lost.
             tracing::warn!(error = %e, count, "delivery: could not record the outcomes of a batch");
         }
-        if !interrupted.is_empty() {
-            let store = self.store.clone();
-            let handed = interrupted.len();
-            match blocking(move || store.with_conn(|conn| outbox::hand_back(conn, &interrupted, now_millis()))).await {
-                Ok(_) => {
-                    tracing::info!(count = handed, "delivery: shutting down; handed back messages still being sent")
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, count = handed, "delivery: could not hand back messages; their leases will run out")
-                }
+        if interrupted.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        let handed = interrupted.len();
+        match blocking(move || store.with_conn(|conn| outbox::hand_back(conn, &interrupted, now_millis()))).await {
+            Ok(_) => tracing::info!(count = handed, "delivery: shutting down; handed back messages still being sent"),
+            Err(e) => {
+                tracing::warn!(error = %e, count = handed, "delivery: could not hand back messages; their leases will run out")
             }
         }
+    }
+
+    /// Claims one batch of due messages, sends them concurrently and records each outcome.
+    /// Answers how many were handled. (What [`Worker::run`] does continuously, one batch at a
+    /// time.)
+    pub async fn tick(&self) -> Result<usize, StoreError> {
+        let jobs = self.claim(usize::try_from(self.settings.batch.max(1)).unwrap_or(128)).await?;
+        let count = jobs.len();
+        let outcomes = join_all(jobs.into_iter().map(|job| self.deliver(job))).await;
+        self.write_down(outcomes, Vec::new()).await;
         Ok(count)
     }
 
@@ -303,6 +350,12 @@ impl Worker {
         };
         (id, outcome)
     }
+}
+
+/// The outcomes apart from the messages whose sends were interrupted.
+fn split(finished: Vec<Result<(MessageId, Outcome), MessageId>>) -> (Vec<(MessageId, Outcome)>, Vec<MessageId>) {
+    let (outcomes, interrupted): (Vec<_>, Vec<_>) = finished.into_iter().partition(Result::is_ok);
+    (outcomes.into_iter().filter_map(Result::ok).collect(), interrupted.into_iter().filter_map(Result::err).collect())
 }
 
 async fn blocking<T: Send + 'static>(

@@ -210,6 +210,30 @@ impl Service {
         result
     }
 
+    /// Runs `f` in a write transaction on the runtime's blocking pool: on SQLite committed with
+    /// the writes queued meanwhile, one commit for many requests ([`sms_store::Store::write`]).
+    /// For the hot writes (a send, a reply); `f` may call [`sms_store::transaction`].
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = self.inner.store.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            // The changes are noted on the thread that runs the work: the store's writer, on
+            // SQLite. Those of a write that failed did not commit and are not told.
+            store.write(move |conn| {
+                let _stale = live::take();
+                f(conn).map(|value| (value, live::take()))
+            })
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("blocking task failed: {e}")))?;
+        let (value, changes) = written?;
+        self.inner.live.publish(changes);
+        Ok(value)
+    }
+
     /// Publishes the console's live changes and tells this instance's viewers, for as long as
     /// the future runs (spawn it once per instance).
     pub async fn run_live(&self) {

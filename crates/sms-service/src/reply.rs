@@ -128,7 +128,7 @@ impl Service {
         let (owner, now) = (tenant.clone(), self.now());
         let destinations = self.inner.destinations.clone();
         let written = self
-            .db(move |conn| {
+            .write(move |conn| {
                 sms_store::transaction(conn, |conn| {
                     let tenant = &owner;
                     let chat = chats::find_chat(conn, tenant.id, chat_id)?.ok_or(ServiceError::NotFound("chat"))?;

@@ -126,9 +126,7 @@ impl Service {
         };
         let token = guard.token().map(|t| t.as_str().to_owned());
         let now = self.now();
-        let written = self
-            .db(move |conn| sms_store::transaction(conn, |conn| send.write(conn, token.as_deref(), now, remember)))
-            .await;
+        let written = self.write(move |conn| send.write(conn, token.as_deref(), now, remember)).await;
         let opening = match written {
             Ok(opening) => opening,
             Err(e) => {

@@ -148,7 +148,7 @@ fn with_connect_timeout(url: &str) -> String {
     }
 }
 
-struct Manager(DbUrl);
+pub(crate) struct Manager(DbUrl);
 
 /// A pooled connection with what the pool needs to decide whether to test it.
 pub struct Pooled {
@@ -225,8 +225,15 @@ impl std::ops::DerefMut for PooledConn {
     }
 }
 
+pub(crate) type Pool = r2d2::Pool<Manager>;
+
+/// A connection of `pool`.
+pub(crate) fn checkout(pool: &Pool) -> Result<PooledConn, StoreError> {
+    Ok(PooledConn(pool.get()?))
+}
+
 /// Builds a pool without connecting.
-fn pool(url: &DbUrl, options: PoolOptions) -> r2d2::Pool<Manager> {
+fn pool(url: &DbUrl, options: PoolOptions) -> Pool {
     r2d2::Pool::builder()
         .max_size(options.max_size)
         .min_idle(Some(1))
@@ -272,7 +279,9 @@ pub fn default_pool_size(backend: Backend) -> u32 {
 /// The pool; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pool: r2d2::Pool<Manager>,
+    pool: Pool,
+    /// SQLite's group commit ([`Store::write`]); none on PostgreSQL.
+    pub(crate) writer: Option<crate::group::GroupWriter>,
     url: DbUrl,
     options: PoolOptions,
     /// Keeps the SQLite checkpointer running; it stops once every clone is gone.
@@ -291,7 +300,12 @@ impl Store {
         if let DbUrl::Sqlite(path) = url {
             spawn_checkpointer(path.clone(), std::sync::Arc::downgrade(&alive));
         }
-        Ok(Self { pool: pool(url, options), url: url.clone(), options, _alive: alive })
+        let pool = pool(url, options);
+        let writer = match url {
+            DbUrl::Sqlite(_) => Some(crate::group::GroupWriter::spawn(pool.clone())?),
+            DbUrl::Postgres(_) => None,
+        };
+        Ok(Self { pool, writer, url: url.clone(), options, _alive: alive })
     }
 
     /// Another pool of `max_size` connections on the same database, for work in the background:
@@ -300,7 +314,8 @@ impl Store {
     /// behind for as long as the load lasted (BENCHMARKS.md).
     pub fn sibling(&self, max_size: u32) -> Self {
         let options = PoolOptions { max_size: max_size.max(1), ..self.options };
-        Self { pool: pool(&self.url, options), url: self.url.clone(), options, _alive: self._alive.clone() }
+        let (url, _alive, writer) = (self.url.clone(), self._alive.clone(), self.writer.clone());
+        Self { pool: pool(&self.url, options), writer, url, options, _alive }
     }
 
     pub fn backend(&self) -> Backend {
@@ -310,7 +325,7 @@ impl Store {
     /// A pooled connection; waits at most the pool's connection timeout. Blocking. Call
     /// [`PooledConn::mark_suspect`] when a statement on it fails for a reason of the server's.
     pub fn conn(&self) -> Result<PooledConn, StoreError> {
-        Ok(PooledConn(self.pool.get()?))
+        checkout(&self.pool)
     }
 
     /// Runs `f` with a pooled connection. Blocking: call it from a blocking thread. This is the

@@ -14,6 +14,7 @@ pub mod endpoints;
 mod error;
 pub mod events;
 pub mod exports;
+mod group;
 pub mod idempotency;
 mod ids;
 pub mod inbound;

@@ -25,3 +25,4 @@ mod inbound;
 mod outbox;
 mod pool;
 mod tenants;
+mod writes;

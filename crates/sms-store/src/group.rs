@@ -1,0 +1,206 @@
+//! Group commit for SQLite: one writer thread takes the writes that queued while it was busy
+//! and commits them in one transaction.
+//!
+//! SQLite admits one writer at a time. With each request committing on its own, the process
+//! did one `BEGIN IMMEDIATE … COMMIT` per request, every commit appending the pages it touched
+//! to the WAL (the same index and table pages again and again), and every hand-over of the
+//! write lock woke another thread. Here the requests' writes queue for a thread of the store's;
+//! it runs whatever has queued, each write inside a savepoint of its own, and commits once.
+//! A write that fails rolls back to its savepoint alone; the others commit. No caller hears of
+//! its write before the commit that holds it, so an acknowledged write survives a crash as
+//! before. A lone write (no load) is committed at once, as it was: nothing waits to gather.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc;
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::SqliteConnection;
+
+use crate::conn::{checkout, Pool};
+use crate::{DbConn, StoreError};
+
+/// Writes committed together at most: enough to share a commit among every request in flight,
+/// few enough that the savepoints' bookkeeping stays small.
+const GROUP_AT_MOST: usize = 64;
+
+/// A queued write, its result type erased.
+trait Pending: Send {
+    /// Runs the write on `conn`, inside the writer's transaction; answers whether it succeeded
+    /// (its savepoint is released) or not (rolled back to it). A panic is caught and kept for
+    /// the caller.
+    fn run(&mut self, conn: &mut DbConn) -> bool;
+    /// Tells the caller: its own result if the transaction committed, or if the write failed
+    /// anyway; otherwise the commit's fault.
+    fn finish(self: Box<Self>, committed: Result<(), &StoreError>);
+}
+
+/// What the caller hears: its write's result, or the panic it raised, raised again in the
+/// caller's thread as if the write had run there.
+type Answer<T, E> = std::thread::Result<Result<T, E>>;
+
+struct Write<T, E, F> {
+    work: Option<F>,
+    ran: Option<Answer<T, E>>,
+    reply: mpsc::SyncSender<Answer<T, E>>,
+}
+
+impl<T, E, F> Pending for Write<T, E, F>
+where
+    T: Send,
+    E: From<StoreError> + Send,
+    F: FnOnce(&mut DbConn) -> Result<T, E> + Send,
+{
+    fn run(&mut self, conn: &mut DbConn) -> bool {
+        let Some(work) = self.work.take() else { return false };
+        let ran = catch_unwind(AssertUnwindSafe(|| work(conn)));
+        let ok = matches!(ran, Ok(Ok(_)));
+        self.ran = Some(ran);
+        ok
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), &StoreError>) {
+        let answer = match (self.ran, committed) {
+            (Some(Err(panic)), _) => Err(panic),
+            (Some(Ok(Err(e))), _) => Ok(Err(e)),
+            (Some(Ok(Ok(value))), Ok(())) => Ok(Ok(value)),
+            (Some(Ok(Ok(_))) | None, Err(fault)) => Ok(Err(E::from(same_fault(fault)))),
+            (None, Ok(())) => Ok(Err(E::from(StoreError::Unavailable("the write did not run".into())))),
+        };
+        // The caller may have gone (its thread panicked): nothing to tell.
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// The commit's fault, told to each write of the group.
+fn same_fault(fault: &StoreError) -> StoreError {
+    match fault {
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        StoreError::Conflict => StoreError::Conflict,
+        StoreError::ActiveChat { chat_id } => StoreError::ActiveChat { chat_id: *chat_id },
+        other => StoreError::Unavailable(format!("the group's commit failed: {other}")),
+    }
+}
+
+/// The queue into the writer thread; cheap to clone. The thread ends when the last clone is
+/// dropped.
+#[derive(Clone)]
+pub(crate) struct GroupWriter {
+    queue: mpsc::Sender<Box<dyn Pending>>,
+}
+
+impl GroupWriter {
+    pub(crate) fn spawn(pool: Pool) -> Result<Self, StoreError> {
+        let (queue, waiting) = mpsc::channel::<Box<dyn Pending>>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || write_groups(&pool, &waiting))
+            .map_err(|e| StoreError::Config(format!("cannot start the SQLite writer: {e}")))?;
+        Ok(Self { queue })
+    }
+
+    /// Queues `work` and waits for its commit. Blocking.
+    pub(crate) fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let pending: Box<dyn Pending> = Box::new(Write { work: Some(work), ran: None, reply });
+        if self.queue.send(pending).is_err() {
+            return Err(E::from(StoreError::Unavailable("the SQLite writer stopped".into())));
+        }
+        match answer.recv() {
+            Ok(Ok(result)) => result,
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(_) => Err(E::from(StoreError::Unavailable("the SQLite writer stopped".into()))),
+        }
+    }
+}
+
+/// The writer thread: waits for a write, takes whatever else has queued, commits them together.
+fn write_groups(pool: &Pool, waiting: &mpsc::Receiver<Box<dyn Pending>>) {
+    while let Ok(first) = waiting.recv() {
+        let mut group = vec![first];
+        while group.len() < GROUP_AT_MOST {
+            match waiting.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let mut conn = match checkout(pool) {
+            Ok(conn) => conn,
+            Err(fault) => {
+                group.into_iter().for_each(|write| write.finish(Err(&fault)));
+                continue;
+            }
+        };
+        let committed = crate::transaction(&mut conn, |conn| {
+            group.iter_mut().try_for_each(|write| in_savepoint(conn, write.as_mut()))
+        });
+        if let Err(e) = &committed {
+            if e.may_be_connection_fault() {
+                conn.mark_suspect();
+            }
+        }
+        let committed = committed.as_ref().map(|_| ());
+        group.into_iter().for_each(|write| write.finish(committed));
+    }
+}
+
+/// Runs one write inside a savepoint of the group's transaction: released when it succeeds,
+/// rolled back to when it fails or panics. A fault of the savepoint's own fails the group, and
+/// so does a panic that left a transaction of the write's own open.
+fn in_savepoint(conn: &mut DbConn, write: &mut dyn Pending) -> Result<(), StoreError> {
+    let DbConn::Sqlite(c) = conn else {
+        // Only SQLite stores have a writer; anything else runs the write as it comes.
+        write.run(conn);
+        return Ok(());
+    };
+    <AnsiTransactionManager as TransactionManager<SqliteConnection>>::begin_transaction(c)?;
+    let depth = savepoint_depth(conn);
+    let succeeded = write.run(conn);
+    if savepoint_depth(conn) != depth {
+        return Err(StoreError::Unavailable("a write of the group failed midway".into()));
+    }
+    let DbConn::Sqlite(c) = conn else { return Ok(()) };
+    if succeeded {
+        <AnsiTransactionManager as TransactionManager<SqliteConnection>>::commit_transaction(c)?;
+    } else {
+        <AnsiTransactionManager as TransactionManager<SqliteConnection>>::rollback_transaction(c)?;
+    }
+    Ok(())
+}
+
+fn savepoint_depth(conn: &mut DbConn) -> Option<u32> {
+    match conn {
+        DbConn::Sqlite(c) => {
+            <AnsiTransactionManager as TransactionManager<SqliteConnection>>::transaction_manager_status_mut(c)
+                .transaction_depth()
+                .ok()
+                .flatten()
+                .map(std::num::NonZeroU32::get)
+        }
+        DbConn::Postgres(_) => None,
+    }
+}
+
+impl crate::Store {
+    /// Runs `work` in a write transaction and answers once it is committed. On SQLite the
+    /// store's writer runs it, committed together with the writes queued meanwhile (the module's
+    /// documentation); on PostgreSQL, which commits concurrent transactions in parallel, on a
+    /// pooled connection of the caller's thread. `work` may call [`crate::transaction`]: it
+    /// joins the one it runs in. Blocking: call it from a blocking thread, holding no
+    /// connection of this store.
+    pub fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + crate::Fault + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => writer.write(work),
+            None => self.with_conn(|conn| crate::transaction(conn, work)),
+        }
+    }
+}
