@@ -192,11 +192,13 @@ impl EventWorker {
         let lease = self.settings.lease();
         let per_endpoint = i64::try_from(self.settings.endpoint_concurrency.max(1)).unwrap_or(4);
         let limit = i64::try_from(free).unwrap_or(1);
+        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
         tokio::task::spawn_blocking(move || {
-            let now = now_millis();
-            let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
-            let limits = ClaimLimits { limit, per_endpoint, busy: &busy };
-            store.with_conn(|conn| deliveries::claim(conn, now, until, limits))
+            store.write(move |conn| {
+                let now = now_millis();
+                let limits = ClaimLimits { limit, per_endpoint, busy: &busy };
+                deliveries::claim(conn, now, now + lease, limits)
+            })
         })
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))?
@@ -207,11 +209,11 @@ impl EventWorker {
         let store = self.store.clone();
         let retention = chrono::Duration::from_std(self.settings.disabled_retention).unwrap_or(chrono::Duration::MAX);
         let done = tokio::task::spawn_blocking(move || {
-            store.with_conn(|conn| {
+            let expired = store.write(move |conn| {
                 let cutoff = now_millis().checked_sub_signed(retention).unwrap_or(chrono::NaiveDateTime::MIN);
-                let expired = deliveries::expire_disabled(conn, cutoff)?;
-                Ok::<_, StoreError>((deliveries::backlog(conn)?, expired))
-            })
+                deliveries::expire_disabled(conn, cutoff)
+            })?;
+            Ok::<_, StoreError>((store.with_conn(deliveries::backlog)?, expired))
         })
         .await;
         match done {
@@ -240,7 +242,7 @@ impl EventWorker {
             }
             let (store, count) = (self.store.clone(), batch.len());
             let recorded = tokio::task::spawn_blocking(move || {
-                store.with_conn(|conn| deliveries::settle_all(conn, &batch, now_millis()))
+                store.write(move |conn| deliveries::settle_all(conn, &batch, now_millis()))
             })
             .await;
             match recorded {

@@ -147,7 +147,7 @@ impl Worker {
             return Ok(());
         }
         let (store, outcomes) = (self.store.clone(), self.outcomes.clone());
-        blocking(move || store.with_conn(|conn| outcomes.record(conn, &batch, now_millis()))).await
+        blocking(move || store.write(move |conn| outcomes.record(conn, &batch, now_millis()))).await
     }
 
     /// Delivers until `shutdown` turns true. Claiming never waits for sending or recording: up
@@ -231,10 +231,12 @@ impl Worker {
     async fn claim(&self, limit: usize) -> Result<Vec<Job>, StoreError> {
         let store = self.store.clone();
         let (limit, lease) = (i64::try_from(limit).unwrap_or(self.settings.batch), self.settings.lease);
+        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
         blocking(move || {
-            let now = now_millis();
-            let lease_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
-            store.with_conn(|conn| outbox::claim(conn, now, lease_until, limit))
+            store.write(move |conn| {
+                let now = now_millis();
+                outbox::claim(conn, now, now + lease, limit)
+            })
         })
         .await
     }
@@ -271,7 +273,7 @@ impl Worker {
         }
         let store = self.store.clone();
         let handed = interrupted.len();
-        match blocking(move || store.with_conn(|conn| outbox::hand_back(conn, &interrupted, now_millis()))).await {
+        match blocking(move || store.write(move |conn| outbox::hand_back(conn, &interrupted, now_millis()))).await {
             Ok(_) => tracing::info!(count = handed, "delivery: shutting down; handed back messages still being sent"),
             Err(e) => {
                 tracing::warn!(error = %e, count = handed, "delivery: could not hand back messages; their leases will run out")

@@ -224,7 +224,7 @@ impl Service {
             // SQLite. Those of a write that failed did not commit and are not told.
             store.write(move |conn| {
                 let _stale = live::take();
-                f(conn).map(|value| (value, live::take()))
+                sms_store::transaction(conn, f).map(|value| (value, live::take()))
             })
         })
         .await

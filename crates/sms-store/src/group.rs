@@ -186,12 +186,13 @@ fn savepoint_depth(conn: &mut DbConn) -> Option<u32> {
 }
 
 impl crate::Store {
-    /// Runs `work` in a write transaction and answers once it is committed. On SQLite the
-    /// store's writer runs it, committed together with the writes queued meanwhile (the module's
-    /// documentation); on PostgreSQL, which commits concurrent transactions in parallel, on a
-    /// pooled connection of the caller's thread. `work` may call [`crate::transaction`]: it
-    /// joins the one it runs in. Blocking: call it from a blocking thread, holding no
-    /// connection of this store.
+    /// Runs work that writes. On SQLite the store's writer runs it, inside a transaction shared
+    /// with the writes queued meanwhile (the module's documentation), so it is atomic, and the
+    /// queue is first come, first served: a worker's batch and a request's write wait their turn
+    /// alike. On PostgreSQL, which commits concurrent transactions in parallel, it runs on a
+    /// pooled connection of the caller's thread, in a transaction only if `work` opens one
+    /// ([`crate::transaction`], which inside the writer joins its transaction). Blocking: call it
+    /// from a blocking thread, holding no connection of this store.
     pub fn write<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
@@ -200,7 +201,7 @@ impl crate::Store {
     {
         match &self.writer {
             Some(writer) => writer.write(work),
-            None => self.with_conn(|conn| crate::transaction(conn, work)),
+            None => self.with_conn(work),
         }
     }
 }

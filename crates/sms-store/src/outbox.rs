@@ -51,6 +51,15 @@ pub fn claim(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> Result<Vec<Job>, StoreError> {
+    crate::tx::walking_indexes(conn, |conn| claim_jobs(conn, now, lease_until, limit))
+}
+
+fn claim_jobs(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<Job>, StoreError> {
     let ids = crate::tx::claim_ids(conn, (CLAIM_PG, CLAIM_SQLITE), now, lease_until, limit)?;
     if ids.is_empty() {
         return Ok(Vec::new());

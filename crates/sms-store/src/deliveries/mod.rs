@@ -198,6 +198,15 @@ pub fn claim(
     lease_until: NaiveDateTime,
     limits: ClaimLimits<'_>,
 ) -> Result<Vec<Claimed>, StoreError> {
+    crate::tx::walking_indexes(conn, |conn| claim_claimed(conn, now, lease_until, limits))
+}
+
+fn claim_claimed(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limits: ClaimLimits<'_>,
+) -> Result<Vec<Claimed>, StoreError> {
     use diesel::sql_types::{BigInt, Text, Timestamp};
     let busy = format!("[{}]", limits.busy.iter().map(|id| id.get().to_string()).collect::<Vec<_>>().join(","));
     let ids: Vec<i64> = match conn {

@@ -1,5 +1,5 @@
 //! `Store::write`: on SQLite the writes that queue while the writer is busy commit together, each
-//! in a savepoint of its own; on PostgreSQL each in its own transaction. Alike on both: every
+//! in a savepoint of its own; on PostgreSQL each in the transaction it opens. Alike on both: every
 //! caller hears its own write's result (a write that panics panics its caller), a write that
 //! fails or panics leaves nothing and takes nothing of the others' with it, and what a caller
 //! was told is committed.
@@ -28,14 +28,16 @@ fn writes_commit_alone_or_together(db: &TestDb, store: &Store) {
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 store.write(move |conn| {
-                    let made = tenants::create(conn, &new_tenant(&format!("t{i}")))?;
-                    match i {
-                        0 => std::thread::sleep(Duration::from_millis(200)),
-                        _ if i % 3 == 0 => return Err(StoreError::Conflict),
-                        _ if i == 7 => panic!("a write that panics"),
-                        _ => {}
-                    }
-                    Ok(made.subdomain)
+                    sms_store::transaction(conn, |conn| {
+                        let made = tenants::create(conn, &new_tenant(&format!("t{i}")))?;
+                        match i {
+                            0 => std::thread::sleep(Duration::from_millis(200)),
+                            _ if i % 3 == 0 => return Err(StoreError::Conflict),
+                            _ if i == 7 => panic!("a write that panics"),
+                            _ => {}
+                        }
+                        Ok(made.subdomain)
+                    })
                 })
             })
         })
@@ -71,14 +73,17 @@ fn writes_commit_alone_or_together(db: &TestDb, store: &Store) {
     let lone = store.write(|conn| Ok::<_, StoreError>(tenants::create(conn, &new_tenant("lone"))?.subdomain));
     assert_eq!(ok(lone), "lone");
     let inner: Result<(), StoreError> = store.write(|conn| {
-        sms_store::transaction(conn, |conn| tenants::create(conn, &new_tenant("joined")).map(drop))?;
-        Err(StoreError::Conflict)
+        sms_store::transaction(conn, |conn| {
+            tenants::create(conn, &new_tenant("outer"))?;
+            sms_store::transaction(conn, |conn| tenants::create(conn, &new_tenant("joined")).map(drop))?;
+            Err(StoreError::Conflict)
+        })
     });
     assert!(matches!(inner, Err(StoreError::Conflict)));
-    assert!(
-        ok(store.with_conn(|c| tenants::find_by_subdomain(c, "joined"))).is_none(),
-        "a transaction inside a write joins it and goes with it"
-    );
+    for name in ["outer", "joined"] {
+        let found = ok(store.with_conn(|c| tenants::find_by_subdomain(c, name)));
+        assert!(found.is_none(), "{name}: a transaction inside a write joins it and goes with it");
+    }
 }
 
 sms_test_support::on_both_backends!(attr = test, run = run; writes_commit_alone_or_together);
