@@ -320,7 +320,7 @@ fn chat_ids(messages: &[Message]) -> Vec<i64> {
 pub fn backlog(conn: &mut DbConn) -> Result<i64, StoreError> {
     let waiting = messages::table
         .filter(messages::delivery_status.eq_any([DeliveryStatus::Queued.as_str(), DeliveryStatus::Sending.as_str()]));
-    db_run!(conn, |c| waiting.count().get_result(c)).map_err(StoreError::from)
+    crate::tx::reading_indexes(conn, |conn| db_run!(conn, |c| waiting.count().get_result(c)).map_err(StoreError::from))
 }
 
 /// An automatic answer to a keyword.

@@ -107,7 +107,8 @@ fn sqlite_tm(
 /// claim 24 messages: BENCHMARKS.md), where an index scan marks the dead ones as it passes, so
 /// the next claim steps over them, and stops at its limit. The planner took the bitmap
 /// whenever its statistics lagged behind the queue, which autovacuum analyzes once a minute at
-/// most. Inside a transaction already, `f` joins it and the settings last until its end.
+/// most. Index-only scans never mark dead entries either, so they are off too. Inside a
+/// transaction already, `f` joins it and the settings last until its end.
 pub(crate) fn walking_indexes<T>(
     conn: &mut DbConn,
     f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
@@ -116,11 +117,24 @@ pub(crate) fn walking_indexes<T>(
         if let DbConn::Postgres(c) = conn {
             diesel::connection::SimpleConnection::batch_execute(
                 c,
-                "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off",
+                "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off; \
+                 SET LOCAL enable_indexonlyscan = off",
             )?;
         }
         f(conn)
     })
+}
+
+/// A read of a queue (its backlog), as [`walking_indexes`] runs a claim; on SQLite as it comes,
+/// without taking the write lock.
+pub(crate) fn reading_indexes<T>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match conn {
+        DbConn::Postgres(_) => walking_indexes(conn, f),
+        DbConn::Sqlite(_) => f(conn),
+    }
 }
 
 #[derive(QueryableByName)]

@@ -285,8 +285,13 @@ pub use settle::{settle, settle_all, Attempt};
 
 /// Pending deliveries, for the backlog gauge.
 pub fn backlog(conn: &mut DbConn) -> Result<i64, StoreError> {
-    db_run!(conn, |c| webhook_deliveries::table.filter(webhook_deliveries::status.eq(PENDING)).count().get_result(c))
+    crate::tx::reading_indexes(conn, |conn| {
+        db_run!(conn, |c| webhook_deliveries::table
+            .filter(webhook_deliveries::status.eq(PENDING))
+            .count()
+            .get_result(c))
         .map_err(StoreError::from)
+    })
 }
 
 /// Deletes deliveries that ended (delivered or failed) before `before`, and events left with no

@@ -91,7 +91,8 @@ pub fn settle(conn: &mut DbConn, claimed: &Claimed, attempt: &Attempt, now: Naiv
 /// lease ran out) and delivered is delivered all the same; its other outcomes are left to its
 /// newer claimer.
 pub fn settle_all(conn: &mut DbConn, batch: &[(Claimed, Attempt)], now: NaiveDateTime) -> Result<(), StoreError> {
-    crate::transaction(conn, |conn| {
+    // By primary key: a bitmap over the pending index walked all of its dead entries.
+    crate::tx::walking_indexes(conn, |conn| {
         let mut delivered: Vec<(i32, Vec<i64>)> = Vec::new();
         for (claimed, attempt) in batch {
             match attempt {
