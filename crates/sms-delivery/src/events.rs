@@ -79,8 +79,9 @@ impl EventSettings {
 
 /// How often the backlog gauge is read and the deliveries of disabled endpoints expired.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
-/// Attempts recorded in one transaction at most.
-const RECORD_BATCH: usize = 256;
+/// Attempts recorded in one transaction at most: few enough that a settle never holds a
+/// database core (or SQLite's writer) for long while requests wait (BENCHMARKS.md).
+const RECORD_BATCH: usize = 64;
 
 #[derive(Clone)]
 pub struct EventWorker {

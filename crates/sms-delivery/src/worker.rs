@@ -120,6 +120,11 @@ pub const NUMBER_REMOVED: &str = "number removed";
 /// The `automatic` mark of an opt-out's confirmation.
 pub const OPT_OUT_CONFIRMATION: &str = "opt_out";
 
+/// Outcomes recorded in one transaction at most. Each outcome writes its message, an event and
+/// its deliveries, and touches its chat: a transaction of a whole batch (128) held a database
+/// core for tens of milliseconds while requests waited for it (BENCHMARKS.md).
+const RECORD_AT_MOST: usize = 32;
+
 /// How often the backlog gauge is read.
 const BACKLOG_EVERY: Duration = Duration::from_secs(5);
 
@@ -247,10 +252,9 @@ impl Worker {
         self: Arc<Self>,
         mut finished: mpsc::UnboundedReceiver<Result<(MessageId, Outcome), MessageId>>,
     ) {
-        let most = usize::try_from(self.settings.batch.max(1)).unwrap_or(128);
         while let Some(first) = finished.recv().await {
             let mut arrived = vec![first];
-            while arrived.len() < most {
+            while arrived.len() < RECORD_AT_MOST {
                 match finished.try_recv() {
                     Ok(next) => arrived.push(next),
                     Err(_) => break,

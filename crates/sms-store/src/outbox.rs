@@ -149,9 +149,13 @@ pub fn mark_sent_many(
 ) -> Result<Vec<Message>, StoreError> {
     use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
     match conn {
-        DbConn::Postgres(c) => {
+        // By primary key, whatever the statistics say: on a table that grew fast since its
+        // last analyze, PostgreSQL read 32 messages by id with a sequential scan of 58,278
+        // rows (BENCHMARKS.md).
+        DbConn::Postgres(_) => crate::tx::walking_indexes(conn, |conn| {
             let ids: Vec<i64> = sent.iter().map(|(id, _)| id.get()).collect();
             let provider_ids: Vec<Option<&str>> = sent.iter().map(|(_, p)| *p).collect();
+            let DbConn::Postgres(c) = &mut *conn else { return Ok(Vec::new()) };
             let settled: Vec<SettledId> = diesel::sql_query(MARK_SENT_PG)
                 .bind::<Array<BigInt>, _>(ids)
                 .bind::<Array<Nullable<Text>>, _>(provider_ids)
@@ -162,7 +166,7 @@ pub fn mark_sent_many(
                 messages::table.filter(messages::id.eq_any(&ids)).select(Message::as_select()).load(c)?;
             crate::chats::touch(conn, &chat_ids(&sent), now)?;
             Ok(sent)
-        }
+        }),
         DbConn::Sqlite(_) => {
             let mut settled = Vec::with_capacity(sent.len());
             for (id, provider_message_id) in sent {
