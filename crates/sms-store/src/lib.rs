@@ -22,6 +22,8 @@ pub mod models;
 pub mod numbers;
 pub mod opt_outs;
 pub mod outbox;
+#[cfg(test)]
+mod plans;
 pub mod receipts;
 pub mod schema;
 pub mod tenants;

@@ -25,18 +25,22 @@ pub struct Job {
     pub number_owned: bool,
 }
 
+// Both spell the outbox index's own predicate (`delivery_status IN ('queued', 'sending')`) beside
+// the finer one: SQLite cannot tell that the OR below implies it, and without it scanned every
+// message in id order, sent ones included, on every claim, so its writer slowed as the table
+// grew (BENCHMARKS.md).
 const CLAIM_PG: &str =
     "UPDATE messages SET delivery_status = 'sending', locked_until = $1, attempts = attempts + 1, updated_at = $2 \
-     WHERE id IN (SELECT id FROM messages WHERE direction = 'outbound' AND \
+     WHERE id IN (SELECT id FROM messages WHERE delivery_status IN ('queued', 'sending') AND direction = 'outbound' AND \
        ((delivery_status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= $2)) \
         OR (delivery_status = 'sending' AND locked_until < $2)) \
        ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
      RETURNING id";
 
 // SQLite has one writer at a time: the statement itself is the claim.
-const CLAIM_SQLITE: &str =
+pub(crate) const CLAIM_SQLITE: &str =
     "UPDATE messages SET delivery_status = 'sending', locked_until = ?1, attempts = attempts + 1, updated_at = ?2 \
-     WHERE id IN (SELECT id FROM messages WHERE direction = 'outbound' AND \
+     WHERE id IN (SELECT id FROM messages WHERE delivery_status IN ('queued', 'sending') AND direction = 'outbound' AND \
        ((delivery_status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?2)) \
         OR (delivery_status = 'sending' AND locked_until < ?2)) \
        ORDER BY id LIMIT ?3) \
