@@ -168,7 +168,7 @@ impl Worker {
         let (done, finished) = mpsc::unbounded_channel::<Result<(MessageId, Outcome), MessageId>>();
         let recorder = tokio::spawn(worker.clone().record_as_done(finished));
         let mut in_flight = JoinSet::new();
-        let capacity = usize::try_from(worker.settings.batch.max(1)).unwrap_or(128);
+        let capacity = worker.batch_size();
         let mut backlog_read = std::time::Instant::now() - BACKLOG_EVERY;
         loop {
             while in_flight.try_join_next().is_some() {}
@@ -222,6 +222,11 @@ impl Worker {
         drop(done);
         let _ = recorder.await;
         tracing::info!("delivery worker stopped");
+    }
+
+    /// Messages being sent at once at most, each claim's limit.
+    fn batch_size(&self) -> usize {
+        usize::try_from(self.settings.batch.max(1)).unwrap_or(128)
     }
 
     async fn read_backlog(&self) {
@@ -289,7 +294,7 @@ impl Worker {
     /// Answers how many were handled. (What [`Worker::run`] does continuously, one batch at a
     /// time.)
     pub async fn tick(&self) -> Result<usize, StoreError> {
-        let jobs = self.claim(usize::try_from(self.settings.batch.max(1)).unwrap_or(128)).await?;
+        let jobs = self.claim(self.batch_size()).await?;
         let count = jobs.len();
         let outcomes = join_all(jobs.into_iter().map(|job| self.deliver(job))).await;
         self.write_down(outcomes, Vec::new()).await;

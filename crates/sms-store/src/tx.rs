@@ -109,6 +109,11 @@ fn sqlite_tm(
 /// whenever its statistics lagged behind the queue, which autovacuum analyzes once a minute at
 /// most. Index-only scans never mark dead entries either, so they are off too. Inside a
 /// transaction already, `f` joins it and the settings last until its end.
+///
+/// On SQLite the claim is a write transaction like any other, queued with the process's
+/// writers: run on its own, a claim took the write lock behind their backs, and a request's
+/// `BEGIN IMMEDIATE` that met it slept in the busy handler, steps of up to 100 ms, with every
+/// writer queued behind it (p50 of 180 ms at half the capacity, in an open loop: BENCHMARKS.md).
 pub(crate) fn walking_indexes<T>(
     conn: &mut DbConn,
     f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
@@ -144,8 +149,8 @@ struct ClaimedId {
 }
 
 /// Runs an outbox's claim, one statement per backend (PostgreSQL's, SQLite's), bound as
-/// `(lease_until, now, limit)`, and answers the ids it claimed: the SMS outbox and the events'
-/// share the shape.
+/// `(lease_until, now, limit)`, and answers the ids it claimed. Run it inside
+/// [`walking_indexes`], which gives it its plan and, on SQLite, its place among the writers.
 pub(crate) fn claim_ids(
     conn: &mut DbConn,
     (postgres, sqlite): (&str, &str),
@@ -154,20 +159,14 @@ pub(crate) fn claim_ids(
     limit: i64,
 ) -> Result<Vec<i64>, StoreError> {
     use diesel::sql_types::{BigInt, Timestamp};
-    let run = |conn: &mut DbConn, sql: &str| -> Result<Vec<i64>, StoreError> {
-        let claimed: Vec<ClaimedId> = db_run!(conn, |c| diesel::sql_query(sql)
-            .bind::<Timestamp, _>(lease_until)
-            .bind::<Timestamp, _>(now)
-            .bind::<BigInt, _>(limit)
-            .load(c))?;
-        Ok(claimed.into_iter().map(|c| c.id).collect())
+    let sql = match conn {
+        DbConn::Postgres(_) => postgres,
+        DbConn::Sqlite(_) => sqlite,
     };
-    match conn {
-        DbConn::Postgres(_) => run(conn, postgres),
-        // On SQLite the claim writes: it queues with the process's other writers. Run on its
-        // own, it took the write lock behind their backs, and a request's `BEGIN IMMEDIATE`
-        // that met it slept in the busy handler, steps of up to 100 ms, with every writer
-        // queued behind it (p50 of 180 ms at half the capacity, in an open loop: BENCHMARKS.md).
-        DbConn::Sqlite(_) => transaction(conn, |conn| run(conn, sqlite)),
-    }
+    let claimed: Vec<ClaimedId> = db_run!(conn, |c| diesel::sql_query(sql)
+        .bind::<Timestamp, _>(lease_until)
+        .bind::<Timestamp, _>(now)
+        .bind::<BigInt, _>(limit)
+        .load(c))?;
+    Ok(claimed.into_iter().map(|c| c.id).collect())
 }
