@@ -189,7 +189,9 @@ commits() { psql "$DB_URL" -Atc "SELECT xact_commit FROM pg_stat_database WHERE 
 # touches both; the summary takes the median of each.
 statements=""
 if [ "${STATEMENTS:-0}" = 1 ]; then
-  psql "$DB_URL" -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1 && statements=1 \
+  # The extension can be created without the library loaded; only a call tells.
+  psql "$DB_URL" -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1 \
+    && psql "$DB_URL" -Atqc "SELECT pg_stat_statements_reset()" >/dev/null 2>&1 && statements=1 \
     || log "STATEMENTS=1 needs shared_preload_libraries = 'pg_stat_statements'; skipped"
 fi
 for round in $(seq 1 "$rounds"); do

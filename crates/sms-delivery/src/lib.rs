@@ -7,6 +7,8 @@
 //! retry later with exponential backoff and jitter, or `failed` with the provider's reason.
 
 pub mod events;
+mod handoff;
+mod outcomes;
 mod provider;
 pub mod resolve;
 mod signing;
@@ -14,13 +16,12 @@ pub mod twilio;
 mod webhook;
 mod worker;
 
-pub use events::{EventSettings, EventWorker};
+pub use events::{EventSettings, EventWorker, Handoff, Reservation};
+pub use outcomes::{settle, settle_batch, Leased, Outcome, Outcomes, Recording};
 pub use provider::{LogProvider, Outgoing, Provider, SendError};
 pub use twilio::TwilioProvider;
 pub use webhook::{webhook_signature, WebhookProvider};
-pub use worker::{
-    settle, settle_batch, DeliverySettings, Outcome, Outcomes, Worker, NUMBER_REMOVED, OPT_OUT_CONFIRMATION,
-};
+pub use worker::{DeliverySettings, Worker, NUMBER_REMOVED, OPT_OUT_CONFIRMATION};
 
 /// The media URLs of a message's stored media (`[{"url", "content_type"}]`), in order.
 pub(crate) fn media_urls(stored: Option<&str>) -> Vec<String> {

@@ -3,16 +3,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::NaiveDateTime;
 use futures_util::future::join_all;
 use sms_domain::delivery::retry_delay;
 use sms_domain::time::now_millis;
 use sms_domain::MessageId;
 use sms_store::outbox::{self, Job};
-use sms_store::{DbConn, Store, StoreError};
+use sms_store::{Store, StoreError};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+use crate::outcomes::{Outcome, Outcomes, Recording};
 use crate::{Outgoing, Provider, SendError};
 
 /// How the worker paces and retries.
@@ -49,71 +49,6 @@ impl Default for DeliverySettings {
     }
 }
 
-/// What became of one attempt at a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// The provider took it.
-    Sent { provider_message_id: Option<String> },
-    /// A transient fault: queued again for `next_attempt_at`.
-    Retry { next_attempt_at: chrono::NaiveDateTime, error: String },
-    /// It will not be sent.
-    Failed { error: String },
-    /// It will not be sent: the recipient unsubscribed at the provider.
-    Unsubscribed { error: String },
-}
-
-/// Records the outcomes of a batch of attempts on messages this worker is sending. The
-/// application implements it, so that what follows from an outcome (the tenant's events)
-/// commits with it; a batch is recorded in one transaction, so a busy worker costs the database
-/// one commit per batch, not one per message.
-pub trait Outcomes: Send + Sync {
-    fn record(&self, conn: &mut DbConn, batch: &[(MessageId, Outcome)], now: NaiveDateTime) -> Result<(), StoreError>;
-}
-
-/// Writes an outcome; answers the message as it is now, or `None` when it was no longer this
-/// sender's (its lease ran out and another worker took it).
-pub fn settle(
-    conn: &mut DbConn,
-    message_id: MessageId,
-    outcome: &Outcome,
-    now: NaiveDateTime,
-) -> Result<Option<sms_store::Message>, StoreError> {
-    match outcome {
-        Outcome::Sent { provider_message_id } => {
-            outbox::mark_sent(conn, message_id, provider_message_id.as_deref(), now)
-        }
-        Outcome::Retry { next_attempt_at, error } => outbox::mark_retry(conn, message_id, *next_attempt_at, error, now),
-        Outcome::Failed { error } | Outcome::Unsubscribed { error } => {
-            outbox::mark_failed(conn, message_id, error, now)
-        }
-    }
-}
-
-/// Writes a batch's outcomes, as [`settle`] writes one; answers each message as it is now, in
-/// the batch's order. The messages the provider took, the usual outcome, are settled together.
-pub fn settle_batch(
-    conn: &mut DbConn,
-    batch: &[(MessageId, Outcome)],
-    now: NaiveDateTime,
-) -> Result<Vec<Option<sms_store::Message>>, StoreError> {
-    let sent: Vec<(MessageId, Option<&str>)> = batch
-        .iter()
-        .filter_map(|(id, outcome)| match outcome {
-            Outcome::Sent { provider_message_id } => Some((*id, provider_message_id.as_deref())),
-            _ => None,
-        })
-        .collect();
-    let mut taken: std::collections::HashMap<MessageId, sms_store::Message> =
-        outbox::mark_sent_many(conn, &sent, now)?.into_iter().map(|m| (m.id, m)).collect();
-    batch
-        .iter()
-        .map(|(id, outcome)| match outcome {
-            Outcome::Sent { .. } => Ok(taken.remove(id)),
-            _ => settle(conn, *id, outcome, now),
-        })
-        .collect()
-}
-
 /// Why a message from a number its tenant no longer owns is not sent.
 pub const NUMBER_REMOVED: &str = "number removed";
 
@@ -134,6 +69,7 @@ pub struct Worker {
     provider: Arc<dyn Provider>,
     outcomes: Arc<dyn Outcomes>,
     settings: DeliverySettings,
+    handoff: Option<crate::Handoff>,
 }
 
 impl Worker {
@@ -143,7 +79,14 @@ impl Worker {
         outcomes: Arc<dyn Outcomes>,
         settings: DeliverySettings,
     ) -> Self {
-        Self { store, provider, outcomes, settings }
+        Self { store, provider, outcomes, settings, handoff: None }
+    }
+
+    /// The outcomes' event deliveries go straight to this instance's event worker.
+    #[must_use]
+    pub fn with_handoff(mut self, handoff: crate::Handoff) -> Self {
+        self.handoff = Some(handoff);
+        self
     }
 
     /// Records a batch of outcomes on the blocking pool, in one transaction.
@@ -152,7 +95,16 @@ impl Worker {
             return Ok(());
         }
         let (store, outcomes) = (self.store.clone(), self.outcomes.clone());
-        blocking(move || store.write(move |conn| outcomes.record(conn, &batch, now_millis()))).await
+        let reservation = self.handoff.as_ref().and_then(|h| h.reserve(now_millis()));
+        let lease = reservation.as_ref().map(crate::Reservation::lease_until);
+        let leased = blocking(move || {
+            store.write(move |conn| outcomes.record(conn, &batch, Recording { now: now_millis(), lease }))
+        })
+        .await?;
+        if let Some(reservation) = reservation {
+            reservation.hand(leased);
+        }
+        Ok(())
     }
 
     /// Delivers until `shutdown` turns true. Claiming never waits for sending or recording: up

@@ -114,10 +114,17 @@ impl Application {
             destinations: config.events.destinations.clone(),
             live_channel,
             console,
+            handoff: events.as_ref().map(EventWorker::handoff),
             ..ServiceParts::new(store, lock, jwt)
         }
         .build();
-        let worker = delivery_worker(config, worker_store, &public_url, Arc::new(state.outbox_outcomes()))?;
+        let worker =
+            delivery_worker(config, worker_store, &public_url, Arc::new(state.outbox_outcomes()))?.map(|worker| {
+                match &events {
+                    Some(events) => worker.with_handoff(events.handoff()),
+                    None => worker,
+                }
+            });
         let listener = TcpListener::bind(&config.bind)?;
         let port = listener.local_addr()?.port();
         let (app_state, edge) = (state.clone(), config.edge.clone());

@@ -16,6 +16,7 @@ pub mod console;
 mod error;
 mod events;
 mod failures;
+mod handoff;
 mod idempotent;
 mod life;
 pub mod live;
@@ -84,6 +85,7 @@ struct Inner {
     live: live::LiveFeed,
     hub: live::Hub,
     console: console::ConsoleSettings,
+    handoff: Option<sms_delivery::Handoff>,
     /// Turns true when the instance begins to shut down.
     shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -119,6 +121,8 @@ pub struct ServiceParts {
     /// live pages).
     pub live_channel: Option<sms_lock::RedisChannel>,
     pub console: console::ConsoleSettings,
+    /// This instance's event worker, to which the hot writes hand their event deliveries.
+    pub handoff: Option<sms_delivery::Handoff>,
 }
 
 impl ServiceParts {
@@ -138,6 +142,7 @@ impl ServiceParts {
             destinations: sms_domain::network::Destinations::default(),
             live_channel: None,
             console: console::ConsoleSettings::default(),
+            handoff: None,
         }
     }
 
@@ -162,6 +167,7 @@ impl ServiceParts {
                 live: live::LiveFeed::new(self.live_channel),
                 hub: live::Hub::new(),
                 console: self.console,
+                handoff: self.handoff,
                 shutdown: tokio::sync::watch::Sender::new(false),
             }),
         }
@@ -212,24 +218,34 @@ impl Service {
 
     /// Runs `f` in a write transaction on the runtime's blocking pool: on SQLite committed with
     /// the writes queued meanwhile, one commit for many requests ([`sms_store::Store::write`]).
-    /// For the hot writes (a send, a reply); `f` may call [`sms_store::transaction`].
+    /// For the hot writes (a send, a reply); `f` may call [`sms_store::transaction`]. The event
+    /// deliveries it writes go straight to this instance's event worker when it has room
+    /// ([`sms_delivery::Handoff`]).
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
     where
         F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
         let store = self.inner.store.clone();
+        let reservation = self.inner.handoff.as_ref().and_then(|h| h.reserve(sms_domain::time::now_millis()));
+        let lease = reservation.as_ref().map(sms_delivery::Reservation::lease_until);
         let written = tokio::task::spawn_blocking(move || {
-            // The changes are noted on the thread that runs the work: the store's writer, on
-            // SQLite. Those of a write that failed did not commit and are not told.
+            // The changes and leases are noted on the thread that runs the work: the store's
+            // writer, on SQLite. Those of a write that failed did not commit and are not told.
             store.write(move |conn| {
                 let _stale = live::take();
-                sms_store::transaction(conn, f).map(|value| (value, live::take()))
+                handoff::begin(lease);
+                let written = sms_store::transaction(conn, f);
+                let leased = handoff::take();
+                written.map(|value| (value, live::take(), leased))
             })
         })
         .await
         .map_err(|e| ServiceError::Internal(format!("blocking task failed: {e}")))?;
-        let (value, changes) = written?;
+        let (value, changes, leased) = written?;
+        if let Some(reservation) = reservation {
+            reservation.hand(leased);
+        }
         self.inner.live.publish(changes);
         Ok(value)
     }

@@ -4,7 +4,7 @@
 //! is queued again, which is no step forward.
 
 use chrono::NaiveDateTime;
-use sms_delivery::{Outcome, Outcomes};
+use sms_delivery::{Leased, Outcome, Outcomes, Recording};
 use sms_domain::{ChatId, EventType, MessageId};
 use sms_store::{DbConn, StoreError};
 
@@ -25,11 +25,13 @@ impl OutboxOutcomes {
 }
 
 impl Outcomes for OutboxOutcomes {
-    fn record(&self, conn: &mut DbConn, batch: &[(MessageId, Outcome)], now: NaiveDateTime) -> Result<(), StoreError> {
+    fn record(&self, conn: &mut DbConn, batch: &[(MessageId, Outcome)], at: Recording) -> Result<Leased, StoreError> {
         let _stale = crate::live::take();
-        let recorded = self.write(conn, batch, now);
+        crate::handoff::begin(at.lease);
+        let recorded = self.write(conn, batch, at.now);
+        let leased = crate::handoff::take();
         self.live.publish(crate::live::take());
-        recorded
+        recorded.map(|()| leased)
     }
 }
 

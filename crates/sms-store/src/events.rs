@@ -5,7 +5,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Timestamp};
-use sms_domain::{EndpointFormat, EndpointId, TenantId};
+use sms_domain::{DeliveryId, EndpointFormat, EndpointId, TenantId};
 
 use crate::deliveries::PENDING;
 use crate::schema::{events, webhook_deliveries};
@@ -21,12 +21,18 @@ pub struct NewEvent<'a> {
     pub at: NaiveDateTime,
 }
 
-/// Writes the events, each with a pending delivery to each of its endpoints, due at once: two
-/// statements in all, whatever their number.
-pub fn record_many(conn: &mut DbConn, batch: &[(NewEvent<'_>, Vec<EndpointId>)]) -> Result<(), StoreError> {
+/// Writes the events, each with a pending delivery to each of its endpoints: two statements in
+/// all, whatever their number. The deliveries are due at once or, with a `lease`, already claimed
+/// until then (their first attempt counted) for this instance's event worker, which is handed
+/// them once the transaction commits; answers the leased ones.
+pub fn record_many(
+    conn: &mut DbConn,
+    batch: &[(NewEvent<'_>, Vec<EndpointId>)],
+    lease: Option<NaiveDateTime>,
+) -> Result<Vec<DeliveryId>, StoreError> {
     let batch: Vec<_> = batch.iter().filter(|(_, endpoints)| !endpoints.is_empty()).collect();
     if batch.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let rows: Vec<_> = batch
         .iter()
@@ -54,14 +60,17 @@ pub fn record_many(conn: &mut DbConn, batch: &[(NewEvent<'_>, Vec<EndpointId>)])
                 webhook_deliveries::endpoint_id.eq(endpoint.get()),
                 webhook_deliveries::event_id.eq(*id),
                 webhook_deliveries::status.eq(PENDING),
-                webhook_deliveries::attempts.eq(0),
-                webhook_deliveries::next_attempt_at.eq(Some(event.at)),
+                webhook_deliveries::attempts.eq(i32::from(lease.is_some())),
+                webhook_deliveries::next_attempt_at.eq(Some(lease.unwrap_or(event.at))),
                 webhook_deliveries::created_at.eq(event.at),
             ));
         }
     }
-    db_run!(conn, |c| diesel::insert_into(webhook_deliveries::table).values(&deliveries).execute(c))?;
-    Ok(())
+    let ids: Vec<i64> = db_run!(conn, |c| diesel::insert_into(webhook_deliveries::table)
+        .values(&deliveries)
+        .returning(webhook_deliveries::id)
+        .get_results(c))?;
+    Ok(if lease.is_some() { ids.into_iter().map(DeliveryId::new).collect() } else { Vec::new() })
 }
 
 /// Writes the event with one pending delivery, to `endpoint`; answers the delivery's id.
@@ -106,6 +115,8 @@ pub struct Recorded {
     pub deliveries: usize,
     /// The types the tenant's `ccai` endpoints receive, separated by spaces.
     pub ccai_types: String,
+    /// The deliveries written already leased, to be handed to this instance's event worker.
+    pub leased: Vec<DeliveryId>,
 }
 
 impl Recorded {
@@ -117,15 +128,26 @@ impl Recorded {
 
 /// Writes the event with a pending delivery to each of the tenant's standard endpoints that
 /// receives its type, if any does (none: nothing is written), and tells what its `ccai`
-/// endpoints receive. On PostgreSQL one prepared statement, so an event costs the change that
-/// causes it one round trip; on SQLite, in the process, the lookup and the two inserts.
-pub fn record_for_subscribers(conn: &mut DbConn, event: &NewEvent<'_>) -> Result<Recorded, StoreError> {
+/// endpoints receive. The deliveries are due at once, or leased until `lease` (as
+/// [`record_many`] writes them). On PostgreSQL one prepared statement, so an event costs the
+/// change that causes it one round trip; on SQLite, in the process, the lookup and the two
+/// inserts.
+pub fn record_for_subscribers(
+    conn: &mut DbConn,
+    event: &NewEvent<'_>,
+    lease: Option<NaiveDateTime>,
+) -> Result<Recorded, StoreError> {
     match conn {
         DbConn::Postgres(c) => {
-            let row: RecordedRow = RecordEvent(event).get_result(c)?;
+            let row: RecordedRow = RecordEvent(event, lease).get_result(c)?;
+            let leased = match lease {
+                Some(_) => row.ids.unwrap_or_default().into_iter().map(DeliveryId::new).collect(),
+                None => Vec::new(),
+            };
             Ok(Recorded {
                 deliveries: usize::try_from(row.deliveries).unwrap_or_default(),
                 ccai_types: row.ccai_types.unwrap_or_default(),
+                leased,
             })
         }
         DbConn::Sqlite(_) => {
@@ -136,8 +158,8 @@ pub fn record_for_subscribers(conn: &mut DbConn, event: &NewEvent<'_>) -> Result
                 .map(|s| s.id)
                 .collect();
             let deliveries = endpoints.len();
-            record_many(conn, &[(event.clone(), endpoints)])?;
-            Ok(Recorded { deliveries, ccai_types: ccai_types_of(&subscribers) })
+            let leased = record_many(conn, &[(event.clone(), endpoints)], lease)?;
+            Ok(Recorded { deliveries, ccai_types: ccai_types_of(&subscribers), leased })
         }
     }
 }
@@ -161,9 +183,15 @@ fn ccai_types_of(subscribers: &[crate::endpoints::Subscriber]) -> String {
 
 /// Writes the platform's events that stand for one event of type `via` (each with its own id,
 /// type and body), each with a pending delivery to every `ccai` endpoint of the tenant that
-/// receives `via`. Answers how many deliveries were written.
-pub fn record_platform(conn: &mut DbConn, via: &str, events: &[NewEvent<'_>]) -> Result<usize, StoreError> {
-    let Some(first) = events.first() else { return Ok(0) };
+/// receives `via`, due at once or leased until `lease` (as [`record_many`] writes them). Answers
+/// how many deliveries were written, and the leased ones.
+pub fn record_platform(
+    conn: &mut DbConn,
+    via: &str,
+    events: &[NewEvent<'_>],
+    lease: Option<NaiveDateTime>,
+) -> Result<(usize, Vec<DeliveryId>), StoreError> {
+    let Some(first) = events.first() else { return Ok((0, Vec::new())) };
     let endpoints: Vec<EndpointId> = crate::endpoints::subscribers(conn, first.tenant_id)?
         .into_iter()
         .filter(|s| s.receives(via, EndpointFormat::Ccai))
@@ -171,8 +199,8 @@ pub fn record_platform(conn: &mut DbConn, via: &str, events: &[NewEvent<'_>]) ->
         .collect();
     let batch: Vec<(NewEvent<'_>, Vec<EndpointId>)> =
         events.iter().map(|event| (event.clone(), endpoints.clone())).collect();
-    record_many(conn, &batch)?;
-    Ok(endpoints.len() * events.len())
+    let leased = record_many(conn, &batch, lease)?;
+    Ok((endpoints.len() * events.len(), leased))
 }
 
 #[derive(QueryableByName)]
@@ -181,13 +209,16 @@ struct RecordedRow {
     deliveries: i64,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
     ccai_types: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<BigInt>>)]
+    ids: Option<Vec<i64>>,
 }
 
 /// [`record_for_subscribers`] on PostgreSQL: the standard endpoints that receive the type, the
 /// event if there is one, a delivery for each, and the types the `ccai` endpoints receive, in
 /// one statement of CTEs. `strpos` over the space-separated list: `LIKE` would read `_` as a
-/// wildcard.
-struct RecordEvent<'a, 'b>(&'a NewEvent<'b>);
+/// wildcard. With a lease the deliveries are written claimed until then, their first attempt
+/// counted, and their ids answered.
+struct RecordEvent<'a, 'b>(&'a NewEvent<'b>, Option<NaiveDateTime>);
 
 const RECORD_EVENT_SQL: &str = "SELECT webhook_endpoints.id FROM webhook_endpoints, p \
      WHERE webhook_endpoints.tenant_id = p.tenant AND webhook_endpoints.format = 'standard' \
@@ -195,8 +226,9 @@ const RECORD_EVENT_SQL: &str = "SELECT webhook_endpoints.id FROM webhook_endpoin
    e AS (INSERT INTO events (tenant_id, event_id, event_type, payload, created_at) \
      SELECT p.tenant, p.event_id, p.kind, p.payload, p.at FROM p WHERE EXISTS (SELECT 1 FROM w) RETURNING id), \
    d AS (INSERT INTO webhook_deliveries (tenant_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at) \
-     SELECT p.tenant, w.id, e.id, 'pending', 0, p.at, p.at FROM p, w, e RETURNING 1) \
- SELECT (SELECT count(*) FROM d) AS deliveries, \
+     SELECT p.tenant, w.id, e.id, 'pending', CASE WHEN p.lease IS NULL THEN 0 ELSE 1 END, coalesce(p.lease, p.at), p.at \
+     FROM p, w, e RETURNING id) \
+ SELECT (SELECT count(*) FROM d) AS deliveries, (SELECT array_agg(id) FROM d) AS ids, \
    (SELECT string_agg(webhook_endpoints.events, ' ') FROM webhook_endpoints, p \
      WHERE webhook_endpoints.tenant_id = p.tenant AND webhook_endpoints.format = 'ccai') AS ccai_types";
 
@@ -214,7 +246,9 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for RecordEvent<'_, '_
         out.push_bind_param::<Text, _>(event.payload)?;
         out.push_sql(" AS payload, ");
         out.push_bind_param::<Timestamp, _>(&event.at)?;
-        out.push_sql(" AS at), w AS (");
+        out.push_sql(" AS at, CAST(");
+        out.push_bind_param::<diesel::sql_types::Nullable<Timestamp>, _>(&self.1)?;
+        out.push_sql(" AS timestamp) AS lease), w AS (");
         out.push_sql(RECORD_EVENT_SQL);
         Ok(())
     }

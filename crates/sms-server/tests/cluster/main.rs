@@ -251,7 +251,9 @@ fn three_instances_one_session() {
 /// The crash window of an idempotent send is closed: an instance that dies after committing a
 /// chat and before answering leaves a key whose answer was committed with the chat, so the
 /// client's retry, on another instance, is the replay (never a 409, never the active-session
-/// fault naming its own chat). Needs the test-only `fault-hooks` feature (scripts/test.sh).
+/// fault naming its own chat). The chat's event delivery, written leased to the dead instance's
+/// event worker (the hand-off), was committed with it and waits for the lease to lapse, when
+/// any instance claims it. Needs the test-only `fault-hooks` feature (scripts/test.sh).
 #[cfg(feature = "fault-hooks")]
 #[test]
 fn a_crash_after_the_commit_replays_the_answer() {
@@ -260,15 +262,19 @@ fn a_crash_after_the_commit_replays_the_answer() {
     let db = TestDb::create(Backend::Postgres);
     let logs = tempfile::tempdir().unwrap();
     let redis = RedisServer::start(free_port(), tempfile::tempdir().unwrap());
-    let healthy = Instance::start(db.url(), &redis.url(), &logs.path().join("healthy.log"));
+    let loopback = ("SMS_EVENTS_ALLOWED_NETWORKS", "127.0.0.1/32");
+    let healthy = Instance::start_with(db.url(), &redis.url(), &logs.path().join("healthy.log"), &[loopback]);
     let mut doomed = Instance::start_with(
         db.url(),
         &redis.url(),
         &logs.path().join("doomed.log"),
-        &[("SMS_FAULT_EXIT_AFTER_COMMIT", "1")],
+        &[("SMS_FAULT_EXIT_AFTER_COMMIT", "1"), loopback],
     );
     let client = runtime.block_on(Client::acme(std::slice::from_ref(&healthy.base), Duration::from_secs(30)));
     runtime.block_on(async {
+        // Nothing listens there: a delivery that were posted would be retried, not delivered.
+        let endpoint = json!({"url": "http://127.0.0.1:9/events", "events": ["chat.created"]});
+        client.admin(&healthy.base, "/admin/v1/tenants/acme/webhooks", endpoint).await;
         let body = json!({"chat_type": "SMS", "end_user_number": "+1 415-555-0177", "outbound_number": "+1 628-555-0199", "message": "x"});
         let send = |base: &str| {
             client
@@ -282,6 +288,11 @@ fn a_crash_after_the_commit_replays_the_answer() {
         assert!(send(&doomed.base).await.is_err(), "the instance died before it answered");
         let _ = doomed.child.wait();
         assert_eq!(db.count("chats"), 1, "the chat was committed");
+        let leased = db.count(
+            "webhook_deliveries WHERE status = 'pending' AND attempts = 1 \
+             AND next_attempt_at > (now() AT TIME ZONE 'UTC') + interval '20 seconds'",
+        );
+        assert_eq!((leased, db.count("webhook_deliveries")), (1, 1), "the chat's event delivery, leased to the dead instance");
         let resp = send(&healthy.base).await.unwrap();
         let replayed = resp.headers().get("idempotent-replayed").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let status = resp.status().as_u16();

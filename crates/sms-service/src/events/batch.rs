@@ -82,6 +82,7 @@ impl Batch {
                 (new, endpoints.clone())
             })
             .collect();
-        events::record_many(conn, &batch)
+        crate::handoff::leased(events::record_many(conn, &batch, crate::handoff::lease())?);
+        Ok(())
     }
 }

@@ -165,7 +165,8 @@ pub(crate) fn emit(
     let payload = body_of(kind, &data, at)?;
     let event_id = new_event_id();
     let event = NewEvent { tenant_id, event_id: &event_id, event_type: kind.as_str(), payload: &payload, at };
-    let recorded = events::record_for_subscribers(conn, &event)?;
+    let recorded = events::record_for_subscribers(conn, &event, crate::handoff::lease())?;
+    crate::handoff::leased(recorded.leased.clone());
     if recorded.deliveries > 0 {
         metrics::counter!("sms_events_total", "type" => kind.as_str()).increment(1);
     }
@@ -185,7 +186,9 @@ fn emit_platform(
         .iter()
         .map(|e| NewEvent { tenant_id, event_id: &e.event_id, event_type: &e.event_type, payload: &e.payload, at })
         .collect();
-    if events::record_platform(conn, via.as_str(), &events)? > 0 {
+    let (written, leased) = events::record_platform(conn, via.as_str(), &events, crate::handoff::lease())?;
+    crate::handoff::leased(leased);
+    if written > 0 {
         metrics::counter!("sms_events_total", "type" => via.as_str()).increment(1);
     }
     Ok(())

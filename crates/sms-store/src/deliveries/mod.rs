@@ -222,6 +222,51 @@ fn claim_claimed(
         }
         DbConn::Sqlite(_) => claim_ids_sqlite(conn, now, lease_until, limits, &busy)?,
     };
+    Ok(read_claimed(conn, &ids, now)?.into_iter().map(|(claimed, _)| claimed).collect())
+}
+
+/// The deliveries written leased to this instance's event worker ([`crate::events::record_many`]),
+/// read for their attempt: those it may post now, and those it may not (their endpoint is
+/// disabled or their tenant deactivated), which it hands back to wait like any other.
+pub fn handed(
+    conn: &mut DbConn,
+    ids: &[DeliveryId],
+    now: NaiveDateTime,
+) -> Result<(Vec<Claimed>, Vec<Claimed>), StoreError> {
+    let ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();
+    let read = read_claimed(conn, &ids, now)?;
+    let tenant_ids: Vec<i64> = read.iter().map(|(claimed, _)| claimed.tenant_id.get()).collect();
+    let active: Vec<i64> = db_run!(conn, |c| crate::schema::tenants::table
+        .filter(crate::schema::tenants::id.eq_any(&tenant_ids))
+        .filter(crate::schema::tenants::active.eq(true))
+        .select(crate::schema::tenants::id)
+        .load(c))?;
+    let (ready, waiting): (Vec<_>, Vec<_>) =
+        read.into_iter().partition(|(claimed, enabled)| *enabled && active.contains(&claimed.tenant_id.get()));
+    let strip = |rows: Vec<(Claimed, bool)>| rows.into_iter().map(|(claimed, _)| claimed).collect();
+    Ok((strip(ready), strip(waiting)))
+}
+
+/// Hands back deliveries written leased to this instance's event worker that it never
+/// attempted (it is shutting down, or their endpoint is disabled): due at once again, their
+/// attempt not counted. Answers how many.
+pub fn hand_back(conn: &mut DbConn, ids: &[DeliveryId], now: NaiveDateTime) -> Result<usize, StoreError> {
+    let ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();
+    let target = webhook_deliveries::table
+        .filter(webhook_deliveries::id.eq_any(&ids))
+        .filter(settle::still_pending())
+        .filter(webhook_deliveries::attempts.gt(0));
+    db_run!(conn, |c| diesel::update(target)
+        .set((
+            webhook_deliveries::attempts.eq(webhook_deliveries::attempts - 1),
+            webhook_deliveries::next_attempt_at.eq(Some(now)),
+        ))
+        .execute(c))
+    .map_err(StoreError::from)
+}
+
+/// Claimed deliveries with what an attempt needs, and whether their endpoint is enabled.
+fn read_claimed(conn: &mut DbConn, ids: &[i64], now: NaiveDateTime) -> Result<Vec<(Claimed, bool)>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -229,7 +274,7 @@ fn claim_claimed(
     let rows: Vec<Row> = db_run!(conn, |c| webhook_deliveries::table
         .inner_join(events::table)
         .inner_join(webhook_endpoints::table)
-        .filter(webhook_deliveries::id.eq_any(&ids))
+        .filter(webhook_deliveries::id.eq_any(ids))
         .order(webhook_deliveries::id)
         .select((
             WebhookDelivery::as_select(),
@@ -239,20 +284,24 @@ fn claim_claimed(
         .load(c))?;
     Ok(rows
         .into_iter()
-        .map(|(d, (event_id, event_type, payload), endpoint)| Claimed {
-            id: d.id,
-            tenant_id: d.tenant_id,
-            endpoint_id: d.endpoint_id,
-            attempts: d.attempts,
-            event_id,
-            event_type,
-            payload,
-            url: endpoint.url,
-            format: endpoint.format,
-            previous_secret: endpoint
-                .previous_secret
-                .filter(|_| endpoint.previous_secret_until.is_some_and(|t| t > now)),
-            secret: endpoint.secret,
+        .map(|(d, (event_id, event_type, payload), endpoint)| {
+            let enabled = !endpoint.disabled;
+            let claimed = Claimed {
+                id: d.id,
+                tenant_id: d.tenant_id,
+                endpoint_id: d.endpoint_id,
+                attempts: d.attempts,
+                event_id,
+                event_type,
+                payload,
+                url: endpoint.url,
+                format: endpoint.format,
+                previous_secret: endpoint
+                    .previous_secret
+                    .filter(|_| endpoint.previous_secret_until.is_some_and(|t| t > now)),
+                secret: endpoint.secret,
+            };
+            (claimed, enabled)
         })
         .collect())
 }

@@ -28,7 +28,8 @@ pub enum Attempt {
 /// index: with it, PostgreSQL read a settle's 32 rows through the whole of
 /// `webhook_deliveries_endpoint_due` (2,866 buffers, the id being its last column) instead of
 /// the primary key, whenever its statistics lagged behind the queue (BENCHMARKS.md).
-fn still_pending() -> diesel::dsl::Eq<diesel::dsl::Concat<webhook_deliveries::status, &'static str>, &'static str> {
+pub(crate) fn still_pending(
+) -> diesel::dsl::Eq<diesel::dsl::Concat<webhook_deliveries::status, &'static str>, &'static str> {
     webhook_deliveries::status.concat("").eq(PENDING)
 }
 

@@ -2,20 +2,17 @@
 
 use chrono::{Duration, NaiveDateTime};
 use sms_domain::time::now_millis;
+use sms_domain::TenantId;
+use sms_store::endpoints::NewEndpoint;
 use sms_store::{DbConn, Store};
 use sms_test_support::TestDb;
 
 use crate::common::{conn, lease, ok, run, some, tenant};
 
-fn event_deliveries_leased(_db: &TestDb, store: &Store) {
-    use sms_store::deliveries::{self, Attempt, ClaimLimits};
-    use sms_store::endpoints::{self, NewEndpoint};
-    use sms_store::events::{self, NewEvent};
-    let mut c = conn(store);
-    let acme = tenant(&mut c, "acme");
-    let now = now_millis();
-    let endpoint = |url: &str, kinds: &str| NewEndpoint {
-        tenant_id: acme.id,
+/// An enabled endpoint of the standard format, receiving `kinds`.
+fn new_endpoint(tenant_id: TenantId, url: &str, kinds: &str, now: NaiveDateTime) -> NewEndpoint {
+    NewEndpoint {
+        tenant_id,
         url: url.into(),
         events: kinds.into(),
         description: None,
@@ -25,7 +22,17 @@ fn event_deliveries_leased(_db: &TestDb, store: &Store) {
         updated_at: now,
         format: "standard".into(),
         disabled_at: None,
-    };
+    }
+}
+
+fn event_deliveries_leased(_db: &TestDb, store: &Store) {
+    use sms_store::deliveries::{self, Attempt, ClaimLimits};
+    use sms_store::endpoints;
+    use sms_store::events::{self, NewEvent};
+    let mut c = conn(store);
+    let acme = tenant(&mut c, "acme");
+    let now = now_millis();
+    let endpoint = |url: &str, kinds: &str| new_endpoint(acme.id, url, kinds, now);
     ok(endpoints::create(&mut c, &endpoint("http://127.0.0.1:9/crm", "chat.created chat.ended")));
     ok(endpoints::create(&mut c, &endpoint("http://127.0.0.1:9/other", "chat.ended")));
     // An endpoint of the platform's format gets none of these deliveries: its events are written
@@ -40,7 +47,7 @@ fn event_deliveries_leased(_db: &TestDb, store: &Store) {
         payload: "{}",
         at: now,
     };
-    let recorded = |c: &mut DbConn, id, kind| ok(events::record_for_subscribers(c, &event(id, kind)));
+    let recorded = |c: &mut DbConn, id, kind| ok(events::record_for_subscribers(c, &event(id, kind), None));
     assert_eq!(recorded(&mut c, "evt_1", "chat.created").deliveries, 1, "one subscriber");
     let ended = recorded(&mut c, "evt_2", "chat.ended");
     assert_eq!(ended.deliveries, 2, "two subscribers");
@@ -112,4 +119,73 @@ fn event_deliveries_leased(_db: &TestDb, store: &Store) {
     assert_eq!(ok(deliveries::backlog(&mut c)), 2);
 }
 
-sms_test_support::on_both_backends!(attr = test, run = run; event_deliveries_leased);
+/// Deliveries written leased to the writer's event worker (the hand-off): not claimable while
+/// the lease runs, read back for their attempt (those of a disabled endpoint apart), handed back
+/// due at once with the attempt not counted, and claimed by anyone once a lease lapses.
+fn deliveries_written_leased(_db: &TestDb, store: &Store) {
+    use sms_store::deliveries::{self, ClaimLimits};
+    use sms_store::endpoints::{self, EndpointChanges};
+    use sms_store::events::{self, NewEvent};
+    let mut c = conn(store);
+    let acme = tenant(&mut c, "acme");
+    let now = now_millis();
+    let endpoint = |url: &str| new_endpoint(acme.id, url, "chat.created", now);
+    let crm = ok(endpoints::create(&mut c, &endpoint("http://127.0.0.1:9/crm")));
+    let off = ok(endpoints::create(&mut c, &endpoint("http://127.0.0.1:9/off")));
+    let event = |id: &'static str| NewEvent {
+        tenant_id: acme.id,
+        event_id: id,
+        event_type: "chat.created",
+        payload: "{}",
+        at: now,
+    };
+    let until = lease(now);
+    let recorded = ok(events::record_for_subscribers(&mut c, &event("evt_1"), Some(until)));
+    assert_eq!((recorded.deliveries, recorded.leased.len()), (2, 2), "both deliveries written leased");
+    let batch = [(event("evt_2"), vec![crm.id])];
+    let more = ok(events::record_many(&mut c, &batch, Some(until)));
+    assert_eq!(more.len(), 1);
+    assert!(
+        ok(events::record_many(&mut c, &[(event("evt_3"), vec![crm.id])], None)).is_empty(),
+        "due at once: none leased"
+    );
+    let claim = |c: &mut DbConn, at: NaiveDateTime| {
+        let limits = ClaimLimits { limit: 10, per_endpoint: 10, busy: &[] };
+        let mut claimed: Vec<_> =
+            ok(deliveries::claim(c, at, lease(at), limits)).into_iter().map(|d| (d.event_id, d.attempts)).collect();
+        claimed.sort();
+        claimed
+    };
+    assert_eq!(claim(&mut c, now), [("evt_3".to_owned(), 1)], "a claim takes only the delivery written due");
+
+    let disable = EndpointChanges { disabled: Some(true), disabled_at: Some(Some(now)), ..Default::default() };
+    some(ok(endpoints::update(&mut c, acme.id, off.id, &disable)), "the endpoint");
+    let mut handed = recorded.leased.clone();
+    handed.extend(more.iter().copied());
+    let (ready, waiting) = ok(deliveries::handed(&mut c, &handed, now));
+    let mut ready: Vec<_> = ready.iter().map(|d| (d.event_id.as_str(), d.url.as_str(), d.attempts)).collect();
+    ready.sort();
+    assert_eq!(ready, [("evt_1", "http://127.0.0.1:9/crm", 1), ("evt_2", "http://127.0.0.1:9/crm", 1)]);
+    assert_eq!(waiting.iter().map(|d| d.endpoint_id).collect::<Vec<_>>(), [off.id], "a disabled endpoint's waits");
+
+    let back_at = now + Duration::seconds(1);
+    let back: Vec<_> = waiting.iter().map(|d| d.id).collect();
+    assert_eq!(ok(deliveries::hand_back(&mut c, &back, back_at)), 1);
+    assert_eq!(
+        ok(deliveries::hand_back(&mut c, &back, back_at)),
+        0,
+        "handed back once: its attempt is not counted twice"
+    );
+    let row = some(ok(deliveries::find(&mut c, off.id, back[0])), "the handed-back delivery").0;
+    assert_eq!((row.status.as_str(), row.attempts, row.next_attempt_at), ("pending", 0, Some(back_at)));
+
+    // The writer died with the rest: once their lease lapses, any instance claims them, as it
+    // claims the one claimed at the start.
+    assert_eq!(claim(&mut c, until - Duration::seconds(1)), Vec::<(String, i32)>::new(), "leased until the lease ends");
+    assert_eq!(
+        claim(&mut c, until + Duration::seconds(1)),
+        [("evt_1".to_owned(), 2), ("evt_2".to_owned(), 2), ("evt_3".to_owned(), 2)]
+    );
+}
+
+sms_test_support::on_both_backends!(attr = test, run = run; event_deliveries_leased, deliveries_written_leased);

@@ -18,16 +18,20 @@ use std::time::{Duration, Instant};
 use sms_domain::delivery::retry_delay;
 use sms_domain::network::Destinations;
 use sms_domain::time::now_millis;
-use sms_domain::{EndpointFormat, EndpointId};
+use sms_domain::{DeliveryId, EndpointFormat, EndpointId};
 use sms_store::deliveries::{self, Attempt, ClaimLimits, Claimed};
 use sms_store::{Store, StoreError};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 
+pub use crate::handoff::{Handoff, Reservation};
 use crate::resolve::{self, DESTINATION_NOT_ALLOWED};
+
+mod handed;
 pub use crate::signing::{
     key_of, new_secret, platform_signature_header, sign, sign_with_key, signature_header, SECRET_PREFIX,
 };
+use handed::next_handed;
 
 /// How events are posted and retried.
 #[derive(Debug, Clone)]
@@ -88,7 +92,13 @@ pub struct EventWorker {
     store: Store,
     client: reqwest::Client,
     settings: EventSettings,
+    handoff: Handoff,
+    /// The worker's end of the hand-off, taken when it runs.
+    handed: Arc<std::sync::Mutex<Option<mpsc::UnboundedReceiver<Vec<DeliveryId>>>>>,
 }
+
+/// Deliveries handed over at most per claim's worth of room (the rest are left due, for a claim).
+const HANDOFF_ROOM_PER_BATCH: usize = 4;
 
 /// The requests in flight per endpoint, each endpoint's turns a semaphore of its own.
 #[derive(Default)]
@@ -120,21 +130,34 @@ impl EventWorker {
             .dns_resolver(Arc::new(resolve::Permitted::new(settings.destinations.clone())))
             .user_agent(concat!("sms-server/", env!("CARGO_PKG_VERSION"), " (events)"))
             .build()?;
-        Ok(Self { store, client, settings })
+        let room = usize::try_from(settings.batch.max(1)).unwrap_or(128) * HANDOFF_ROOM_PER_BATCH;
+        let lease = chrono::Duration::from_std(settings.lease()).unwrap_or(chrono::Duration::seconds(60));
+        let (handoff, handed) = Handoff::new(room, lease);
+        Ok(Self { store, client, settings, handoff, handed: Arc::new(std::sync::Mutex::new(Some(handed))) })
+    }
+
+    /// Where this instance's writes hand their event deliveries to this worker ([`Handoff`]).
+    pub fn handoff(&self) -> Handoff {
+        self.handoff.clone()
     }
 
     /// Posts until `shutdown` turns true; the deliveries under way are finished and recorded
     /// first, for at most `drain`: those still waiting for an answer or a turn then are handed
     /// back, due at once for another instance. Claiming never waits for posting: each delivery
     /// is posted on its own, at its endpoint's turn, and recorded as soon as its answer is in.
+    /// Deliveries handed over by this instance's writes ([`Handoff`]) are posted as they come;
+    /// claims find the rest.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>, drain: Duration) {
         tracing::info!(concurrency = self.settings.endpoint_concurrency, "event worker started");
         let (done, answers) = mpsc::unbounded_channel::<(Claimed, Attempt)>();
         let recorder = tokio::spawn(self.clone().record(answers));
+        let mut handed = self.handed.lock().ok().and_then(|mut receiver| receiver.take());
+        let mut arrived: Vec<DeliveryId> = Vec::new();
         let mut in_flight = JoinSet::new();
         let mut turns = Turns::default();
         let mut housekept = Instant::now() - HOUSEKEEPING_EVERY;
         let capacity = usize::try_from(self.settings.batch.max(1)).unwrap_or(128);
+        let mut next_claim = Instant::now();
         loop {
             while in_flight.try_join_next().is_some() {}
             if *shutdown.borrow() {
@@ -144,48 +167,86 @@ impl EventWorker {
                 housekept = Instant::now();
                 self.housekeeping().await;
             }
-            let free = capacity.saturating_sub(in_flight.len());
-            let claimed = if free == 0 { Ok(Vec::new()) } else { self.claim(free, turns.busy()).await };
-            let jobs = claimed.unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "events: could not claim deliveries; retrying");
-                Vec::new()
-            });
-            let idle = jobs.is_empty();
-            let thin = jobs.len() < capacity / 4;
-            for job in jobs {
-                let turn = turns.of(job.endpoint_id, self.settings.endpoint_concurrency.max(1));
-                let (worker, done, stop) = (self.clone(), done.clone(), shutdown.clone());
-                in_flight.spawn(async move {
-                    let posted = async {
-                        let Ok(_turn) = turn.acquire_owned().await else { return None };
-                        Some(worker.deliver(&job).await)
-                    };
-                    let attempt = tokio::select! {
-                        attempt = posted => attempt,
-                        () = crate::drained(stop, drain) => Some(Attempt::Interrupted),
-                    };
-                    if let Some(attempt) = attempt {
-                        let _ = done.send((job, attempt));
-                    }
-                });
-            }
-            if idle || free == 0 {
-                tokio::select! {
-                    _ = tokio::time::sleep(self.settings.poll) => {}
-                    _ = shutdown.changed() => {}
-                    Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+            if let Some(receiver) = handed.as_mut() {
+                while let Ok(ids) = receiver.try_recv() {
+                    arrived.extend(ids);
                 }
-            } else if thin {
+            }
+            if !arrived.is_empty() {
+                for job in self.take_handed(std::mem::take(&mut arrived)).await {
+                    self.start(&mut in_flight, &mut turns, (job, true), &done, (&shutdown, drain));
+                }
+            }
+            let free = capacity.saturating_sub(in_flight.len());
+            if free > 0 && Instant::now() >= next_claim {
+                let jobs = self.claim(free, turns.busy()).await.unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "events: could not claim deliveries; retrying");
+                    Vec::new()
+                });
+                // A claim costs about the same for a few rows as for many: after a thin one,
+                // let more come due first.
+                next_claim = Instant::now()
+                    + match jobs.len() {
+                        0 => self.settings.poll,
+                        n if n < capacity / 4 => crate::GATHER.min(self.settings.poll),
+                        _ => Duration::ZERO,
+                    };
+                for job in jobs {
+                    self.start(&mut in_flight, &mut turns, (job, false), &done, (&shutdown, drain));
+                }
+            }
+            let full = in_flight.len() >= capacity;
+            let until = if full { Instant::now() + self.settings.poll } else { next_claim };
+            if until > Instant::now() {
                 tokio::select! {
-                    _ = tokio::time::sleep(crate::GATHER.min(self.settings.poll)) => {}
+                    _ = tokio::time::sleep_until(until.into()) => {}
                     _ = shutdown.changed() => {}
+                    Some(ids) = next_handed(&mut handed) => arrived.extend(ids),
+                    Some(_) = in_flight.join_next(), if full => {}
                 }
             }
         }
+        self.stop_taking(handed, arrived, drain).await;
         while in_flight.join_next().await.is_some() {}
         drop(done);
         let _ = recorder.await;
         tracing::info!("event worker stopped");
+    }
+
+    /// Posts a claimed or handed delivery on a task of its own, at its endpoint's turn, and
+    /// sends the attempt to the recorder. A delivery whose turn came too late to post it within
+    /// its lease is left alone: the lease runs out and it is claimed again, never posted by two
+    /// at once.
+    fn start(
+        &self,
+        in_flight: &mut JoinSet<()>,
+        turns: &mut Turns,
+        (job, handed): (Claimed, bool),
+        done: &mpsc::UnboundedSender<(Claimed, Attempt)>,
+        (stop, drain): (&watch::Receiver<bool>, Duration),
+    ) {
+        let turn = turns.of(job.endpoint_id, self.settings.endpoint_concurrency.max(1));
+        let post_by = Instant::now() + self.settings.lease().saturating_sub(self.settings.timeout);
+        let (worker, done, stop) = (self.clone(), done.clone(), stop.clone());
+        in_flight.spawn(async move {
+            let posted = async {
+                let Ok(_turn) = turn.acquire_owned().await else { return None };
+                if Instant::now() > post_by {
+                    return None;
+                }
+                Some(worker.deliver(&job).await)
+            };
+            let attempt = tokio::select! {
+                attempt = posted => attempt,
+                () = crate::drained(stop, drain) => Some(Attempt::Interrupted),
+            };
+            if let Some(attempt) = attempt {
+                let _ = done.send((job, attempt));
+            }
+            if handed {
+                worker.handoff.finished(1);
+            }
+        });
     }
 
     async fn claim(&self, free: usize, busy: Vec<EndpointId>) -> Result<Vec<Claimed>, StoreError> {

@@ -1,0 +1,94 @@
+//! The event worker's side of the hand-off ([`crate::handoff`]): reading what it is handed, and
+//! handing it back when it stops.
+
+use std::time::{Duration, Instant};
+
+use sms_domain::time::now_millis;
+use sms_domain::DeliveryId;
+use sms_store::deliveries::{self, Claimed};
+use sms_store::StoreError;
+use tokio::sync::mpsc;
+
+use super::EventWorker;
+
+impl EventWorker {
+    /// Reads the deliveries handed over; those the worker may not post now (their endpoint was
+    /// disabled, their tenant deactivated) are handed back to wait like any other.
+    pub(super) async fn take_handed(&self, ids: Vec<DeliveryId>) -> Vec<Claimed> {
+        let (store, count) = (self.store.clone(), ids.len());
+        let read = tokio::task::spawn_blocking(move || {
+            let (ready, waiting) = store.with_conn(|conn| deliveries::handed(conn, &ids, now_millis()))?;
+            if !waiting.is_empty() {
+                let back: Vec<DeliveryId> = waiting.iter().map(|claimed| claimed.id).collect();
+                store.write(move |conn| deliveries::hand_back(conn, &back, now_millis()))?;
+            }
+            Ok::<_, StoreError>((ready, waiting.len()))
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))
+        .and_then(|read| read);
+        match read {
+            Ok((ready, waiting)) => {
+                self.handoff.finished(count - ready.len());
+                if waiting > 0 {
+                    tracing::info!(count = waiting, "events: handed deliveries wait for their endpoint or tenant");
+                }
+                ready
+            }
+            Err(e) => {
+                // Their leases run out and they are claimed then: at least once, never lost.
+                self.handoff.finished(count);
+                tracing::warn!(error = %e, count, "events: could not read handed deliveries; their leases will run out");
+                Vec::new()
+            }
+        }
+    }
+
+    /// On shutdown: no more hand-offs; the writes that reserved room before are waited for (at
+    /// most `drain`), and everything handed over and not started is handed back, due at once.
+    pub(super) async fn stop_taking(
+        &self,
+        mut handed: Option<mpsc::UnboundedReceiver<Vec<DeliveryId>>>,
+        mut arrived: Vec<DeliveryId>,
+        drain: Duration,
+    ) {
+        self.handoff.close();
+        let waited_until = Instant::now() + drain;
+        while self.handoff.reserved() > 0 && Instant::now() < waited_until {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if let Some(receiver) = handed.as_mut() {
+            while let Ok(ids) = receiver.try_recv() {
+                arrived.extend(ids);
+            }
+        }
+        if arrived.is_empty() {
+            return;
+        }
+        let (store, count) = (self.store.clone(), arrived.len());
+        self.handoff.finished(count);
+        let back = tokio::task::spawn_blocking(move || {
+            store.write(move |conn| deliveries::hand_back(conn, &arrived, now_millis()))
+        })
+        .await;
+        match back {
+            Ok(Ok(_)) => tracing::info!(count, "events: shutting down; handed back deliveries not yet posted"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, count, "events: could not hand back deliveries; their leases will run out")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, count, "events: could not hand back deliveries; their leases will run out")
+            }
+        }
+    }
+}
+
+/// The next hand-over, when the worker has a hand-off to hear from.
+pub(super) async fn next_handed(
+    handed: &mut Option<mpsc::UnboundedReceiver<Vec<DeliveryId>>>,
+) -> Option<Vec<DeliveryId>> {
+    match handed {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
+    }
+}

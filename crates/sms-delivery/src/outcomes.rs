@@ -1,0 +1,84 @@
+//! What becomes of an attempt at a message, and how the outcomes are written: the store's part
+//! here, the application's ([`Outcomes`]) with the events that follow.
+
+use chrono::NaiveDateTime;
+use sms_domain::MessageId;
+use sms_store::outbox;
+use sms_store::{DbConn, StoreError};
+
+/// What became of one attempt at a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The provider took it.
+    Sent { provider_message_id: Option<String> },
+    /// A transient fault: queued again for `next_attempt_at`.
+    Retry { next_attempt_at: chrono::NaiveDateTime, error: String },
+    /// It will not be sent.
+    Failed { error: String },
+    /// It will not be sent: the recipient unsubscribed at the provider.
+    Unsubscribed { error: String },
+}
+
+/// Records the outcomes of a batch of attempts on messages this worker is sending. The
+/// application implements it, so that what follows from an outcome (the tenant's events)
+/// commits with it; a batch is recorded in one transaction, so a busy worker costs the database
+/// one commit per batch, not one per message. Answers the event deliveries it wrote leased
+/// ([`Recording::lease`]).
+pub trait Outcomes: Send + Sync {
+    fn record(&self, conn: &mut DbConn, batch: &[(MessageId, Outcome)], at: Recording) -> Result<Leased, StoreError>;
+}
+
+/// Event deliveries written leased to this instance's event worker ([`crate::Handoff`]).
+pub type Leased = Vec<sms_domain::DeliveryId>;
+
+/// When a batch of outcomes is written, and until when the event deliveries it writes are
+/// leased to this instance's event worker (`None`: due at once, for a claim).
+#[derive(Debug, Clone, Copy)]
+pub struct Recording {
+    pub now: NaiveDateTime,
+    pub lease: Option<NaiveDateTime>,
+}
+
+/// Writes an outcome; answers the message as it is now, or `None` when it was no longer this
+/// sender's (its lease ran out and another worker took it).
+pub fn settle(
+    conn: &mut DbConn,
+    message_id: MessageId,
+    outcome: &Outcome,
+    now: NaiveDateTime,
+) -> Result<Option<sms_store::Message>, StoreError> {
+    match outcome {
+        Outcome::Sent { provider_message_id } => {
+            outbox::mark_sent(conn, message_id, provider_message_id.as_deref(), now)
+        }
+        Outcome::Retry { next_attempt_at, error } => outbox::mark_retry(conn, message_id, *next_attempt_at, error, now),
+        Outcome::Failed { error } | Outcome::Unsubscribed { error } => {
+            outbox::mark_failed(conn, message_id, error, now)
+        }
+    }
+}
+
+/// Writes a batch's outcomes, as [`settle`] writes one; answers each message as it is now, in
+/// the batch's order. The messages the provider took, the usual outcome, are settled together.
+pub fn settle_batch(
+    conn: &mut DbConn,
+    batch: &[(MessageId, Outcome)],
+    now: NaiveDateTime,
+) -> Result<Vec<Option<sms_store::Message>>, StoreError> {
+    let sent: Vec<(MessageId, Option<&str>)> = batch
+        .iter()
+        .filter_map(|(id, outcome)| match outcome {
+            Outcome::Sent { provider_message_id } => Some((*id, provider_message_id.as_deref())),
+            _ => None,
+        })
+        .collect();
+    let mut taken: std::collections::HashMap<MessageId, sms_store::Message> =
+        outbox::mark_sent_many(conn, &sent, now)?.into_iter().map(|m| (m.id, m)).collect();
+    batch
+        .iter()
+        .map(|(id, outcome)| match outcome {
+            Outcome::Sent { .. } => Ok(taken.remove(id)),
+            _ => settle(conn, *id, outcome, now),
+        })
+        .collect()
+}
