@@ -234,7 +234,9 @@ pub fn handed(
     now: NaiveDateTime,
 ) -> Result<(Vec<Claimed>, Vec<Claimed>), StoreError> {
     let ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();
-    let read = read_claimed(conn, &ids, now)?;
+    // Through the indexes, as a claim reads its rows: on statistics that lag behind the queue,
+    // PostgreSQL joined these few rows to the events by a scan (7 ms a read; BENCHMARKS.md).
+    let read = crate::tx::reading_indexes(conn, |conn| read_claimed(conn, &ids, now))?;
     let tenant_ids: Vec<i64> = read.iter().map(|(claimed, _)| claimed.tenant_id.get()).collect();
     let active: Vec<i64> = db_run!(conn, |c| crate::schema::tenants::table
         .filter(crate::schema::tenants::id.eq_any(&tenant_ids))
