@@ -117,7 +117,13 @@ async fn main() {
                         let _ = response.bytes().await;
                         outcome.non2xx += u64::from(!ok);
                     }
-                    Err(_) => outcome.errors += 1,
+                    Err(e) => {
+                        // The first few, so that a run with errors says what they were.
+                        if outcome.errors < 3 {
+                            eprintln!("open_loop: request {i} failed: {}", describe(&e));
+                        }
+                        outcome.errors += 1;
+                    }
                 }
                 outcome.latencies_us.push(u64::try_from(due.elapsed().as_micros()).unwrap_or(u64::MAX));
             }
@@ -149,4 +155,16 @@ async fn main() {
         all.errors,
         all.non2xx
     );
+}
+
+/// An error with its causes, outermost first.
+fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -136,6 +136,7 @@ impl Application {
         let mut server =
             HttpServer::new(move || sms_http::app(app_state.clone(), http.clone()).configure(sms_console::routes))
                 .shutdown_timeout(config.shutdown_grace.as_secs())
+                .keep_alive(config.keep_alive)
                 // SIGTERM and SIGINT are handled in `run_until_stopped`: the instance turns
                 // unready and tells its workers before the server stops.
                 .disable_signals()

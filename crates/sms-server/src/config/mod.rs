@@ -52,6 +52,11 @@ pub struct Config {
     /// `SMS_SHUTDOWN_GRACE_SECS` (20): on SIGTERM or SIGINT, how long the requests under way may
     /// take to finish before the server stops anyway.
     pub shutdown_grace: Duration,
+    /// `SMS_KEEP_ALIVE_SECS` (75): how long an idle client connection is kept open. Longer than
+    /// the idle timeout of the proxies in front (nginx's upstream connections and most load
+    /// balancers keep theirs 60 s), so that a proxy never sends a request on a connection this
+    /// server is closing at that moment.
+    pub keep_alive: Duration,
     /// `SMS_CONSOLE_IDLE_MINUTES` (480): a console session unused this long ends.
     pub console_idle_minutes: i64,
     /// The SMS provider and the delivery worker.
@@ -198,6 +203,7 @@ impl Default for Config {
             unrouted_retention_days: sms_service::UNROUTED_RETENTION_DAYS,
             public_url: None,
             shutdown_grace: Duration::from_secs(20),
+            keep_alive: Duration::from_secs(75),
             console_idle_minutes: sms_service::console::DEFAULT_IDLE_MINUTES,
             delivery: DeliveryConfig::default(),
             events_worker: true,
@@ -245,6 +251,7 @@ impl Config {
             public_url: var("SMS_PUBLIC_URL"),
             shutdown_grace: parsed::<u64>("SMS_SHUTDOWN_GRACE_SECS")?
                 .map_or(defaults.shutdown_grace, Duration::from_secs),
+            keep_alive: parsed::<u64>("SMS_KEEP_ALIVE_SECS")?.map_or(defaults.keep_alive, Duration::from_secs),
             console_idle_minutes: match parsed::<i64>("SMS_CONSOLE_IDLE_MINUTES")? {
                 None => defaults.console_idle_minutes,
                 Some(m) if (1..=525_600).contains(&m) => m,

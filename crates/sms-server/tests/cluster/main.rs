@@ -13,6 +13,7 @@
 // Tests may unwrap: clippy.toml allows it in `#[test]` functions only, not in the helpers here.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod keep_alive;
 mod load;
 mod processes;
 mod restart;
