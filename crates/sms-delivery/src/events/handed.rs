@@ -16,13 +16,17 @@ impl EventWorker {
     /// disabled, their tenant deactivated) are handed back to wait like any other.
     pub(super) async fn take_handed(&self, ids: Vec<DeliveryId>) -> Vec<Claimed> {
         let (store, count) = (self.store.clone(), ids.len());
+        // In the store's writer, as a claim's read is: on SQLite the read takes its turn among
+        // the writes instead of holding a read transaction open beside them.
         let read = tokio::task::spawn_blocking(move || {
-            let (ready, waiting) = store.with_conn(|conn| deliveries::handed(conn, &ids, now_millis()))?;
-            if !waiting.is_empty() {
+            store.write(move |conn| {
+                let (ready, waiting) = deliveries::handed(conn, &ids, now_millis())?;
                 let back: Vec<DeliveryId> = waiting.iter().map(|claimed| claimed.id).collect();
-                store.write(move |conn| deliveries::hand_back(conn, &back, now_millis()))?;
-            }
-            Ok::<_, StoreError>((ready, waiting.len()))
+                if !back.is_empty() {
+                    deliveries::hand_back(conn, &back, now_millis())?;
+                }
+                Ok::<_, StoreError>((ready, back.len()))
+            })
         })
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))
