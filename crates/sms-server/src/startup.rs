@@ -15,7 +15,7 @@ use sms_lock::{
 };
 use sms_service::console::ConsoleSettings;
 use sms_service::{CallbackSettings, JwtKeys, Service, ServiceParts};
-use sms_store::{DbUrl, PoolOptions, Store, StoreError};
+use sms_store::{Backend, DbUrl, PoolOptions, Store, StoreError};
 
 use crate::config::{Config, ProviderKind};
 
@@ -94,6 +94,11 @@ impl Application {
             ),
             false => None,
         };
+        // On PostgreSQL the writes hand their event deliveries to this instance's worker, which
+        // saves each one the claim's search and rewrite and their round trips. SQLite's claims run
+        // in the process, in its writer: there the hand-off only added work beside the writer, and
+        // cost throughput and the open loop's tail (BENCHMARKS.md).
+        let handoff = events.as_ref().filter(|_| url.backend() == Backend::Postgres).map(EventWorker::handoff);
         let console = ConsoleSettings {
             idle: chrono::Duration::minutes(config.console_idle_minutes),
             public_url: public_url.clone(),
@@ -114,14 +119,14 @@ impl Application {
             destinations: config.events.destinations.clone(),
             live_channel,
             console,
-            handoff: events.as_ref().map(EventWorker::handoff),
+            handoff: handoff.clone(),
             ..ServiceParts::new(store, lock, jwt)
         }
         .build();
         let worker =
             delivery_worker(config, worker_store, &public_url, Arc::new(state.outbox_outcomes()))?.map(|worker| {
-                match &events {
-                    Some(events) => worker.with_handoff(events.handoff()),
+                match handoff {
+                    Some(handoff) => worker.with_handoff(handoff),
                     None => worker,
                 }
             });
