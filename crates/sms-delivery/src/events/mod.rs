@@ -143,7 +143,7 @@ impl EventWorker {
         let mut turns = Turns::default();
         let mut housekept = Instant::now() - HOUSEKEEPING_EVERY;
         let capacity = usize::try_from(self.settings.batch.max(1)).unwrap_or(128);
-        let mut next_claim = Instant::now();
+        let (mut next_claim, mut held_back) = (Instant::now(), false);
         loop {
             while in_flight.try_join_next().is_some() {}
             if *shutdown.borrow() {
@@ -170,7 +170,9 @@ impl EventWorker {
             }
             let free = capacity.saturating_sub(in_flight.len());
             if free > 0 && Instant::now() >= next_claim {
-                let jobs = self.claim(free, turns.busy()).await.unwrap_or_else(|e| {
+                let busy = turns.busy();
+                held_back = !busy.is_empty();
+                let jobs = self.claim(free, busy).await.unwrap_or_else(|e| {
                     tracing::warn!(error = %e, "events: could not claim deliveries; retrying");
                     Vec::new()
                 });
@@ -187,6 +189,10 @@ impl EventWorker {
                 }
             }
             let full = in_flight.len() >= capacity;
+            // A claim that left out an endpoint with every turn taken is due again as soon as a
+            // post ends and frees one (waiting for the poll capped an endpoint at one claim's
+            // worth every 500 ms).
+            let on_turn = full || held_back;
             let until = if full { Instant::now() + self.settings.poll } else { next_claim };
             let until = first_arrived.map_or(until, |since| until.min(since + HANDOFF_GATHER));
             if until > Instant::now() {
@@ -194,7 +200,7 @@ impl EventWorker {
                     _ = tokio::time::sleep_until(until.into()) => {}
                     _ = shutdown.changed() => {}
                     Some(ids) = next_handed(&mut handed) => arrived.extend(ids),
-                    Some(_) = in_flight.join_next(), if full => {}
+                    Some(_) = in_flight.join_next(), if on_turn && !in_flight.is_empty() => next_claim = Instant::now(),
                 }
             }
         }
