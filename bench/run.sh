@@ -28,6 +28,7 @@
 # request, the backlogs, and the ratios to the floors, beside the goals. Run by hand, not by CI;
 # BENCHMARKS.md records results.
 #
+# ONLY=postgres skips SQLite (5. and 6.), for comparing PostgreSQL settings in half the time.
 # STATEMENTS=1 prints PostgreSQL's statements by total execution time during the first round
 # (needs pg_stat_statements in shared_preload_libraries).
 # PERF=1 also samples the whole machine with `perf record` (cpu-clock) during the first round
@@ -94,8 +95,14 @@ setup_tenant() { # setup_tenant BASE ADMIN: a tenant without a rate limit, its n
     -H 'Content-Type: application/json' -d "{\"url\": \"http://127.0.0.1:$SINK_PORT/events\"}" >/dev/null
   SMS_BASIC=$(printf 'bench:%s' "$token" | base64 -w0); export SMS_BASIC
 }
-drive() { # drive BASE SECONDS [PROFILE]: wrk's summary line. Each run texts consumers of its
-  # own: the run number comes from a file, as drive runs in a subshell when its output is kept.
+# CPU time, in clock ticks: a process's (user + system), and the whole machine's busy time.
+TICK_MS=$(python3 -c "import os; print(1000 / os.sysconf('SC_CLK_TCK'))")
+process_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+per_request_ms() { python3 -c "print(f'{($2 - $1) * $TICK_MS / max(1, $3):.3f}')"; } # FROM TO REQUESTS
+drive() { # drive BASE SECONDS [PROFILE]: wrk's summary line, with the CPU time per request of the
+  # server ($PID) and of the whole machine. Each run texts consumers of its own: the run number
+  # comes from a file, as drive runs in a subshell when its output is kept.
   local run; run=$(($(cat "$work/runs" 2>/dev/null || echo 0) + 1)); echo "$run" >"$work/runs"
   local perf_pid=
   if [ -n "${3:-}" ] && [ "${PERF:-0}" = 1 ]; then
@@ -103,7 +110,12 @@ drive() { # drive BASE SECONDS [PROFILE]: wrk's summary line. Each run texts con
     perf record -q -a -g -F 499 -o "bench/profiles/$3.data" -- sleep "$2" >/dev/null 2>&1 &
     perf_pid=$!
   fi
-  SMS_BENCH_RUN=$run wrk -t2 -c"$connections" -d"$2s" --latency -s bench/new_consumer.lua "$1/apps/api/v1/sms" | grep '^BENCH'
+  local server0 machine0 line requests
+  server0=$(process_ticks "$PID"); machine0=$(machine_ticks)
+  line=$(SMS_BENCH_RUN=$run wrk -t2 -c"$connections" -d"$2s" --latency -s bench/new_consumer.lua "$1/apps/api/v1/sms" | grep '^BENCH')
+  requests=$(value "$line" requests)
+  echo "$line server_cpu_ms=$(per_request_ms "$server0" "$(process_ticks "$PID")" "$requests")" \
+    "machine_cpu_ms=$(per_request_ms "$machine0" "$(machine_ticks)" "$requests")"
   if [ -n "$perf_pid" ]; then wait "$perf_pid" || true; fi
 }
 tidy() { sed -e 's/ \{3,\}-  .*$//' -e 's/ *$//' | grep -v '^$' | cut -c1-160; }
@@ -166,17 +178,20 @@ drain pg_backlog >/dev/null
 psql "$DB_URL" -qc "CREATE SEQUENCE IF NOT EXISTS bench_numbers START 1000000"
 psql "$DB_URL" -q -f bench/least_work_schema.sql >/dev/null
 tenant_id=$(psql "$DB_URL" -Atc "SELECT id FROM tenants WHERE subdomain = 'bench'")
-pgbench_run() { # pgbench_run SCRIPT SECONDS ARGS...: the tps and latencies of one run
+pgbench_run() { # pgbench_run SCRIPT SECONDS ARGS...: the tps, latencies and machine CPU time per
+  # transaction of one run
   rm -f "$work"/pgbench_log.*
-  local tps
+  local tps machine0
+  machine0=$(machine_ticks)
   tps=$("$PGBENCH" -n -M prepared -c "$connections" -j 2 -T "$2" -D tenant="$tenant_id" -f "$1" \
     --log --log-prefix="$work/pgbench_log" "${@:3}" "$DB_URL" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
   # Its latencies, from the per-transaction log (third field, microseconds).
+  local busy=$(($(machine_ticks) - machine0))
   cat "$work"/pgbench_log.* | python3 -c "
 import sys
 lat = sorted(int(line.split()[2]) for line in sys.stdin if line.strip())
 pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] / 1000
-print(f'tps=$tps p50_ms={pick(0.50):.2f} p99_ms={pick(0.99):.2f}')"
+print(f'tps=$tps p50_ms={pick(0.50):.2f} p99_ms={pick(0.99):.2f} machine_cpu_ms={$busy * $TICK_MS / max(1, len(lat)):.3f}')"
 }
 # The own-schema runs' messages are never due (bench/durable_work.sql); they go after each run, so
 # the outbox the worker scans holds only the endpoint's.
@@ -245,43 +260,48 @@ open_rates pg "$B" "$work/pg.lines" "$work/reply.lines" pg_backlog
 pg_rss=$(peak_rss_mb "$PG_PID")
 
 # --- the embedded default: SQLite, in-process lock ---
-rm -f "$work/runs" # a database of its own: its runs may reuse the numbers
-start_server sqlite DATABASE_URL="sqlite://$work/bench.sqlite3" SMS_DATA_DIR="$work/data"
-LITE_PID=$PID
-B="http://127.0.0.1:$PORT"
-setup_tenant "$B" "$("$BIN" admin-token --ttl 600)"
-drive "$B" 5 >/dev/null
-drain lite_backlog >/dev/null
-for round in $(seq 1 "$rounds"); do
-  line=$(drive "$B" "$seconds" "$([ "$round" = 1 ] && echo sqlite)")
-  drained=$(drain lite_backlog)
-  echo "$line $drained" >>"$work/lite.lines"
-  echo "round $round: endpoint (SQLite) $line $drained"
-done
-lite_sql() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$work/bench.sqlite3" "$1"; }
-read -r first last < <(lite_sql "SELECT MIN(id) || ' ' || (MIN(id) + 149) FROM chats WHERE status = 'selecting'")
-for round in $(seq 1 "$rounds"); do
-  line=$(CHAT_FIRST=$first CHAT_LAST=$last wrk -t2 -c"$connections" -d"${seconds}s" --latency -s bench/reply.lua "$B" | grep '^BENCH')
-  drained=$(drain lite_backlog)
-  echo "$line $drained" >>"$work/lite_reply.lines"
-  echo "round $round: replies (SQLite) $line $drained"
-done
-open_rates lite "$B" "$work/lite.lines" "$work/lite_reply.lines" lite_backlog
-profile_report sqlite "$LITE_PID"
+lite_rss=""
 chats_open=""
-if [ "${CHATS:-0}" -gt 0 ]; then
-  open_chats() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT COUNT(*) FROM chats WHERE status = 'selecting'\").fetchone()[0])" "$work/bench.sqlite3"; }
-  # More rounds of new consumers until CHATS chats are open at once (runs 1-7 number their own).
-  while [ "$(open_chats)" -lt "$CHATS" ] && [ "$(cat "$work/runs")" -lt 8 ]; do drive "$B" 30 >/dev/null; done
-  chats_open=$(open_chats)
-  echo "SQLite: $chats_open chats open, peak RSS $(peak_rss_mb "$LITE_PID") MB"
+if [ "${ONLY:-}" != postgres ]; then
+  rm -f "$work/runs" # a database of its own: its runs may reuse the numbers
+  start_server sqlite DATABASE_URL="sqlite://$work/bench.sqlite3" SMS_DATA_DIR="$work/data"
+  LITE_PID=$PID
+  B="http://127.0.0.1:$PORT"
+  setup_tenant "$B" "$("$BIN" admin-token --ttl 600)"
+  drive "$B" 5 >/dev/null
+  drain lite_backlog >/dev/null
+  for round in $(seq 1 "$rounds"); do
+    line=$(drive "$B" "$seconds" "$([ "$round" = 1 ] && echo sqlite)")
+    drained=$(drain lite_backlog)
+    echo "$line $drained" >>"$work/lite.lines"
+    echo "round $round: endpoint (SQLite) $line $drained"
+  done
+  lite_sql() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$work/bench.sqlite3" "$1"; }
+  read -r first last < <(lite_sql "SELECT MIN(id) || ' ' || (MIN(id) + 149) FROM chats WHERE status = 'selecting'")
+  for round in $(seq 1 "$rounds"); do
+    line=$(CHAT_FIRST=$first CHAT_LAST=$last wrk -t2 -c"$connections" -d"${seconds}s" --latency -s bench/reply.lua "$B" | grep '^BENCH')
+    drained=$(drain lite_backlog)
+    echo "$line $drained" >>"$work/lite_reply.lines"
+    echo "round $round: replies (SQLite) $line $drained"
+  done
+  open_rates lite "$B" "$work/lite.lines" "$work/lite_reply.lines" lite_backlog
+  profile_report sqlite "$LITE_PID"
+  if [ "${CHATS:-0}" -gt 0 ]; then
+    open_chats() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT COUNT(*) FROM chats WHERE status = 'selecting'\").fetchone()[0])" "$work/bench.sqlite3"; }
+    # More rounds of new consumers until CHATS chats are open at once (runs 1-7 number their own).
+    while [ "$(open_chats)" -lt "$CHATS" ] && [ "$(cat "$work/runs")" -lt 8 ]; do drive "$B" 30 >/dev/null; done
+    chats_open=$(open_chats)
+    echo "SQLite: $chats_open chats open, peak RSS $(peak_rss_mb "$LITE_PID") MB"
+  fi
+  lite_rss=$(peak_rss_mb "$LITE_PID")
 fi
-lite_rss=$(peak_rss_mb "$LITE_PID")
 
 python3 - "$work" "$seconds" "$connections" "$(nproc)" "$rounds" "$pg_rss" "$lite_rss" "$chats_open" <<'SUMMARY'
 import statistics, sys
 work, seconds, connections, cores, rounds, pg_rss, lite_rss, chats_open = sys.argv[1:]
 def runs(name):
+    if name.startswith("lite") and not lite_rss:
+        return []
     return [dict(kv.split("=", 1) for kv in line.split()[1:]) for line in open(f"{work}/{name}.lines")]
 def median(rows, key):
     return statistics.median(float(r[key]) for r in rows)
@@ -298,6 +318,7 @@ def closed(name, sends, answers):
     errors = total(sends, "errors") + total(sends, "non2xx") + total(answers, "errors") + total(answers, "non2xx")
     drain = max(float(r["drain_s"]) if r["drain_s"] != ">30" else 99 for r in sends + answers)
     print(f"""  send:    {median(sends, 'rps'):.1f} requests/s, p50 {median(sends, 'p50_ms'):.2f} ms, p99 {median(sends, 'p99_ms'):.2f} ms, errors {total(sends, 'errors')}, non-2xx {total(sends, 'non2xx')}
+           CPU time per send: the server {median(sends, 'server_cpu_ms'):.3f} ms, the whole machine {median(sends, 'machine_cpu_ms'):.3f} ms
            backlog when the load stopped (messages/deliveries): {', '.join(r['backlog_at_stop'] for r in sends)}
   replies: {median(answers, 'rps'):.1f} requests/s, p50 {median(answers, 'p50_ms'):.2f} ms, p99 {median(answers, 'p99_ms'):.2f} ms, errors {total(answers, 'errors')}, non-2xx {total(answers, 'non2xx')}
   everything sent and told within {drain:.1f} s of the load stopping (goal <= 3: {mark(drain <= 3)}); errors {errors} (goal 0: {mark(errors == 0)})""")
@@ -324,10 +345,13 @@ PostgreSQL + Redis, worker and events on (the whole job):""")
 closed("pg", pg, replies)
 open_loop("pg")
 print(f"""  peak RSS {pg_rss} MB (goal < 100: {mark(float(pg_rss) < 100)})
-the whole job's least durable work (pgbench -M prepared, two commits per SMS): {whole_tps:.1f} SMS/s, p50 {median(whole, 'p50_ms'):.2f} ms, p99 {median(whole, 'p99_ms'):.2f} ms
+the whole job's least durable work (pgbench -M prepared, two commits per SMS): {whole_tps:.1f} SMS/s, p50 {median(whole, 'p50_ms'):.2f} ms, p99 {median(whole, 'p99_ms'):.2f} ms, the whole machine's CPU time per SMS {median(whole, 'machine_cpu_ms'):.3f} ms
 the send's least durable work (pgbench -M prepared, one commit): {floor_tps:.1f} transactions/s; the send's work on the own schema: {median(own, 'tps'):.1f}/s
-ratio: the whole job at {ratio:.2f} of its least durable work (goal >= 1.0: {mark(ratio >= 1.0)}); {median(pg, 'rps') / floor_tps:.2f} of the send's least work
-SQLite, in-process lock, worker and events on (the whole job):""")
+ratio: the whole job at {ratio:.2f} of its least durable work (goal >= 1.0: {mark(ratio >= 1.0)}); {median(pg, 'rps') / floor_tps:.2f} of the send's least work""")
+if not lite:
+    print("SQLite: not run (ONLY=postgres)")
+    sys.exit(0)
+print("SQLite, in-process lock, worker and events on (the whole job):")
 closed("lite", lite, lite_replies)
 open_loop("lite")
 print(f"""  {median(lite, 'rps'):.1f} SMS/s (goal >= 2000: {mark(median(lite, 'rps') >= 2000)}); peak RSS {lite_rss} MB{rss_note} (goal < 100: {mark(float(lite_rss) < 100)})""")
