@@ -28,7 +28,8 @@
 # request, the backlogs, and the ratios to the floors, beside the goals. Run by hand, not by CI;
 # BENCHMARKS.md records results.
 #
-# ONLY=postgres skips SQLite (5. and 6.), for comparing PostgreSQL settings in half the time.
+# ONLY=postgres skips SQLite (5. and 6.), ONLY=sqlite skips PostgreSQL (1. to 4.): for comparing
+# one backend's settings in less time.
 # STATEMENTS=1 prints PostgreSQL's statements by total execution time during the first round
 # (needs pg_stat_statements in shared_preload_libraries).
 # PERF=1 also samples the whole machine with `perf record` (cpu-clock) during the first round
@@ -146,6 +147,24 @@ drain() { # drain BACKLOG-FN: "backlog_at_stop=M/D drain_s=S" (S: until both are
   echo "backlog_at_stop=${at_stop/ //} drain_s=$took"
 }
 
+serve_warm() { # serve_warm NAME BACKLOG-FN ENV...: a server (PID, B) with the bench's tenant, warmed up
+  local name=$1 backlog=$2
+  shift 2
+  start_server "$name" "$@"
+  B="http://127.0.0.1:$PORT"
+  setup_tenant "$B" "$("$BIN" admin-token --ttl 600)"
+  drive "$B" 5 >/dev/null
+  drain "$backlog" >/dev/null
+}
+reply_rounds() { # reply_rounds LABEL BACKLOG-FN LINES: closed-loop replies into chats $first..$last
+  local round line drained
+  for round in $(seq 1 "$rounds"); do
+    line=$(CHAT_FIRST=$first CHAT_LAST=$last wrk -t2 -c"$connections" -d"${seconds}s" --latency -s bench/reply.lua "$B" | grep '^BENCH')
+    drained=$(drain "$2")
+    echo "$line $drained" >>"$3"
+    echo "round $round: replies ($1) $line $drained"
+  done
+}
 median_rps() { python3 -c "import statistics, sys; print(statistics.median(float(l.split('rps=')[1].split()[0]) for l in open(sys.argv[1])))" "$1"; }
 open_rates() { # open_rates NAME BASE SEND-LINES REPLY-LINES BACKLOG-FN: open-loop sends and replies
   # at 30, 50 and 70 % of the median closed-loop rate, each followed by its drain
@@ -164,112 +183,102 @@ open_rates() { # open_rates NAME BASE SEND-LINES REPLY-LINES BACKLOG-FN: open-lo
 }
 
 # --- PostgreSQL + Redis ---
-psql "$SMS_TEST_POSTGRES_URL" -qc "CREATE DATABASE $db" >/dev/null
-redis_port=$(free_port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
-pids+=($!)
-DB_URL="${SMS_TEST_POSTGRES_URL%/*}/$db"
-start_server postgres DATABASE_URL="$DB_URL" REDIS_URL="redis://127.0.0.1:$redis_port"
-PG_PID=$PID
-B="http://127.0.0.1:$PORT"
-setup_tenant "$B" "$("$BIN" admin-token --ttl 600)"
-drive "$B" 5 >/dev/null
-drain pg_backlog >/dev/null
-psql "$DB_URL" -qc "CREATE SEQUENCE IF NOT EXISTS bench_numbers START 1000000"
-psql "$DB_URL" -q -f bench/least_work_schema.sql >/dev/null
-tenant_id=$(psql "$DB_URL" -Atc "SELECT id FROM tenants WHERE subdomain = 'bench'")
-pgbench_run() { # pgbench_run SCRIPT SECONDS ARGS...: the tps, latencies and machine CPU time per
-  # transaction of one run
-  rm -f "$work"/pgbench_log.*
-  local tps machine0
-  machine0=$(machine_ticks)
-  tps=$("$PGBENCH" -n -M prepared -c "$connections" -j 2 -T "$2" -D tenant="$tenant_id" -f "$1" \
-    --log --log-prefix="$work/pgbench_log" "${@:3}" "$DB_URL" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-  # Its latencies, from the per-transaction log (third field, microseconds).
-  local busy=$(($(machine_ticks) - machine0))
-  cat "$work"/pgbench_log.* | python3 -c "
-import sys
-lat = sorted(int(line.split()[2]) for line in sys.stdin if line.strip())
-pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] / 1000
-print(f'tps=$tps p50_ms={pick(0.50):.2f} p99_ms={pick(0.99):.2f} machine_cpu_ms={$busy * $TICK_MS / max(1, len(lat)):.3f}')"
-}
-# The own-schema runs' messages are never due (bench/durable_work.sql); they go after each run, so
-# the outbox the worker scans holds only the endpoint's.
-own_run() { pgbench_run bench/durable_work.sql "$1"; psql "$DB_URL" -qc "DELETE FROM messages WHERE next_attempt_at = 'infinity'" >/dev/null; }
-pgbench_run bench/least_work.sql 5 >/dev/null
-pgbench_run bench/whole_least_work.sql 5 >/dev/null
-own_run 5 >/dev/null
-commits() { psql "$DB_URL" -Atc "SELECT xact_commit FROM pg_stat_database WHERE datname = '$db'"; }
-# Rounds alternate the endpoint and pgbench, so a drift of the machine's speed (it is shared)
-# touches both; the summary takes the median of each.
-statements=""
-if [ "${STATEMENTS:-0}" = 1 ]; then
-  # The extension can be created without the library loaded; only a call tells.
-  psql "$DB_URL" -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1 \
-    && psql "$DB_URL" -Atqc "SELECT pg_stat_statements_reset()" >/dev/null 2>&1 && statements=1 \
-    || log "STATEMENTS=1 needs shared_preload_libraries = 'pg_stat_statements'; skipped"
-fi
-for round in $(seq 1 "$rounds"); do
-  before=$(commits)
-  if [ "$round" = 1 ] && [ -n "$statements" ]; then psql "$DB_URL" -Atqc "SELECT pg_stat_statements_reset()" >/dev/null; fi
-  line=$(drive "$B" "$seconds" "$([ "$round" = 1 ] && echo postgres)")
-  # Commits per request: the server's transactions (the chat's, the worker's, the events'),
-  # and every statement outside one, per request served.
-  per_request=$(python3 -c "print(f'{($(commits) - $before) / max(1, $(value "$line" requests)):.1f}')")
-  drained=$(drain pg_backlog)
-  if [ "$round" = 1 ] && [ -n "$statements" ]; then
-    echo "-- postgres: statements by total execution time (round 1 and its drain; per request served)"
-    psql "$DB_URL" -Atc "SELECT lpad(round(total_exec_time::numeric / 1000, 2)::text, 7) || ' s  ' ||
-        lpad(round(calls::numeric / $(value "$line" requests), 3)::text, 6) || ' calls/req  ' ||
-        lpad(round(mean_exec_time::numeric, 3)::text, 7) || ' ms  ' ||
-        left(regexp_replace(query, '\s+', ' ', 'g'), 110)
-      FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-      ORDER BY total_exec_time DESC LIMIT 15"
+pg_rss=""
+if [ "${ONLY:-}" != sqlite ]; then
+  psql "$SMS_TEST_POSTGRES_URL" -qc "CREATE DATABASE $db" >/dev/null
+  redis_port=$(free_port)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
+  pids+=($!)
+  DB_URL="${SMS_TEST_POSTGRES_URL%/*}/$db"
+  serve_warm postgres pg_backlog DATABASE_URL="$DB_URL" REDIS_URL="redis://127.0.0.1:$redis_port"
+  PG_PID=$PID
+  psql "$DB_URL" -qc "CREATE SEQUENCE IF NOT EXISTS bench_numbers START 1000000"
+  psql "$DB_URL" -q -f bench/least_work_schema.sql >/dev/null
+  tenant_id=$(psql "$DB_URL" -Atc "SELECT id FROM tenants WHERE subdomain = 'bench'")
+  pgbench_run() { # pgbench_run SCRIPT SECONDS ARGS...: the tps, latencies and machine CPU time per
+    # transaction of one run
+    rm -f "$work"/pgbench_log.*
+    local tps machine0
+    machine0=$(machine_ticks)
+    tps=$("$PGBENCH" -n -M prepared -c "$connections" -j 2 -T "$2" -D tenant="$tenant_id" -f "$1" \
+      --log --log-prefix="$work/pgbench_log" "${@:3}" "$DB_URL" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+    # Its latencies, from the per-transaction log (third field, microseconds).
+    local busy=$(($(machine_ticks) - machine0))
+    cat "$work"/pgbench_log.* | python3 -c "
+  import sys
+  lat = sorted(int(line.split()[2]) for line in sys.stdin if line.strip())
+  pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] / 1000
+  print(f'tps=$tps p50_ms={pick(0.50):.2f} p99_ms={pick(0.99):.2f} machine_cpu_ms={$busy * $TICK_MS / max(1, len(lat)):.3f}')"
+  }
+  # The own-schema runs' messages are never due (bench/durable_work.sql); they go after each run, so
+  # the outbox the worker scans holds only the endpoint's.
+  own_run() { pgbench_run bench/durable_work.sql "$1"; psql "$DB_URL" -qc "DELETE FROM messages WHERE next_attempt_at = 'infinity'" >/dev/null; }
+  pgbench_run bench/least_work.sql 5 >/dev/null
+  pgbench_run bench/whole_least_work.sql 5 >/dev/null
+  own_run 5 >/dev/null
+  commits() { psql "$DB_URL" -Atc "SELECT xact_commit FROM pg_stat_database WHERE datname = '$db'"; }
+  # Rounds alternate the endpoint and pgbench, so a drift of the machine's speed (it is shared)
+  # touches both; the summary takes the median of each.
+  statements=""
+  if [ "${STATEMENTS:-0}" = 1 ]; then
+    # The extension can be created without the library loaded; only a call tells.
+    psql "$DB_URL" -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1 \
+      && psql "$DB_URL" -Atqc "SELECT pg_stat_statements_reset()" >/dev/null 2>&1 && statements=1 \
+      || log "STATEMENTS=1 needs shared_preload_libraries = 'pg_stat_statements'; skipped"
   fi
-  echo "$line db_commits_per_request=$per_request $drained" >>"$work/pg.lines"
-  perf_pid=
-  if [ "$round" = 1 ] && [ "${PERF:-0}" = 1 ]; then
-    perf record -q -a -g -F 499 -o bench/profiles/pgbench.data -- sleep "$seconds" >/dev/null 2>&1 &
-    perf_pid=$!
+  for round in $(seq 1 "$rounds"); do
+    before=$(commits)
+    if [ "$round" = 1 ] && [ -n "$statements" ]; then psql "$DB_URL" -Atqc "SELECT pg_stat_statements_reset()" >/dev/null; fi
+    line=$(drive "$B" "$seconds" "$([ "$round" = 1 ] && echo postgres)")
+    # Commits per request: the server's transactions (the chat's, the worker's, the events'),
+    # and every statement outside one, per request served.
+    per_request=$(python3 -c "print(f'{($(commits) - $before) / max(1, $(value "$line" requests)):.1f}')")
+    drained=$(drain pg_backlog)
+    if [ "$round" = 1 ] && [ -n "$statements" ]; then
+      echo "-- postgres: statements by total execution time (round 1 and its drain; per request served)"
+      psql "$DB_URL" -Atc "SELECT lpad(round(total_exec_time::numeric / 1000, 2)::text, 7) || ' s  ' ||
+          lpad(round(calls::numeric / $(value "$line" requests), 3)::text, 6) || ' calls/req  ' ||
+          lpad(round(mean_exec_time::numeric, 3)::text, 7) || ' ms  ' ||
+          left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+        FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+        ORDER BY total_exec_time DESC LIMIT 15"
+    fi
+    echo "$line db_commits_per_request=$per_request $drained" >>"$work/pg.lines"
+    perf_pid=
+    if [ "$round" = 1 ] && [ "${PERF:-0}" = 1 ]; then
+      perf record -q -a -g -F 499 -o bench/profiles/pgbench.data -- sleep "$seconds" >/dev/null 2>&1 &
+      perf_pid=$!
+    fi
+    whole=$(pgbench_run bench/whole_least_work.sql "$seconds")
+    if [ -n "$perf_pid" ]; then wait "$perf_pid" || true; fi
+    floor=$(pgbench_run bench/least_work.sql "$seconds")
+    own=$(own_run "$seconds")
+    echo "WHOLE $whole" >>"$work/whole.lines"
+    echo "FLOOR $floor" >>"$work/floor.lines"
+    echo "OWN $own" >>"$work/own.lines"
+    echo "round $round: endpoint (PostgreSQL + Redis) $line db_commits_per_request=$per_request $drained"
+    echo "round $round: whole job's least work $whole; the send's least work $floor; own schema $own"
+  done
+  profile_report postgres "$PG_PID"
+  if [ "${PERF:-0}" = 1 ]; then
+    echo "-- pgbench: CPU samples by process"
+    perf report -q -i bench/profiles/pgbench.data --no-children --sort comm --stdio -g none 2>/dev/null | tidy | head -n 6 || true
   fi
-  whole=$(pgbench_run bench/whole_least_work.sql "$seconds")
-  if [ -n "$perf_pid" ]; then wait "$perf_pid" || true; fi
-  floor=$(pgbench_run bench/least_work.sql "$seconds")
-  own=$(own_run "$seconds")
-  echo "WHOLE $whole" >>"$work/whole.lines"
-  echo "FLOOR $floor" >>"$work/floor.lines"
-  echo "OWN $own" >>"$work/own.lines"
-  echo "round $round: endpoint (PostgreSQL + Redis) $line db_commits_per_request=$per_request $drained"
-  echo "round $round: whole job's least work $whole; the send's least work $floor; own schema $own"
-done
-profile_report postgres "$PG_PID"
-if [ "${PERF:-0}" = 1 ]; then
-  echo "-- pgbench: CPU samples by process"
-  perf report -q -i bench/profiles/pgbench.data --no-children --sort comm --stdio -g none 2>/dev/null | tidy | head -n 6 || true
-fi
 
-# --- replies into the chats the rounds opened ---
-read -r first last < <(psql "$DB_URL" -Atc "SELECT MIN(id) || ' ' || (MIN(id) + 149) FROM chats WHERE status = 'selecting'")
-for round in $(seq 1 "$rounds"); do
-  line=$(CHAT_FIRST=$first CHAT_LAST=$last wrk -t2 -c"$connections" -d"${seconds}s" --latency -s bench/reply.lua "$B" | grep '^BENCH')
-  drained=$(drain pg_backlog)
-  echo "$line $drained" >>"$work/reply.lines"
-  echo "round $round: replies (PostgreSQL + Redis) $line $drained"
-done
-open_rates pg "$B" "$work/pg.lines" "$work/reply.lines" pg_backlog
-pg_rss=$(peak_rss_mb "$PG_PID")
+  # --- replies into the chats the rounds opened ---
+  read -r first last < <(psql "$DB_URL" -Atc "SELECT MIN(id) || ' ' || (MIN(id) + 149) FROM chats WHERE status = 'selecting'")
+  reply_rounds "PostgreSQL + Redis" pg_backlog "$work/reply.lines"
+  open_rates pg "$B" "$work/pg.lines" "$work/reply.lines" pg_backlog
+  pg_rss=$(peak_rss_mb "$PG_PID")
+fi
 
 # --- the embedded default: SQLite, in-process lock ---
 lite_rss=""
 chats_open=""
 if [ "${ONLY:-}" != postgres ]; then
   rm -f "$work/runs" # a database of its own: its runs may reuse the numbers
-  start_server sqlite DATABASE_URL="sqlite://$work/bench.sqlite3" SMS_DATA_DIR="$work/data"
+  serve_warm sqlite lite_backlog DATABASE_URL="sqlite://$work/bench.sqlite3" SMS_DATA_DIR="$work/data"
   LITE_PID=$PID
-  B="http://127.0.0.1:$PORT"
-  setup_tenant "$B" "$("$BIN" admin-token --ttl 600)"
-  drive "$B" 5 >/dev/null
-  drain lite_backlog >/dev/null
   for round in $(seq 1 "$rounds"); do
     line=$(drive "$B" "$seconds" "$([ "$round" = 1 ] && echo sqlite)")
     drained=$(drain lite_backlog)
@@ -278,12 +287,7 @@ if [ "${ONLY:-}" != postgres ]; then
   done
   lite_sql() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$work/bench.sqlite3" "$1"; }
   read -r first last < <(lite_sql "SELECT MIN(id) || ' ' || (MIN(id) + 149) FROM chats WHERE status = 'selecting'")
-  for round in $(seq 1 "$rounds"); do
-    line=$(CHAT_FIRST=$first CHAT_LAST=$last wrk -t2 -c"$connections" -d"${seconds}s" --latency -s bench/reply.lua "$B" | grep '^BENCH')
-    drained=$(drain lite_backlog)
-    echo "$line $drained" >>"$work/lite_reply.lines"
-    echo "round $round: replies (SQLite) $line $drained"
-  done
+  reply_rounds SQLite lite_backlog "$work/lite_reply.lines"
   open_rates lite "$B" "$work/lite.lines" "$work/lite_reply.lines" lite_backlog
   profile_report sqlite "$LITE_PID"
   if [ "${CHATS:-0}" -gt 0 ]; then
@@ -300,7 +304,7 @@ python3 - "$work" "$seconds" "$connections" "$(nproc)" "$rounds" "$pg_rss" "$lit
 import statistics, sys
 work, seconds, connections, cores, rounds, pg_rss, lite_rss, chats_open = sys.argv[1:]
 def runs(name):
-    if name.startswith("lite") and not lite_rss:
+    if (name.startswith("lite") and not lite_rss) or (not name.startswith("lite") and not pg_rss):
         return []
     return [dict(kv.split("=", 1) for kv in line.split()[1:]) for line in open(f"{work}/{name}.lines")]
 def median(rows, key):
@@ -337,17 +341,22 @@ def open_loop(name):
     errors = sum(int(r["errors"]) for r in rows)
     non2xx = sum(int(r["non2xx"]) for r in rows)
     print(f"    goal at 70 %: p99 <= 10 ms and p99.9 <= 20 ms, no error (errors {errors}, non-2xx {non2xx}): {mark(ok)}")
-whole_tps, floor_tps = median(whole, "tps"), median(floors, "tps")
-ratio = median(pg, "rps") / whole_tps
-print(f"""
+if pg:
+    whole_tps, floor_tps = median(whole, "tps"), median(floors, "tps")
+    ratio = median(pg, "rps") / whole_tps
+    print(f"""
 == summary: median of {rounds} rounds of {seconds} s, {connections} connections, {cores} cores shared with the load generator
 PostgreSQL + Redis, worker and events on (the whole job):""")
-closed("pg", pg, replies)
-open_loop("pg")
-print(f"""  peak RSS {pg_rss} MB (goal < 100: {mark(float(pg_rss) < 100)})
+    closed("pg", pg, replies)
+    open_loop("pg")
+    print(f"""  peak RSS {pg_rss} MB (goal < 100: {mark(float(pg_rss) < 100)})
 the whole job's least durable work (pgbench -M prepared, two commits per SMS): {whole_tps:.1f} SMS/s, p50 {median(whole, 'p50_ms'):.2f} ms, p99 {median(whole, 'p99_ms'):.2f} ms, the whole machine's CPU time per SMS {median(whole, 'machine_cpu_ms'):.3f} ms
 the send's least durable work (pgbench -M prepared, one commit): {floor_tps:.1f} transactions/s; the send's work on the own schema: {median(own, 'tps'):.1f}/s
 ratio: the whole job at {ratio:.2f} of its least durable work (goal >= 1.0: {mark(ratio >= 1.0)}); {median(pg, 'rps') / floor_tps:.2f} of the send's least work""")
+else:
+    print(f"""
+== summary: median of {rounds} rounds of {seconds} s, {connections} connections, {cores} cores shared with the load generator
+PostgreSQL: not run (ONLY=sqlite)""")
 if not lite:
     print("SQLite: not run (ONLY=postgres)")
     sys.exit(0)
