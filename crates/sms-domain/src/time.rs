@@ -1,10 +1,12 @@
 //! The wire format of timestamps.
 
-use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Timelike, Utc};
 
-/// `2021-10-04T17:20:51.000Z`: UTC, RFC 3339, exactly three fractional digits.
+/// `2021-10-04T17:20:51.000Z`: UTC, RFC 3339, exactly three fractional digits. chrono's RFC 3339
+/// writer, not a `format` string, which chrono parses again at every call: a send renders a
+/// dozen timestamps, and the parsing showed in the server's profile (BENCHMARKS.md).
 pub fn format_timestamp(t: NaiveDateTime) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    as_utc(t).to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// The current time truncated to whole milliseconds, so what is stored (microseconds on
@@ -37,5 +39,8 @@ mod tests {
             .and_then(|d| d.and_hms_micro_opt(17, 20, 51, 123_456))
             .unwrap_or_default();
         assert_eq!(format_timestamp(truncate_to_millis(t)), "2021-10-04T17:20:51.123Z");
+        let t =
+            NaiveDate::from_ymd_opt(2026, 1, 2).and_then(|d| d.and_hms_micro_opt(3, 4, 5, 6_789)).unwrap_or_default();
+        assert_eq!(format_timestamp(t), "2026-01-02T03:04:05.006Z", "the fraction is cut to milliseconds");
     }
 }
