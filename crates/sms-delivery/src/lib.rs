@@ -85,3 +85,33 @@ pub(crate) async fn drained(mut shutdown: tokio::sync::watch::Receiver<bool>, dr
     }
     tokio::time::sleep(drain).await;
 }
+
+/// Waits for the next item, then takes whatever else has queued meanwhile, `at_most` in all: the
+/// workers write down what arrived while their previous write ran in one transaction. `None`
+/// once the channel is closed and empty.
+async fn next_batch<T>(queue: &mut tokio::sync::mpsc::UnboundedReceiver<T>, at_most: usize) -> Option<Vec<T>> {
+    let first = queue.recv().await?;
+    let mut batch = vec![first];
+    while batch.len() < at_most {
+        match queue.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn a_batch_takes_what_has_queued_up_to_its_size() {
+        let (send, mut queue) = tokio::sync::mpsc::unbounded_channel();
+        for i in 0..5 {
+            let _ = send.send(i);
+        }
+        assert_eq!(super::next_batch(&mut queue, 3).await, Some(vec![0, 1, 2]));
+        assert_eq!(super::next_batch(&mut queue, 3).await, Some(vec![3, 4]));
+        drop(send);
+        assert_eq!(super::next_batch(&mut queue, 3).await, None);
+    }
+}

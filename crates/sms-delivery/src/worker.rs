@@ -209,14 +209,7 @@ impl Worker {
         self: Arc<Self>,
         mut finished: mpsc::UnboundedReceiver<Result<(MessageId, Outcome), MessageId>>,
     ) {
-        while let Some(first) = finished.recv().await {
-            let mut arrived = vec![first];
-            while arrived.len() < RECORD_AT_MOST {
-                match finished.try_recv() {
-                    Ok(next) => arrived.push(next),
-                    Err(_) => break,
-                }
-            }
+        while let Some(arrived) = crate::next_batch(&mut finished, RECORD_AT_MOST).await {
             let (outcomes, interrupted) = split(arrived);
             self.write_down(outcomes, interrupted).await;
         }

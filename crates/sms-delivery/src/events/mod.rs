@@ -292,14 +292,7 @@ impl EventWorker {
     /// Records attempts as they come in: whatever has arrived while the previous write ran is
     /// written together, in one transaction.
     async fn record(self, mut answers: mpsc::UnboundedReceiver<(Claimed, Attempt)>) {
-        while let Some(first) = answers.recv().await {
-            let mut batch = vec![first];
-            while batch.len() < RECORD_BATCH {
-                match answers.try_recv() {
-                    Ok(next) => batch.push(next),
-                    Err(_) => break,
-                }
-            }
+        while let Some(batch) = crate::next_batch(&mut answers, RECORD_BATCH).await {
             let (store, count) = (self.store.clone(), batch.len());
             let recorded = tokio::task::spawn_blocking(move || {
                 store.write(move |conn| deliveries::settle_all(conn, &batch, now_millis()))
