@@ -156,6 +156,21 @@ serve_warm() { # serve_warm NAME BACKLOG-FN ENV...: a server (PID, B) with the b
   drive "$B" 5 >/dev/null
   drain "$backlog" >/dev/null
 }
+pgbench_run() { # pgbench_run SCRIPT SECONDS ARGS...: the tps, latencies and machine CPU time per
+  # transaction of one run
+  rm -f "$work"/pgbench_log.*
+  local tps machine0
+  machine0=$(machine_ticks)
+  tps=$("$PGBENCH" -n -M prepared -c "$connections" -j 2 -T "$2" -D tenant="$tenant_id" -f "$1" \
+    --log --log-prefix="$work/pgbench_log" "${@:3}" "$DB_URL" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+  # Its latencies, from the per-transaction log (third field, microseconds).
+  local busy=$(($(machine_ticks) - machine0))
+  cat "$work"/pgbench_log.* | python3 -c "
+import sys
+lat = sorted(int(line.split()[2]) for line in sys.stdin if line.strip())
+pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] / 1000
+print(f'tps=$tps p50_ms={pick(0.50):.2f} p99_ms={pick(0.99):.2f} machine_cpu_ms={$busy * $TICK_MS / max(1, len(lat)):.3f}')"
+}
 reply_rounds() { # reply_rounds LABEL BACKLOG-FN LINES: closed-loop replies into chats $first..$last
   local round line drained
   for round in $(seq 1 "$rounds"); do
@@ -195,21 +210,6 @@ if [ "${ONLY:-}" != sqlite ]; then
   psql "$DB_URL" -qc "CREATE SEQUENCE IF NOT EXISTS bench_numbers START 1000000"
   psql "$DB_URL" -q -f bench/least_work_schema.sql >/dev/null
   tenant_id=$(psql "$DB_URL" -Atc "SELECT id FROM tenants WHERE subdomain = 'bench'")
-  pgbench_run() { # pgbench_run SCRIPT SECONDS ARGS...: the tps, latencies and machine CPU time per
-    # transaction of one run
-    rm -f "$work"/pgbench_log.*
-    local tps machine0
-    machine0=$(machine_ticks)
-    tps=$("$PGBENCH" -n -M prepared -c "$connections" -j 2 -T "$2" -D tenant="$tenant_id" -f "$1" \
-      --log --log-prefix="$work/pgbench_log" "${@:3}" "$DB_URL" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-    # Its latencies, from the per-transaction log (third field, microseconds).
-    local busy=$(($(machine_ticks) - machine0))
-    cat "$work"/pgbench_log.* | python3 -c "
-  import sys
-  lat = sorted(int(line.split()[2]) for line in sys.stdin if line.strip())
-  pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] / 1000
-  print(f'tps=$tps p50_ms={pick(0.50):.2f} p99_ms={pick(0.99):.2f} machine_cpu_ms={$busy * $TICK_MS / max(1, len(lat)):.3f}')"
-  }
   # The own-schema runs' messages are never due (bench/durable_work.sql); they go after each run, so
   # the outbox the worker scans holds only the endpoint's.
   own_run() { pgbench_run bench/durable_work.sql "$1"; psql "$DB_URL" -qc "DELETE FROM messages WHERE next_attempt_at = 'infinity'" >/dev/null; }
