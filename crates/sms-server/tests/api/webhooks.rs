@@ -2,9 +2,9 @@
 //! listing and changing an endpoint within its tenant, rotating its secret (both secrets sign
 //! meanwhile), deleting it with its deliveries.
 
-use base64::engine::general_purpose::STANDARD as BASE64;
 use std::time::{Duration, Instant};
 
+use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use reqwest::Method;
 use serde_json::{json, Value};
