@@ -1,13 +1,17 @@
 //! Where Redis is, and connections to it: one address (`REDIS_URL`), or a master found through
 //! Redis Sentinel (`REDIS_SENTINELS`, `REDIS_SENTINEL_MASTER`) and found again after a failover.
 //!
-//! With one address, a [`ConnectionManager`] reconnects to it by itself. Behind sentinels the
+//! With one address, each thread that sends commands has a [`ConnectionManager`] of its own,
+//! which reconnects by itself: a multiplexed connection's I/O runs as a task on the runtime that
+//! first used it, so one connection shared by every HTTP worker would make the other workers'
+//! commands wait for that worker's thread, behind whatever request it is running. Behind sentinels the
 //! master moves: a connection that fails (dropped, refused, timed out, or answered `READONLY` by
 //! a master that was demoted) is dropped, and the next command asks the sentinels for the master
 //! again, checks with `ROLE` that it is one, and connects there. Until the sentinels have
 //! promoted a replica the old address keeps failing, and requests that need Redis answer 503.
 
 use std::sync::{Mutex, PoisonError};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -73,15 +77,23 @@ impl RedisTarget {
     }
 }
 
-/// Connections to the target, shared by every command of one user (the lock, the limiter, a
-/// channel).
+/// Connections to the target for one user (the lock, the limiter, a channel): to a fixed
+/// address, one per thread that sends commands; behind sentinels, one shared by every thread.
 pub(crate) struct Connector {
     mode: Mode,
 }
 
 enum Mode {
-    Fixed { client: redis::Client, conn: ConnectionManager },
-    Sentinel { sentinel: tokio::sync::Mutex<SentinelClient>, current: Mutex<Option<Current>> },
+    /// The connections, by the thread whose runtime runs their I/O (a handful: the HTTP workers
+    /// and the instance's main thread).
+    Fixed {
+        client: redis::Client,
+        conns: Mutex<Vec<(ThreadId, ConnectionManager)>>,
+    },
+    Sentinel {
+        sentinel: tokio::sync::Mutex<SentinelClient>,
+        current: Mutex<Option<Current>>,
+    },
 }
 
 #[derive(Clone)]
@@ -113,8 +125,7 @@ impl Connector {
         let mode = match target {
             RedisTarget::Url(url) => {
                 let client = redis::Client::open(url.as_str()).map_err(config)?;
-                let conn = ConnectionManager::new_lazy_with_config(client.clone(), manager_config()).map_err(config)?;
-                Mode::Fixed { client, conn }
+                Mode::Fixed { client, conns: Mutex::new(Vec::new()) }
             }
             RedisTarget::Sentinel { sentinels, master, password, sentinel_password } => {
                 let addresses = sentinels.iter().map(|(host, port)| ConnectionAddr::Tcp(host.clone(), *port));
@@ -139,7 +150,17 @@ impl Connector {
     /// they name now.
     pub(crate) async fn lease(&self) -> RedisResult<Lease> {
         match &self.mode {
-            Mode::Fixed { conn, .. } => Ok(Lease { conn: conn.clone(), generation: 0 }),
+            Mode::Fixed { client, conns } => {
+                let here = std::thread::current().id();
+                let mut conns = conns.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some((_, conn)) = conns.iter().find(|(thread, _)| *thread == here) {
+                    return Ok(Lease { conn: conn.clone(), generation: 0 });
+                }
+                // Made here, on this thread's runtime, which runs its I/O once it connects.
+                let conn = ConnectionManager::new_lazy_with_config(client.clone(), manager_config())?;
+                conns.push((here, conn.clone()));
+                Ok(Lease { conn, generation: 0 })
+            }
             Mode::Sentinel { sentinel, current } => {
                 if let Some(found) = read(current) {
                     return Ok(Lease { conn: found.conn, generation: found.generation });

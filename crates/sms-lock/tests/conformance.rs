@@ -137,3 +137,34 @@ async fn change_notices_reach_every_listener() {
 async fn next(heard: &mut tokio::sync::mpsc::UnboundedReceiver<sms_lock::Notice>) -> Option<sms_lock::Notice> {
     tokio::time::timeout(Duration::from_secs(5), heard.recv()).await.ok().flatten()
 }
+
+/// The HTTP workers share one lock, each on a runtime of its own: a worker's commands never
+/// wait for another worker's thread, even while that thread is busy with something else (a
+/// connection's I/O runs on the runtime that first used it).
+#[test]
+fn a_busy_thread_never_holds_up_another_threads_commands() {
+    let runtime = || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    // Made on a runtime, as the server makes it on its main thread's.
+    let lock = runtime().block_on(async { redis_lock() });
+    let (busy, finish) = std::sync::mpsc::channel::<()>();
+    let (connected, ready) = std::sync::mpsc::channel::<()>();
+    let first = std::thread::spawn({
+        let lock = lock.clone();
+        move || {
+            let own = runtime();
+            own.block_on(async {
+                assert!(acquire(&*lock, &LockKey::new(1, "+14155550106"), LONG).await.is_some());
+            });
+            connected.send(()).unwrap();
+            // Busy: its runtime lives on, but nothing on it runs until told to finish.
+            finish.recv().unwrap();
+        }
+    });
+    ready.recv().unwrap();
+    let started = std::time::Instant::now();
+    let taken = runtime().block_on(async { lock.acquire(&LockKey::new(1, "+14155550107"), LONG).await });
+    busy.send(()).unwrap();
+    first.join().unwrap();
+    assert!(matches!(taken, Ok(Some(_))), "{taken:?}");
+    assert!(started.elapsed() < Duration::from_millis(500), "took {:?}", started.elapsed());
+}
