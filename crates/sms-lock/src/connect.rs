@@ -1,14 +1,14 @@
 //! Where Redis is, and connections to it: one address (`REDIS_URL`), or a master found through
 //! Redis Sentinel (`REDIS_SENTINELS`, `REDIS_SENTINEL_MASTER`) and found again after a failover.
 //!
-//! With one address, each thread that sends commands has a [`ConnectionManager`] of its own,
-//! which reconnects by itself: a multiplexed connection's I/O runs as a task on the runtime that
-//! first used it, so one connection shared by every HTTP worker would make the other workers'
-//! commands wait for that worker's thread, behind whatever request it is running. Behind sentinels the
-//! master moves: a connection that fails (dropped, refused, timed out, or answered `READONLY` by
-//! a master that was demoted) is dropped, and the next command asks the sentinels for the master
-//! again, checks with `ROLE` that it is one, and connects there. Until the sentinels have
-//! promoted a replica the old address keeps failing, and requests that need Redis answer 503.
+//! Each thread that sends commands has a [`ConnectionManager`] of its own, which reconnects by
+//! itself: a multiplexed connection's I/O runs as a task on the runtime that first used it, and
+//! one connection shared by every HTTP worker made the other workers' commands wait for that
+//! worker's thread, behind whatever request it was running. Behind sentinels the master moves: a
+//! connection that fails (dropped, refused, timed out, or answered `READONLY` by a master that was
+//! demoted) drops every connection to that master, and the next command asks the sentinels for
+//! the master again, checks with `ROLE` that it is one, and connects there. Until the sentinels
+//! have promoted a replica the old address keeps failing, and requests that need Redis answer 503.
 
 use std::sync::{Mutex, PoisonError};
 use std::thread::ThreadId;
@@ -77,33 +77,51 @@ impl RedisTarget {
     }
 }
 
-/// Connections to the target for one user (the lock, the limiter, a channel): to a fixed
-/// address, one per thread that sends commands; behind sentinels, one shared by every thread.
+/// Connections to the target for one user (the lock, the limiter, a channel).
 pub(crate) struct Connector {
-    mode: Mode,
+    /// Behind sentinels: who names the master.
+    sentinel: Option<tokio::sync::Mutex<SentinelClient>>,
+    state: Mutex<State>,
 }
 
-enum Mode {
-    /// The connections, by the thread whose runtime runs their I/O (a handful: the HTTP workers
-    /// and the instance's main thread).
-    Fixed {
-        client: redis::Client,
-        conns: Mutex<Vec<(ThreadId, ConnectionManager)>>,
-    },
-    Sentinel {
-        sentinel: tokio::sync::Mutex<SentinelClient>,
-        current: Mutex<Option<Current>>,
-    },
+struct State {
+    /// The master in use; `None` behind sentinels until they are asked (again).
+    master: Option<Master>,
+    /// How many times the sentinels were asked.
+    discoveries: u64,
 }
 
-#[derive(Clone)]
-struct Current {
-    conn: ConnectionManager,
-    /// Which discovery made it: a failure drops the connection only if no later one replaced it.
+/// A master and the connections to it, one per thread that sends commands (a handful: the HTTP
+/// workers and the instance's main thread), each made on its thread's runtime.
+struct Master {
+    client: redis::Client,
+    /// Which discovery found it (0 for a fixed address): a failure drops the master only if no
+    /// later discovery replaced it.
     generation: u64,
+    conns: Vec<(ThreadId, ConnectionManager)>,
 }
 
-/// A connection and the discovery it came from (0 for a fixed address).
+impl Master {
+    fn new(client: redis::Client, generation: u64) -> Self {
+        Self { client, generation, conns: Vec::new() }
+    }
+
+    /// This thread's connection, made now if it has none (it connects on its first command).
+    fn lease(&mut self) -> RedisResult<Lease> {
+        let here = std::thread::current().id();
+        let conn = match self.conns.iter().find(|(thread, _)| *thread == here) {
+            Some((_, conn)) => conn.clone(),
+            None => {
+                let conn = ConnectionManager::new_lazy_with_config(self.client.clone(), manager_config())?;
+                self.conns.push((here, conn.clone()));
+                conn
+            }
+        };
+        Ok(Lease { conn, generation: self.generation })
+    }
+}
+
+/// A connection and the discovery its master came from (0 for a fixed address).
 pub(crate) struct Lease {
     pub conn: ConnectionManager,
     generation: u64,
@@ -122,10 +140,10 @@ impl Connector {
     /// Connects lazily: nothing is asked of Redis or the sentinels until the first command.
     pub(crate) fn new(target: &RedisTarget) -> Result<Self, LockError> {
         let config = |e: RedisError| LockError::Config(e.to_string());
-        let mode = match target {
+        let (sentinel, master) = match target {
             RedisTarget::Url(url) => {
                 let client = redis::Client::open(url.as_str()).map_err(config)?;
-                Mode::Fixed { client, conns: Mutex::new(Vec::new()) }
+                (None, Some(Master::new(client, 0)))
             }
             RedisTarget::Sentinel { sentinels, master, password, sentinel_password } => {
                 let addresses = sentinels.iter().map(|(host, port)| ConnectionAddr::Tcp(host.clone(), *port));
@@ -137,77 +155,64 @@ impl Connector {
                 if let Some(password) = sentinel_password {
                     builder = builder.set_client_to_sentinel_password(password);
                 }
-                Mode::Sentinel {
-                    sentinel: tokio::sync::Mutex::new(builder.build().map_err(config)?),
-                    current: Mutex::new(None),
-                }
+                (Some(tokio::sync::Mutex::new(builder.build().map_err(config)?)), None)
             }
         };
-        Ok(Self { mode })
+        Ok(Self { sentinel, state: Mutex::new(State { master, discoveries: 0 }) })
     }
 
-    /// A connection to the master: the one in use, or, behind sentinels, a new one to the master
-    /// they name now.
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// This thread's connection to the master: the one in use, or, behind sentinels after a
+    /// failure, one to the master they name now.
     pub(crate) async fn lease(&self) -> RedisResult<Lease> {
-        match &self.mode {
-            Mode::Fixed { client, conns } => {
-                let here = std::thread::current().id();
-                let mut conns = conns.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Some((_, conn)) = conns.iter().find(|(thread, _)| *thread == here) {
-                    return Ok(Lease { conn: conn.clone(), generation: 0 });
-                }
-                // Made here, on this thread's runtime, which runs its I/O once it connects.
-                let conn = ConnectionManager::new_lazy_with_config(client.clone(), manager_config())?;
-                conns.push((here, conn.clone()));
-                Ok(Lease { conn, generation: 0 })
-            }
-            Mode::Sentinel { sentinel, current } => {
-                if let Some(found) = read(current) {
-                    return Ok(Lease { conn: found.conn, generation: found.generation });
-                }
-                // One discovery at a time; whoever waited uses what the first one found.
-                let mut sentinel = sentinel.lock().await;
-                if let Some(found) = read(current) {
-                    return Ok(Lease { conn: found.conn, generation: found.generation });
-                }
-                let client = sentinel.async_get_client().await?;
-                let conn = ConnectionManager::new_lazy_with_config(client, manager_config())?;
-                let mut slot = current.lock().unwrap_or_else(PoisonError::into_inner);
-                let generation = slot.as_ref().map_or(0, |c| c.generation) + 1;
-                *slot = Some(Current { conn: conn.clone(), generation });
-                drop(slot);
-                tracing::info!(generation, "connected to the Redis master the sentinels name");
-                Ok(Lease { conn, generation })
-            }
+        if let Some(master) = self.state().master.as_mut() {
+            return master.lease();
         }
+        let Some(sentinel) = &self.sentinel else { return Err(no_master()) };
+        // One discovery at a time; whoever waited uses what the first one found.
+        let mut sentinel = sentinel.lock().await;
+        if let Some(master) = self.state().master.as_mut() {
+            return master.lease();
+        }
+        let client = sentinel.async_get_client().await?;
+        let mut state = self.state();
+        state.discoveries += 1;
+        let generation = state.discoveries;
+        let lease = state.master.insert(Master::new(client, generation)).lease();
+        drop(state);
+        tracing::info!(generation, "connected to the Redis master the sentinels name");
+        lease
     }
 
     /// A command on `lease` failed with `error` (`None`: it timed out). Behind sentinels, a
-    /// failure that may mean the master moved drops the connection, so the next command looks
-    /// the master up again.
+    /// failure that may mean the master moved drops every connection to it, so the next command
+    /// looks the master up again.
     pub(crate) fn failed(&self, lease: &Lease, error: Option<&RedisError>) {
-        let Mode::Sentinel { current, .. } = &self.mode else { return };
-        if error.is_some_and(|e| !master_may_have_moved(e)) {
+        if self.sentinel.is_none() || error.is_some_and(|e| !master_may_have_moved(e)) {
             return;
         }
-        let mut slot = current.lock().unwrap_or_else(PoisonError::into_inner);
-        if slot.as_ref().is_some_and(|c| c.generation == lease.generation) {
-            *slot = None;
+        let mut state = self.state();
+        if state.master.as_ref().is_some_and(|m| m.generation == lease.generation) {
+            state.master = None;
             tracing::warn!("lost the Redis master; asking the sentinels again");
         }
     }
 
     /// A client for a connection of its own (a subscription), to the master as of now.
     pub(crate) async fn client(&self) -> RedisResult<redis::Client> {
-        match &self.mode {
-            Mode::Fixed { client, .. } => Ok(client.clone()),
-            Mode::Sentinel { sentinel, .. } => sentinel.lock().await.async_get_client().await,
+        match &self.sentinel {
+            None => self.state().master.as_ref().map(|m| m.client.clone()).ok_or_else(no_master),
+            Some(sentinel) => sentinel.lock().await.async_get_client().await,
         }
     }
 }
 
-fn read(current: &Mutex<Option<Current>>) -> Option<Current> {
-    current.lock().unwrap_or_else(PoisonError::into_inner).clone()
+/// A fixed address always has its master; only the sentinels' may be unknown.
+fn no_master() -> RedisError {
+    RedisError::from((redis::ErrorKind::Client, "no Redis master known"))
 }
 
 /// A dropped or refused connection, or a demoted master's `READONLY`.
