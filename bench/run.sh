@@ -43,6 +43,7 @@ seconds=${1:-20}
 connections=${2:-16}
 rounds=${3:-3}
 [ "$rounds" -ge 1 ] && [ "$rounds" -le 7 ] || { echo "ROUNDS must be 1 to 7 (bench/new_consumer.lua numbers 8 runs)" >&2; exit 2; }
+case "${ONLY:-}" in '' | postgres | sqlite) ;; *) echo "ONLY must be postgres or sqlite (unset: both)" >&2; exit 2 ;; esac
 command -v wrk >/dev/null 2>&1 || { log "installing wrk"; apt_install wrk; }
 if [ "${PERF:-0}" = 1 ] && ! command -v perf >/dev/null 2>&1; then log "installing perf"; apt_install linux-perf; fi
 ensure_postgres
