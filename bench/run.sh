@@ -20,7 +20,8 @@
 # 4. Latency at a steady rate: sends and replies in an open loop (the open_loop example: each
 #    request starts when due, its latency counted from then, so coordinated omission is
 #    corrected) at 30, 50 and 70 % of the capacity the closed-loop rounds measured; p50, p99 and
-#    p99.9 of each.
+#    p99.9 of each, and how long the server's threads waited for a core per request (their time
+#    runnable but not running, from /proc/PID/task/*/schedstat).
 # 5. The embedded default (SQLite, in-process lock), worker and events on: the same closed-loop
 #    rounds, replies, and open-loop rates.
 # 6. CHATS=N (optional): the SQLite server's peak RSS after N chats are open at once.
@@ -182,6 +183,10 @@ reply_rounds() { # reply_rounds LABEL BACKLOG-FN LINES: closed-loop replies into
   done
 }
 median_rps() { python3 -c "import statistics, sys; print(statistics.median(float(l.split('rps=')[1].split()[0]) for l in open(sys.argv[1])))" "$1"; }
+runq_ms() { # runq_ms PID: how long the process's threads have been runnable, waiting for a core
+  # (ms; a thread that ended meanwhile takes its share with it)
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $2 } END { printf "%.3f", s / 1e6 }'
+}
 open_rates() { # open_rates NAME BASE SEND-LINES REPLY-LINES BACKLOG-FN: open-loop sends and replies
   # at 30, 50 and 70 % of the median closed-loop rate, each followed by its drain
   local name=$1 base=$2 send_rps reply_rps pct kind rate line
@@ -190,7 +195,9 @@ open_rates() { # open_rates NAME BASE SEND-LINES REPLY-LINES BACKLOG-FN: open-lo
     for kind in send reply; do
       rate=$(python3 -c "print(round(${pct} / 100 * $([ "$kind" = send ] && echo "$send_rps" || echo "$reply_rps")))")
       local run; run=$(($(cat "$work/runs" 2>/dev/null || echo 0) + 1)); echo "$run" >"$work/runs"
+      local waited; waited=$(runq_ms "$PID")
       line=$(SMS_BENCH_RUN=$run CHAT_FIRST=$first CHAT_LAST=$last "$OPEN" "$base" "$kind" "$rate" "$seconds")
+      line="$line server_runq_ms=$(python3 -c "print(f'{($(runq_ms "$PID") - $waited) / max(1, $(value "$line" requests)):.3f}')")"
       local drained; drained=$(drain "$5")
       echo "$line pct=$pct $drained" >>"$work/$name.open.lines"
       echo "open loop ($name) at $pct %: $line $drained"
@@ -339,6 +346,8 @@ def open_loop(name):
                 ok = ok and float(r["p99_ms"]) <= 10 and float(r["p999_ms"]) <= 20
             ok = ok and r["errors"] == "0" and r["non2xx"] == "0"
         print(f"    {kind + ':':7} " + "; ".join(cells))
+    waits = [f"{r['kind']} {r['pct']} % {float(r['server_runq_ms']):.2f}" for r in rows if "server_runq_ms" in r]
+    print("    the server's threads waiting for a core, ms per request: " + ", ".join(waits))
     errors = sum(int(r["errors"]) for r in rows)
     non2xx = sum(int(r["non2xx"]) for r in rows)
     print(f"    goal at 70 %: p99 <= 10 ms and p99.9 <= 20 ms, no error (errors {errors}, non-2xx {non2xx}): {mark(ok)}")
