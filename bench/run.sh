@@ -30,7 +30,8 @@
 # BENCHMARKS.md records results.
 #
 # ONLY=postgres skips SQLite (5. and 6.), ONLY=sqlite skips PostgreSQL (1. to 4.): for comparing
-# one backend's settings in less time.
+# one backend's settings in less time. BENCH_SERVER=PATH runs another build of sms-server (a
+# copy of an earlier commit's, say) against the same load, for A/B runs back to back.
 # STATEMENTS=1 prints PostgreSQL's statements by total execution time during the first round
 # (needs pg_stat_statements in shared_preload_libraries).
 # PERF=1 also samples the whole machine with `perf record` (cpu-clock) during the first round
@@ -51,7 +52,7 @@ ensure_postgres
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server
 PGBENCH=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -n 1)
 cargo build -q --locked --release -p sms-server --bin sms-server --example event_sink --example open_loop
-BIN=target/release/sms-server
+BIN=${BENCH_SERVER:-target/release/sms-server}
 SINK=target/release/examples/event_sink
 OPEN=target/release/examples/open_loop
 
