@@ -216,8 +216,9 @@ impl Service {
         result
     }
 
-    /// Runs `f` in a write transaction on the runtime's blocking pool: on SQLite committed with
-    /// the writes queued meanwhile, one commit for many requests ([`sms_store::Store::write`]).
+    /// Runs `f` in a write transaction: on SQLite queued for the store's writer and committed
+    /// with the writes queued meanwhile, one commit for many requests
+    /// ([`sms_store::Store::queue_write`]); elsewhere on the runtime's blocking pool.
     /// For the hot writes (a send, a reply); `f` may call [`sms_store::transaction`]. The event
     /// deliveries it writes go straight to this instance's event worker when it has room
     /// ([`sms_delivery::Handoff`]).
@@ -229,19 +230,23 @@ impl Service {
         let store = self.inner.store.clone();
         let reservation = self.inner.handoff.as_ref().and_then(|h| h.reserve(sms_domain::time::now_millis()));
         let lease = reservation.as_ref().map(sms_delivery::Reservation::lease_until);
-        let written = tokio::task::spawn_blocking(move || {
-            // The changes and leases are noted on the thread that runs the work: the store's
-            // writer, on SQLite. Those of a write that failed did not commit and are not told.
-            store.write(move |conn| {
-                let _stale = live::take();
-                handoff::begin(lease);
-                let written = sms_store::transaction(conn, f);
-                let leased = handoff::take();
-                written.map(|value| (value, live::take(), leased))
-            })
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(format!("blocking task failed: {e}")))?;
+        // The changes and leases are noted on the thread that runs the work: the store's
+        // writer, on SQLite. Those of a write that failed did not commit and are not told.
+        let work = move |conn: &mut DbConn| {
+            let _stale = live::take();
+            handoff::begin(lease);
+            let written = sms_store::transaction(conn, f);
+            let leased = handoff::take();
+            written.map(|value| (value, live::take(), leased))
+        };
+        // On SQLite the writer is handed the work and this task awaits its commit; elsewhere
+        // a blocking thread runs it. A panic in the work fails the request, not the worker.
+        let written = match store.queue_write(work) {
+            Ok(answer) => answer.await.map_err(|_| ServiceError::Internal("a write panicked".into()))?,
+            Err(work) => tokio::task::spawn_blocking(move || store.write(work))
+                .await
+                .map_err(|e| ServiceError::Internal(format!("blocking task failed: {e}")))?,
+        };
         let (value, changes, leased) = written?;
         if let Some(reservation) = reservation {
             reservation.hand(leased);

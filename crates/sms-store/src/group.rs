@@ -9,9 +9,16 @@
 //! A write that fails rolls back to its savepoint alone; the others commit. No caller hears of
 //! its write before the commit that holds it, so an acknowledged write survives a crash as
 //! before. A lone write (no load) is committed at once, as it was: nothing waits to gather.
+//!
+//! An async caller queues its write and awaits the answer ([`crate::Store::queue_write`]): no
+//! thread of its own blocks for it, so a request's write costs one hand-over to the writer and
+//! one back, not two more through a blocking thread.
 
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::mpsc;
+use std::task::{Context, Poll};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::SqliteConnection;
@@ -41,7 +48,15 @@ type Answer<T, E> = std::thread::Result<Result<T, E>>;
 struct Write<T, E, F> {
     work: Option<F>,
     ran: Option<Answer<T, E>>,
-    reply: mpsc::SyncSender<Answer<T, E>>,
+    reply: Reply<Answer<T, E>>,
+}
+
+/// Where the caller waits for its answer.
+enum Reply<A> {
+    /// A thread blocked in [`GroupWriter::write`].
+    Blocking(mpsc::SyncSender<A>),
+    /// A task awaiting a [`WriteAnswer`].
+    Awaited(tokio::sync::oneshot::Sender<A>),
 }
 
 impl<T, E, F> Pending for Write<T, E, F>
@@ -66,8 +81,11 @@ where
             (Some(Ok(Ok(_))) | None, Err(fault)) => Ok(Err(E::from(same_fault(fault)))),
             (None, Ok(())) => Ok(Err(E::from(StoreError::Unavailable("the write did not run".into())))),
         };
-        // The caller may have gone (its thread panicked): nothing to tell.
-        let _ = self.reply.send(answer);
+        // The caller may have gone (its thread panicked, its task was dropped): nothing to tell.
+        match self.reply {
+            Reply::Blocking(reply) => drop(reply.send(answer)),
+            Reply::Awaited(reply) => drop(reply.send(answer)),
+        }
     }
 }
 
@@ -106,15 +124,49 @@ impl GroupWriter {
         F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
     {
         let (reply, answer) = mpsc::sync_channel(1);
-        let pending: Box<dyn Pending> = Box::new(Write { work: Some(work), ran: None, reply });
+        let pending: Box<dyn Pending> = Box::new(Write { work: Some(work), ran: None, reply: Reply::Blocking(reply) });
         if self.queue.send(pending).is_err() {
-            return Err(E::from(StoreError::Unavailable("the SQLite writer stopped".into())));
+            return Err(writer_stopped());
         }
         match answer.recv() {
             Ok(Ok(result)) => result,
             Ok(Err(panic)) => std::panic::resume_unwind(panic),
-            Err(_) => Err(E::from(StoreError::Unavailable("the SQLite writer stopped".into()))),
+            Err(_) => Err(writer_stopped()),
         }
+    }
+
+    /// Queues `work`; the answer is ready once the group holding it has committed. Never blocks.
+    pub(crate) fn queue<T, E, F>(&self, work: F) -> WriteAnswer<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let pending: Box<dyn Pending> = Box::new(Write { work: Some(work), ran: None, reply: Reply::Awaited(reply) });
+        // A writer that stopped dropped the write unrun: its answer is the fault below.
+        let _ = self.queue.send(pending);
+        WriteAnswer { answer }
+    }
+}
+
+fn writer_stopped<E: From<StoreError>>() -> E {
+    E::from(StoreError::Unavailable("the SQLite writer stopped".into()))
+}
+
+/// The answer to a write queued by [`crate::Store::queue_write`]: its own result once its group
+/// committed (or the commit's fault), or the panic it raised. Dropping it does not withdraw the
+/// write: what was queued is committed or not as if the caller still waited.
+#[must_use = "the write runs anyway; its result is in the answer"]
+pub struct WriteAnswer<T, E> {
+    answer: tokio::sync::oneshot::Receiver<Answer<T, E>>,
+}
+
+impl<T, E: From<StoreError>> Future for WriteAnswer<T, E> {
+    type Output = std::thread::Result<Result<T, E>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.answer).poll(cx).map(|answer| answer.unwrap_or_else(|_| Ok(Err(writer_stopped()))))
     }
 }
 
@@ -202,6 +254,21 @@ impl crate::Store {
         match &self.writer {
             Some(writer) => writer.write(work),
             None => self.with_conn(work),
+        }
+    }
+
+    /// [`Store::write`] for async callers, where the store has a writer (SQLite): `work` is
+    /// queued for it and the answer awaited, no thread blocked meanwhile. Without a writer
+    /// (PostgreSQL) `work` comes back, for [`Store::write`] on a blocking thread.
+    pub fn queue_write<T, E, F>(&self, work: F) -> Result<WriteAnswer<T, E>, F>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => Ok(writer.queue(work)),
+            None => Err(work),
         }
     }
 }

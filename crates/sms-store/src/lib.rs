@@ -35,6 +35,7 @@ pub use conn::{
     DEFAULT_SQLITE_POOL_SIZE,
 };
 pub use error::StoreError;
+pub use group::WriteAnswer;
 
 /// A page of a list: how many rows to skip and how many to answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

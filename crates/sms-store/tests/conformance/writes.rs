@@ -1,8 +1,8 @@
-//! `Store::write`: on SQLite the writes that queue while the writer is busy commit together, each
-//! in a savepoint of its own; on PostgreSQL each in the transaction it opens. Alike on both: every
-//! caller hears its own write's result (a write that panics panics its caller), a write that
-//! fails or panics leaves nothing and takes nothing of the others' with it, and what a caller
-//! was told is committed.
+//! `Store::write` and `Store::queue_write`: on SQLite the writes that queue while the writer is
+//! busy commit together, each in a savepoint of its own; on PostgreSQL each in the transaction it
+//! opens. Alike on both: every caller hears its own write's result (a write that panics panics
+//! its caller, or is its awaiting task's answer), a write that fails or panics leaves nothing and
+//! takes nothing of the others' with it, and what a caller was told is committed.
 
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
@@ -86,4 +86,70 @@ fn writes_commit_alone_or_together(db: &TestDb, store: &Store) {
     }
 }
 
-sms_test_support::on_both_backends!(attr = test, run = run; writes_commit_alone_or_together);
+/// Writes queued by async callers: on SQLite each task awaits its own write's answer with no
+/// thread blocked, a panic comes back as the answer, and a write whose caller stopped waiting
+/// is committed all the same; on PostgreSQL, which has no writer, the work comes back unrun.
+fn queued_writes_answer_their_tasks(db: &TestDb, store: &Store) {
+    let queue = |i: usize| {
+        store.queue_write(move |conn| {
+            sms_store::transaction(conn, |conn| {
+                let made = tenants::create(conn, &new_tenant(&format!("q{i}")))?;
+                match i {
+                    0 => std::thread::sleep(Duration::from_millis(200)),
+                    5 => return Err(StoreError::Conflict),
+                    6 => panic!("a queued write that panics"),
+                    _ => {}
+                }
+                Ok(made.subdomain)
+            })
+        })
+    };
+    if matches!(db, TestDb::Postgres { .. }) {
+        let work = queue(1).err().expect("PostgreSQL has no writer: the work comes back");
+        assert_eq!(ok(store.write(work)), "q1", "the work that came back runs as a write");
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let answers = runtime.block_on(async {
+        let mut tasks = Vec::new();
+        for i in 0..12 {
+            let answer = queue(i).ok().expect("SQLite has a writer");
+            if i == 9 {
+                // Its caller stops waiting at once; the write is not withdrawn.
+                drop(answer);
+                continue;
+            }
+            tasks.push((i, tokio::spawn(answer)));
+        }
+        let mut answers = Vec::new();
+        for (i, task) in tasks {
+            answers.push((i, task.await.expect("the task ran")));
+        }
+        answers
+    });
+    let mut expected = vec!["q9".to_owned()];
+    for (i, answer) in answers {
+        match (i, answer) {
+            (6, Err(panic)) => {
+                assert_eq!(
+                    panic.downcast_ref::<&str>(),
+                    Some(&"a queued write that panics"),
+                    "the panic, as the answer"
+                );
+            }
+            (5, Ok(Err(StoreError::Conflict))) => {}
+            (i, Ok(Ok(name))) if i != 5 && i != 6 => {
+                assert_eq!(name, format!("q{i}"), "each task hears its own write");
+                expected.push(name);
+            }
+            (i, other) => panic!("queued write {i} answered {:?}", other.map(|r| r.map(drop))),
+        }
+    }
+    let mut stored: Vec<String> =
+        ok(store.with_conn(|c| tenants::list(c, Window::default()))).0.into_iter().map(|t| t.subdomain).collect();
+    stored.sort();
+    expected.sort();
+    assert_eq!(stored, expected, "the answered writes and the unawaited one are committed, and only those");
+}
+
+sms_test_support::on_both_backends!(attr = test, run = run; writes_commit_alone_or_together, queued_writes_answer_their_tasks);
