@@ -26,8 +26,9 @@
 #    rounds, replies, and open-loop rates.
 # 6. CHATS=N (optional): the SQLite server's peak RSS after N chats are open at once.
 # Prints each round, then medians: requests/s, p50, p99, errors, peak RSS, database commits per
-# request, the backlogs, and the ratios to the floors, beside the goals. Run by hand, not by CI;
-# BENCHMARKS.md records results.
+# request, the backlogs, and the ratios to the floors, beside the goals. The whole job's rate
+# (the ratio's, SQLite's goal's) is a round's sends over the round and its drain: work left for
+# after the load is not counted as done. Run by hand, not by CI; BENCHMARKS.md records results.
 #
 # ONLY=postgres skips SQLite (5. and 6.), ONLY=sqlite skips PostgreSQL (1. to 4.): for comparing
 # one backend's settings in less time. BENCH_SERVER=PATH runs another build of sms-server (a
@@ -71,8 +72,11 @@ export SMS_JWT_SECRET; SMS_JWT_SECRET=$(openssl rand -hex 32)
 export SMS_EVENTS_ALLOWED_NETWORKS=127.0.0.0/8
 # One endpoint hears every event (two or three a request): at the default of 4 requests in flight
 # per endpoint it cannot keep up with 1,000 requests/s on a loaded 2-core machine, which is a
-# limit the operator sets for the CRM's sake, not the service's throughput. The sink takes 32.
-export SMS_EVENTS_ENDPOINT_CONCURRENCY=${SMS_EVENTS_ENDPOINT_CONCURRENCY:-32}
+# limit the operator sets for the CRM's sake, not the service's throughput. At 2,300 sends/s
+# (SQLite) it hears about 4,700 events/s, and with 32 in flight each post would have to be
+# answered within 7 ms on two saturated cores: 20,000 deliveries were left when the load
+# stopped. The sink takes 64 as easily.
+export SMS_EVENTS_ENDPOINT_CONCURRENCY=${SMS_EVENTS_ENDPOINT_CONCURRENCY:-64}
 
 SINK_PORT=$(free_port)
 "$SINK" "127.0.0.1:$SINK_PORT" >"$work/sink.out" 2>&1 &
@@ -327,10 +331,17 @@ pg, lite, replies, lite_replies = runs("pg"), runs("lite"), runs("reply"), runs(
 whole, floors, own = runs("whole"), runs("floor"), runs("own")
 total = lambda rows, key: sum(int(r[key]) for r in rows)
 rss_note = f", {chats_open} chats open" if chats_open else ""
+def drained(r):
+    return float(r["drain_s"]) if r["drain_s"] != ">30" else 99
+def whole_job(sends):
+    """SMS per second of the whole job: the sends of a round over the round and its drain, so
+    that work put off until after the load stopped is not counted as done."""
+    return statistics.median(int(r["requests"]) / (float(r["duration_s"]) + drained(r)) for r in sends)
 def closed(name, sends, answers):
     errors = total(sends, "errors") + total(sends, "non2xx") + total(answers, "errors") + total(answers, "non2xx")
-    drain = max(float(r["drain_s"]) if r["drain_s"] != ">30" else 99 for r in sends + answers)
+    drain = max(drained(r) for r in sends + answers)
     print(f"""  send:    {median(sends, 'rps'):.1f} requests/s, p50 {median(sends, 'p50_ms'):.2f} ms, p99 {median(sends, 'p99_ms'):.2f} ms, errors {total(sends, 'errors')}, non-2xx {total(sends, 'non2xx')}
+           the whole job, the drain counted: {whole_job(sends):.1f} SMS/s
            CPU time per send: the server {median(sends, 'server_cpu_ms'):.3f} ms, the whole machine {median(sends, 'machine_cpu_ms'):.3f} ms
            backlog when the load stopped (messages/deliveries): {', '.join(r['backlog_at_stop'] for r in sends)}
   replies: {median(answers, 'rps'):.1f} requests/s, p50 {median(answers, 'p50_ms'):.2f} ms, p99 {median(answers, 'p99_ms'):.2f} ms, errors {total(answers, 'errors')}, non-2xx {total(answers, 'non2xx')}
@@ -354,7 +365,7 @@ def open_loop(name):
     print(f"    goal at 70 %: p99 <= 10 ms and p99.9 <= 20 ms, no error (errors {errors}, non-2xx {non2xx}): {mark(ok)}")
 if pg:
     whole_tps, floor_tps = median(whole, "tps"), median(floors, "tps")
-    ratio = median(pg, "rps") / whole_tps
+    ratio = whole_job(pg) / whole_tps
     print(f"""
 == summary: median of {rounds} rounds of {seconds} s, {connections} connections, {cores} cores shared with the load generator
 PostgreSQL + Redis, worker and events on (the whole job):""")
@@ -374,5 +385,5 @@ if not lite:
 print("SQLite, in-process lock, worker and events on (the whole job):")
 closed("lite", lite, lite_replies)
 open_loop("lite")
-print(f"""  {median(lite, 'rps'):.1f} SMS/s (goal >= 2000: {mark(median(lite, 'rps') >= 2000)}); peak RSS {lite_rss} MB{rss_note} (goal < 100: {mark(float(lite_rss) < 100)})""")
+print(f"""  {whole_job(lite):.1f} SMS/s, the drain counted (goal >= 2000: {mark(whole_job(lite) >= 2000)}); peak RSS {lite_rss} MB{rss_note} (goal < 100: {mark(float(lite_rss) < 100)})""")
 SUMMARY
