@@ -26,6 +26,7 @@ pub mod outbox;
 mod plans;
 pub mod receipts;
 pub mod schema;
+mod sqlite;
 pub mod tenants;
 pub mod tokens;
 mod tx;
