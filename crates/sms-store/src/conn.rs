@@ -238,12 +238,13 @@ impl Store {
                 .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", path.display())))?;
         }
         let alive = std::sync::Arc::new(());
+        let rewind = std::sync::Arc::new(crate::sqlite::Rewind::default());
         if let DbUrl::Sqlite(path) = url {
-            crate::sqlite::spawn_checkpointer(path.clone(), std::sync::Arc::downgrade(&alive));
+            crate::sqlite::spawn_checkpointer(path.clone(), rewind.clone(), std::sync::Arc::downgrade(&alive));
         }
         let pool = pool(url, options);
         let writer = match url {
-            DbUrl::Sqlite(_) => Some(crate::group::GroupWriter::spawn(pool.clone())?),
+            DbUrl::Sqlite(_) => Some(crate::group::GroupWriter::spawn(pool.clone(), rewind)?),
             DbUrl::Postgres(_) => None,
         };
         Ok(Self { pool, writer, url: url.clone(), options, _alive: alive })

@@ -17,13 +17,14 @@
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::task::{Context, Poll};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::SqliteConnection;
 
 use crate::conn::{checkout, Pool};
+use crate::sqlite::Rewind;
 use crate::{DbConn, StoreError};
 
 /// Writes committed together at most: enough to share a commit among every request in flight,
@@ -107,11 +108,11 @@ pub(crate) struct GroupWriter {
 }
 
 impl GroupWriter {
-    pub(crate) fn spawn(pool: Pool) -> Result<Self, StoreError> {
+    pub(crate) fn spawn(pool: Pool, rewind: Arc<Rewind>) -> Result<Self, StoreError> {
         let (queue, waiting) = mpsc::channel::<Box<dyn Pending>>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || write_groups(&pool, &waiting))
+            .spawn(move || write_groups(&pool, &rewind, &waiting))
             .map_err(|e| StoreError::Config(format!("cannot start the SQLite writer: {e}")))?;
         Ok(Self { queue })
     }
@@ -171,7 +172,9 @@ impl<T, E: From<StoreError>> Future for WriteAnswer<T, E> {
 }
 
 /// The writer thread: waits for a write, takes whatever else has queued, commits them together.
-fn write_groups(pool: &Pool, waiting: &mpsc::Receiver<Box<dyn Pending>>) {
+/// Between two groups it finishes the checkpoint the checkpointer asked for, if any
+/// ([`Rewind`]).
+fn write_groups(pool: &Pool, rewind: &Rewind, waiting: &mpsc::Receiver<Box<dyn Pending>>) {
     while let Ok(first) = waiting.recv() {
         let mut group = vec![first];
         while group.len() < GROUP_AT_MOST {
@@ -187,6 +190,12 @@ fn write_groups(pool: &Pool, waiting: &mpsc::Receiver<Box<dyn Pending>>) {
                 continue;
             }
         };
+        if rewind.take() {
+            if let DbConn::Sqlite(c) = &mut *conn {
+                // A checkpoint that fails leaves the WAL as it was; the backstop still holds.
+                let _ = crate::sqlite::checkpoint(c);
+            }
+        }
         let committed = crate::transaction(&mut conn, |conn| {
             group.iter_mut().try_for_each(|write| in_savepoint(conn, write.as_mut()))
         });

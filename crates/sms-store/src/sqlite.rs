@@ -2,10 +2,13 @@
 //! and the file's permissions.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 use diesel::sqlite::SqliteConnection;
 
 /// A connection to the file at `path`, in WAL mode, with the settings every connection shares.
@@ -32,22 +35,67 @@ pub(crate) fn open(path: &Path) -> Result<SqliteConnection, diesel::ConnectionEr
 /// under load). A thread of the store's checkpoints instead, every
 /// [`CHECKPOINT_EVERY`], in PASSIVE mode, which never blocks readers or writers; the
 /// connections' own threshold stays as a backstop, raised so it is not normally reached.
+///
+/// Backfilling is not enough to keep the WAL small: SQLite starts it over from its first frame
+/// only when a write transaction begins with every frame already in the database, which under
+/// a steady stream of groups never happens, so the WAL grew to the backstop and the writer's own
+/// commit then checkpointed everything the checkpointer had not reached yet, with two syncs,
+/// while requests queued behind it (12 to 30 ms, every half second under load; BENCHMARKS.md).
+/// Now, once the WAL holds [`REWIND_AT`] frames, the checkpointer makes a second pass at once
+/// (it finds only what was written during the first) and asks the writer ([`Rewind`]) to
+/// checkpoint the little that is left between two groups: its next transaction then starts the
+/// WAL over.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 const BACKSTOP_CHECKPOINT_PAGES: u32 = 10_000;
+/// Frames (4 KiB pages) in the WAL past which the checkpointer asks the writer to start it over.
+const REWIND_AT: i64 = 1_000;
 
-pub(crate) fn spawn_checkpointer(path: PathBuf, alive: std::sync::Weak<()>) {
+/// The checkpointer's request that the writer finish a checkpoint between two groups.
+#[derive(Debug, Default)]
+pub(crate) struct Rewind(AtomicBool);
+
+impl Rewind {
+    /// Whether a checkpoint was asked for since the last call; clears the request.
+    pub(crate) fn take(&self) -> bool {
+        self.0.swap(false, Ordering::Relaxed)
+    }
+}
+
+/// One checkpoint, as `PRAGMA wal_checkpoint` reports it.
+#[derive(QueryableByName)]
+struct Checkpoint {
+    /// Frames in the WAL.
+    #[diesel(sql_type = BigInt)]
+    log: i64,
+}
+
+/// A PASSIVE checkpoint on `conn`: copies what no reader still needs, blocks no one. Answers
+/// how many frames the WAL holds.
+pub(crate) fn checkpoint(conn: &mut SqliteConnection) -> QueryResult<i64> {
+    diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result::<Checkpoint>(conn).map(|c| c.log)
+}
+
+pub(crate) fn spawn_checkpointer(path: PathBuf, rewind: Arc<Rewind>, alive: Weak<()>) {
     let spawned = std::thread::Builder::new().name("sqlite-checkpoint".into()).spawn(move || {
         let mut conn: Option<SqliteConnection> = None;
         while alive.strong_count() > 0 {
             std::thread::sleep(CHECKPOINT_EVERY);
             if conn.is_none() {
-                conn = SqliteConnection::establish(&path.to_string_lossy()).ok();
+                conn = SqliteConnection::establish(&path.to_string_lossy())
+                    .ok()
+                    .and_then(|mut c| c.batch_execute("PRAGMA busy_timeout = 1000;").is_ok().then_some(c));
             }
-            if let Some(c) = conn.as_mut() {
-                if let Err(e) = c.batch_execute("PRAGMA busy_timeout = 1000; PRAGMA wal_checkpoint(PASSIVE);") {
-                    tracing::debug!(error = %e, "WAL checkpoint failed; retrying");
-                    conn = None;
+            let Some(c) = conn.as_mut() else { continue };
+            let passes = checkpoint(c).and_then(|log| {
+                if log >= REWIND_AT {
+                    checkpoint(c)?;
+                    rewind.0.store(true, Ordering::Relaxed);
                 }
+                Ok(())
+            });
+            if let Err(e) = passes {
+                tracing::debug!(error = %e, "WAL checkpoint failed; retrying");
+                conn = None;
             }
         }
     });

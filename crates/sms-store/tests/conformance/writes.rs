@@ -7,8 +7,9 @@
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use sms_store::{tenants, Store, StoreError, Window};
-use sms_test_support::TestDb;
+use diesel::connection::SimpleConnection;
+use sms_store::{tenants, DbConn, Store, StoreError, Window};
+use sms_test_support::{Backend, TestDb};
 
 use crate::common::{new_tenant, ok, run};
 
@@ -153,3 +154,39 @@ fn queued_writes_answer_their_tasks(db: &TestDb, store: &Store) {
 }
 
 sms_test_support::on_both_backends!(attr = test, run = run; writes_commit_alone_or_together, queued_writes_answer_their_tasks);
+
+/// Bytes written by [`sqlite_wal_starts_over_under_steady_writes`]: more than the WAL would
+/// grow to before the writer's own backstop checkpoint (10,000 pages of 4 KiB).
+const STEADY_BYTES: usize = 64 << 20;
+
+/// Writes that never pause still let the WAL start over: the checkpointer asks, the writer
+/// finishes the checkpoint between two groups. Without that the WAL only started over at the
+/// backstop, 40 MB on, with the writer's commit checkpointing and syncing it all.
+#[test]
+fn sqlite_wal_starts_over_under_steady_writes() {
+    run(Backend::Sqlite, |db, store| {
+        db.execute("CREATE TABLE scratch (id INTEGER PRIMARY KEY, body BLOB NOT NULL)");
+        let body = 64 << 10;
+        let writers: Vec<_> = (0..2)
+            .map(|_| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..STEADY_BYTES / body / 2 {
+                        let wrote: Result<(), StoreError> = store.write(move |conn| {
+                            let DbConn::Sqlite(c) = conn else { return Err(StoreError::Conflict) };
+                            c.batch_execute(&format!("INSERT INTO scratch (body) VALUES (zeroblob({body}))"))
+                                .map_err(StoreError::from)
+                        });
+                        ok(wrote);
+                        // Steady, not a burst: about 60 MB/s in all, a busy server's pace.
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                })
+            })
+            .collect();
+        writers.into_iter().for_each(|w| w.join().expect("a writer thread"));
+        let path = db.url().trim_start_matches("sqlite://");
+        let wal = std::fs::metadata(format!("{path}-wal")).expect("the WAL").len();
+        assert!(wal < 24 << 20, "the WAL grew to {wal} bytes while {STEADY_BYTES} were written");
+    });
+}
