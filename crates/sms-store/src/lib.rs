@@ -18,6 +18,7 @@ mod group;
 pub mod idempotency;
 mod ids;
 pub mod inbound;
+mod kept;
 pub mod models;
 pub mod numbers;
 pub mod opt_outs;

@@ -16,8 +16,18 @@ pub fn touch(conn: &mut DbConn, chat_ids: &[i64], now: NaiveDateTime) -> Result<
     if chat_ids.is_empty() {
         return Ok(());
     }
-    let touched = chats::table.filter(chats::id.eq_any(chat_ids)).filter(chats::updated_at.lt(now));
-    db_run!(conn, |c| diesel::update(touched).set(chats::updated_at.eq(now)).execute(c))?;
+    match conn {
+        // One chat at a time, in a statement that stays prepared (`crate::kept`).
+        DbConn::Sqlite(c) => {
+            for id in chat_ids {
+                crate::kept::TouchChat { id: *id, now }.execute(c)?;
+            }
+        }
+        DbConn::Postgres(c) => {
+            let touched = chats::table.filter(chats::id.eq_any(chat_ids)).filter(chats::updated_at.lt(now));
+            diesel::update(touched).set(chats::updated_at.eq(now)).execute(c)?;
+        }
+    }
     Ok(())
 }
 

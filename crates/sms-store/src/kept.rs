@@ -1,0 +1,68 @@
+//! Updates that SQLite's writer runs for every message it settles, written as statements of
+//! their own so that they stay prepared. diesel prepares every `UPDATE` (and every `IN` list on
+//! SQLite) anew on each call, and the writer, which runs one statement after another for the
+//! whole process, spent about a quarter of its time parsing SQL (BENCHMARKS.md).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+use diesel::sqlite::Sqlite;
+
+/// The provider took the message, as `outbox::mark_sent` records it: only a message still
+/// `sending`. Executes to the number of rows changed.
+pub(crate) struct MarkSent<'a> {
+    pub(crate) id: i64,
+    pub(crate) provider_message_id: Option<&'a str>,
+    pub(crate) now: NaiveDateTime,
+}
+
+impl QueryFragment<Sqlite> for MarkSent<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql("UPDATE messages SET delivery_status = 'sent', provider_message_id = ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.provider_message_id)?;
+        out.push_sql(", error = NULL, locked_until = NULL, updated_at = ");
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_sql(", sent_at = ");
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_sql(" WHERE id = ");
+        out.push_bind_param::<BigInt, _>(&self.id)?;
+        out.push_sql(" AND delivery_status = 'sending'");
+        Ok(())
+    }
+}
+
+/// The chat changed at `now` (`chats::touch`); a chat touched later already is left alone.
+pub(crate) struct TouchChat {
+    pub(crate) id: i64,
+    pub(crate) now: NaiveDateTime,
+}
+
+impl QueryFragment<Sqlite> for TouchChat {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql("UPDATE chats SET updated_at = ");
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_sql(" WHERE id = ");
+        out.push_bind_param::<BigInt, _>(&self.id)?;
+        out.push_sql(" AND updated_at < ");
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        Ok(())
+    }
+}
+
+/// One statement whatever its values: diesel caches it by this type.
+pub(crate) struct MarkSentId;
+pub(crate) struct TouchChatId;
+
+impl QueryId for MarkSent<'_> {
+    type QueryId = MarkSentId;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl QueryId for TouchChat {
+    type QueryId = TouchChatId;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl RunQueryDsl<diesel::SqliteConnection> for MarkSent<'_> {}
+impl RunQueryDsl<diesel::SqliteConnection> for TouchChat {}
