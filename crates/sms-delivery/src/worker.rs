@@ -8,7 +8,7 @@ use sms_domain::delivery::retry_delay;
 use sms_domain::time::now_millis;
 use sms_domain::MessageId;
 use sms_store::outbox::{self, Job};
-use sms_store::{Backend, Store, StoreError};
+use sms_store::{Store, StoreError};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -57,16 +57,8 @@ pub const OPT_OUT_CONFIRMATION: &str = "opt_out";
 
 /// Outcomes recorded in one transaction at most. Each outcome writes its message, an event and
 /// its deliveries, and touches its chat: a transaction of a whole batch (128) held a database
-/// core for tens of milliseconds while requests waited for it (BENCHMARKS.md). On SQLite the
-/// store's one writer runs it, and every request's write that queued meanwhile waits for it
-/// to end: 32 outcomes held the writer 6.6 ms (up to 19), the longest of its writes by far,
-/// so SQLite's are recorded a few at a time.
-fn record_at_most(backend: Backend) -> usize {
-    match backend {
-        Backend::Postgres => 32,
-        Backend::Sqlite => 8,
-    }
-}
+/// core for tens of milliseconds while requests waited for it (BENCHMARKS.md).
+const RECORD_AT_MOST: usize = 32;
 
 /// How often the backlog gauge is read.
 const BACKLOG_EVERY: Duration = Duration::from_secs(5);
@@ -217,8 +209,7 @@ impl Worker {
         self: Arc<Self>,
         mut finished: mpsc::UnboundedReceiver<Result<(MessageId, Outcome), MessageId>>,
     ) {
-        let at_most = record_at_most(self.store.backend());
-        while let Some(arrived) = crate::next_batch(&mut finished, at_most).await {
+        while let Some(arrived) = crate::next_batch(&mut finished, RECORD_AT_MOST).await {
             let (outcomes, interrupted) = split(arrived);
             self.write_down(outcomes, interrupted).await;
         }
