@@ -8,6 +8,32 @@ use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use diesel::sqlite::Sqlite;
+use sms_domain::MessageId;
+
+use crate::schema::messages;
+use crate::Message;
+
+/// `outbox::mark_sent_many` on SQLite, a message at a time: the update, the message read back by
+/// its primary key, its chat touched; answers the messages that were still `sending`.
+pub(crate) fn mark_sent_each(
+    c: &mut diesel::SqliteConnection,
+    sent: &[(MessageId, Option<&str>)],
+    now: NaiveDateTime,
+) -> QueryResult<Vec<Message>> {
+    let mut settled = Vec::with_capacity(sent.len());
+    for &(id, provider_message_id) in sent {
+        let changed = MarkSent { id: id.get(), provider_message_id, now }.execute(c)?;
+        if changed == 0 {
+            continue;
+        }
+        let message: Message = messages::table.find(id.get()).select(Message::as_select()).first(c)?;
+        if let Some(chat_id) = message.chat_id {
+            TouchChat { id: chat_id.get(), now }.execute(c)?;
+        }
+        settled.push(message);
+    }
+    Ok(settled)
+}
 
 /// The provider took the message, as `outbox::mark_sent` records it: only a message still
 /// `sending`. Executes to the number of rows changed.

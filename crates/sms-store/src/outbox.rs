@@ -171,23 +171,7 @@ pub fn mark_sent_many(
             crate::chats::touch(conn, &chat_ids(&sent), now)?;
             Ok(sent)
         }),
-        // In statements that stay prepared (`crate::kept`): the update, then the message read
-        // back by its primary key.
-        DbConn::Sqlite(c) => {
-            let mut settled = Vec::with_capacity(sent.len());
-            for &(id, provider_message_id) in sent {
-                let changed = crate::kept::MarkSent { id: id.get(), provider_message_id, now }.execute(c)?;
-                if changed == 0 {
-                    continue;
-                }
-                let message: Message = messages::table.find(id.get()).select(Message::as_select()).first(c)?;
-                if let Some(chat_id) = message.chat_id {
-                    crate::kept::TouchChat { id: chat_id.get(), now }.execute(c)?;
-                }
-                settled.push(message);
-            }
-            Ok(settled)
-        }
+        DbConn::Sqlite(c) => Ok(crate::kept::mark_sent_each(c, sent, now)?),
     }
 }
 
