@@ -81,7 +81,10 @@ pub(crate) fn spawn_checkpointer(path: PathBuf, rewind: Arc<Rewind>, alive: Weak
         while alive.strong_count() > 0 {
             std::thread::sleep(CHECKPOINT_EVERY);
             if conn.is_none() {
-                conn = SqliteConnection::establish(&path.to_string_lossy())
+                // Set up as every connection is: `journal_mode = WAL` makes it open the WAL. A
+                // connection that has not, because it was made before the file was first
+                // written in WAL mode, answers every checkpoint with -1 and checkpoints nothing.
+                conn = open(&path)
                     .ok()
                     .and_then(|mut c| c.batch_execute("PRAGMA busy_timeout = 1000;").is_ok().then_some(c));
             }
@@ -91,11 +94,16 @@ pub(crate) fn spawn_checkpointer(path: PathBuf, rewind: Arc<Rewind>, alive: Weak
                     checkpoint(c)?;
                     rewind.0.store(true, Ordering::Relaxed);
                 }
-                Ok(())
+                Ok(log)
             });
-            if let Err(e) = passes {
-                tracing::debug!(error = %e, "WAL checkpoint failed; retrying");
-                conn = None;
+            match passes {
+                Ok(log) if log >= 0 => {}
+                // -1: the connection does not see the WAL; the next one is made anew.
+                Ok(_) => conn = None,
+                Err(e) => {
+                    tracing::debug!(error = %e, "WAL checkpoint failed; retrying");
+                    conn = None;
+                }
             }
         }
     });
