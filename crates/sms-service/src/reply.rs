@@ -5,7 +5,7 @@ use sms_domain::{
     segments, AgentSelector, BodyError, ChatId, ChatMessageBody, EventType, IdempotencyKey, ReplyBody, SmsError,
 };
 use sms_store::chats::{self, NewReply, Replied};
-use sms_store::{opt_outs, ChatBundle, Message, Tenant};
+use sms_store::{ChatBundle, Message, Tenant};
 
 use crate::error::{Result, ServiceError};
 use crate::idempotent::{keep, Claim, Remembered, Render, SendOutcome};
@@ -131,7 +131,8 @@ impl Service {
             .write(move |conn| {
                 sms_store::transaction(conn, |conn| {
                     let tenant = &owner;
-                    let chat = chats::find_chat(conn, tenant.id, chat_id)?.ok_or(ServiceError::NotFound("chat"))?;
+                    let context = chats::context(conn, tenant.id, chat_id)?.ok_or(ServiceError::NotFound("chat"))?;
+                    let chat = &context.chat;
                     if !tenant.sms_enabled {
                         return Err(SmsError::SmsDisabled.into());
                     }
@@ -143,17 +144,16 @@ impl Service {
                     let agent = sms_agents::resolve(conn, tenant.id, &request.agent_selector())?;
                     // A chat past its timeout that the sweeper has not ended yet is over too, and
                     // so is one whose number the tenant no longer owns.
-                    let owned = sms_store::numbers::is_registered(conn, tenant.id, &chat.outbound_number)?;
-                    if !chat.status.is_active() || chat.expires_at <= now || !owned {
+                    if !chat.status.is_active() || chat.expires_at <= now || !context.outbound_owned {
                         return Err(ServiceError::Conflict("chat is not active"));
                     }
-                    let number = chats::end_user_number(conn, chat.end_user_id)?;
-                    if opt_outs::contains(conn, tenant.id, &number)? {
+                    if context.opted_out {
                         return Err(SmsError::OptedOut.into());
                     }
                     let media = media_json(&content.media_urls)?;
                     let reply = NewReply {
                         agent: agent.as_ref(),
+                        to: &context.end_user_number,
                         body: &content.message,
                         segments: segments::count(&content.message),
                         media: media.as_deref(),
@@ -161,7 +161,7 @@ impl Service {
                         session_timeout: chrono::Duration::minutes(i64::from(tenant.session_timeout_minutes)),
                     };
                     let replied =
-                        chats::reply(conn, &chat, &reply)?.ok_or(ServiceError::Conflict("chat is not active"))?;
+                        chats::reply(conn, chat, &reply)?.ok_or(ServiceError::Conflict("chat is not active"))?;
                     if replied.assigned {
                         crate::events::chat_by_id(conn, EventType::ChatAssigned, tenant.id, chat.id, now)?;
                     }

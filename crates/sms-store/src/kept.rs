@@ -1,12 +1,15 @@
-//! Updates that SQLite's writer runs for every message it settles, written as statements of
-//! their own so that they stay prepared. diesel prepares every `UPDATE` (and every `IN` list on
-//! SQLite) anew on each call, and the writer, which runs one statement after another for the
-//! whole process, spent about a quarter of its time parsing SQL (BENCHMARKS.md).
+//! Updates run for every message, written as statements of their own so that they stay
+//! prepared. diesel prepares every `UPDATE` (and every `IN` list on SQLite) anew on each call:
+//! SQLite's writer, which runs one statement after another for the whole process, spent about a
+//! quarter of its time parsing SQL, and PostgreSQL parsed and planned an agent's every reply
+//! (BENCHMARKS.md).
 
 use chrono::NaiveDateTime;
+use diesel::backend::Backend;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, HasSqlType, Nullable, Text, Timestamp};
 use diesel::sqlite::Sqlite;
 use sms_domain::MessageId;
 
@@ -76,9 +79,39 @@ impl QueryFragment<Sqlite> for TouchChat {
     }
 }
 
+/// An active chat written in (`chats::reply`): its last activity and its timeout move on.
+/// Executes to the number of rows changed (0: the chat is no longer active).
+pub(crate) struct MoveOn {
+    pub(crate) id: i64,
+    pub(crate) now: NaiveDateTime,
+    pub(crate) expires_at: NaiveDateTime,
+}
+
+impl<DB> QueryFragment<DB> for MoveOn
+where
+    DB: Backend + HasSqlType<Timestamp> + HasSqlType<BigInt>,
+    NaiveDateTime: ToSql<Timestamp, DB>,
+    i64: ToSql<BigInt, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("UPDATE chats SET last_activity_at = ");
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_sql(", expires_at = ");
+        out.push_bind_param::<Timestamp, _>(&self.expires_at)?;
+        out.push_sql(", updated_at = ");
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_sql(" WHERE id = ");
+        out.push_bind_param::<BigInt, _>(&self.id)?;
+        out.push_sql(" AND ");
+        out.push_sql(crate::chats::ACTIVE_PREDICATE);
+        Ok(())
+    }
+}
+
 /// One statement whatever its values: diesel caches it by this type.
 pub(crate) struct MarkSentId;
 pub(crate) struct TouchChatId;
+pub(crate) struct MoveOnId;
 
 impl QueryId for MarkSent<'_> {
     type QueryId = MarkSentId;
@@ -90,5 +123,11 @@ impl QueryId for TouchChat {
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
+impl QueryId for MoveOn {
+    type QueryId = MoveOnId;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
 impl RunQueryDsl<diesel::SqliteConnection> for MarkSent<'_> {}
 impl RunQueryDsl<diesel::SqliteConnection> for TouchChat {}
+impl<Conn> RunQueryDsl<Conn> for MoveOn {}

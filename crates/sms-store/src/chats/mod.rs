@@ -22,8 +22,8 @@ pub use inbox::{inbox, InboxFilter, InboxRow, Owner};
 pub use open::open;
 pub(crate) use read::bundles;
 pub use read::{
-    active_chat, active_count_from, active_from, agents_of, end_user_number, find, find_chat, list, lock_owner,
-    message, messages, ChatFilter,
+    active_chat, active_count_from, active_from, agents_of, context, end_user_number, find, find_chat, list,
+    lock_owner, message, messages, ChatContext, ChatFilter,
 };
 pub use reply::{assign, reply, Assigned, NewReply, Replied};
 
@@ -32,30 +32,52 @@ pub use reply::{assign, reply, Assigned, NewReply, Replied};
 /// only when it can prove the query implies the index's predicate, and a bound list
 /// (`status = ANY($1)`) proves nothing: every active-chat lookup would scan all the tenant's
 /// chats. With the literal, each is one index probe.
-const ACTIVE_PREDICATE: &str = "chats.status IN ('selecting', 'queued', 'assigned')";
+pub(crate) const ACTIVE_PREDICATE: &str = "chats.status IN ('selecting', 'queued', 'assigned')";
 
-/// [`ACTIVE_PREDICATE`] as a diesel expression. Unlike `diesel::dsl::sql`, it has a static
-/// query id, so the statements that use it stay in diesel's prepared-statement cache.
-#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
-struct IsActive;
+/// A predicate written as SQL, as a diesel expression of its own type. Unlike
+/// `diesel::dsl::sql`, it has a static query id, so the statements that use it stay in diesel's
+/// prepared-statement cache (keyed by type: each predicate needs a type of its own).
+macro_rules! sql_predicate {
+    ($(#[$doc:meta])* $name:ident = $sql:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+        pub(crate) struct $name;
 
-impl diesel::Expression for IsActive {
-    type SqlType = diesel::sql_types::Bool;
+        impl diesel::Expression for $name {
+            type SqlType = diesel::sql_types::Bool;
+        }
+
+        impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for $name {
+            fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+                out.push_sql($sql);
+                Ok(())
+            }
+        }
+
+        impl<QS> diesel::AppearsOnTable<QS> for $name {}
+        impl<QS> diesel::SelectableExpression<QS> for $name {}
+
+        impl diesel::expression::ValidGrouping<()> for $name {
+            type IsAggregate = diesel::expression::is_aggregate::Never;
+        }
+    };
 }
 
-impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for IsActive {
-    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql(ACTIVE_PREDICATE);
-        Ok(())
-    }
-}
-
-impl<QS> diesel::AppearsOnTable<QS> for IsActive {}
-impl<QS> diesel::SelectableExpression<QS> for IsActive {}
-
-impl diesel::expression::ValidGrouping<()> for IsActive {
-    type IsAggregate = diesel::expression::is_aggregate::Never;
-}
+sql_predicate!(
+    /// [`ACTIVE_PREDICATE`].
+    IsActive = ACTIVE_PREDICATE
+);
+sql_predicate!(
+    /// The tenant still owns the chat's outbound number (in a query over `chats`).
+    OutboundOwned = "EXISTS (SELECT 1 FROM outbound_numbers o \
+                     WHERE o.tenant_id = chats.tenant_id AND o.number = chats.outbound_number)"
+);
+sql_predicate!(
+    /// The chat's consumer opted out of the tenant's texts (in a query over `chats` joined to
+    /// `end_users`).
+    ConsumerOptedOut = "EXISTS (SELECT 1 FROM opt_outs x \
+                        WHERE x.tenant_id = chats.tenant_id AND x.number = end_users.number)"
+);
 
 fn is_active() -> IsActive {
     IsActive

@@ -91,6 +91,37 @@ pub fn find_chat(conn: &mut DbConn, tenant_id: TenantId, chat_id: ChatId) -> Res
     .map_err(StoreError::from)
 }
 
+/// A chat of the tenant with what writing into it must know, read together.
+#[derive(Debug, Clone)]
+pub struct ChatContext {
+    pub chat: Chat,
+    /// The consumer's number.
+    pub end_user_number: E164Number,
+    /// The tenant still owns the chat's outbound number.
+    pub outbound_owned: bool,
+    /// The consumer opted out of the tenant's texts.
+    pub opted_out: bool,
+}
+
+/// A chat of the tenant with its consumer's number, whether the tenant still owns its
+/// outbound number and whether the consumer opted out, in one statement (an agent's reply
+/// asks all four); `None` for a chat of another tenant exactly as for a missing one.
+pub fn context(conn: &mut DbConn, tenant_id: TenantId, chat_id: ChatId) -> Result<Option<ChatContext>, StoreError> {
+    let row: Option<(Chat, String, bool, bool)> = db_run!(conn, |c| chats::table
+        .inner_join(end_users::table)
+        .filter(chats::id.eq(chat_id.get()))
+        .filter(chats::tenant_id.eq(tenant_id.get()))
+        .select((Chat::as_select(), end_users::number, super::OutboundOwned, super::ConsumerOptedOut))
+        .first(c)
+        .optional())?;
+    row.map(|(chat, number, outbound_owned, opted_out)| {
+        let end_user_number =
+            E164Number::try_from(number).map_err(|e| StoreError::Config(format!("a stored number: {e}")))?;
+        Ok(ChatContext { chat, end_user_number, outbound_owned, opted_out })
+    })
+    .transpose()
+}
+
 /// A chat of the tenant with its participants and agent; `None` for a chat of another tenant
 /// exactly as for a missing one.
 pub fn find(conn: &mut DbConn, tenant_id: TenantId, chat_id: ChatId) -> Result<Option<ChatBundle>, StoreError> {

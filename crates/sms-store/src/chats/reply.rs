@@ -15,6 +15,8 @@ use crate::{Agent, Chat, DbConn, Message, StoreError};
 #[derive(Debug, Clone)]
 pub struct NewReply<'a> {
     pub agent: Option<&'a Agent>,
+    /// The chat's consumer (its end user's number), the message's recipient.
+    pub to: &'a E164Number,
     pub body: &'a str,
     pub segments: i32,
     /// The media's JSON (`[{"url", "content_type"}]`), if any.
@@ -41,21 +43,21 @@ pub fn reply(conn: &mut DbConn, chat: &Chat, reply: &NewReply<'_>) -> Result<Opt
     let now = reply.now;
     let expires_at = now + reply.session_timeout;
     let assign = reply.agent.filter(|_| chat.agent_id.is_none());
-    let target = chats::table.filter(chats::id.eq(chat.id.get())).filter(is_active());
     let moved = match assign {
-        Some(agent) => db_run!(conn, |c| diesel::update(target)
-            .set((
-                chats::last_activity_at.eq(now),
-                chats::expires_at.eq(expires_at),
-                chats::agent_id.eq(Some(agent.id.get())),
-                chats::status.eq(ChatStatus::Assigned.as_str()),
-                chats::assigned_at.eq(Some(now)),
-                chats::updated_at.eq(now),
-            ))
-            .execute(c))?,
-        None => db_run!(conn, |c| diesel::update(target)
-            .set((chats::last_activity_at.eq(now), chats::expires_at.eq(expires_at), chats::updated_at.eq(now)))
-            .execute(c))?,
+        Some(agent) => {
+            db_run!(conn, |c| diesel::update(chats::table.filter(chats::id.eq(chat.id.get())).filter(is_active()))
+                .set((
+                    chats::last_activity_at.eq(now),
+                    chats::expires_at.eq(expires_at),
+                    chats::agent_id.eq(Some(agent.id.get())),
+                    chats::status.eq(ChatStatus::Assigned.as_str()),
+                    chats::assigned_at.eq(Some(now)),
+                    chats::updated_at.eq(now),
+                ))
+                .execute(c))?
+        }
+        // Every reply to an assigned chat: kept prepared.
+        None => db_run!(conn, |c| crate::kept::MoveOn { id: chat.id.get(), now, expires_at }.execute(c))?,
     };
     if moved == 0 {
         return Ok(None);
@@ -63,7 +65,6 @@ pub fn reply(conn: &mut DbConn, chat: &Chat, reply: &NewReply<'_>) -> Result<Opt
     if let Some(agent) = assign {
         join(conn, chat, agent, now)?;
     }
-    let end_user_number = super::read::end_user_number(conn, chat.end_user_id)?;
     let new = NewMessage {
         chat_id: Some(chat.id.get()),
         tenant_id: chat.tenant_id.get(),
@@ -74,7 +75,7 @@ pub fn reply(conn: &mut DbConn, chat: &Chat, reply: &NewReply<'_>) -> Result<Opt
         created_at: now,
         updated_at: now,
         from_number: chat.outbound_number.as_str(),
-        to_number: end_user_number.as_str(),
+        to_number: reply.to.as_str(),
         provider_message_id: None,
         agent_id: reply.agent.map(|a| a.id.get()),
         media: reply.media,
@@ -96,7 +97,7 @@ pub fn reply(conn: &mut DbConn, chat: &Chat, reply: &NewReply<'_>) -> Result<Opt
         },
         None => Chat { last_activity_at: now, expires_at, updated_at: now, ..chat.clone() },
     };
-    Ok(Some(Replied { message, chat, end_user_number, assigned: assign.is_some() }))
+    Ok(Some(Replied { message, chat, end_user_number: reply.to.clone(), assigned: assign.is_some() }))
 }
 
 /// What [`assign`] did.

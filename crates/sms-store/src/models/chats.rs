@@ -52,6 +52,9 @@ impl Chat {
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = chats)]
+// A `None` binds NULL, so the statement's text never changes and stays prepared (diesel
+// otherwise leaves the column out, and never caches the insert on PostgreSQL).
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct NewChat<'a> {
     pub tenant_id: i64,
     pub end_user_id: i64,
@@ -94,6 +97,9 @@ pub struct Participant {
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = participants)]
+// A `None` binds NULL, so the statement's text never changes and stays prepared (diesel
+// otherwise leaves the column out, and never caches the insert on PostgreSQL).
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct NewParticipant {
     pub chat_id: i64,
     #[diesel(serialize_as = String)]
@@ -145,6 +151,9 @@ pub struct Message {
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = messages)]
+// A `None` binds NULL, so the statement's text never changes and stays prepared (diesel
+// otherwise leaves the column out, and never caches the insert on PostgreSQL).
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct NewMessage<'a> {
     pub chat_id: Option<i64>,
     pub tenant_id: i64,

@@ -9,7 +9,7 @@ use sms_domain::{
     ParticipantStatus, TenantId,
 };
 use sms_store::chats::{self, ChatFilter, NewChatSpec, Opened, Refusal};
-use sms_store::{agents, opt_outs, ChatBundle, DbConn, Store, Window};
+use sms_store::{agents, numbers, opt_outs, ChatBundle, DbConn, Store, Window};
 use sms_test_support::TestDb;
 
 use crate::common::{
@@ -116,6 +116,32 @@ fn reading_chats(_db: &TestDb, store: &Store) {
     assert!(ok(chats::messages(&mut c, ChatId::new(theirs.get() + 1000), Window::default())).0.is_empty());
 }
 
+/// What an agent's reply must know of its chat, read together: the consumer's number, the
+/// outbound number still the tenant's, the consumer's opt-out, and nothing of another tenant.
+fn a_chats_context_is_read_in_one(_db: &TestDb, store: &Store) {
+    let mut c = conn(store);
+    let (acme, globex) = (sender(&mut c, "acme", OUTBOUND), sender(&mut c, "globex", OTHER_OUTBOUND));
+    let (to, from, now) = (num(CONSUMER), num(OUTBOUND), now_millis());
+    let chat = created(&mut c, &spec(acme.id, &to, &from, now)).chat;
+    let read = |c: &mut DbConn| {
+        let context = some(ok(chats::context(c, acme.id, chat.id)), "the chat's context");
+        assert_eq!((context.chat.id, context.end_user_number.as_str()), (chat.id, CONSUMER));
+        (context.outbound_owned, context.opted_out)
+    };
+    assert_eq!(read(&mut c), (true, false));
+    assert!(ok(opt_outs::record(&mut c, globex.id, &to, Default::default(), now)));
+    assert_eq!(read(&mut c), (true, false), "another tenant's opt-out is theirs");
+    assert!(ok(opt_outs::record(&mut c, acme.id, &to, Default::default(), now)));
+    assert_eq!(read(&mut c), (true, true));
+    let numbers = ok(numbers::list(&mut c, acme.id, Window::default())).0;
+    for number in numbers {
+        assert!(ok(numbers::delete(&mut c, acme.id, number.id)).is_some());
+    }
+    assert_eq!(read(&mut c), (false, true), "the tenant no longer owns the number");
+    assert!(ok(chats::context(&mut c, globex.id, chat.id)).is_none(), "another tenant's chat");
+    assert!(ok(chats::context(&mut c, acme.id, ChatId::new(chat.id.get() + 1000))).is_none());
+}
+
 fn ending_chats(_db: &TestDb, store: &Store) {
     let mut c = conn(store);
     let (acme, globex) = (sender(&mut c, "acme", OUTBOUND), tenant(&mut c, "globex"));
@@ -172,6 +198,7 @@ sms_test_support::on_both_backends!(
     attr = test, run = run;
     opening_chats,
     reading_chats,
+    a_chats_context_is_read_in_one,
     ending_chats,
     idle_chats_are_found,
 );

@@ -39,12 +39,15 @@ pub(super) fn open(conn: &mut DbConn, spec: &NewChatSpec<'_>) -> Result<Opened, 
     let Some(chat) = inserted else {
         return Ok(Opened::Busy(active_chat_of(conn, spec.tenant_id, end_user_id.into())?.map(Box::new)));
     };
-    let mut participants: Vec<Participant> = db_run!(conn, |c| diesel::insert_into(participants::table)
-        .values(new_participants(spec, chat.id.get(), end_user_id))
-        .returning(Participant::as_returning())
-        .get_results(c))?;
-    // RETURNING promises no order; the chat object lists the consumer first, as inserted.
-    participants.sort_by_key(|p| p.id);
+    // A row at a time, the consumer first as the chat object lists them: diesel prepares a
+    // statement of many rows anew on every call.
+    let mut participants: Vec<Participant> = Vec::with_capacity(2);
+    for p in new_participants(spec, chat.id.get(), end_user_id) {
+        participants.push(db_run!(conn, |c| diesel::insert_into(participants::table)
+            .values(p)
+            .returning(Participant::as_returning())
+            .get_result(c))?);
+    }
     db_run!(conn, |c| diesel::insert_into(messages::table).values(first_message(spec, chat.id.get())).execute(c))?;
     Ok(Opened::Created(Box::new(ChatBundle { chat, participants, agent: spec.agent.cloned() })))
 }
