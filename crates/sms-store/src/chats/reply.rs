@@ -56,7 +56,7 @@ pub fn reply(conn: &mut DbConn, chat: &Chat, reply: &NewReply<'_>) -> Result<Opt
                 ))
                 .execute(c))?
         }
-        // Every reply to an assigned chat: kept prepared.
+        // The usual reply (the chat keeps its agent, or has none and gets none): kept prepared.
         None => db_run!(conn, |c| crate::kept::MoveOn { id: chat.id.get(), now, expires_at }.execute(c))?,
     };
     if moved == 0 {
