@@ -4,7 +4,7 @@
 use sms_domain::{
     segments, AgentSelector, BodyError, ChatId, ChatMessageBody, EventType, IdempotencyKey, ReplyBody, SmsError,
 };
-use sms_store::chats::{self, NewReply, Replied};
+use sms_store::chats::{self, NewReply, Replied, UsualReply};
 use sms_store::{ChatBundle, Message, Tenant};
 
 use crate::error::{Result, ServiceError};
@@ -118,6 +118,8 @@ impl Service {
         self.once(tenant, key, scope, body, render, work).await
     }
 
+    /// Writes the reply: the usual one at once where the store can, any other (or one it did
+    /// not write) in a transaction; then refreshes the session lock.
     async fn write_reply(
         &self,
         tenant: &Tenant,
@@ -125,59 +127,109 @@ impl Service {
         request: ReplyBody,
         remember: Option<(Claim, Render<Message>)>,
     ) -> Result<(Message, Option<Remembered>)> {
-        let (owner, now) = (tenant.clone(), self.now());
-        let destinations = self.inner.destinations.clone();
-        let written = self
-            .write(move |conn| {
-                sms_store::transaction(conn, |conn| {
-                    let tenant = &owner;
-                    let context = chats::context(conn, tenant.id, chat_id)?.ok_or(ServiceError::NotFound("chat"))?;
-                    let chat = &context.chat;
-                    if !tenant.sms_enabled {
-                        return Err(SmsError::SmsDisabled.into());
-                    }
-                    let content = request.content()?;
-                    // Providers fetch the media: none may steer them into anyone's network.
-                    if !content.media_urls.iter().all(|url| destinations.permits_media_url(url)) {
-                        return Err(SmsError::MediaUrlsInvalid.into());
-                    }
-                    let agent = sms_agents::resolve(conn, tenant.id, &request.agent_selector())?;
-                    // A chat past its timeout that the sweeper has not ended yet is over too, and
-                    // so is one whose number the tenant no longer owns.
-                    if !chat.status.is_active() || chat.expires_at <= now || !context.outbound_owned {
-                        return Err(ServiceError::Conflict("chat is not active"));
-                    }
-                    if context.opted_out {
-                        return Err(SmsError::OptedOut.into());
-                    }
-                    let media = media_json(&content.media_urls)?;
-                    let reply = NewReply {
-                        agent: agent.as_ref(),
-                        to: &context.end_user_number,
-                        body: &content.message,
-                        segments: segments::count(&content.message),
-                        media: media.as_deref(),
-                        now,
-                        session_timeout: chrono::Duration::minutes(i64::from(tenant.session_timeout_minutes)),
-                    };
-                    let replied =
-                        chats::reply(conn, chat, &reply)?.ok_or(ServiceError::Conflict("chat is not active"))?;
-                    if replied.assigned {
-                        crate::events::chat_by_id(conn, EventType::ChatAssigned, tenant.id, chat.id, now)?;
-                    }
-                    crate::events::outbound(conn, tenant.id, None, &replied.message, now)?;
-                    let kept = match &remember {
-                        Some((claim, render)) => Some(keep(conn, claim, render(Ok(&replied.message)))?),
-                        None => None,
-                    };
-                    Ok((replied, kept))
-                })
-            })
-            .await;
-        let (Replied { message, chat, end_user_number, .. }, kept) = written?;
+        let quick = match remember {
+            None => self.reply_at_once(tenant, chat_id, &request).await?,
+            Some(_) => None,
+        };
+        let (Replied { message, chat, end_user_number, .. }, kept) = match quick {
+            Some(replied) => (replied, None),
+            None => self.reply_in_transaction(tenant, chat_id, request, remember).await?,
+        };
         self.refresh_lock(&chat, &end_user_number, tenant.session_timeout_minutes).await;
         tracing::info!(chat_id = chat.id.get(), message_id = message.id.get(), "reply queued in its chat");
         Ok((message, kept))
+    }
+
+    /// The usual reply (no agent named, no `Idempotency-Key`), once the checks that need no
+    /// table passed, in one statement that makes the table checks itself, where the store
+    /// writes it so (`chats::reply_at_once`: on PostgreSQL one round trip where the
+    /// transaction takes six). `None`: nothing was written, and [`Self::reply_in_transaction`]
+    /// writes it or answers the first fault in the documented order.
+    async fn reply_at_once(&self, tenant: &Tenant, chat_id: ChatId, request: &ReplyBody) -> Result<Option<Replied>> {
+        if !self.inner.store.writes_at_once() || !tenant.sms_enabled || !request.agent_selector().is_empty() {
+            return Ok(None);
+        }
+        let Ok(content) = request.content() else { return Ok(None) };
+        if !content.media_urls.iter().all(|url| self.inner.destinations.permits_media_url(url)) {
+            return Ok(None);
+        }
+        let media = media_json(&content.media_urls)?;
+        let (tenant_id, now) = (tenant.id, self.now());
+        let session_timeout = chrono::Duration::minutes(i64::from(tenant.session_timeout_minutes));
+        self.db(move |conn| {
+            let reply = UsualReply {
+                body: &content.message,
+                segments: segments::count(&content.message),
+                media: media.as_deref(),
+                now,
+                session_timeout,
+                unless_ccai_receives: EventType::MessageReceived.as_str(),
+            };
+            let Some(replied) = chats::reply_at_once(conn, tenant_id, chat_id, &reply)? else { return Ok(None) };
+            // Written only because no `ccai` endpoint receives the message's event: its rule has
+            // nothing to write, and tells the console of the change.
+            crate::events::outbound(conn, tenant_id, Some(""), &replied.message, now)?;
+            Ok(Some(replied))
+        })
+        .await
+    }
+
+    /// Any reply, in a transaction: the message with its events and what its
+    /// `Idempotency-Key` keeps, or the first fault in the documented order.
+    async fn reply_in_transaction(
+        &self,
+        tenant: &Tenant,
+        chat_id: ChatId,
+        request: ReplyBody,
+        remember: Option<(Claim, Render<Message>)>,
+    ) -> Result<(Replied, Option<Remembered>)> {
+        let (owner, now) = (tenant.clone(), self.now());
+        let destinations = self.inner.destinations.clone();
+        self.write(move |conn| {
+            sms_store::transaction(conn, |conn| {
+                let tenant = &owner;
+                let context = chats::context(conn, tenant.id, chat_id)?.ok_or(ServiceError::NotFound("chat"))?;
+                let chat = &context.chat;
+                if !tenant.sms_enabled {
+                    return Err(SmsError::SmsDisabled.into());
+                }
+                let content = request.content()?;
+                // Providers fetch the media: none may steer them into anyone's network.
+                if !content.media_urls.iter().all(|url| destinations.permits_media_url(url)) {
+                    return Err(SmsError::MediaUrlsInvalid.into());
+                }
+                let agent = sms_agents::resolve(conn, tenant.id, &request.agent_selector())?;
+                // A chat past its timeout that the sweeper has not ended yet is over too, and
+                // so is one whose number the tenant no longer owns.
+                if !chat.status.is_active() || chat.expires_at <= now || !context.outbound_owned {
+                    return Err(ServiceError::Conflict("chat is not active"));
+                }
+                if context.opted_out {
+                    return Err(SmsError::OptedOut.into());
+                }
+                let media = media_json(&content.media_urls)?;
+                let reply = NewReply {
+                    agent: agent.as_ref(),
+                    to: &context.end_user_number,
+                    body: &content.message,
+                    segments: segments::count(&content.message),
+                    media: media.as_deref(),
+                    now,
+                    session_timeout: chrono::Duration::minutes(i64::from(tenant.session_timeout_minutes)),
+                };
+                let replied = chats::reply(conn, chat, &reply)?.ok_or(ServiceError::Conflict("chat is not active"))?;
+                if replied.assigned {
+                    crate::events::chat_by_id(conn, EventType::ChatAssigned, tenant.id, chat.id, now)?;
+                }
+                crate::events::outbound(conn, tenant.id, None, &replied.message, now)?;
+                let kept = match &remember {
+                    Some((claim, render)) => Some(keep(conn, claim, render(Ok(&replied.message)))?),
+                    None => None,
+                };
+                Ok((replied, kept))
+            })
+        })
+        .await
     }
 }
 

@@ -264,6 +264,12 @@ impl Store {
         self.url.backend()
     }
 
+    /// Whether [`crate::chats::reply_at_once`] writes here (PostgreSQL, where it saves round
+    /// trips); on SQLite it never does, and a caller goes straight to its transaction.
+    pub fn writes_at_once(&self) -> bool {
+        self.backend() == Backend::Postgres
+    }
+
     /// A pooled connection; waits at most the pool's connection timeout. Blocking. Call
     /// [`PooledConn::mark_suspect`] when a statement on it fails for a reason of the server's.
     pub fn conn(&self) -> Result<PooledConn, StoreError> {

@@ -5,6 +5,7 @@
 //! The unique partial index `chats_one_active_per_end_user` over active chats refuses a second
 //! active chat for a consumer; [`open`] answers that refusal as [`Opened::Busy`].
 
+mod at_once;
 mod end;
 mod inbox;
 mod open;
@@ -17,6 +18,7 @@ use sms_domain::{E164Number, TenantId};
 
 use crate::{Agent, ChatBundle};
 
+pub use at_once::{reply_at_once, UsualReply};
 pub use end::{due_to_expire, finish, touch};
 pub use inbox::{inbox, InboxFilter, InboxRow, Owner};
 pub use open::open;

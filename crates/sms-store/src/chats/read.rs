@@ -115,9 +115,7 @@ pub fn context(conn: &mut DbConn, tenant_id: TenantId, chat_id: ChatId) -> Resul
         .first(c)
         .optional())?;
     row.map(|(chat, number, outbound_owned, opted_out)| {
-        let end_user_number =
-            E164Number::try_from(number).map_err(|e| StoreError::Config(format!("a stored number: {e}")))?;
-        Ok(ChatContext { chat, end_user_number, outbound_owned, opted_out })
+        Ok(ChatContext { chat, end_user_number: stored_number(number)?, outbound_owned, opted_out })
     })
     .transpose()
 }
@@ -228,6 +226,11 @@ pub fn message(conn: &mut DbConn, tenant_id: TenantId, id: MessageId) -> Result<
 pub fn end_user_number(conn: &mut DbConn, end_user_id: EndUserId) -> Result<E164Number, StoreError> {
     let number: String =
         db_run!(conn, |c| end_users::table.find(end_user_id.get()).select(end_users::number).first(c))?;
+    stored_number(number)
+}
+
+/// A consumer's number as stored (checked when it was written).
+pub(super) fn stored_number(number: String) -> Result<E164Number, StoreError> {
     E164Number::try_from(number).map_err(|e| StoreError::Config(format!("a stored number: {e}")))
 }
 

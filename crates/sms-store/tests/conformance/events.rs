@@ -10,7 +10,7 @@ use sms_test_support::TestDb;
 use crate::common::{conn, lease, ok, run, some, tenant};
 
 /// An enabled endpoint of the standard format, receiving `kinds`.
-fn new_endpoint(tenant_id: TenantId, url: &str, kinds: &str, now: NaiveDateTime) -> NewEndpoint {
+pub(crate) fn new_endpoint(tenant_id: TenantId, url: &str, kinds: &str, now: NaiveDateTime) -> NewEndpoint {
     NewEndpoint {
         tenant_id,
         url: url.into(),

@@ -18,6 +18,7 @@
 
 mod common;
 
+mod at_once;
 mod chats;
 mod events;
 mod idempotency;
