@@ -200,9 +200,16 @@ open_rates() { # open_rates NAME BASE SEND-LINES REPLY-LINES BACKLOG-FN: open-lo
     for kind in send reply; do
       rate=$(python3 -c "print(round(${pct} / 100 * $([ "$kind" = send ] && echo "$send_rps" || echo "$reply_rps")))")
       local run; run=$(($(cat "$work/runs" 2>/dev/null || echo 0) + 1)); echo "$run" >"$work/runs"
-      local waited; waited=$(runq_ms "$PID")
+      local waited server0 machine0 started requests
+      waited=$(runq_ms "$PID"); server0=$(process_ticks "$PID"); machine0=$(machine_ticks); started=$(date +%s.%N)
       line=$(SMS_BENCH_RUN=$run CHAT_FIRST=$first CHAT_LAST=$last "$OPEN" "$base" "$kind" "$rate" "$seconds")
-      line="$line server_runq_ms=$(python3 -c "print(f'{($(runq_ms "$PID") - $waited) / max(1, $(value "$line" requests)):.3f}')")"
+      requests=$(value "$line" requests)
+      line="$line server_runq_ms=$(python3 -c "print(f'{($(runq_ms "$PID") - $waited) / max(1, $requests):.3f}')")"
+      # The CPU a request cost at this rate (the workers' batches are smaller at lower rates),
+      # and how busy the whole machine was: its cores' share in use over the run.
+      line="$line server_cpu_ms=$(per_request_ms "$server0" "$(process_ticks "$PID")" "$requests")"
+      line="$line machine_cpu_ms=$(per_request_ms "$machine0" "$(machine_ticks)" "$requests")"
+      line="$line machine_busy=$(python3 -c "import os; print(f'{($(machine_ticks) - $machine0) * $TICK_MS / 10 / ($(date +%s.%N) - $started) / os.cpu_count():.0f}')")"
       local drained; drained=$(drain "$5")
       echo "$line pct=$pct $drained" >>"$work/$name.open.lines"
       echo "open loop ($name) at $pct %: $line $drained"
@@ -360,6 +367,10 @@ def open_loop(name):
         print(f"    {kind + ':':7} " + "; ".join(cells))
     waits = [f"{r['kind']} {r['pct']} % {float(r['server_runq_ms']):.2f}" for r in rows if "server_runq_ms" in r]
     print("    the server's threads waiting for a core, ms per request: " + ", ".join(waits))
+    costs = [f"{r['kind']} {r['pct']} % {float(r['server_cpu_ms']):.2f} / {float(r['machine_cpu_ms']):.2f} / {r['machine_busy']} %"
+             for r in rows if "machine_busy" in r]
+    if costs:
+        print("    CPU per request, the server / the whole machine (ms), and the machine busy: " + ", ".join(costs))
     errors = sum(int(r["errors"]) for r in rows)
     non2xx = sum(int(r["non2xx"]) for r in rows)
     print(f"    goal at 70 %: p99 <= 10 ms and p99.9 <= 20 ms, no error (errors {errors}, non-2xx {non2xx}): {mark(ok)}")
