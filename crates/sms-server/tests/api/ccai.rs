@@ -123,20 +123,27 @@ async fn a_ccai_endpoint_hears_the_platforms_chat_webhooks(backend: Backend) {
     );
     assert_eq!(replied["body"]["message"], json!({"type": "text", "content": "Thanks!", "media": []}));
 
+    // An answer naming no agent (on PostgreSQL written at once, in one statement, unless a
+    // `ccai` endpoint hears it): this endpoint does, and its message_received is told too.
+    assert_eq!(app.reply(&t, &chat["id"], &json!({"message": "Anything else?"})).await.0, 201);
+    let usual = received(&receiver, 6).await[5].json();
+    assert_eq!(usual["event_type"], "message_received");
+    assert_eq!(usual["body"]["message"]["content"], "Anything else?");
+
     // The end: a participant_left per participant, then chat_ended, each a delivery of its own.
     assert_eq!(app.tenant_call(&t, Method::POST, &format!("/apps/api/v1/chats/{id}/end")).await.0, 200);
-    let ended = received(&receiver, 8).await;
-    let kinds: Vec<String> = events(&ended[5..]).into_iter().map(|(k, _)| k).collect();
+    let ended = received(&receiver, 9).await;
+    let kinds: Vec<String> = events(&ended[6..]).into_iter().map(|(k, _)| k).collect();
     assert_eq!(kinds, ["participant_left", "participant_left", "chat_ended"]);
-    let left: Vec<Value> = ended[5..7].iter().map(|r| r.json()["body"]["participant"]["type"].clone()).collect();
+    let left: Vec<Value> = ended[6..8].iter().map(|r| r.json()["body"]["participant"]["type"].clone()).collect();
     assert_eq!(left, [json!("end_user"), json!("agent")]);
-    assert_eq!(ended[7].json()["body"]["chat"]["status"], "finished");
+    assert_eq!(ended[8].json()["body"]["chat"]["status"], "finished");
     let path = format!("/admin/v1/tenants/acme/webhooks/{}/deliveries", endpoint["id"]);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let log = loop {
         let (_, log) = app.admin_call(Method::GET, &path).await;
         let all = log.as_array().cloned().unwrap_or_default();
-        if all.len() == 8 && all.iter().all(|d| d["status"] == "delivered") {
+        if all.len() == 9 && all.iter().all(|d| d["status"] == "delivered") {
             break all;
         }
         assert!(std::time::Instant::now() < deadline, "{log}");
@@ -149,6 +156,7 @@ async fn a_ccai_endpoint_hears_the_platforms_chat_webhooks(backend: Backend) {
         [
             "chat_created",
             "chat_ended",
+            "message_received",
             "message_received",
             "message_received",
             "message_received",
