@@ -227,6 +227,24 @@ impl Service {
         F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
+        self.write_in(f, true).await
+    }
+
+    /// [`Service::write`] for work that runs outside any transaction: statements that commit on
+    /// their own (where [`sms_store::Store::writes_at_once`]).
+    pub(crate) async fn write_at_once<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.write_in(f, false).await
+    }
+
+    async fn write_in<T, F>(&self, f: F, in_transaction: bool) -> Result<T>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
         let store = self.inner.store.clone();
         let reservation = self.inner.handoff.as_ref().and_then(|h| h.reserve(sms_domain::time::now_millis()));
         let lease = reservation.as_ref().map(sms_delivery::Reservation::lease_until);
@@ -235,7 +253,7 @@ impl Service {
         let work = move |conn: &mut DbConn| {
             let _stale = live::take();
             handoff::begin(lease);
-            let written = sms_store::transaction(conn, f);
+            let written = if in_transaction { sms_store::transaction(conn, f) } else { f(conn) };
             let leased = handoff::take();
             written.map(|value| (value, live::take(), leased))
         };

@@ -126,7 +126,15 @@ impl Service {
         };
         let token = guard.token().map(|t| t.as_str().to_owned());
         let now = self.now();
-        let written = self.write(move |conn| send.write(conn, token.as_deref(), now, remember)).await;
+        let quick = match remember {
+            None => self.open_at_once(&send, token.clone(), now).await,
+            Some(_) => Ok(None),
+        };
+        let written = match quick {
+            Ok(Some(bundle)) => Ok(Opening { bundle, expired: AfterCommit::nothing(), kept: None }),
+            Ok(None) => self.write(move |conn| send.write(conn, token.as_deref(), now, remember)).await,
+            Err(e) => Err(e),
+        };
         let opening = match written {
             Ok(opening) => opening,
             Err(e) => {
@@ -158,6 +166,28 @@ impl Service {
         opening.expired.run(self).await;
         tracing::info!(chat_id = opening.bundle.chat.id.get(), end_user = %end_user.masked(), "outbound chat created");
         Ok((opening.bundle, opening.kept))
+    }
+
+    /// The usual send (see [`SendPlan::is_usual`]) without an `Idempotency-Key`, opened and
+    /// told in one statement where the store writes it so (`events::open_at_once`: on
+    /// PostgreSQL two round trips and one commit where the transaction takes four). `None`:
+    /// nothing was written, and [`SendPlan::write`] opens the chat in a transaction or answers
+    /// the first fault in the documented order.
+    async fn open_at_once(
+        &self,
+        send: &SendPlan,
+        token: Option<String>,
+        now: chrono::NaiveDateTime,
+    ) -> Result<Option<ChatBundle>> {
+        if !self.inner.store.writes_at_once() || !send.is_usual() {
+            return Ok(None);
+        }
+        let send = send.clone();
+        self.write_at_once(move |conn| {
+            let Ok(content) = &send.content else { return Ok(None) };
+            Ok(crate::events::open_at_once(conn, &send.spec(content, None, token.as_deref(), now))?)
+        })
+        .await
     }
 
     /// A chat committed by a concurrent request is invisible inside the transaction the index
@@ -223,9 +253,39 @@ impl SendPlan {
         Ok(agent)
     }
 
-    /// Writes the chat inside the caller's transaction. The usual send (a valid message, no
-    /// agent, not in quiet hours) reads nothing first: its table checks travel with the write,
-    /// which answers which of them refused it.
+    /// The usual send: a valid message, no agent, not in quiet hours. Its table checks travel
+    /// with the write, which answers which of them refused it.
+    fn is_usual(&self) -> bool {
+        self.content.is_ok() && self.selector.is_empty() && !self.quiet
+    }
+
+    /// The chat this send opens, with `content`, for `agent`.
+    fn spec<'a>(
+        &'a self,
+        content: &'a Content,
+        agent: Option<&'a Agent>,
+        lock_token: Option<&'a str>,
+        now: chrono::NaiveDateTime,
+    ) -> NewChatSpec<'a> {
+        let tenant = &self.tenant;
+        NewChatSpec {
+            tenant_id: tenant.id,
+            lang: &tenant.lang,
+            chat_type: self.addressed.chat_type,
+            end_user_number: &self.addressed.end_user,
+            outbound_number: &self.addressed.outbound,
+            ticket_id: content.ticket_id.as_deref(),
+            agent,
+            message: &content.message,
+            segments: segments::count(&content.message),
+            lock_token,
+            now,
+            session_timeout: chrono::Duration::minutes(i64::from(tenant.session_timeout_minutes)),
+        }
+    }
+
+    /// Writes the chat inside the caller's transaction. The usual send ([`Self::is_usual`])
+    /// reads nothing first.
     fn write(
         &self,
         conn: &mut DbConn,
@@ -233,24 +293,9 @@ impl SendPlan {
         now: chrono::NaiveDateTime,
         remember: Option<(Claim, Render<ChatBundle>)>,
     ) -> Result<Opening> {
-        let usual = self.content.is_ok() && self.selector.is_empty() && !self.quiet;
-        let agent = if usual { None } else { self.checked(conn)? };
+        let agent = if self.is_usual() { None } else { self.checked(conn)? };
         let content = self.content.clone()?;
-        let tenant = &self.tenant;
-        let spec = NewChatSpec {
-            tenant_id: tenant.id,
-            lang: &tenant.lang,
-            chat_type: self.addressed.chat_type,
-            end_user_number: &self.addressed.end_user,
-            outbound_number: &self.addressed.outbound,
-            ticket_id: content.ticket_id.as_deref(),
-            agent: agent.as_ref(),
-            message: &content.message,
-            segments: segments::count(&content.message),
-            lock_token,
-            now,
-            session_timeout: chrono::Duration::minutes(i64::from(tenant.session_timeout_minutes)),
-        };
+        let spec = self.spec(&content, agent.as_ref(), lock_token, now);
         let mut expired = AfterCommit::nothing();
         // At most twice: a second refusal is a chat opened meanwhile by someone else.
         for attempt in 0..2 {

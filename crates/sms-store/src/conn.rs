@@ -71,9 +71,24 @@ impl DbUrl {
 
     fn connect(&self) -> Result<DbConn, diesel::ConnectionError> {
         match self {
-            Self::Postgres(url) => PgConnection::establish(&with_connect_timeout(url)).map(DbConn::Postgres),
+            Self::Postgres(url) => {
+                let mut conn = PgConnection::establish(&with_connect_timeout(url))?;
+                check_the_client(&mut conn);
+                Ok(DbConn::Postgres(conn))
+            }
             Self::Sqlite(path) => crate::sqlite::open(path).map(DbConn::Sqlite),
         }
+    }
+}
+
+/// PostgreSQL runs a statement to its end even when the client that sent it is gone, and one
+/// that commits on its own (a send or a reply written at once) then commits. Told to look for
+/// its client every so often while it runs (PostgreSQL 14 and later), the server cancels the
+/// statements of an instance that died (`kill -9`) while they waited, for a lock or for a core,
+/// instead of committing what nobody was told of. An older server keeps its own behaviour.
+fn check_the_client(conn: &mut PgConnection) {
+    if let Err(e) = conn.batch_execute("SET client_connection_check_interval = '250ms'") {
+        tracing::debug!(error = %e, "the database does not check for gone clients");
     }
 }
 

@@ -241,15 +241,21 @@ struct RecordedRow {
 /// counted, and their ids answered.
 struct RecordEvent<'a, 'b>(&'a NewEvent<'b>, Option<NaiveDateTime>);
 
-const RECORD_EVENT_SQL: &str = "SELECT webhook_endpoints.id FROM webhook_endpoints, p \
+/// The tenant's standard endpoints that receive the event's type, in a statement whose CTE `p`
+/// holds `tenant` and `kind` (the body of its CTE `w`).
+pub(crate) const STANDARD_RECEIVERS_SQL: &str = "SELECT webhook_endpoints.id FROM webhook_endpoints, p \
      WHERE webhook_endpoints.tenant_id = p.tenant AND webhook_endpoints.format = 'standard' \
-       AND strpos(' ' || webhook_endpoints.events || ' ', ' ' || p.kind || ' ') > 0), \
-   e AS (INSERT INTO events (tenant_id, event_id, event_type, payload, created_at) \
+       AND strpos(' ' || webhook_endpoints.events || ' ', ' ' || p.kind || ' ') > 0";
+
+/// The event of `p` (`tenant`, `event_id`, `kind`, `payload`, `at`) when `w` names an endpoint,
+/// and a delivery to each of `w`, due at once or leased until `p.lease`: the CTEs `e` and `d`.
+pub(crate) const EVENT_AND_DELIVERIES_SQL: &str = "e AS (INSERT INTO events (tenant_id, event_id, event_type, payload, created_at) \
      SELECT p.tenant, p.event_id, p.kind, p.payload, p.at FROM p WHERE EXISTS (SELECT 1 FROM w) RETURNING id), \
    d AS (INSERT INTO webhook_deliveries (tenant_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at) \
      SELECT p.tenant, w.id, e.id, 'pending', CASE WHEN p.lease IS NULL THEN 0 ELSE 1 END, coalesce(p.lease, p.at), p.at \
-     FROM p, w, e RETURNING id) \
- SELECT (SELECT count(*) FROM d) AS deliveries, (SELECT array_agg(id) FROM d) AS ids, \
+     FROM p, w, e RETURNING id)";
+
+const RECORDED_SQL: &str = " SELECT (SELECT count(*) FROM d) AS deliveries, (SELECT array_agg(id) FROM d) AS ids, \
    (SELECT string_agg(webhook_endpoints.events, ' ') FROM webhook_endpoints, p \
      WHERE webhook_endpoints.tenant_id = p.tenant AND webhook_endpoints.format = 'ccai') AS ccai_types";
 
@@ -270,7 +276,10 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for RecordEvent<'_, '_
         out.push_sql(" AS at, CAST(");
         out.push_bind_param::<diesel::sql_types::Nullable<Timestamp>, _>(&self.1)?;
         out.push_sql(" AS timestamp) AS lease), w AS (");
-        out.push_sql(RECORD_EVENT_SQL);
+        out.push_sql(STANDARD_RECEIVERS_SQL);
+        out.push_sql("), ");
+        out.push_sql(EVENT_AND_DELIVERIES_SQL);
+        out.push_sql(RECORDED_SQL);
         Ok(())
     }
 }

@@ -177,6 +177,14 @@ fn three_instances_one_session() {
         runtime.block_on(async { tokio::time::sleep(Duration::from_millis(50)).await });
     }
     instances[2].kill();
+    // The database notices the dead client of the statement waiting for the table and cancels
+    // it (the pool's connections check for their client while a statement runs), so it cannot
+    // commit once the table is free.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while db.count("pg_stat_activity WHERE wait_event_type = 'Lock'") > 0 {
+        assert!(Instant::now() < deadline, "the dead instance's statement was never cancelled");
+        runtime.block_on(async { tokio::time::sleep(Duration::from_millis(50)).await });
+    }
     blocker.batch_execute("ROLLBACK").unwrap();
     let outcome = runtime.block_on(pending).unwrap();
     assert!(outcome.is_err(), "the killed instance cannot have answered");

@@ -254,6 +254,38 @@ pub(crate) fn opened(conn: &mut DbConn, bundle: &ChatBundle, at: NaiveDateTime) 
     Ok(())
 }
 
+/// Opens the usual chat of `spec` and writes what [`opened`] would, in one statement, where the
+/// store does so (PostgreSQL): `chat.created` rendered from the chat as it will be written,
+/// with the ids reserved for it. `None`: nothing was written, and the caller opens the chat in
+/// a transaction. Call it outside a transaction.
+pub(crate) fn open_at_once(
+    conn: &mut DbConn,
+    spec: &sms_store::chats::NewChatSpec<'_>,
+) -> Result<Option<ChatBundle>, StoreError> {
+    let Some(reserved) = sms_store::chats::reserve(conn, spec.tenant_id, spec.end_user_number)? else {
+        return Ok(None);
+    };
+    let (kind, at) = (EventType::ChatCreated, spec.now);
+    let data = EventData::from(ChatEventData { chat: ChatObject::from(&reserved.bundle(spec)) });
+    let payload = body_of(kind, &data, at)?;
+    let event_id = new_event_id();
+    let event =
+        NewEvent { tenant_id: spec.tenant_id, event_id: &event_id, event_type: kind.as_str(), payload: &payload, at };
+    // The platform's events for these must commit with the chat ([`opened`] writes them): while
+    // a `ccai` endpoint of the tenant receives one, the chat is opened in a transaction.
+    let for_ccai = [EventType::ChatCreated.as_str(), EventType::MessageReceived.as_str()];
+    let lease = crate::handoff::lease();
+    let Some(opened) = sms_store::chats::open_at_once(conn, spec, &reserved, &event, lease, &for_ccai)? else {
+        return Ok(None);
+    };
+    crate::live::note(spec.tenant_id, chat_of(&data));
+    crate::handoff::leased(opened.leased);
+    if opened.deliveries > 0 {
+        metrics::counter!("sms_events_total", "type" => kind.as_str()).increment(1);
+    }
+    Ok(Some(opened.bundle))
+}
+
 /// [`chat`] for a chat known by id: read inside the same transaction, as just changed.
 pub(crate) fn chat_by_id(
     conn: &mut DbConn,

@@ -3,8 +3,11 @@
 //! transaction. PostgreSQL does it in one statement of data-modifying CTEs; SQLite has none, so
 //! it runs the same steps one statement at a time. Each backend has its module, chosen here.
 
+mod at_once;
 mod postgres;
 mod sqlite;
+
+pub use at_once::{open_at_once, reserve, OpenedAtOnce, Reserved};
 
 use sms_domain::{ChatStatus, DeliveryStatus, Direction, DisconnectedBy, ParticipantKind, ParticipantStatus};
 

@@ -1,12 +1,13 @@
-//! An agent's usual reply in one statement (`chats::reply_at_once`): written on PostgreSQL only
-//! when every check the statement carries passes, and never on SQLite, whose transaction
-//! writes every reply.
+//! The usual send and an agent's usual reply in one statement each (`chats::open_at_once`,
+//! `chats::reply_at_once`): written on PostgreSQL only when every check the statement carries
+//! passes, and never on SQLite, whose transaction writes every send and reply.
 
 use chrono::{Duration, NaiveDateTime};
 use sms_domain::time::now_millis;
 use sms_domain::{ChatId, ChatStatus, DeliveryStatus, Direction, DisconnectedBy, EndpointFormat, TenantId};
-use sms_store::chats::{self, Replied, UsualReply};
+use sms_store::chats::{self, NewChatSpec, OpenedAtOnce, Replied, Reserved, UsualReply};
 use sms_store::endpoints::{self, NewEndpoint};
+use sms_store::events::NewEvent;
 use sms_store::{opt_outs, DbConn, Store, Window};
 use sms_test_support::TestDb;
 
@@ -95,7 +96,113 @@ fn a_usual_reply_is_written_at_once(db: &TestDb, store: &Store) {
     assert_eq!(db.count("messages"), 5);
 }
 
+/// The tables a send writes, counted.
+fn written_rows(db: &TestDb) -> [i64; 6] {
+    ["end_users", "chats", "participants", "messages", "events", "webhook_deliveries"].map(|t| db.count(t))
+}
+
+const FOR_CCAI: [&str; 2] = ["chat.created", "message.received"];
+
+fn open_at_once(c: &mut DbConn, spec: &NewChatSpec<'_>, reserved: &Reserved) -> Option<OpenedAtOnce> {
+    let event_id = format!("evt_{}", reserved.chat_id.get());
+    let event = NewEvent {
+        tenant_id: spec.tenant_id,
+        event_id: &event_id,
+        event_type: "chat.created",
+        payload: "{\"type\":\"chat.created\"}",
+        at: spec.now,
+    };
+    ok(chats::open_at_once(c, spec, reserved, &event, Some(spec.now + Duration::seconds(30)), &FOR_CCAI))
+}
+
+fn reserve(c: &mut DbConn, spec: &NewChatSpec<'_>) -> Reserved {
+    some(ok(chats::reserve(c, spec.tenant_id, spec.end_user_number)), "ids reserved")
+}
+
+fn reserve_and_open(c: &mut DbConn, spec: &NewChatSpec<'_>) -> Option<OpenedAtOnce> {
+    let reserved = reserve(c, spec);
+    open_at_once(c, spec, &reserved)
+}
+
+fn a_usual_send_is_written_at_once(db: &TestDb, store: &Store) {
+    let mut c = conn(store);
+    let (acme, globex) = (sender(&mut c, "acme", OUTBOUND), sender(&mut c, "globex", OTHER_OUTBOUND));
+    let (from, to, now) = (num(OUTBOUND), num(CONSUMER), now_millis());
+    let first = spec(acme.id, &to, &from, now);
+    if !store.writes_at_once() {
+        assert!(ok(chats::reserve(&mut c, acme.id, &to)).is_none(), "SQLite opens every chat in its transaction");
+        return;
+    }
+    let hook = new_endpoint(acme.id, "http://127.0.0.1:9/crm", "chat.created", now);
+    ok(endpoints::create(&mut c, &hook));
+    ok(endpoints::create(&mut c, &new_endpoint(acme.id, "http://127.0.0.1:9/other", "chat.ended", now)));
+
+    // The chat as written is exactly the one its event was rendered from.
+    let reserved = reserve(&mut c, &first);
+    let opened = some(open_at_once(&mut c, &first, &reserved), "the chat");
+    let predicted = reserved.bundle(&first);
+    assert_eq!(format!("{:?}", opened.bundle), format!("{predicted:?}"));
+    let stored = some(ok(chats::find(&mut c, acme.id, reserved.chat_id)), "the stored chat");
+    assert_eq!(format!("{stored:?}"), format!("{predicted:?}"), "stored as rendered");
+    let chat = &stored.chat;
+    assert_eq!((chat.status, chat.agent_id, chat.lock_token.as_deref()), (ChatStatus::Selecting, None, Some("lock-1")));
+    assert_eq!((chat.created_at, chat.expires_at), (now, now + Duration::minutes(10)));
+    let message = crate::common::outbound(&mut c, chat.id);
+    assert_eq!(
+        (message.body.as_str(), message.delivery_status, message.from_number.as_str(), message.to_number.as_str()),
+        ("Hello there", DeliveryStatus::Queued, OUTBOUND, CONSUMER)
+    );
+    assert_eq!((opened.deliveries, opened.leased.len()), (1, 1), "one endpoint receives chat.created");
+    assert_eq!(
+        db.text("SELECT event_type || ' ' || event_id || ' ' || payload FROM events"),
+        format!("chat.created evt_{} {{\"type\":\"chat.created\"}}", chat.id.get())
+    );
+    assert_eq!(
+        db.text("SELECT status || ' ' || CAST(attempts AS TEXT) || ' ' || CAST(endpoint_id = (SELECT min(id) FROM webhook_endpoints) AS TEXT) FROM webhook_deliveries"),
+        "pending 1 true",
+        "leased to this instance, its first attempt counted"
+    );
+    assert_eq!(written_rows(db), [1, 1, 1, 1, 1, 1]);
+
+    // Each refusal writes nothing.
+    let busy = spec(acme.id, &to, &from, now + Duration::seconds(1));
+    assert!(reserve_and_open(&mut c, &busy).is_none(), "the consumer has an active chat");
+    let (to_2, to_3) = (num(CONSUMER_2), num(CONSUMER_3));
+    let unowned = spec(globex.id, &to_2, &from, now);
+    assert!(reserve_and_open(&mut c, &unowned).is_none(), "not the tenant's number");
+    assert!(ok(opt_outs::record(&mut c, acme.id, &to_2, Default::default(), now)));
+    let quitter = spec(acme.id, &to_2, &from, now);
+    assert!(reserve_and_open(&mut c, &quitter).is_none(), "the consumer opted out");
+    let third = spec(acme.id, &to_3, &from, now);
+    let stale = reserve(&mut c, &third);
+    let agent = ok(sms_store::agents::create(&mut c, &crate::common::new_agent(acme.id, "ana@example.com")));
+    assert!(open_at_once(&mut c, &NewChatSpec { agent: Some(&agent), ..third.clone() }, &stale).is_none(), "an agent");
+    assert_eq!(written_rows(db), [1, 1, 1, 1, 1, 1]);
+
+    // An end user written after the reservation, by anyone, stops it; a known one is reused.
+    let meanwhile = created(&mut c, &third);
+    assert!(ok(chats::finish(&mut c, &meanwhile.chat, DisconnectedBy::Agent, now, now)));
+    assert!(open_at_once(&mut c, &third, &stale).is_none(), "the end user is not the reserved one");
+    let again = reserve(&mut c, &third);
+    assert_eq!(again.end_user_id, meanwhile.chat.end_user_id);
+    let reopened = some(open_at_once(&mut c, &third, &again), "a chat for a known consumer");
+    assert_eq!(format!("{:?}", reopened.bundle), format!("{:?}", again.bundle(&third)));
+    assert_eq!(written_rows(db), [2, 3, 3, 3, 2, 2]);
+
+    // A `ccai` endpoint that receives chat.created or message.received keeps the send for the
+    // transaction; one of another tenant, or one receiving other types, does not.
+    assert!(ok(chats::finish(&mut c, &reopened.bundle.chat, DisconnectedBy::Agent, now, now)));
+    ccai_endpoint(&mut c, globex.id, "chat.created", now);
+    ccai_endpoint(&mut c, acme.id, "chat.ended message.status_updated", now);
+    assert!(reserve_and_open(&mut c, &third).is_some());
+    let active = some(ok(chats::active_chat(&mut c, acme.id, &to_3)), "the chat opened at once");
+    assert!(ok(chats::finish(&mut c, &active, DisconnectedBy::Agent, now, now)));
+    ccai_endpoint(&mut c, acme.id, "message.received", now);
+    assert!(reserve_and_open(&mut c, &third).is_none(), "a ccai endpoint receives it");
+}
+
 sms_test_support::on_both_backends!(
     attr = test, run = run;
+    a_usual_send_is_written_at_once,
     a_usual_reply_is_written_at_once,
 );

@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamp};
 use sms_domain::{DeliveryStatus, Direction, DisconnectedBy, ParticipantKind, ParticipantStatus};
 
 use super::super::NewChatSpec;
@@ -18,8 +18,8 @@ use crate::{Chat, ChatBundle, StoreError};
 const SQL: &str = include_str!("open.sql");
 const COLUMNS_MARKER: &str = "/* chat columns */";
 
-/// One value of the statement, with its SQL type.
-enum Value<'a> {
+/// One value of a statement, with its SQL type.
+pub(super) enum Value<'a> {
     Id(i64),
     OptionalId(Option<i64>),
     Text(&'a str),
@@ -27,6 +27,8 @@ enum Value<'a> {
     Time(NaiveDateTime),
     OptionalTime(Option<NaiveDateTime>),
     Int(i32),
+    Flag(bool),
+    Texts(&'a [&'a str]),
 }
 
 /// The statement with its values, in the order of their placeholders; the stored names come
@@ -70,30 +72,39 @@ impl QueryFragment<Pg> for OpenChat<'_> {
         let (head, tail) = SQL
             .split_once(COLUMNS_MARKER)
             .ok_or(diesel::result::Error::QueryBuilderError("open.sql has no chat columns marker".into()))?;
-        let mut rest = head;
-        for (n, value) in self.values.iter().enumerate() {
-            let placeholder = format!("${}::", n + 1);
-            let (before, after) = rest
-                .split_once(&placeholder)
-                .ok_or(diesel::result::Error::QueryBuilderError(format!("open.sql has no {placeholder}").into()))?;
-            out.push_sql(before);
-            match value {
-                Value::Id(v) => out.push_bind_param::<BigInt, _>(v)?,
-                Value::OptionalId(v) => out.push_bind_param::<Nullable<BigInt>, _>(v)?,
-                Value::Text(v) => out.push_bind_param::<Text, _>(*v)?,
-                Value::OptionalText(v) => out.push_bind_param::<Nullable<Text>, _>(v)?,
-                Value::Time(v) => out.push_bind_param::<Timestamp, _>(v)?,
-                Value::OptionalTime(v) => out.push_bind_param::<Nullable<Timestamp>, _>(v)?,
-                Value::Int(v) => out.push_bind_param::<Integer, _>(v)?,
-            }
-            out.push_sql("::");
-            rest = after;
-        }
-        out.push_sql(rest);
+        push_numbered(head, &self.values, out.reborrow())?;
         self.columns.walk_ast(out.reborrow())?;
         out.push_sql(tail);
         Ok(())
     }
+}
+
+/// Pushes `sql` with each of `values` bound where its placeholder (`$1::`, `$2::`…, in order)
+/// stands.
+pub(super) fn push_numbered<'b>(sql: &str, values: &'b [Value<'_>], mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+    let mut rest = sql;
+    for (n, value) in values.iter().enumerate() {
+        let placeholder = format!("${}::", n + 1);
+        let (before, after) = rest
+            .split_once(&placeholder)
+            .ok_or(diesel::result::Error::QueryBuilderError(format!("a statement has no {placeholder}").into()))?;
+        out.push_sql(before);
+        match value {
+            Value::Id(v) => out.push_bind_param::<BigInt, _>(v)?,
+            Value::OptionalId(v) => out.push_bind_param::<Nullable<BigInt>, _>(v)?,
+            Value::Text(v) => out.push_bind_param::<Text, _>(*v)?,
+            Value::OptionalText(v) => out.push_bind_param::<Nullable<Text>, _>(v)?,
+            Value::Time(v) => out.push_bind_param::<Timestamp, _>(v)?,
+            Value::OptionalTime(v) => out.push_bind_param::<Nullable<Timestamp>, _>(v)?,
+            Value::Int(v) => out.push_bind_param::<Integer, _>(v)?,
+            Value::Flag(v) => out.push_bind_param::<Bool, _>(v)?,
+            Value::Texts(v) => out.push_bind_param::<Array<Text>, _>(v)?,
+        }
+        out.push_sql("::");
+        rest = after;
+    }
+    out.push_sql(rest);
+    Ok(())
 }
 
 /// One statement, whatever its values: diesel keeps it prepared on each connection (a

@@ -1,0 +1,54 @@
+-- Opening a chat and writing its `chat.created` event on PostgreSQL in one statement, outside
+-- any transaction (see at_once.rs, which binds $1 to $28 in order and puts the fragments named
+-- by the markers below where they stand). The ids were reserved before (`reserve`), so the
+-- event's payload, rendered by the application, names them. Every table check the send makes
+-- travels with it: the outbound number is the tenant's; the consumer has not opted out; no
+-- `ccai` endpoint of the tenant receives one of the types whose platform events must commit
+-- with the chat. A consumer new to the tenant gets the reserved end user id; one written
+-- meanwhile by someone else stops the statement. The chat is not inserted when the consumer
+-- has an active chat (the partial unique index). Nothing at all is written unless the chat is:
+-- no row then, and the caller takes the transactional way, which answers why.
+WITH p AS (
+    SELECT $1::bigint AS tenant, $2::text AS end_user, $3::text AS outbound, $4::timestamp AS now,
+           $5::text AS chat_type, $6::text AS lang, $7::text AS status, $8::text AS ticket,
+           $9::text AS disconnected_by, $10::text AS lock_token, $11::timestamp AS expires_at,
+           $12::text AS message, $13::integer AS segments, $14::text AS end_user_kind,
+           $15::text AS connected, $16::text AS direction, $17::text AS queued,
+           $18::bigint AS chat_id, $19::bigint AS end_user_id, $20::boolean AS end_user_known,
+           $21::bigint AS participant_id, $22::text AS event_id, $23::text AS kind, $24::text AS payload,
+           $25::timestamp AS at, $26::timestamp AS lease, $27::text AS ccai, $28::text[] AS unless_ccai_receives
+), ok AS (
+    SELECT 1 FROM p
+    WHERE EXISTS (SELECT 1 FROM outbound_numbers o WHERE o.tenant_id = p.tenant AND o.number = p.outbound)
+      AND NOT EXISTS (SELECT 1 FROM opt_outs x WHERE x.tenant_id = p.tenant AND x.number = p.end_user)
+      AND NOT EXISTS (SELECT 1 FROM webhook_endpoints c
+                      WHERE c.tenant_id = p.tenant AND c.format = p.ccai
+                        AND string_to_array(c.events, ' ') && p.unless_ccai_receives)
+), end_user AS (
+    INSERT INTO end_users (id, tenant_id, number, created_at)
+    SELECT p.end_user_id, p.tenant, p.end_user, p.now FROM p, ok WHERE NOT p.end_user_known
+    ON CONFLICT DO NOTHING
+    RETURNING id
+), chats AS (
+    INSERT INTO chats (id, tenant_id, end_user_id, agent_id, chat_type, lang, status, outbound_number, ticket_id,
+                       disconnected_by, lock_token, created_at, assigned_at, last_activity_at, expires_at,
+                       updated_at)
+    SELECT p.chat_id, p.tenant, p.end_user_id, NULL, p.chat_type, p.lang, p.status, p.outbound, p.ticket,
+           p.disconnected_by, p.lock_token, p.now, NULL, p.now, p.expires_at, p.now
+    FROM p, ok WHERE p.end_user_known OR EXISTS (SELECT 1 FROM end_user)
+    ON CONFLICT DO NOTHING
+    RETURNING *
+), parts AS (
+    INSERT INTO participants (id, chat_id, kind, status, user_id, end_user_id, connected_at)
+    SELECT p.participant_id, chats.id, p.end_user_kind, p.connected, NULL, chats.end_user_id, p.now FROM p, chats
+), message AS (
+    INSERT INTO messages (chat_id, tenant_id, direction, body, segments, delivery_status, created_at, updated_at,
+                          from_number, to_number, agent_id)
+    SELECT chats.id, p.tenant, p.direction, p.message, p.segments, p.queued, p.now, p.now, p.outbound, p.end_user,
+           NULL
+    FROM p, chats
+), w AS (
+    /* standard receivers */ AND EXISTS (SELECT 1 FROM chats)
+), /* event and deliveries */
+SELECT /* chat columns */, (SELECT count(*) FROM d) AS deliveries, (SELECT array_agg(id) FROM d) AS ids
+FROM chats
