@@ -18,7 +18,7 @@ use sms_domain::{ChatId, DeliveryId, DeliveryStatus, Direction, DisconnectedBy, 
 use sms_domain::{EndpointFormat, ParticipantKind, ParticipantStatus, TenantId};
 
 use super::super::NewChatSpec;
-use super::postgres::{push_numbered, Value};
+use super::postgres::{push_numbered, ChatColumns, Value};
 use super::{new_chat, new_participants, status_of, written};
 use crate::events::{NewEvent, EVENT_AND_DELIVERIES_SQL, STANDARD_RECEIVERS_SQL};
 use crate::{Chat, ChatBundle, DbConn, StoreError};
@@ -241,8 +241,6 @@ impl QueryId for OpenAtOnce<'_> {
     type QueryId = OpenAtOnceId;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
-
-type ChatColumns = <<Chat as Selectable<Pg>>::SelectExpression as Expression>::SqlType;
 
 impl Query for OpenAtOnce<'_> {
     type SqlType = (ChatColumns, BigInt, Nullable<Array<BigInt>>);

@@ -116,7 +116,8 @@ impl QueryId for OpenChat<'_> {
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-type ChatColumns = <<Chat as Selectable<Pg>>::SelectExpression as Expression>::SqlType;
+/// The SQL types of the chat's columns, as the model selects them.
+pub(super) type ChatColumns = <<Chat as Selectable<Pg>>::SelectExpression as Expression>::SqlType;
 
 impl Query for OpenChat<'_> {
     type SqlType = (ChatColumns, BigInt, Nullable<BigInt>);
