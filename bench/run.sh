@@ -201,6 +201,7 @@ open_rates() { # open_rates NAME BASE SEND-LINES REPLY-LINES BACKLOG-FN: open-lo
       rate=$(python3 -c "print(round(${pct} / 100 * $([ "$kind" = send ] && echo "$send_rps" || echo "$reply_rps")))")
       local run; run=$(($(cat "$work/runs" 2>/dev/null || echo 0) + 1)); echo "$run" >"$work/runs"
       local waited server0 machine0 started requests
+      curl -sf "$base/metrics" >"$work/metrics.before" || true
       waited=$(runq_ms "$PID"); server0=$(process_ticks "$PID"); machine0=$(machine_ticks); started=$(date +%s.%N)
       line=$(SMS_BENCH_RUN=$run CHAT_FIRST=$first CHAT_LAST=$last "$OPEN" "$base" "$kind" "$rate" "$seconds")
       requests=$(value "$line" requests)
@@ -210,9 +211,12 @@ open_rates() { # open_rates NAME BASE SEND-LINES REPLY-LINES BACKLOG-FN: open-lo
       line="$line server_cpu_ms=$(per_request_ms "$server0" "$(process_ticks "$PID")" "$requests")"
       line="$line machine_cpu_ms=$(per_request_ms "$machine0" "$(machine_ticks)" "$requests")"
       line="$line machine_busy=$(python3 -c "import os; print(f'{($(machine_ticks) - $machine0) * $TICK_MS / 10 / ($(date +%s.%N) - $started) / os.cpu_count():.0f}')")"
+      curl -sf "$base/metrics" >"$work/metrics.after" || true
       local drained; drained=$(drain "$5")
       echo "$line pct=$pct $drained" >>"$work/$name.open.lines"
       echo "open loop ($name) at $pct %: $line $drained"
+      # Where the slow requests waited: the server's own histograms over the run.
+      echo "  waits: $(python3 bench/waits.py "$work/metrics.before" "$work/metrics.after")"
     done
   done
 }

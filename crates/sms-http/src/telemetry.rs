@@ -17,12 +17,17 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 /// Latency buckets, in seconds: 1 ms to 10 s.
 const BUCKETS: [f64; 14] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0];
 
+/// Writes per SQLite group commit.
+const GROUP_SIZES: [f64; 7] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
+
 /// Installs the process-wide recorder once; `None` if another recorder was installed first.
 pub fn install() -> Option<PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), &BUCKETS)
+                .ok()?
+                .set_buckets_for_metric(Matcher::Full("sms_db_writer_group_size".into()), &GROUP_SIZES)
                 .ok()?
                 .build_recorder();
             let handle = recorder.handle();
@@ -52,6 +57,15 @@ fn describe() {
     ::metrics::describe_counter!(
         "sms_delivery_attempts_total",
         "Delivery attempts by provider and outcome: sent, retry, failed."
+    );
+    ::metrics::describe_histogram!(
+        "sms_db_writer_step_duration_seconds",
+        "SQLite's writer, by step of a group commit: queue (each write's wait for its group), checkout, begin, writes, commit."
+    );
+    ::metrics::describe_histogram!("sms_db_writer_group_size", "SQLite's writer: writes per group commit.");
+    ::metrics::describe_histogram!(
+        "sms_db_checkpoint_duration_seconds",
+        "SQLite WAL checkpoints by who ran them: checkpointer (blocks no one) or writer (between two groups)."
     );
     ::metrics::describe_gauge!("sms_db_pool_connections_in_use", "Database connections checked out of the pool.");
     ::metrics::describe_gauge!("sms_db_pool_connections_max", "The database pool's size.");

@@ -19,6 +19,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::{mpsc, Arc};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::SqliteConnection;
@@ -40,6 +41,8 @@ trait Pending: Send {
     /// Tells the caller: its own result if the transaction committed, or if the write failed
     /// anyway; otherwise the commit's fault.
     fn finish(self: Box<Self>, committed: Result<(), &StoreError>);
+    /// When it was queued.
+    fn queued(&self) -> Instant;
 }
 
 /// What the caller hears: its write's result, or the panic it raised, raised again in the
@@ -47,6 +50,7 @@ trait Pending: Send {
 type Answer<T, E> = std::thread::Result<Result<T, E>>;
 
 struct Write<T, E, F> {
+    queued: Instant,
     work: Option<F>,
     ran: Option<Answer<T, E>>,
     reply: Reply<Answer<T, E>>,
@@ -88,6 +92,10 @@ where
             Reply::Awaited(reply) => drop(reply.send(answer)),
         }
     }
+
+    fn queued(&self) -> Instant {
+        self.queued
+    }
 }
 
 /// The commit's fault, told to each write of the group.
@@ -125,7 +133,8 @@ impl GroupWriter {
         F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
     {
         let (reply, answer) = mpsc::sync_channel(1);
-        let pending: Box<dyn Pending> = Box::new(Write { work: Some(work), ran: None, reply: Reply::Blocking(reply) });
+        let pending: Box<dyn Pending> =
+            Box::new(Write { queued: Instant::now(), work: Some(work), ran: None, reply: Reply::Blocking(reply) });
         if self.queue.send(pending).is_err() {
             return Err(writer_stopped());
         }
@@ -144,7 +153,8 @@ impl GroupWriter {
         F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
     {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let pending: Box<dyn Pending> = Box::new(Write { work: Some(work), ran: None, reply: Reply::Awaited(reply) });
+        let pending: Box<dyn Pending> =
+            Box::new(Write { queued: Instant::now(), work: Some(work), ran: None, reply: Reply::Awaited(reply) });
         // A writer that stopped dropped the write unrun: its answer is the fault below.
         let _ = self.queue.send(pending);
         WriteAnswer { answer }
@@ -183,6 +193,7 @@ fn write_groups(pool: &Pool, rewind: &Rewind, waiting: &mpsc::Receiver<Box<dyn P
                 Err(_) => break,
             }
         }
+        let mut steps = Steps::start(&group);
         let mut conn = match checkout(pool) {
             Ok(conn) => conn,
             Err(fault) => {
@@ -190,15 +201,22 @@ fn write_groups(pool: &Pool, rewind: &Rewind, waiting: &mpsc::Receiver<Box<dyn P
                 continue;
             }
         };
+        steps.done("checkout");
         if rewind.take() {
             if let DbConn::Sqlite(c) = &mut *conn {
                 // A checkpoint that fails leaves the WAL as it was; the backstop still holds.
                 let _ = crate::sqlite::checkpoint(c);
+                steps.checkpointed();
             }
         }
+        let mut ran = None;
         let committed = crate::transaction(&mut conn, |conn| {
-            group.iter_mut().try_for_each(|write| in_savepoint(conn, write.as_mut()))
+            let began = Instant::now();
+            let ran_all = group.iter_mut().try_for_each(|write| in_savepoint(conn, write.as_mut()));
+            ran = Some((began, Instant::now()));
+            ran_all
         });
+        steps.ran(ran);
         if let Err(e) = &committed {
             if e.may_be_connection_fault() {
                 conn.mark_suspect();
@@ -206,6 +224,50 @@ fn write_groups(pool: &Pool, rewind: &Rewind, waiting: &mpsc::Receiver<Box<dyn P
         }
         let committed = committed.as_ref().map(|_| ());
         group.into_iter().for_each(|write| write.finish(committed));
+    }
+}
+
+/// How long a group's steps took, for `sms_db_writer_step_duration_seconds`: the bench reads
+/// it to tell which of the writer's waits a slow request sat in.
+struct Steps {
+    last: Instant,
+}
+
+impl Steps {
+    const METRIC: &'static str = "sms_db_writer_step_duration_seconds";
+
+    /// The group is gathered: each write's time in the queue.
+    fn start(group: &[Box<dyn Pending>]) -> Self {
+        let now = Instant::now();
+        for write in group {
+            metrics::histogram!(Self::METRIC, "step" => "queue")
+                .record(now.duration_since(write.queued()).as_secs_f64());
+        }
+        metrics::histogram!("sms_db_writer_group_size").record(group.len() as f64);
+        Self { last: now }
+    }
+
+    fn done(&mut self, step: &'static str) {
+        let now = Instant::now();
+        metrics::histogram!(Self::METRIC, "step" => step).record(now.duration_since(self.last).as_secs_f64());
+        self.last = now;
+    }
+
+    /// The writer finished the checkpoint the checkpointer asked for.
+    fn checkpointed(&mut self) {
+        let now = Instant::now();
+        crate::sqlite::record_checkpoint("writer", now.duration_since(self.last));
+        self.last = now;
+    }
+
+    /// The transaction ended: `ran` is when its writes began and ended, if they ran.
+    fn ran(&mut self, ran: Option<(Instant, Instant)>) {
+        let Some((began, ended)) = ran else { return self.done("begin") };
+        let end = Instant::now();
+        for (step, from, to) in [("begin", self.last, began), ("writes", began, ended), ("commit", ended, end)] {
+            metrics::histogram!(Self::METRIC, "step" => step).record(to.saturating_duration_since(from).as_secs_f64());
+        }
+        self.last = end;
     }
 }
 

@@ -75,6 +75,12 @@ pub(crate) fn checkpoint(conn: &mut SqliteConnection) -> QueryResult<i64> {
     diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result::<Checkpoint>(conn).map(|c| c.log)
 }
 
+/// How long a checkpoint took, and who ran it: `checkpointer` (its thread's passes, which block
+/// no one) or `writer` (between two groups, while writes queue).
+pub(crate) fn record_checkpoint(by: &'static str, took: Duration) {
+    metrics::histogram!("sms_db_checkpoint_duration_seconds", "by" => by).record(took.as_secs_f64());
+}
+
 pub(crate) fn spawn_checkpointer(path: PathBuf, rewind: Arc<Rewind>, alive: Weak<()>) {
     let spawned = std::thread::Builder::new().name("sqlite-checkpoint".into()).spawn(move || {
         let mut conn: Option<SqliteConnection> = None;
@@ -89,6 +95,7 @@ pub(crate) fn spawn_checkpointer(path: PathBuf, rewind: Arc<Rewind>, alive: Weak
                     .and_then(|mut c| c.batch_execute("PRAGMA busy_timeout = 1000;").is_ok().then_some(c));
             }
             let Some(c) = conn.as_mut() else { continue };
+            let started = std::time::Instant::now();
             let passes = checkpoint(c).and_then(|log| {
                 if log >= REWIND_AT {
                     checkpoint(c)?;
@@ -97,7 +104,7 @@ pub(crate) fn spawn_checkpointer(path: PathBuf, rewind: Arc<Rewind>, alive: Weak
                 Ok(log)
             });
             match passes {
-                Ok(log) if log >= 0 => {}
+                Ok(log) if log >= 0 => record_checkpoint("checkpointer", started.elapsed()),
                 // -1: the connection does not see the WAL; the next one is made anew.
                 Ok(_) => conn = None,
                 Err(e) => {
