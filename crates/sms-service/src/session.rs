@@ -29,6 +29,9 @@ pub fn session_ttl(session_timeout_minutes: i32) -> Duration {
     Duration::from_secs(u64::try_from(session_timeout_minutes.max(1)).unwrap_or(1) * 60) + TTL_MARGIN
 }
 
+/// Event deliveries purged by one write of the sweep at most.
+const PURGE_AT_ONCE: usize = 500;
+
 impl Service {
     /// One attempt at the consumer's session lock: the guard, or `None` when someone holds it.
     pub(crate) async fn try_lock(&self, tenant_id: TenantId, number: &E164Number) -> Result<Option<LockGuard>> {
@@ -109,31 +112,42 @@ impl Service {
     /// replies kept aside past their retention, event deliveries that ended long ago and idle
     /// console sessions. Safe to run in every instance at once:
     /// each chat is ended by exactly one of them. Answers how many chats this call ended.
+    ///
+    /// Every change is a write like a request's ([`Service::write`]): on SQLite it queues for
+    /// the store's writer among the requests' writes. Run beside it, each purge took SQLite's
+    /// write lock on a connection of its own, and the writer, finding it taken, slept in
+    /// SQLite's busy handler (1, 2, 5, 10, 15, 20 ms…): every sweep stalled every write for 33
+    /// to 54 ms (BENCHMARKS.md). A chat is ended in a write of its own, so one chat's fault
+    /// leaves the others ended; deliveries are purged [`PURGE_AT_ONCE`] at a time, so a large
+    /// purge never holds the writer for long.
     pub async fn sweep_once(&self) -> Result<usize> {
         let now = self.now();
-        let ended = self
-            .db(move |conn| {
-                let mut ended = AfterCommit::nothing();
-                for chat in &chats::due_to_expire(conn, now, 500)? {
-                    // Each in a transaction of its own: one chat's fault leaves the others ended.
-                    ended = ended.and(life::expire(conn, chat, now)?);
-                }
-                Ok(ended)
-            })
-            .await?;
-        let purged = self.db(move |conn| Ok(sms_store::idempotency::purge_expired(conn, now)?)).await?;
+        let due = self.db(move |conn| Ok(chats::due_to_expire(conn, now, 500)?)).await?;
+        let mut ended = AfterCommit::nothing();
+        for chat in due {
+            ended = ended.and(self.write(move |conn| Ok(life::expire(conn, &chat, now)?)).await?);
+        }
+        let purged = self.write(move |conn| Ok(sms_store::idempotency::purge_expired(conn, now)?)).await?;
         if purged > 0 {
             tracing::info!(count = purged, "purged expired idempotency keys");
         }
         let before = now - self.inner.unrouted_retention;
-        let purged = self.db(move |conn| Ok(sms_store::inbound::purge_unrouted(conn, before)?)).await?;
+        let purged = self.write(move |conn| Ok(sms_store::inbound::purge_unrouted(conn, before)?)).await?;
         if purged > 0 {
             tracing::info!(count = purged, "purged replies kept aside past their retention");
         }
         let before = now - self.inner.unrouted_retention;
-        self.db(move |conn| Ok(sms_store::receipts::purge(conn, before)?)).await?;
+        self.write(move |conn| Ok(sms_store::receipts::purge(conn, before)?)).await?;
         let before = now - chrono::Duration::days(crate::EVENT_RETENTION_DAYS);
-        let purged = self.db(move |conn| Ok(sms_store::deliveries::purge_finished(conn, before)?)).await?;
+        let mut purged = 0;
+        loop {
+            let (deliveries, events) =
+                self.write(move |conn| Ok(sms_store::deliveries::purge_finished(conn, before, PURGE_AT_ONCE)?)).await?;
+            purged += deliveries;
+            if deliveries < PURGE_AT_ONCE && events < PURGE_AT_ONCE {
+                break;
+            }
+        }
         if purged > 0 {
             tracing::info!(count = purged, "purged event deliveries past their retention");
         }

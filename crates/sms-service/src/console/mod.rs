@@ -330,6 +330,6 @@ impl Service {
     /// Forgets sessions unused for longer than the idle time; answers how many.
     pub async fn purge_console_sessions(&self) -> Result<usize> {
         let since = self.now() - self.inner.console.idle;
-        self.db(move |conn| Ok(store::purge_idle(conn, since)?)).await
+        self.write(move |conn| Ok(store::purge_idle(conn, since)?)).await
     }
 }

@@ -345,16 +345,33 @@ pub fn backlog(conn: &mut DbConn) -> Result<i64, StoreError> {
     })
 }
 
-/// Deletes deliveries that ended (delivered or failed) before `before`, and events left with no
-/// delivery; answers how many deliveries went.
-pub fn purge_finished(conn: &mut DbConn, before: NaiveDateTime) -> Result<usize, StoreError> {
-    let finished = webhook_deliveries::table
+/// Deletes at most `at_most` deliveries that ended (delivered or failed) before `before`, and
+/// at most `at_most` events of that time left with no delivery; answers how many of each went.
+/// Bounded so that a purge is one short write among the requests' (call it again while either
+/// count reaches `at_most`). Both are found from the events' `created_at` index, an event's
+/// deliveries being made with it: when nothing is that old the purge reads one index entry,
+/// where filtering the deliveries on their own columns read the whole table every sweep.
+pub fn purge_finished(conn: &mut DbConn, before: NaiveDateTime, at_most: usize) -> Result<(usize, usize), StoreError> {
+    let limit = i64::try_from(at_most).unwrap_or(i64::MAX);
+    let finished: Vec<i64> = db_run!(conn, |c| webhook_deliveries::table
+        .inner_join(events::table)
+        .filter(events::created_at.lt(before))
         .filter(webhook_deliveries::status.ne(PENDING))
-        .filter(webhook_deliveries::created_at.lt(before));
-    let purged = db_run!(conn, |c| diesel::delete(finished).execute(c))?;
-    let orphans = events::table.filter(events::created_at.lt(before)).filter(diesel::dsl::not(diesel::dsl::exists(
-        webhook_deliveries::table.filter(webhook_deliveries::event_id.eq(events::id)),
-    )));
-    db_run!(conn, |c| diesel::delete(orphans).execute(c))?;
-    Ok(purged)
+        .filter(webhook_deliveries::created_at.lt(before))
+        .select(webhook_deliveries::id)
+        .limit(limit)
+        .load(c))?;
+    let purged =
+        db_run!(conn, |c| diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(&finished)))
+            .execute(c))?;
+    let orphans: Vec<i64> = db_run!(conn, |c| events::table
+        .select(events::id)
+        .filter(events::created_at.lt(before))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            webhook_deliveries::table.filter(webhook_deliveries::event_id.eq(events::id)),
+        )))
+        .limit(limit)
+        .load(c))?;
+    let orphaned = db_run!(conn, |c| diesel::delete(events::table.filter(events::id.eq_any(&orphans))).execute(c))?;
+    Ok((purged, orphaned))
 }

@@ -188,4 +188,44 @@ fn deliveries_written_leased(_db: &TestDb, store: &Store) {
     );
 }
 
-sms_test_support::on_both_backends!(attr = test, run = run; event_deliveries_leased, deliveries_written_leased);
+/// The sweep's purge: deliveries that ended before the cutoff go, at most so many at a time,
+/// and then the events left with none; pending deliveries, their events, and anything newer
+/// stay.
+fn finished_deliveries_purged(db: &TestDb, store: &Store) {
+    use sms_store::deliveries::{self, Attempt, ClaimLimits};
+    use sms_store::endpoints;
+    use sms_store::events::{self, NewEvent};
+    let mut c = conn(store);
+    let acme = tenant(&mut c, "acme");
+    let now = now_millis();
+    let (old, cutoff) = (now - Duration::days(8), now - Duration::days(7));
+    ok(endpoints::create(&mut c, &new_endpoint(acme.id, "http://127.0.0.1:9/crm", "chat.created", old)));
+    let record = |c: &mut DbConn, event_id: &'static str, event_type: &'static str, at: NaiveDateTime| {
+        let event = NewEvent { tenant_id: acme.id, event_id, event_type, payload: "{}", at };
+        ok(events::record_for_subscribers(c, &event, None)).deliveries
+    };
+    for id in ["evt_1", "evt_2", "evt_3", "evt_4"] {
+        assert_eq!(record(&mut c, id, "chat.created", old), 1);
+    }
+    assert_eq!(record(&mut c, "evt_new", "chat.created", now), 1);
+    let claimed =
+        ok(deliveries::claim(&mut c, old, lease(old), ClaimLimits { limit: 10, per_endpoint: 10, busy: &[] }));
+    let outcome = |d: &deliveries::Claimed| match d.event_id.as_str() {
+        "evt_1" | "evt_2" => Attempt::Delivered { status_code: 200 },
+        "evt_3" => Attempt::Failed { status_code: Some(410), error: "gone".into() },
+        _ => Attempt::Retry { status_code: Some(503), error: "503".into(), next: now + Duration::minutes(1) },
+    };
+    let settled: Vec<_> = claimed.iter().map(|d| (d.clone(), outcome(d))).collect();
+    ok(deliveries::settle_all(&mut c, &settled, old));
+    let (deliveries_at_first, events_at_first) = (db.count("webhook_deliveries"), db.count("events"));
+    assert_eq!((deliveries_at_first, events_at_first), (5, 5));
+
+    assert_eq!(ok(deliveries::purge_finished(&mut c, cutoff, 2)), (2, 2), "two ended deliveries, then their events");
+    assert_eq!(ok(deliveries::purge_finished(&mut c, cutoff, 2)), (1, 1), "the last one ended before the cutoff");
+    assert_eq!(ok(deliveries::purge_finished(&mut c, cutoff, 2)), (0, 0), "nothing more to purge");
+    assert_eq!((db.count("webhook_deliveries"), db.count("events")), (2, 2), "the pending one and the new one stay");
+    assert_eq!(ok(deliveries::purge_finished(&mut c, now + Duration::days(1), 10)), (0, 0), "a pending delivery stays");
+    assert_eq!(ok(deliveries::backlog(&mut c)), 2);
+}
+
+sms_test_support::on_both_backends!(attr = test, run = run; event_deliveries_leased, deliveries_written_leased, finished_deliveries_purged);
