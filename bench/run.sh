@@ -369,7 +369,10 @@ def open_loop(name):
                 ok = ok and float(r["p99_ms"]) <= 10 and float(r["p999_ms"]) <= 20
             ok = ok and r["errors"] == "0" and r["non2xx"] == "0"
         print(f"    {kind + ':':7} " + "; ".join(cells))
-    waits = [f"{r['kind']} {r['pct']} % {float(r['server_runq_ms']):.2f}" for r in rows if "server_runq_ms" in r]
+    # A thread that ended during the run took its waits with it: the difference can come out
+    # negative, and is then not a measure.
+    runq = lambda v: f"{float(v):.2f}" if float(v) >= 0 else "n/a (a thread ended)"
+    waits = [f"{r['kind']} {r['pct']} % {runq(r['server_runq_ms'])}" for r in rows if "server_runq_ms" in r]
     print("    the server's threads waiting for a core, ms per request: " + ", ".join(waits))
     costs = [f"{r['kind']} {r['pct']} % {float(r['server_cpu_ms']):.2f} / {float(r['machine_cpu_ms']):.2f} / {r['machine_busy']} %"
              for r in rows if "machine_busy" in r]
