@@ -154,6 +154,29 @@ test("an agent holds a conversation, live", async ({ browser }) => {
   await context.close();
 });
 
+test("what changes while a page loads is shown once its feed is up", async ({ browser }) => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, "acme", "ada@acme.test", PASSWORD);
+  // The feed is held back until the change is made: the page was read before the change, and
+  // its feed starts after it.
+  let open;
+  const held = new Promise((resolve) => { open = resolve; });
+  await page.route("**/console/live", async (route) => { await held; await route.continue(); });
+  await page.goto(`/console/chats/${state.chat}`);
+  const answer = "Made while the page was loading.";
+  const res = await call("POST", `/apps/api/v1/chats/${state.chat}/messages`, {
+    auth: basic("acme", state.token),
+    body: { message: answer, agentId: state.ada.id },
+  });
+  expect(res.status).toBe(201);
+  await expect(page.locator(".message.outbound .body", { hasText: answer })).toHaveCount(0);
+  open();
+  await expect(page.locator("#live-state")).toHaveText("Live");
+  await expect(page.locator(".message.outbound .body", { hasText: answer })).toHaveCount(1, { timeout: 2_000 });
+  await context.close();
+});
+
 test("New SMS names the rule that would refuse it", async ({ page }) => {
   await signIn(page, "acme", "ada@acme.test", PASSWORD);
   await page.getByRole("link", { name: "New SMS", exact: true }).first().click();

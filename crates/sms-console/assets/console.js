@@ -65,35 +65,56 @@
   }
 
   // --- Fragments: the part of a page that live changes replace ---
+  // One read at a time: a change heard while a read is under way asks for one more read after
+  // it, so that an older answer never lands over a newer one. An answer that shows nothing new
+  // leaves the page as it is (no flicker, nothing for a screen reader to announce again).
+  let reading = false;
+  let readAgain = false;
+  let shown = null;
+  function normalized(html) {
+    const template = document.createElement("template");
+    template.innerHTML = html;
+    return template.innerHTML.trim();
+  }
   function refresh(kind) {
     const region = document.getElementById("live-region");
-    if (!region) return Promise.resolve();
-    return fetch(window.location.href, { headers: { "X-Console-Fragment": kind }, credentials: "same-origin" })
+    if (!region) return;
+    if (reading) { readAgain = true; return; }
+    reading = true;
+    fetch(window.location.href, { headers: { "X-Console-Fragment": kind }, credentials: "same-origin" })
       .then(function (res) {
         if (res.status === 401) { window.location.reload(); return null; }
         return res.ok ? res.text() : null;
       })
       .then(function (html) {
         if (html === null) return;
+        const fresh = normalized(html);
+        if (fresh === shown) return;
+        shown = fresh;
         const focused = document.activeElement && region.contains(document.activeElement) ? document.activeElement.id : "";
-        region.innerHTML = html;
+        region.innerHTML = fresh;
         localTimes(region);
         if (focused) { const again = document.getElementById(focused); if (again) again.focus(); }
         document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || "0") + 1);
       })
-      .catch(function () { /* the next change or reconnection tries again */ });
+      .catch(function () { /* the next change or reconnection tries again */ })
+      .then(function () {
+        reading = false;
+        if (readAgain) { readAgain = false; refresh(kind); }
+      });
   }
 
   // The live feed. The browser reconnects a dropped feed by itself; the page also notices a
-  // feed that went silent (no ping for 45 s), the network going away and coming back, and reads
-  // its page again after any of them, so nothing that changed meanwhile is missed.
+  // feed that went silent (no ping for 45 s), the network going away and coming back. Whenever
+  // the feed is ready, the first time included, the page reads its part again: what changed
+  // between the page's own reading and the feed's start (a reply's delivery, say, recorded
+  // while the page loaded) is never missed.
   function live() {
     const kind = document.body.dataset.live;
     if (!kind || !window.EventSource) return;
     const state = document.getElementById("live-state");
     const chat = Number(document.body.dataset.chat || "0");
     const SILENCE_MS = 45000;
-    let connectedOnce = false;
     let pending = null;
     let source = null;
     let heard = Date.now();
@@ -113,8 +134,7 @@
       source.addEventListener("ready", function () {
         heard = Date.now();
         show("live", "Live");
-        if (connectedOnce) soon();
-        connectedOnce = true;
+        soon();
       });
       source.addEventListener("ping", function () { heard = Date.now(); });
       source.addEventListener("change", function (event) {
@@ -166,6 +186,10 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    // What the server wrote, before the times are made local: a read that answers the same
+    // changes nothing.
+    const region = document.getElementById("live-region");
+    if (region) shown = normalized(region.innerHTML);
     localTimes(document);
     document.querySelectorAll("textarea[data-counter]").forEach(counter);
     document.querySelectorAll("form[data-precheck]").forEach(precheck);

@@ -23,13 +23,29 @@ pub enum Outcome {
 /// application implements it, so that what follows from an outcome (the tenant's events)
 /// commits with it; a batch is recorded in one transaction, so a busy worker costs the database
 /// one commit per batch, not one per message. Answers the event deliveries it wrote leased
-/// ([`Recording::lease`]).
+/// ([`Recording::lease`]) and what is to be told once the batch has committed.
 pub trait Outcomes: Send + Sync {
-    fn record(&self, conn: &mut DbConn, batch: &[(MessageId, Outcome)], at: Recording) -> Result<Leased, StoreError>;
+    fn record(&self, conn: &mut DbConn, batch: &[(MessageId, Outcome)], at: Recording) -> Result<Recorded, StoreError>;
 }
 
 /// Event deliveries written leased to this instance's event worker ([`crate::Handoff`]).
 pub type Leased = Vec<sms_domain::DeliveryId>;
+
+/// What a recorded batch leaves for after its commit. [`Outcomes::record`] may run inside a
+/// larger transaction (SQLite's writer commits many writes at once): nothing it changed may be
+/// told before that transaction commits, so the telling is handed back, for the worker to run
+/// once the write has returned.
+pub struct Recorded {
+    pub leased: Leased,
+    /// Runs once the batch has committed; never when it did not.
+    pub committed: Box<dyn FnOnce() + Send>,
+}
+
+impl std::fmt::Debug for Recorded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorded").field("leased", &self.leased).finish_non_exhaustive()
+    }
+}
 
 /// When a batch of outcomes is written, and until when the event deliveries it writes are
 /// leased to this instance's event worker (`None`: due at once, for a claim).

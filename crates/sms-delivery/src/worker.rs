@@ -97,12 +97,14 @@ impl Worker {
         let (store, outcomes) = (self.store.clone(), self.outcomes.clone());
         let reservation = self.handoff.as_ref().and_then(|h| h.reserve(now_millis()));
         let lease = reservation.as_ref().map(crate::Reservation::lease_until);
-        let leased = blocking(move || {
+        let recorded = blocking(move || {
             store.write(move |conn| outcomes.record(conn, &batch, Recording { now: now_millis(), lease }))
         })
         .await?;
+        // The write has returned: its transaction (on SQLite, its group's) committed.
+        (recorded.committed)();
         if let Some(reservation) = reservation {
-            reservation.hand(leased);
+            reservation.hand(recorded.leased);
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 //! is queued again, which is no step forward.
 
 use chrono::NaiveDateTime;
-use sms_delivery::{Leased, Outcome, Outcomes, Recording};
+use sms_delivery::{Outcome, Outcomes, Recorded, Recording};
 use sms_domain::{ChatId, EventType, MessageId};
 use sms_store::{DbConn, StoreError};
 
@@ -25,13 +25,16 @@ impl OutboxOutcomes {
 }
 
 impl Outcomes for OutboxOutcomes {
-    fn record(&self, conn: &mut DbConn, batch: &[(MessageId, Outcome)], at: Recording) -> Result<Leased, StoreError> {
+    fn record(&self, conn: &mut DbConn, batch: &[(MessageId, Outcome)], at: Recording) -> Result<Recorded, StoreError> {
         let _stale = crate::live::take();
         crate::handoff::begin(at.lease);
         let recorded = self.write(conn, batch, at.now);
         let leased = crate::handoff::take();
-        self.live.publish(crate::live::take());
-        recorded.map(|()| leased)
+        let changes = crate::live::take();
+        // Told once the worker's write has committed: on SQLite this runs inside the writer's
+        // group, and a page that read the chat before the commit would show it unchanged.
+        let live = self.live.clone();
+        recorded.map(|()| Recorded { leased, committed: Box::new(move || live.publish(changes)) })
     }
 }
 

@@ -5,14 +5,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
 
 use chrono::{Duration, NaiveDateTime};
+use sms_delivery::{Outcome, Outcomes, Recording};
 use sms_domain::admin::{AgentInput, TenantInput};
 use sms_domain::{ChatStatus, DisconnectedBy, SmsError};
 use sms_lock::InProcessLock;
+use sms_service::live::Seen;
 use sms_service::records::Tenant;
 use sms_service::{Clock, JwtKeys, Service, ServiceError, ServiceParts};
-use sms_store::{DbUrl, PoolOptions, Store};
+use sms_store::{outbox, DbUrl, PoolOptions, Store};
 use sms_test_support::{Backend, TestDb};
 
 /// A clock that stands still until the test moves it.
@@ -34,6 +37,7 @@ impl Clock for TestClock {
 
 struct Harness {
     service: Service,
+    store: Store,
     clock: Arc<TestClock>,
     _db: TestDb,
 }
@@ -44,9 +48,9 @@ fn harness(backend: Backend) -> Harness {
     let store = Store::new(&url, PoolOptions::default()).unwrap();
     store.migrate().unwrap();
     let clock = Arc::new(TestClock(Mutex::new(sms_domain::time::now_millis())));
-    let parts = ServiceParts::new(store, Arc::new(InProcessLock::new()), JwtKeys::new(&[7; 32]));
+    let parts = ServiceParts::new(store.clone(), Arc::new(InProcessLock::new()), JwtKeys::new(&[7; 32]));
     let service = ServiceParts { clock: clock.clone(), ..parts }.build();
-    Harness { service, clock, _db: db }
+    Harness { service, store, clock, _db: db }
 }
 
 async fn tenant(service: &Service) -> Tenant {
@@ -148,8 +152,53 @@ async fn a_chat_past_its_timeout_gives_way_to_a_send(backend: Backend) {
     assert_eq!(old.chat.disconnected_by, DisconnectedBy::System);
 }
 
+/// The next live change a viewer hears about `chat`, within `within`.
+async fn heard_of(viewing: &mut sms_service::live::Viewing, chat: i64, within: StdDuration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while let Ok(Ok(seen)) = tokio::time::timeout_at(deadline, viewing.receiver.recv()).await {
+        if let Seen::Changed(changes) = seen {
+            if changes.iter().any(|c| c.chat == Some(chat)) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// The delivery worker's outcomes reach live pages only once they have committed: on SQLite
+/// they are written inside the writer's group, whose commit comes after the work returns, and a
+/// page that read the chat on hearing of it earlier would show the message still sending.
+async fn outcomes_are_told_after_their_commit(backend: Backend) {
+    let h = harness(backend);
+    let tenant = tenant(&h.service).await;
+    let live = h.service.clone();
+    let running = tokio::spawn(async move { live.run_live().await });
+    let mut viewing = h.service.watch_live();
+    let chat = h.service.send(&tenant, SEND).await.unwrap();
+    let id = chat.chat.id.get();
+    assert!(heard_of(&mut viewing, id, StdDuration::from_secs(5)).await, "the send is told");
+
+    let now = sms_domain::time::now_millis();
+    let store = h.store.clone();
+    let jobs = store.with_conn(|conn| outbox::claim(conn, now, now + Duration::seconds(60), 10)).unwrap();
+    assert_eq!(jobs.len(), 1);
+    let (message, outcomes) = (jobs[0].message.id, h.service.outbox_outcomes());
+    let sent = Outcome::Sent { provider_message_id: Some("SM1".into()) };
+    let recorded = tokio::task::spawn_blocking(move || {
+        store.write(move |conn| outcomes.record(conn, &[(message, sent)], Recording { now, lease: None }))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(!heard_of(&mut viewing, id, StdDuration::from_millis(300)).await, "nothing is told by the write itself");
+    (recorded.committed)();
+    assert!(heard_of(&mut viewing, id, StdDuration::from_secs(5)).await, "the outcome is told once committed");
+    running.abort();
+}
+
 sms_test_support::on_both_backends!(
     attr = tokio::test;
+    outcomes_are_told_after_their_commit,
     send_then_refuse_then_end,
     the_first_fault_in_order_wins,
     an_idle_chat_ends_at_its_timeout,
