@@ -65,7 +65,7 @@ fn describe() {
     ::metrics::describe_histogram!("sms_db_writer_group_size", "SQLite's writer: writes per group commit.");
     ::metrics::describe_histogram!(
         "sms_db_checkpoint_duration_seconds",
-        "SQLite WAL checkpoints by who ran them: checkpointer (blocks no one) or writer (between two groups)."
+        "SQLite WAL checkpoints by who ran them: checkpointer (blocks no one), writer-idle (the writer, no write waiting) or writer (between two groups, writes waiting)."
     );
     ::metrics::describe_gauge!("sms_db_pool_connections_in_use", "Database connections checked out of the pool.");
     ::metrics::describe_gauge!("sms_db_pool_connections_max", "The database pool's size.");

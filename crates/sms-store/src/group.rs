@@ -182,10 +182,30 @@ impl<T, E: From<StoreError>> Future for WriteAnswer<T, E> {
 }
 
 /// The writer thread: waits for a write, takes whatever else has queued, commits them together.
-/// Between two groups it finishes the checkpoint the checkpointer asked for, if any
-/// ([`Rewind`]).
+/// When no write is waiting it finishes the checkpoint the checkpointer asked for, if any
+/// ([`Rewind`]); between two groups only when the WAL has grown long.
 fn write_groups(pool: &Pool, rewind: &Rewind, waiting: &mpsc::Receiver<Box<dyn Pending>>) {
-    while let Ok(first) = waiting.recv() {
+    loop {
+        let first = match waiting.try_recv() {
+            Ok(first) => first,
+            Err(mpsc::TryRecvError::Disconnected) => return,
+            Err(mpsc::TryRecvError::Empty) => {
+                if rewind.take_when_idle() {
+                    let started = Instant::now();
+                    if let Ok(mut conn) = checkout(pool) {
+                        if let DbConn::Sqlite(c) = &mut *conn {
+                            // A checkpoint that fails leaves the WAL as it was; the backstop holds.
+                            let _ = crate::sqlite::checkpoint(c);
+                            crate::sqlite::record_checkpoint("writer-idle", started.elapsed());
+                        }
+                    }
+                }
+                match waiting.recv() {
+                    Ok(first) => first,
+                    Err(_) => return,
+                }
+            }
+        };
         let mut group = vec![first];
         while group.len() < GROUP_AT_MOST {
             match waiting.try_recv() {
@@ -202,9 +222,8 @@ fn write_groups(pool: &Pool, rewind: &Rewind, waiting: &mpsc::Receiver<Box<dyn P
             }
         };
         steps.done("checkout");
-        if rewind.take() {
+        if rewind.take_if_due() {
             if let DbConn::Sqlite(c) = &mut *conn {
-                // A checkpoint that fails leaves the WAL as it was; the backstop still holds.
                 let _ = crate::sqlite::checkpoint(c);
                 steps.checkpointed();
             }

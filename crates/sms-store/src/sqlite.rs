@@ -2,7 +2,7 @@
 //! and the file's permissions.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -43,21 +43,43 @@ pub(crate) fn open(path: &Path) -> Result<SqliteConnection, diesel::ConnectionEr
 /// while requests queued behind it (12 to 30 ms, every half second under load; BENCHMARKS.md).
 /// Now, once the WAL holds [`REWIND_AT`] frames, the checkpointer makes a second pass at once
 /// (it finds only what was written during the first) and asks the writer ([`Rewind`]) to
-/// checkpoint the little that is left between two groups: its next transaction then starts the
-/// WAL over.
+/// checkpoint the little that is left: its next transaction then starts the WAL over. The
+/// writer does it when no write is waiting, so that the queue does not wait for its syncs; only
+/// a WAL past [`REWIND_BY`] (a writer that never ran out of work) is checkpointed between two
+/// groups, with writes waiting.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 const BACKSTOP_CHECKPOINT_PAGES: u32 = 10_000;
 /// Frames (4 KiB pages) in the WAL past which the checkpointer asks the writer to start it over.
 const REWIND_AT: i64 = 1_000;
+/// Frames past which the writer starts the WAL over even with writes waiting.
+const REWIND_BY: i64 = 4 * REWIND_AT;
 
-/// The checkpointer's request that the writer finish a checkpoint between two groups.
+/// The checkpointer's request that the writer finish a checkpoint: when it has nothing else to
+/// do ([`Rewind::take_when_idle`]), or, once the WAL is long, between two groups
+/// ([`Rewind::take_if_due`]).
 #[derive(Debug, Default)]
-pub(crate) struct Rewind(AtomicBool);
+pub(crate) struct Rewind(AtomicU8);
 
 impl Rewind {
-    /// Whether a checkpoint was asked for since the last call; clears the request.
-    pub(crate) fn take(&self) -> bool {
-        self.0.swap(false, Ordering::Relaxed)
+    const ASKED: u8 = 1;
+    const DUE: u8 = 2;
+
+    /// Whether a checkpoint was asked for; clears the request. For a writer with no write
+    /// waiting.
+    pub(crate) fn take_when_idle(&self) -> bool {
+        self.0.swap(0, Ordering::Relaxed) != 0
+    }
+
+    /// Whether the WAL is long enough that the checkpoint cannot wait for an idle moment;
+    /// clears the request if so.
+    pub(crate) fn take_if_due(&self) -> bool {
+        self.0.compare_exchange(Self::DUE, 0, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
+
+    /// Asks for a checkpoint of a WAL of `frames`.
+    fn ask(&self, frames: i64) {
+        let level = if frames >= REWIND_BY { Self::DUE } else { Self::ASKED };
+        self.0.fetch_max(level, Ordering::Relaxed);
     }
 }
 
@@ -76,7 +98,8 @@ pub(crate) fn checkpoint(conn: &mut SqliteConnection) -> QueryResult<i64> {
 }
 
 /// How long a checkpoint took, and who ran it: `checkpointer` (its thread's passes, which block
-/// no one) or `writer` (between two groups, while writes queue).
+/// no one), `writer-idle` (the writer with no write waiting) or `writer` (between two groups,
+/// while writes queue).
 pub(crate) fn record_checkpoint(by: &'static str, took: Duration) {
     metrics::histogram!("sms_db_checkpoint_duration_seconds", "by" => by).record(took.as_secs_f64());
 }
@@ -99,7 +122,7 @@ pub(crate) fn spawn_checkpointer(path: PathBuf, rewind: Arc<Rewind>, alive: Weak
             let passes = checkpoint(c).and_then(|log| {
                 if log >= REWIND_AT {
                     checkpoint(c)?;
-                    rewind.0.store(true, Ordering::Relaxed);
+                    rewind.ask(log);
                 }
                 Ok(log)
             });
