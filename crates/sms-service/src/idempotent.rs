@@ -108,7 +108,7 @@ impl Service {
         };
         if error.is_retryable() {
             let given_up = claim.clone();
-            if let Err(e) = self.db(move |conn| Ok(idempotency::abandon(conn, given_up.lease())?)).await {
+            if let Err(e) = self.write(move |conn| Ok(idempotency::abandon(conn, given_up.lease())?)).await {
                 tracing::warn!(error = %e, "could not give up an idempotency key; it frees itself when its lease ends");
             }
             return Err(error);

@@ -94,7 +94,7 @@ impl Service {
     /// Ends a chat found past its timeout (if nobody else did) and frees its lock.
     async fn expire(&self, chat: Chat) -> Result<()> {
         let now = self.now();
-        self.db(move |conn| Ok(life::expire(conn, &chat, now)?)).await?.run(self).await;
+        self.write(move |conn| Ok(life::expire(conn, &chat, now)?)).await?.run(self).await;
         Ok(())
     }
 

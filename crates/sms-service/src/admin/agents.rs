@@ -11,7 +11,7 @@ const EMAIL_TAKEN: &str = "an agent with this email already exists";
 
 impl Service {
     pub async fn add_agent(&self, subdomain: &str, draft: AgentDraft) -> Result<Agent> {
-        self.for_tenant(subdomain, move |conn, tenant, now| {
+        self.for_tenant_writing(subdomain, move |conn, tenant, now| {
             let new = NewAgent {
                 tenant_id: tenant.id,
                 email_lower: draft.email.to_lowercase(),
@@ -55,7 +55,7 @@ impl Service {
             status: update.status.map(AgentStatus::as_str),
             console_role: update.console_role.map(ConsoleRole::as_str),
         };
-        self.for_tenant(subdomain, move |conn, tenant, now| {
+        self.for_tenant_writing(subdomain, move |conn, tenant, now| {
             sms_store::agents::update(conn, tenant.id, id, &changes, now)
                 .map_err(conflict_as(EMAIL_TAKEN))?
                 .ok_or(ServiceError::NotFound("agent"))

@@ -34,4 +34,21 @@ impl Service {
         })
         .await
     }
+
+    /// [`Service::for_tenant`] for work that writes: a write like a request's
+    /// ([`Service::write`]; on SQLite the store's writer runs it), so that no statement takes
+    /// SQLite's write lock outside the writer's queue.
+    pub(crate) async fn for_tenant_writing<T, F>(&self, subdomain: &str, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut DbConn, &Tenant, NaiveDateTime) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (subdomain, now) = (subdomain.to_owned(), self.now());
+        self.write(move |conn| {
+            let tenant =
+                sms_store::tenants::find_by_subdomain(conn, &subdomain)?.ok_or(ServiceError::NotFound("tenant"))?;
+            f(conn, &tenant, now)
+        })
+        .await
+    }
 }

@@ -15,7 +15,7 @@ impl Service {
             PhoneError::Invalid => ServiceError::Invalid("number is invalid".into()),
             PhoneError::NonUs => ServiceError::Invalid("Non-US phone number not allowed".into()),
         })?;
-        self.for_tenant(subdomain, move |conn, tenant, now| {
+        self.for_tenant_writing(subdomain, move |conn, tenant, now| {
             sms_store::numbers::create(conn, tenant.id, &number, now)
                 .map_err(conflict_as("outbound number is already registered"))
         })
@@ -33,7 +33,7 @@ impl Service {
     /// are released after the commit.
     pub async fn remove_outbound_number(&self, subdomain: &str, id: NumberId) -> Result<()> {
         let after = self
-            .for_tenant(subdomain, move |conn, tenant, now| {
+            .for_tenant_writing(subdomain, move |conn, tenant, now| {
                 sms_store::transaction(conn, |conn| {
                     let removed = sms_store::numbers::delete(conn, tenant.id, id)?
                         .ok_or(ServiceError::NotFound("outbound number"))?;

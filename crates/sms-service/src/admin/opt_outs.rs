@@ -65,7 +65,7 @@ impl Service {
     /// Removes an opt-out, so the tenant may text the number again.
     pub async fn remove_opt_out(&self, subdomain: &str, number: &str) -> Result<()> {
         let number = number.to_owned();
-        self.for_tenant(subdomain, move |conn, tenant, _| {
+        self.for_tenant_writing(subdomain, move |conn, tenant, _| {
             let number = E164Number::parse(&number).map_err(|_| ServiceError::NotFound("opt-out"))?;
             if crate::life::lift(conn, tenant.id, &number)? {
                 Ok(())

@@ -25,7 +25,8 @@ impl Service {
             quiet_hours_start: draft.quiet_hours_start,
             quiet_hours_end: draft.quiet_hours_end,
         };
-        self.db(move |conn| sms_store::tenants::create(conn, &new).map_err(conflict_as("tenant already exists"))).await
+        self.write(move |conn| sms_store::tenants::create(conn, &new).map_err(conflict_as("tenant already exists")))
+            .await
     }
 
     pub async fn tenants(&self, page: &PageQuery) -> Result<(Vec<Tenant>, i64)> {
@@ -60,7 +61,7 @@ impl Service {
             quiet_hours_end: None,
         };
         let updated = self
-            .for_tenant(subdomain, move |conn, tenant, _| {
+            .for_tenant_writing(subdomain, move |conn, tenant, _| {
                 check_rate_limit(
                     changes.rate_limit_per_second.unwrap_or(tenant.rate_limit_per_second),
                     changes.rate_limit_burst.unwrap_or(tenant.rate_limit_burst),
@@ -107,7 +108,7 @@ impl Service {
     /// caches are emptied); its API tokens and admin tokens keep working.
     pub async fn revoke_tenant_jwts(&self, subdomain: &str) -> Result<()> {
         let revoked = self
-            .for_tenant(subdomain, |conn, tenant, now| {
+            .for_tenant_writing(subdomain, |conn, tenant, now| {
                 sms_store::tenants::revoke_jwts(conn, tenant.id, now)?;
                 Ok(())
             })

@@ -18,7 +18,9 @@ impl Service {
     pub async fn issue_api_token(&self, subdomain: &str) -> Result<IssuedToken> {
         let (token, hash) = new_api_token();
         let record = self
-            .for_tenant(subdomain, move |conn, tenant, now| Ok(sms_store::tokens::create(conn, tenant.id, &hash, now)?))
+            .for_tenant_writing(subdomain, move |conn, tenant, now| {
+                Ok(sms_store::tokens::create(conn, tenant.id, &hash, now)?)
+            })
             .await?;
         Ok(IssuedToken { record, token })
     }
@@ -31,7 +33,7 @@ impl Service {
     /// Revokes a token; it stops working at once, on every instance.
     pub async fn revoke_api_token(&self, subdomain: &str, id: TokenId) -> Result<()> {
         let revoked = self
-            .for_tenant(subdomain, move |conn, tenant, now| {
+            .for_tenant_writing(subdomain, move |conn, tenant, now| {
                 if sms_store::tokens::revoke(conn, tenant.id, id, now)? {
                     Ok(())
                 } else {

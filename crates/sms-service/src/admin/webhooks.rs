@@ -32,7 +32,7 @@ impl Service {
     /// Registers an endpoint with a new signing secret, which this answer alone shows.
     pub async fn create_webhook(&self, subdomain: &str, draft: EndpointDraft) -> Result<WebhookEndpoint> {
         self.check_destination(&draft)?;
-        self.for_tenant(subdomain, move |conn, tenant, now| {
+        self.for_tenant_writing(subdomain, move |conn, tenant, now| {
             let disabled = draft.disabled.unwrap_or(false);
             let new = NewEndpoint {
                 tenant_id: tenant.id,
@@ -81,7 +81,7 @@ impl Service {
         draft: EndpointDraft,
     ) -> Result<WebhookEndpoint> {
         self.check_destination(&draft)?;
-        self.for_tenant(subdomain, move |conn, tenant, now| {
+        self.for_tenant_writing(subdomain, move |conn, tenant, now| {
             sms_store::transaction(conn, |conn| {
                 let current = endpoints::find(conn, tenant.id, id)?.ok_or(ServiceError::NotFound("webhook"))?;
                 let disabled_at = match draft.disabled {
@@ -107,7 +107,7 @@ impl Service {
     /// Queues one delivery of a `webhook.test` event (`data`: `{"endpoint_id"}`) to this endpoint
     /// alone, whatever its `events`: signed, retried and listed like any other.
     pub async fn test_webhook(&self, subdomain: &str, id: EndpointId) -> Result<DeliveryRow> {
-        self.for_tenant(subdomain, move |conn, tenant, now| {
+        self.for_tenant_writing(subdomain, move |conn, tenant, now| {
             sms_store::transaction(conn, |conn| {
                 let endpoint = endpoints::find(conn, tenant.id, id)?.ok_or(ServiceError::NotFound("webhook"))?;
                 let data = crate::events::TestEventData { endpoint_id: id.get() };
@@ -121,7 +121,7 @@ impl Service {
 
     /// Deletes an endpoint; its pending deliveries are dropped.
     pub async fn delete_webhook(&self, subdomain: &str, id: EndpointId) -> Result<()> {
-        self.for_tenant(subdomain, move |conn, tenant, _| {
+        self.for_tenant_writing(subdomain, move |conn, tenant, _| {
             endpoints::delete(conn, tenant.id, id)?.then_some(()).ok_or(ServiceError::NotFound("webhook"))
         })
         .await
@@ -130,7 +130,7 @@ impl Service {
     /// A new signing secret; for 24 hours the previous one signs too, so a receiver can switch
     /// over without losing a delivery.
     pub async fn rotate_webhook_secret(&self, subdomain: &str, id: EndpointId) -> Result<String> {
-        self.for_tenant(subdomain, move |conn, tenant, now| {
+        self.for_tenant_writing(subdomain, move |conn, tenant, now| {
             let secret = sms_delivery::events::new_secret();
             let until = now + chrono::Duration::hours(ROTATION_OVERLAP_HOURS);
             endpoints::rotate_secret(conn, tenant.id, id, &secret, until, now)?
@@ -170,7 +170,7 @@ impl Service {
         id: EndpointId,
         delivery_id: DeliveryId,
     ) -> Result<DeliveryRow> {
-        self.for_tenant(subdomain, move |conn, tenant, now| {
+        self.for_tenant_writing(subdomain, move |conn, tenant, now| {
             endpoints::find(conn, tenant.id, id)?.ok_or(ServiceError::NotFound("webhook"))?;
             deliveries::retry(conn, id, delivery_id, now)?.ok_or(ServiceError::NotFound("delivery"))
         })

@@ -157,6 +157,14 @@ fn random_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
 }
 
+/// What reading a console session finds to change.
+enum SessionChange {
+    /// Its agent or tenant is no longer active: the session ends.
+    End,
+    /// Not marked used for [`TOUCH_EVERY`]: marked used now.
+    Touch(i64),
+}
+
 impl Service {
     /// Signs in from `client`; every failure, whatever its cause, is
     /// [`ServiceError::SignInFailed`]. Failures count against the address (as failed
@@ -205,7 +213,7 @@ impl Service {
         if !matches || locked {
             let agent_id = agent.id;
             let limits = (FAILURES_BEFORE_LOCKOUT, FAILURE_WINDOW, LOCKOUT);
-            self.db(move |conn| Ok(store::count_failure(conn, agent_id, now, limits)?)).await?;
+            self.write(move |conn| Ok(store::count_failure(conn, agent_id, now, limits)?)).await?;
             return Err(ServiceError::SignInFailed);
         }
         if !agent.is_active() || !tenant.active {
@@ -215,7 +223,7 @@ impl Service {
         let (token_hash, csrf_token) = (hash_token(&token), csrf.clone());
         let (agent_id, tenant_id) = (agent.id, tenant.id);
         let session_id = self
-            .db(move |conn| {
+            .write(move |conn| {
                 sms_store::transaction(conn, |conn| {
                     store::clear_failures(conn, agent_id)?;
                     let new = NewSession {
@@ -270,50 +278,64 @@ impl Service {
     /// agent active with its password unchanged, its tenant active. Marks it used.
     pub async fn console_session(&self, token: &str) -> Result<Option<Viewer>> {
         let (token_hash, now, idle) = (hash_token(token), self.now(), self.inner.console.idle);
-        self.db(move |conn| {
-            let Some(row) = store::session(conn, &token_hash, now, now - idle)? else {
-                return Ok(None);
-            };
-            let viewer = match row.agent_id {
-                Some(agent_id) => {
-                    let Some((agent, tenant)) = store::agent_with_tenant(conn, agent_id)? else {
-                        return Ok(None);
-                    };
-                    if !agent.is_active() || !tenant.active {
-                        store::end_session(conn, &token_hash)?;
-                        return Ok(None);
+        let ended = token_hash.clone();
+        // Read on a connection of its own; what the reading finds to change (a session whose
+        // agent or tenant went away ends, one not used for a while is marked used) is then a
+        // write like any other, so a page never takes SQLite's write lock outside its writer.
+        let (viewer, change) = self
+            .db(move |conn| {
+                let Some(row) = store::session(conn, &token_hash, now, now - idle)? else {
+                    return Ok((None, None));
+                };
+                let viewer = match row.agent_id {
+                    Some(agent_id) => {
+                        let Some((agent, tenant)) = store::agent_with_tenant(conn, agent_id)? else {
+                            return Ok((None, None));
+                        };
+                        if !agent.is_active() || !tenant.active {
+                            return Ok((None, Some(SessionChange::End)));
+                        }
+                        let role =
+                            if agent.console_role == ConsoleRole::Supervisor { Role::Supervisor } else { Role::Agent };
+                        Viewer {
+                            session_id: row.id,
+                            csrf: row.csrf_token,
+                            role,
+                            agent: Some(agent),
+                            tenant: Some(tenant),
+                        }
                     }
-                    let role =
-                        if agent.console_role == ConsoleRole::Supervisor { Role::Supervisor } else { Role::Agent };
-                    Viewer { session_id: row.id, csrf: row.csrf_token, role, agent: Some(agent), tenant: Some(tenant) }
-                }
-                None => {
-                    let tenant = match row.tenant_id {
-                        Some(id) => store::tenant(conn, id)?,
-                        None => None,
-                    };
-                    Viewer { session_id: row.id, csrf: row.csrf_token, role: Role::Operator, agent: None, tenant }
-                }
-            };
-            if row.last_seen_at + TOUCH_EVERY <= now {
-                store::touch_session(conn, row.id, now)?;
-            }
-            Ok(Some(viewer))
-        })
-        .await
+                    None => {
+                        let tenant = match row.tenant_id {
+                            Some(id) => store::tenant(conn, id)?,
+                            None => None,
+                        };
+                        Viewer { session_id: row.id, csrf: row.csrf_token, role: Role::Operator, agent: None, tenant }
+                    }
+                };
+                let touch = (row.last_seen_at + TOUCH_EVERY <= now).then_some(SessionChange::Touch(row.id));
+                Ok((Some(viewer), touch))
+            })
+            .await?;
+        match change {
+            Some(SessionChange::End) => self.write(move |conn| Ok(store::end_session(conn, &ended)?)).await?,
+            Some(SessionChange::Touch(id)) => self.write(move |conn| Ok(store::touch_session(conn, id, now)?)).await?,
+            None => {}
+        }
+        Ok(viewer)
     }
 
     /// Ends the session `token` (sign-out).
     pub async fn console_sign_out(&self, token: &str) -> Result<()> {
         let token_hash = hash_token(token);
-        self.db(move |conn| Ok(store::end_session(conn, &token_hash)?)).await
+        self.write(move |conn| Ok(store::end_session(conn, &token_hash)?)).await
     }
 
     /// An operator chooses the tenant to work in.
     pub async fn console_choose_tenant(&self, viewer: &Viewer, subdomain: &str) -> Result<Tenant> {
         viewer.require_operator()?;
         let (session_id, subdomain) = (viewer.session_id, subdomain.to_owned());
-        self.db(move |conn| {
+        self.write(move |conn| {
             let tenant =
                 sms_store::tenants::find_by_subdomain(conn, &subdomain)?.ok_or(ServiceError::NotFound("tenant"))?;
             store::choose_tenant(conn, session_id, Some(tenant.id))?;

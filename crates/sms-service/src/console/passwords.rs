@@ -69,7 +69,7 @@ impl Service {
         // The agent must exist before the slow hash is paid for.
         self.agent(subdomain, id).await?;
         let hashed = hash(password).await?;
-        self.for_tenant(subdomain, move |conn, tenant, now| {
+        self.for_tenant_writing(subdomain, move |conn, tenant, now| {
             let agent = sms_store::agents::find(conn, tenant.id, id)?.ok_or(ServiceError::NotFound("agent"))?;
             Ok(store::set_password(conn, agent.id, &hashed, now)?)
         })
@@ -84,7 +84,7 @@ impl Service {
         let (token, token_hash) = crate::auth::new_api_token();
         let base = self.inner.console.public_url.trim_end_matches('/').to_owned();
         let expires_at = self
-            .for_tenant(subdomain, move |conn, tenant, now| {
+            .for_tenant_writing(subdomain, move |conn, tenant, now| {
                 let agent = sms_store::agents::find(conn, tenant.id, id)?.ok_or(ServiceError::NotFound("agent"))?;
                 let expires_at = now + Duration::hours(INVITATION_HOURS);
                 store::create_invitation(conn, agent.id, &token_hash, now, expires_at)?;
@@ -108,7 +108,7 @@ impl Service {
         let invited = self.invitation(token).await?;
         let hashed = hash(password).await?;
         let (token_hash, now) = (hash_token(token), self.now());
-        self.db(move |conn| {
+        self.write(move |conn| {
             sms_store::transaction(conn, |conn| {
                 // Read again inside the write: a link used twice at once sets one password.
                 let (_, agent, _) =
