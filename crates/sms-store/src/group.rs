@@ -24,7 +24,7 @@ use std::time::Instant;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::SqliteConnection;
 
-use crate::conn::{checkout, Pool};
+use crate::conn::{checkout, Pool, PooledConn};
 use crate::sqlite::Rewind;
 use crate::{DbConn, StoreError};
 
@@ -184,7 +184,13 @@ impl<T, E: From<StoreError>> Future for WriteAnswer<T, E> {
 /// The writer thread: waits for a write, takes whatever else has queued, commits them together.
 /// When no write is waiting it finishes the checkpoint the checkpointer asked for, if any
 /// ([`Rewind`]); between two groups only when the WAL has grown long.
+///
+/// It keeps one connection from group to group: SQLite empties a connection's page cache when
+/// another connection has written since its last transaction, so a writer that took whichever
+/// connection was free would read its pages anew after every hand-over. A connection a fault
+/// may have broken goes back to the pool, which tests it; the next group takes another.
 fn write_groups(pool: &Pool, rewind: &Rewind, waiting: &mpsc::Receiver<Box<dyn Pending>>) {
+    let mut held: Option<PooledConn> = None;
     loop {
         let first = match waiting.try_recv() {
             Ok(first) => first,
@@ -192,8 +198,11 @@ fn write_groups(pool: &Pool, rewind: &Rewind, waiting: &mpsc::Receiver<Box<dyn P
             Err(mpsc::TryRecvError::Empty) => {
                 if rewind.take_when_idle() {
                     let started = Instant::now();
-                    if let Ok(mut conn) = checkout(pool) {
-                        if let DbConn::Sqlite(c) = &mut *conn {
+                    if held.is_none() {
+                        held = checkout(pool).ok();
+                    }
+                    if let Some(conn) = held.as_mut() {
+                        if let DbConn::Sqlite(c) = &mut **conn {
                             // A checkpoint that fails leaves the WAL as it was; the backstop holds.
                             let _ = crate::sqlite::checkpoint(c);
                             crate::sqlite::record_checkpoint("writer-idle", started.elapsed());
@@ -214,7 +223,7 @@ fn write_groups(pool: &Pool, rewind: &Rewind, waiting: &mpsc::Receiver<Box<dyn P
             }
         }
         let mut steps = Steps::start(&group);
-        let mut conn = match checkout(pool) {
+        let mut conn = match held.take().map_or_else(|| checkout(pool), Ok) {
             Ok(conn) => conn,
             Err(fault) => {
                 group.into_iter().for_each(|write| write.finish(Err(&fault)));
@@ -236,10 +245,9 @@ fn write_groups(pool: &Pool, rewind: &Rewind, waiting: &mpsc::Receiver<Box<dyn P
             ran_all
         });
         steps.ran(ran);
-        if let Err(e) = &committed {
-            if e.may_be_connection_fault() {
-                conn.mark_suspect();
-            }
+        match &committed {
+            Err(e) if e.may_be_connection_fault() => conn.mark_suspect(),
+            _ => held = Some(conn),
         }
         let committed = committed.as_ref().map(|_| ());
         group.into_iter().for_each(|write| write.finish(committed));
