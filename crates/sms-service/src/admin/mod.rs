@@ -26,13 +26,7 @@ impl Service {
         F: FnOnce(&mut DbConn, &Tenant, NaiveDateTime) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let (subdomain, now) = (subdomain.to_owned(), self.now());
-        self.db(move |conn| {
-            let tenant =
-                sms_store::tenants::find_by_subdomain(conn, &subdomain)?.ok_or(ServiceError::NotFound("tenant"))?;
-            f(conn, &tenant, now)
-        })
-        .await
+        self.db(with_tenant(subdomain, self.now(), f)).await
     }
 
     /// [`Service::for_tenant`] for work that writes: a write like a request's
@@ -43,12 +37,23 @@ impl Service {
         F: FnOnce(&mut DbConn, &Tenant, NaiveDateTime) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let (subdomain, now) = (subdomain.to_owned(), self.now());
-        self.write(move |conn| {
-            let tenant =
-                sms_store::tenants::find_by_subdomain(conn, &subdomain)?.ok_or(ServiceError::NotFound("tenant"))?;
-            f(conn, &tenant, now)
-        })
-        .await
+        self.write(with_tenant(subdomain, self.now(), f)).await
+    }
+}
+
+/// `f`, given the tenant named by `subdomain` (404 `tenant` when there is none) and `now`.
+fn with_tenant<T, F>(
+    subdomain: &str,
+    now: NaiveDateTime,
+    f: F,
+) -> impl FnOnce(&mut DbConn) -> Result<T> + Send + 'static
+where
+    F: FnOnce(&mut DbConn, &Tenant, NaiveDateTime) -> Result<T> + Send + 'static,
+{
+    let subdomain = subdomain.to_owned();
+    move |conn| {
+        let tenant =
+            sms_store::tenants::find_by_subdomain(conn, &subdomain)?.ok_or(ServiceError::NotFound("tenant"))?;
+        f(conn, &tenant, now)
     }
 }
