@@ -187,8 +187,8 @@ impl<T, E: From<StoreError>> Future for WriteAnswer<T, E> {
 ///
 /// It keeps one connection from group to group: SQLite empties a connection's page cache when
 /// another connection has written since its last transaction, so a writer that took whichever
-/// connection was free would read its pages anew after every hand-over. A connection a fault
-/// may have broken goes back to the pool, which tests it; the next group takes another.
+/// connection was free would read its pages anew after every hand-over. After a group that
+/// failed, the connection goes back to the pool, which tests it; the next group takes another.
 fn write_groups(pool: &Pool, rewind: &Rewind, waiting: &mpsc::Receiver<Box<dyn Pending>>) {
     let mut held: Option<PooledConn> = None;
     loop {
@@ -245,9 +245,12 @@ fn write_groups(pool: &Pool, rewind: &Rewind, waiting: &mpsc::Receiver<Box<dyn P
             ran_all
         });
         steps.ran(ran);
+        // Kept only after a commit: after a failed group the pool takes the connection back and
+        // tests it (one left inside a transaction it could not roll back is discarded there).
         match &committed {
+            Ok(()) => held = Some(conn),
             Err(e) if e.may_be_connection_fault() => conn.mark_suspect(),
-            _ => held = Some(conn),
+            Err(_) => {}
         }
         let committed = committed.as_ref().map(|_| ());
         group.into_iter().for_each(|write| write.finish(committed));
