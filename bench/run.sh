@@ -188,6 +188,15 @@ reply_rounds() { # reply_rounds LABEL BACKLOG-FN LINES: closed-loop replies into
   done
 }
 median_rps() { python3 -c "import statistics, sys; print(statistics.median(float(l.split('rps=')[1].split()[0]) for l in open(sys.argv[1])))" "$1"; }
+# pg_activity FILE: a snapshot of what PostgreSQL does on its own (checkpoints, autovacuum), for
+# bench/pg_activity.py; nothing on SQLite. PostgreSQL 17 moved the checkpoints' counts.
+pg_activity() {
+  [ "${DB_URL:-}" ] || return 0
+  { psql "$DB_URL" -Atc "SELECT 'checkpointer ' || (num_timed + num_requested) || ' ' || write_time || ' ' || sync_time || ' ' || buffers_written FROM pg_stat_checkpointer" 2>/dev/null \
+      || psql "$DB_URL" -Atc "SELECT 'checkpointer ' || (checkpoints_timed + checkpoints_req) || ' ' || checkpoint_write_time || ' ' || checkpoint_sync_time || ' ' || buffers_checkpoint || E'\nbackend ' || buffers_backend FROM pg_stat_bgwriter"
+    psql "$DB_URL" -Atc "SELECT 'table ' || relname || ' ' || autovacuum_count || ' ' || autoanalyze_count FROM pg_stat_user_tables"
+  } >"$1" 2>/dev/null || true
+}
 runq_ms() { # runq_ms PID: how long the process's threads have been runnable, waiting for a core
   # (ms; a thread that ended meanwhile takes its share with it)
   cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $2 } END { printf "%.3f", s / 1e6 }'
@@ -202,6 +211,7 @@ open_rates() { # open_rates NAME BASE SEND-LINES REPLY-LINES BACKLOG-FN: open-lo
       local run; run=$(($(cat "$work/runs" 2>/dev/null || echo 0) + 1)); echo "$run" >"$work/runs"
       local waited server0 machine0 started requests
       curl -sf "$base/metrics" >"$work/metrics.before" || true
+      if [ "$name" = pg ]; then pg_activity "$work/pg.before"; fi
       waited=$(runq_ms "$PID"); server0=$(process_ticks "$PID"); machine0=$(machine_ticks); started=$(date +%s.%N)
       line=$(SMS_BENCH_RUN=$run CHAT_FIRST=$first CHAT_LAST=$last "$OPEN" "$base" "$kind" "$rate" "$seconds")
       requests=$(value "$line" requests)
@@ -212,11 +222,14 @@ open_rates() { # open_rates NAME BASE SEND-LINES REPLY-LINES BACKLOG-FN: open-lo
       line="$line machine_cpu_ms=$(per_request_ms "$machine0" "$(machine_ticks)" "$requests")"
       line="$line machine_busy=$(python3 -c "import os; print(f'{($(machine_ticks) - $machine0) * $TICK_MS / 10 / ($(date +%s.%N) - $started) / os.cpu_count():.0f}')")"
       curl -sf "$base/metrics" >"$work/metrics.after" || true
+      if [ "$name" = pg ]; then pg_activity "$work/pg.after"; fi
       local drained; drained=$(drain "$5")
       echo "$line pct=$pct $drained" >>"$work/$name.open.lines"
       echo "open loop ($name) at $pct %: $line $drained"
       # Where the slow requests waited: the server's own histograms over the run.
       echo "  waits: $(python3 bench/waits.py "$work/metrics.before" "$work/metrics.after")"
+      # What PostgreSQL did on its own meanwhile: a checkpoint or autovacuum under a slow level.
+      if [ "$name" = pg ]; then echo "  postgres: $(python3 bench/pg_activity.py "$work/pg.before" "$work/pg.after")"; fi
     done
   done
 }

@@ -12,6 +12,7 @@ WATCHED = (
     "sms_http_request_duration_seconds",
     "sms_db_writer_step_duration_seconds",
     "sms_db_checkpoint_duration_seconds",
+    "sms_db_wait_duration_seconds",
 )
 LINE = re.compile(r'^(\w+)_(bucket|sum|count)(?:\{(.*)\})? (\S+)$')
 
@@ -41,6 +42,8 @@ def label(name, labels):
         return {"/apps/api/v1/sms": "http send", "/apps/api/v1/chats/{id}/messages": "http reply"}.get(route)
     if name == "sms_db_writer_step_duration_seconds":
         return "writer " + labels.get("step", "?")
+    if name == "sms_db_wait_duration_seconds":
+        return "wait for a " + labels.get("for", "?")
     return "checkpoint by " + labels.get("by", "?")
 
 

@@ -67,6 +67,10 @@ fn describe() {
         "sms_db_checkpoint_duration_seconds",
         "SQLite WAL checkpoints by who ran them: checkpointer (blocks no one), writer-idle (the writer, no write waiting) or writer (between two groups, writes waiting)."
     );
+    ::metrics::describe_histogram!(
+        "sms_db_wait_duration_seconds",
+        "Database work's waits before it runs: for a blocking thread (thread), for a pooled connection (connection)."
+    );
     ::metrics::describe_gauge!("sms_db_pool_connections_in_use", "Database connections checked out of the pool.");
     ::metrics::describe_gauge!("sms_db_pool_connections_max", "The database pool's size.");
 }

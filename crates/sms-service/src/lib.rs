@@ -29,7 +29,7 @@ mod session;
 pub mod views;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sms_lock::{InProcessRateLimiter, RateLimiter, RedisChangeFeed, SessionLock};
 use sms_store::{DbConn, Store};
@@ -202,7 +202,9 @@ impl Service {
         T: Send + 'static,
     {
         let store = self.inner.store.clone();
+        let queued = Instant::now();
         let (result, changes) = tokio::task::spawn_blocking(move || {
+            thread_waited(queued);
             // Whatever an earlier task on this thread left is not this work's.
             let _stale = live::take();
             let result = store.with_conn(f);
@@ -261,9 +263,15 @@ impl Service {
         // a blocking thread runs it. A panic in the work fails the request, not the worker.
         let written = match store.queue_write(work) {
             Ok(answer) => answer.await.map_err(|_| ServiceError::Internal("a write panicked".into()))?,
-            Err(work) => tokio::task::spawn_blocking(move || store.write(work))
+            Err(work) => {
+                let queued = Instant::now();
+                tokio::task::spawn_blocking(move || {
+                    thread_waited(queued);
+                    store.write(work)
+                })
                 .await
-                .map_err(|e| ServiceError::Internal(format!("blocking task failed: {e}")))?,
+                .map_err(|e| ServiceError::Internal(format!("blocking task failed: {e}")))?
+            }
         };
         let (value, changes, leased) = written?;
         if let Some(reservation) = reservation {
@@ -305,4 +313,10 @@ impl Service {
     pub fn outbox_outcomes(&self) -> OutboxOutcomes {
         OutboxOutcomes::new(self.inner.live.clone())
     }
+}
+
+/// Records how long work waited for a blocking thread (`sms_db_wait_duration_seconds`): on a
+/// machine short of cores, or with every thread busy, a request's database work queues here.
+fn thread_waited(queued: Instant) {
+    metrics::histogram!("sms_db_wait_duration_seconds", "for" => "thread").record(queued.elapsed().as_secs_f64());
 }

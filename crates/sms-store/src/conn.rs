@@ -183,9 +183,13 @@ impl std::ops::DerefMut for PooledConn {
 
 pub(crate) type Pool = r2d2::Pool<Manager>;
 
-/// A connection of `pool`.
+/// A connection of `pool`. The wait for it is recorded (`sms_db_wait_duration_seconds`): a
+/// pool too small for the load shows there first.
 pub(crate) fn checkout(pool: &Pool) -> Result<PooledConn, StoreError> {
-    Ok(PooledConn(pool.get()?))
+    let started = Instant::now();
+    let conn = pool.get();
+    metrics::histogram!("sms_db_wait_duration_seconds", "for" => "connection").record(started.elapsed().as_secs_f64());
+    Ok(PooledConn(conn?))
 }
 
 /// Builds a pool without connecting.

@@ -141,6 +141,8 @@ async fn request_ids_and_metrics(backend: Backend) {
         "sms_session_lock_total{outcome=\"busy\"}",
         "sms_db_pool_connections_in_use",
         "sms_db_pool_connections_max 8",
+        "sms_db_wait_duration_seconds_bucket{for=\"thread\",le=\"0.001\"}",
+        "sms_db_wait_duration_seconds_bucket{for=\"connection\",le=\"0.001\"}",
     ] {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
