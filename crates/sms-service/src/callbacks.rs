@@ -220,7 +220,7 @@ impl Service {
         match inbound {
             Inbound::Joined { chat, end_user_number, .. } => {
                 if !chat_ended {
-                    self.refresh_lock(&chat, &end_user_number, tenant.session_timeout_minutes).await;
+                    self.refresh_lock(&chat, &end_user_number, tenant.session_timeout_minutes);
                 }
                 tracing::info!(chat_id = chat.id.get(), "reply joined its chat");
             }

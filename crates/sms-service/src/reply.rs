@@ -135,7 +135,7 @@ impl Service {
             Some(replied) => (replied, None),
             None => self.reply_in_transaction(tenant, chat_id, request, remember).await?,
         };
-        self.refresh_lock(&chat, &end_user_number, tenant.session_timeout_minutes).await;
+        self.refresh_lock(&chat, &end_user_number, tenant.session_timeout_minutes);
         tracing::info!(chat_id = chat.id.get(), message_id = message.id.get(), "reply queued in its chat");
         Ok((message, kept))
     }

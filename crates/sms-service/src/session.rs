@@ -98,14 +98,21 @@ impl Service {
         Ok(())
     }
 
-    /// The chat's activity moved its timeout on: its session lock's moves with it.
-    pub(crate) async fn refresh_lock(&self, chat: &Chat, end_user_number: &E164Number, session_timeout_minutes: i32) {
+    /// The chat's activity moved its timeout on: its session lock's moves with it. Off the
+    /// answer's path, as after a send: the activity is committed, a failed refresh changes
+    /// nothing for the caller (the database still guards the session), and one that runs after
+    /// the chat ended finds the lock released, or another chat's token on it, and does nothing.
+    /// On a loaded machine the round trip to Redis was one more wake-up in every reply's time.
+    pub(crate) fn refresh_lock(&self, chat: &Chat, end_user_number: &E164Number, session_timeout_minutes: i32) {
         let Some(token) = chat.lock_token.clone() else { return };
         let key = LockKey::new(chat.tenant_id.get(), end_user_number.as_str());
         let ttl = session_ttl(session_timeout_minutes);
-        if let Err(e) = self.inner.lock.refresh(&key, &LockToken::from_stored(token), ttl).await {
-            tracing::warn!(chat_id = chat.id.get(), error = %e, "could not refresh the session lock");
-        }
+        let (lock, chat_id) = (self.inner.lock.clone(), chat.id.get());
+        tokio::spawn(async move {
+            if let Err(e) = lock.refresh(&key, &LockToken::from_stored(token), ttl).await {
+                tracing::warn!(chat_id, error = %e, "could not refresh the session lock");
+            }
+        });
     }
 
     /// Ends every chat past its timeout and frees its lock, forgets expired idempotency keys,
