@@ -20,8 +20,10 @@
 # 4. Latency at a steady rate: sends and replies in an open loop (the open_loop example: each
 #    request starts when due, its latency counted from then, so coordinated omission is
 #    corrected) at 30, 50 and 70 % of the capacity the closed-loop rounds measured; p50, p99 and
-#    p99.9 of each, and how long the server's threads waited for a core per request (their time
-#    runnable but not running, from /proc/PID/task/*/schedstat).
+#    p99.9 of each, how long the server's threads waited for a core per request (their time
+#    runnable but not running, from /proc/PID/task/*/schedstat), where the slow requests waited
+#    inside the server (bench/waits.py, from /metrics) and, on PostgreSQL, the checkpoints and
+#    autovacuum runs PostgreSQL made meanwhile (bench/pg_activity.py).
 # 5. The embedded default (SQLite, in-process lock), worker and events on: the same closed-loop
 #    rounds, replies, and open-loop rates.
 # 6. CHATS=N (optional): the SQLite server's peak RSS after N chats are open at once.
