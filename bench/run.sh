@@ -25,7 +25,9 @@
 #    inside the server (bench/waits.py, from /metrics) and, on PostgreSQL, the checkpoints and
 #    autovacuum runs PostgreSQL made meanwhile (bench/pg_activity.py).
 # 5. The embedded default (SQLite, in-process lock), worker and events on: the same closed-loop
-#    rounds, replies, and open-loop rates.
+#    rounds, replies, and open-loop rates; the PostgreSQL part's server and database gone first,
+#    and PostgreSQL checkpointed, so that none of its writing runs beside SQLite's.
+# Every round and level prints where its slow requests waited inside the server (waits:).
 # 6. CHATS=N (optional): the SQLite server's peak RSS after N chats are open at once.
 # Prints each round, then medians: requests/s, p50, p99, errors, peak RSS, database commits per
 # request, the backlogs, and the ratios to the floors, beside the goals. The whole job's rate
@@ -183,12 +185,17 @@ print(f'tps=$tps p50_ms={pick(0.50):.2f} p99_ms={pick(0.99):.2f} machine_cpu_ms=
 reply_rounds() { # reply_rounds LABEL BACKLOG-FN LINES: closed-loop replies into chats $first..$last
   local round line drained
   for round in $(seq 1 "$rounds"); do
+    scrape before
     line=$(CHAT_FIRST=$first CHAT_LAST=$last wrk -t2 -c"$connections" -d"${seconds}s" --latency -s bench/reply.lua "$B" | grep '^BENCH')
+    scrape after
     drained=$(drain "$2")
     echo "$line $drained" >>"$3"
     echo "round $round: replies ($1) $line $drained"
+    waits_line
   done
 }
+scrape() { curl -sf "$B/metrics" >"$work/metrics.$1" || true; } # scrape before|after: the server's /metrics
+waits_line() { echo "  waits: $(python3 bench/waits.py "$work/metrics.before" "$work/metrics.after")"; }
 median_rps() { python3 -c "import statistics, sys; print(statistics.median(float(l.split('rps=')[1].split()[0]) for l in open(sys.argv[1])))" "$1"; }
 # pg_activity FILE: a snapshot of what PostgreSQL does on its own (checkpoints, autovacuum), for
 # bench/pg_activity.py; nothing on SQLite. PostgreSQL 17 moved the checkpoints' counts.
@@ -268,7 +275,9 @@ if [ "${ONLY:-}" != sqlite ]; then
   for round in $(seq 1 "$rounds"); do
     before=$(commits)
     if [ "$round" = 1 ] && [ -n "$statements" ]; then psql "$DB_URL" -Atqc "SELECT pg_stat_statements_reset()" >/dev/null; fi
+    scrape before
     line=$(drive "$B" "$seconds" "$([ "$round" = 1 ] && echo postgres)")
+    scrape after
     # Commits per request: the server's transactions (the chat's, the worker's, the events'),
     # and every statement outside one, per request served.
     per_request=$(python3 -c "print(f'{($(commits) - $before) / max(1, $(value "$line" requests)):.1f}')")
@@ -296,6 +305,7 @@ if [ "${ONLY:-}" != sqlite ]; then
     echo "FLOOR $floor" >>"$work/floor.lines"
     echo "OWN $own" >>"$work/own.lines"
     echo "round $round: endpoint (PostgreSQL + Redis) $line db_commits_per_request=$per_request $drained"
+    waits_line
     echo "round $round: whole job's least work $whole; the send's least work $floor; own schema $own"
   done
   profile_report postgres "$PG_PID"
@@ -309,6 +319,12 @@ if [ "${ONLY:-}" != sqlite ]; then
   reply_rounds "PostgreSQL + Redis" pg_backlog "$work/reply.lines"
   open_rates pg "$B" "$work/pg.lines" "$work/reply.lines" pg_backlog
   pg_rss=$(peak_rss_mb "$PG_PID")
+  # Nothing of PostgreSQL's runs beside the SQLite part: its server stops, its database goes and
+  # PostgreSQL writes out what the rounds dirtied now, not while SQLite syncs on the same disk.
+  kill "$PG_PID" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$PG_PID" 2>/dev/null || break; sleep 0.1; done
+  psql "$SMS_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+  psql "$SMS_TEST_POSTGRES_URL" -qc "CHECKPOINT" >/dev/null 2>&1 || log "CHECKPOINT needs a superuser; PostgreSQL may still be writing beside the SQLite part"
 fi
 
 # --- the embedded default: SQLite, in-process lock ---
@@ -319,10 +335,13 @@ if [ "${ONLY:-}" != postgres ]; then
   serve_warm sqlite lite_backlog DATABASE_URL="sqlite://$work/bench.sqlite3" SMS_DATA_DIR="$work/data"
   LITE_PID=$PID
   for round in $(seq 1 "$rounds"); do
+    scrape before
     line=$(drive "$B" "$seconds" "$([ "$round" = 1 ] && echo sqlite)")
+    scrape after
     drained=$(drain lite_backlog)
     echo "$line $drained" >>"$work/lite.lines"
     echo "round $round: endpoint (SQLite) $line $drained"
+    waits_line
   done
   lite_sql() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$work/bench.sqlite3" "$1"; }
   read -r first last < <(lite_sql "SELECT MIN(id) || ' ' || (MIN(id) + 149) FROM chats WHERE status = 'selecting'")
