@@ -27,10 +27,9 @@
 # 5. The embedded default (SQLite, in-process lock), worker and events on: the same closed-loop
 #    rounds, replies, and open-loop rates; the PostgreSQL part's server and database gone first,
 #    and PostgreSQL checkpointed, so that none of its writing runs beside SQLite's.
-# Every round and level prints where its slow requests waited inside the server (waits:).
 # 6. CHATS=N (optional): the SQLite server's peak RSS after N chats are open at once.
-# Prints each round, then medians: requests/s, p50, p99, errors, peak RSS, database commits per
-# request, the backlogs, and the ratios to the floors, beside the goals. The whole job's rate
+# Prints each round and level, with where its slow requests waited inside the server (waits:),
+# then medians: requests/s, p50, p99, errors, peak RSS, database commits per request, the backlogs, and the ratios to the floors, beside the goals. The whole job's rate
 # (the ratio's, SQLite's goal's) is a round's sends over the round and its drain: work left for
 # after the load is not counted as done. Run by hand, not by CI; BENCHMARKS.md records results.
 #
@@ -182,6 +181,9 @@ lat = sorted(int(line.split()[2]) for line in sys.stdin if line.strip())
 pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] / 1000
 print(f'tps=$tps p50_ms={pick(0.50):.2f} p99_ms={pick(0.99):.2f} machine_cpu_ms={$busy * $TICK_MS / max(1, len(lat)):.3f}')"
 }
+scrape() { curl -sf "$B/metrics" >"$work/metrics.$1" || true; } # scrape before|after: the server's /metrics
+# waits_line: where the slow requests of the run between the two scrapes waited inside the server
+waits_line() { echo "  waits: $(python3 bench/waits.py "$work/metrics.before" "$work/metrics.after")"; }
 reply_rounds() { # reply_rounds LABEL BACKLOG-FN LINES: closed-loop replies into chats $first..$last
   local round line drained
   for round in $(seq 1 "$rounds"); do
@@ -194,8 +196,6 @@ reply_rounds() { # reply_rounds LABEL BACKLOG-FN LINES: closed-loop replies into
     waits_line
   done
 }
-scrape() { curl -sf "$B/metrics" >"$work/metrics.$1" || true; } # scrape before|after: the server's /metrics
-waits_line() { echo "  waits: $(python3 bench/waits.py "$work/metrics.before" "$work/metrics.after")"; }
 median_rps() { python3 -c "import statistics, sys; print(statistics.median(float(l.split('rps=')[1].split()[0]) for l in open(sys.argv[1])))" "$1"; }
 # pg_activity FILE: a snapshot of what PostgreSQL does on its own (checkpoints, autovacuum), for
 # bench/pg_activity.py; nothing on SQLite. PostgreSQL 17 moved the checkpoints' counts.
@@ -210,19 +210,19 @@ runq_ms() { # runq_ms PID: how long the process's threads have been runnable, wa
   # (ms; a thread that ended meanwhile takes its share with it)
   cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $2 } END { printf "%.3f", s / 1e6 }'
 }
-open_rates() { # open_rates NAME BASE SEND-LINES REPLY-LINES BACKLOG-FN: open-loop sends and replies
+open_rates() { # open_rates NAME SEND-LINES REPLY-LINES BACKLOG-FN: open-loop sends and replies to $B
   # at 30, 50 and 70 % of the median closed-loop rate, each followed by its drain
-  local name=$1 base=$2 send_rps reply_rps pct kind rate line
-  send_rps=$(median_rps "$3"); reply_rps=$(median_rps "$4")
+  local name=$1 send_rps reply_rps pct kind rate line
+  send_rps=$(median_rps "$2"); reply_rps=$(median_rps "$3")
   for pct in 30 50 70; do
     for kind in send reply; do
       rate=$(python3 -c "print(round(${pct} / 100 * $([ "$kind" = send ] && echo "$send_rps" || echo "$reply_rps")))")
       local run; run=$(($(cat "$work/runs" 2>/dev/null || echo 0) + 1)); echo "$run" >"$work/runs"
       local waited server0 machine0 started requests
-      curl -sf "$base/metrics" >"$work/metrics.before" || true
+      scrape before
       if [ "$name" = pg ]; then pg_activity "$work/pg.before"; fi
       waited=$(runq_ms "$PID"); server0=$(process_ticks "$PID"); machine0=$(machine_ticks); started=$(date +%s.%N)
-      line=$(SMS_BENCH_RUN=$run CHAT_FIRST=$first CHAT_LAST=$last "$OPEN" "$base" "$kind" "$rate" "$seconds")
+      line=$(SMS_BENCH_RUN=$run CHAT_FIRST=$first CHAT_LAST=$last "$OPEN" "$B" "$kind" "$rate" "$seconds")
       requests=$(value "$line" requests)
       line="$line server_runq_ms=$(python3 -c "print(f'{($(runq_ms "$PID") - $waited) / max(1, $requests):.3f}')")"
       # The CPU a request cost at this rate (the workers' batches are smaller at lower rates),
@@ -230,13 +230,12 @@ open_rates() { # open_rates NAME BASE SEND-LINES REPLY-LINES BACKLOG-FN: open-lo
       line="$line server_cpu_ms=$(per_request_ms "$server0" "$(process_ticks "$PID")" "$requests")"
       line="$line machine_cpu_ms=$(per_request_ms "$machine0" "$(machine_ticks)" "$requests")"
       line="$line machine_busy=$(python3 -c "import os; print(f'{($(machine_ticks) - $machine0) * $TICK_MS / 10 / ($(date +%s.%N) - $started) / os.cpu_count():.0f}')")"
-      curl -sf "$base/metrics" >"$work/metrics.after" || true
+      scrape after
       if [ "$name" = pg ]; then pg_activity "$work/pg.after"; fi
-      local drained; drained=$(drain "$5")
+      local drained; drained=$(drain "$4")
       echo "$line pct=$pct $drained" >>"$work/$name.open.lines"
       echo "open loop ($name) at $pct %: $line $drained"
-      # Where the slow requests waited: the server's own histograms over the run.
-      echo "  waits: $(python3 bench/waits.py "$work/metrics.before" "$work/metrics.after")"
+      waits_line
       # What PostgreSQL did on its own meanwhile: a checkpoint or autovacuum under a slow level.
       if [ "$name" = pg ]; then echo "  postgres: $(python3 bench/pg_activity.py "$work/pg.before" "$work/pg.after")"; fi
     done
@@ -317,7 +316,7 @@ if [ "${ONLY:-}" != sqlite ]; then
   # --- replies into the chats the rounds opened ---
   read -r first last < <(psql "$DB_URL" -Atc "SELECT MIN(id) || ' ' || (MIN(id) + 149) FROM chats WHERE status = 'selecting'")
   reply_rounds "PostgreSQL + Redis" pg_backlog "$work/reply.lines"
-  open_rates pg "$B" "$work/pg.lines" "$work/reply.lines" pg_backlog
+  open_rates pg "$work/pg.lines" "$work/reply.lines" pg_backlog
   pg_rss=$(peak_rss_mb "$PG_PID")
   # Nothing of PostgreSQL's runs beside the SQLite part: its server stops, its database goes and
   # PostgreSQL writes out what the rounds dirtied now, not while SQLite syncs on the same disk.
@@ -346,7 +345,7 @@ if [ "${ONLY:-}" != postgres ]; then
   lite_sql() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$work/bench.sqlite3" "$1"; }
   read -r first last < <(lite_sql "SELECT MIN(id) || ' ' || (MIN(id) + 149) FROM chats WHERE status = 'selecting'")
   reply_rounds SQLite lite_backlog "$work/lite_reply.lines"
-  open_rates lite "$B" "$work/lite.lines" "$work/lite_reply.lines" lite_backlog
+  open_rates lite "$work/lite.lines" "$work/lite_reply.lines" lite_backlog
   profile_report sqlite "$LITE_PID"
   if [ "${CHATS:-0}" -gt 0 ]; then
     open_chats() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT COUNT(*) FROM chats WHERE status = 'selecting'\").fetchone()[0])" "$work/bench.sqlite3"; }
