@@ -30,8 +30,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // SAFETY: the first thing the process does, on its only thread: nothing has used SQLite.
+    #[allow(unsafe_code)]
+    let sqlite_set_up = unsafe { sms_store::configure_sqlite() };
     let cli = Cli::parse();
     init_logging();
+    if !sqlite_set_up {
+        tracing::warn!("SQLite kept its serialised mode: it was in use before the process set it up");
+    }
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(),
         Command::Migrate => migrate(),

@@ -38,6 +38,7 @@ pub use conn::{
 };
 pub use error::StoreError;
 pub use group::WriteAnswer;
+pub use sqlite::configure_sqlite;
 
 /// A page of a list: how many rows to skip and how many to answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,6 +11,36 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel::sqlite::SqliteConnection;
 
+/// Sets SQLite's library up for this process before its first use: multi-thread mode (no mutex
+/// around each connection's every call) and no memory statistics (no process-wide mutex around
+/// every allocation). Answers whether both took; they cannot once SQLite has been used, and
+/// then it stays as built (serialised, which is correct, only slower).
+///
+/// Why: the store's writer runs every write of the process one after another, and a profile of
+/// it spent 12 % of its time locking and unlocking those mutexes (BENCHMARKS.md). Each of the
+/// store's connections is used by one thread at a time (diesel's `SqliteConnection` is not
+/// `Sync`; the pool hands a connection to one caller at a time), which is all multi-thread mode
+/// asks; the statistics are read by nothing here. No safe binding offers `sqlite3_config`.
+///
+/// # Safety
+/// `sqlite3_config` is not thread-safe: call this before anything in the process uses SQLite and
+/// while no other thread can (first thing in `main`).
+#[allow(unsafe_code)]
+pub unsafe fn configure_sqlite() -> bool {
+    use libsqlite3_sys as ffi;
+    // SAFETY: the caller guarantees that no other thread uses SQLite meanwhile. Both options
+    // take an int (or nothing) as SQLite documents them; before `sqlite3_initialize` they only
+    // set fields of its global configuration, and after it they answer SQLITE_MISUSE and change
+    // nothing.
+    let (threads, statistics) = unsafe {
+        (
+            ffi::sqlite3_config(ffi::SQLITE_CONFIG_MULTITHREAD),
+            ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, std::ffi::c_int::from(false)),
+        )
+    };
+    threads == ffi::SQLITE_OK && statistics == ffi::SQLITE_OK
+}
+
 /// A connection to the file at `path`, in WAL mode, with the settings every connection shares.
 pub(crate) fn open(path: &Path) -> Result<SqliteConnection, diesel::ConnectionError> {
     let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
