@@ -55,21 +55,43 @@ pub fn claim(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> Result<Vec<Job>, StoreError> {
-    crate::tx::walking_indexes(conn, |conn| claim_jobs(conn, now, lease_until, limit))
+    crate::tx::walking_indexes(conn, |conn| {
+        let ids = crate::tx::claim_ids(conn, (CLAIM_PG, CLAIM_SQLITE), now, lease_until, limit)?;
+        jobs_of(conn, &ids)
+    })
 }
 
-fn claim_jobs(
+/// [`claim`] without reading the messages: their ids, for [`jobs`] to read after the claim's
+/// commit. A worker on SQLite claims so: the claim is a write, run by the store's one writer
+/// between everyone's writes, and the reads that made up half of it (four statements, prepared
+/// anew for each list of ids) ran there too; now they run on a connection of the worker's own,
+/// beside the writer (BENCHMARKS.md).
+pub fn claim_ids(
     conn: &mut DbConn,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
     limit: i64,
-) -> Result<Vec<Job>, StoreError> {
-    let ids = crate::tx::claim_ids(conn, (CLAIM_PG, CLAIM_SQLITE), now, lease_until, limit)?;
+) -> Result<Vec<MessageId>, StoreError> {
+    let ids = crate::tx::walking_indexes(conn, |conn| {
+        crate::tx::claim_ids(conn, (CLAIM_PG, CLAIM_SQLITE), now, lease_until, limit)
+    })?;
+    Ok(ids.into_iter().map(MessageId::new).collect())
+}
+
+/// The messages `ids`, claimed by this worker ([`claim_ids`]), with what sending each needs to
+/// know, read now: its tenant, whether the consumer opted out, whether the tenant still owns
+/// the number it goes from. Oldest first.
+pub fn jobs(conn: &mut DbConn, ids: &[MessageId]) -> Result<Vec<Job>, StoreError> {
+    let ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();
+    crate::tx::reading_indexes(conn, |conn| jobs_of(conn, &ids))
+}
+
+fn jobs_of(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<Job>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let claimed: Vec<Message> = db_run!(conn, |c| messages::table
-        .filter(messages::id.eq_any(&ids))
+        .filter(messages::id.eq_any(ids))
         .order(messages::id)
         .select(Message::as_select())
         .load(c))?;

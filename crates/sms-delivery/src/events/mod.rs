@@ -253,12 +253,18 @@ impl EventWorker {
         let per_endpoint = i64::try_from(self.settings.endpoint_concurrency.max(1)).unwrap_or(4);
         let limit = i64::try_from(free).unwrap_or(1);
         let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+        // The claim is a write (on SQLite the store's writer runs it among everyone's); the
+        // claimed deliveries are read after its commit, on a connection of the worker's own.
         tokio::task::spawn_blocking(move || {
-            store.write(move |conn| {
+            let ids = store.write(move |conn| {
                 let now = now_millis();
                 let limits = ClaimLimits { limit, per_endpoint, busy: &busy };
-                deliveries::claim(conn, now, now + lease, limits)
-            })
+                deliveries::claim_ids(conn, now, now + lease, limits)
+            })?;
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            store.with_conn(|conn| deliveries::claimed(conn, &ids, now_millis()))
         })
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))?

@@ -198,15 +198,40 @@ pub fn claim(
     lease_until: NaiveDateTime,
     limits: ClaimLimits<'_>,
 ) -> Result<Vec<Claimed>, StoreError> {
-    crate::tx::walking_indexes(conn, |conn| claim_claimed(conn, now, lease_until, limits))
+    crate::tx::walking_indexes(conn, |conn| {
+        let ids = claimed_ids(conn, now, lease_until, limits)?;
+        Ok(read_claimed(conn, &ids, now)?.into_iter().map(|(claimed, _)| claimed).collect())
+    })
 }
 
-fn claim_claimed(
+/// [`claim`] without reading the deliveries: their ids, for [`claimed`] to read after the
+/// claim's commit. A worker on SQLite claims so: the claim is a write, run by the store's one
+/// writer between everyone's writes, and its read of the deliveries with their events and
+/// endpoints ran there too; now it runs on a connection of the worker's own (BENCHMARKS.md).
+pub fn claim_ids(
     conn: &mut DbConn,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
     limits: ClaimLimits<'_>,
-) -> Result<Vec<Claimed>, StoreError> {
+) -> Result<Vec<DeliveryId>, StoreError> {
+    let ids = crate::tx::walking_indexes(conn, |conn| claimed_ids(conn, now, lease_until, limits))?;
+    Ok(ids.into_iter().map(DeliveryId::new).collect())
+}
+
+/// The deliveries `ids`, claimed by this worker ([`claim_ids`]), with what an attempt needs,
+/// read at `now`, in the order they were written.
+pub fn claimed(conn: &mut DbConn, ids: &[DeliveryId], now: NaiveDateTime) -> Result<Vec<Claimed>, StoreError> {
+    let ids: Vec<i64> = ids.iter().map(|id| id.get()).collect();
+    let read = crate::tx::reading_indexes(conn, |conn| read_claimed(conn, &ids, now))?;
+    Ok(read.into_iter().map(|(claimed, _)| claimed).collect())
+}
+
+fn claimed_ids(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limits: ClaimLimits<'_>,
+) -> Result<Vec<i64>, StoreError> {
     use diesel::sql_types::{BigInt, Text, Timestamp};
     let busy = format!("[{}]", limits.busy.iter().map(|id| id.get().to_string()).collect::<Vec<_>>().join(","));
     let ids: Vec<i64> = match conn {
@@ -222,7 +247,7 @@ fn claim_claimed(
         }
         DbConn::Sqlite(_) => claim_ids_sqlite(conn, now, lease_until, limits, &busy)?,
     };
-    Ok(read_claimed(conn, &ids, now)?.into_iter().map(|(claimed, _)| claimed).collect())
+    Ok(ids)
 }
 
 /// The deliveries written leased to this instance's event worker ([`crate::events::record_many`]),

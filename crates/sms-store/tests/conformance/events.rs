@@ -228,4 +228,32 @@ fn finished_deliveries_purged(db: &TestDb, store: &Store) {
     assert_eq!(ok(deliveries::backlog(&mut c)), 2);
 }
 
-sms_test_support::on_both_backends!(attr = test, run = run; event_deliveries_leased, deliveries_written_leased, finished_deliveries_purged);
+/// A claim of deliveries apart from its read, as the event worker makes it: the claim leases
+/// and counts the attempt and answers only ids; the read answers what an attempt needs, as a
+/// claim does, and claims nothing.
+fn deliveries_claimed_read_apart(_db: &TestDb, store: &Store) {
+    use sms_store::deliveries::{self, ClaimLimits};
+    use sms_store::endpoints;
+    use sms_store::events::{self, NewEvent};
+    let mut c = conn(store);
+    let acme = tenant(&mut c, "acme");
+    let now = now_millis();
+    ok(endpoints::create(&mut c, &new_endpoint(acme.id, "http://127.0.0.1:9/crm", "chat.created", now)));
+    for id in ["evt_1", "evt_2"] {
+        let event = NewEvent { tenant_id: acme.id, event_id: id, event_type: "chat.created", payload: "{}", at: now };
+        ok(events::record_for_subscribers(&mut c, &event, None));
+    }
+    let limits = ClaimLimits { limit: 10, per_endpoint: 10, busy: &[] };
+    let mut ids = ok(deliveries::claim_ids(&mut c, now, lease(now), limits));
+    ids.sort();
+    assert_eq!(ids.len(), 2);
+    let read = ok(deliveries::claimed(&mut c, &ids, now));
+    let seen: Vec<_> = read.iter().map(|d| (d.id, d.event_id.as_str(), d.attempts, d.url.as_str())).collect();
+    let url = "http://127.0.0.1:9/crm";
+    assert_eq!(seen, [(ids[0], "evt_1", 1, url), (ids[1], "evt_2", 1, url)], "in the order they were written");
+    assert!(ok(deliveries::claim_ids(&mut c, now, lease(now), limits)).is_empty(), "nothing is claimed twice");
+    assert_eq!(ok(deliveries::claimed(&mut c, &ids, now))[0].attempts, 1, "reading claims nothing");
+    assert!(ok(deliveries::claimed(&mut c, &[], now)).is_empty());
+}
+
+sms_test_support::on_both_backends!(attr = test, run = run; event_deliveries_leased, deliveries_written_leased, finished_deliveries_purged, deliveries_claimed_read_apart);

@@ -129,4 +129,35 @@ fn delivery_handed_back(_db: &TestDb, store: &Store) {
     assert_eq!(ok(outbox::hand_back(&mut c, &[], later)), 0);
 }
 
-sms_test_support::on_both_backends!(attr = test, run = run; delivery_outbox, delivery_sent_together, delivery_handed_back);
+/// A claim apart from its read, as the worker makes it: the claim leases and counts the
+/// attempt as [`outbox::claim`] does and answers only ids; the read after it answers the jobs
+/// as they are then (a consumer who opted out meanwhile is seen), and claims nothing.
+fn claims_read_apart(_db: &TestDb, store: &Store) {
+    use sms_store::opt_outs::{self, Origin};
+    let mut c = conn(store);
+    let acme = sender(&mut c, "acme", OUTBOUND);
+    let (from, now) = (num(OUTBOUND), now_millis());
+    let chat_ids = three_chats(&mut c, acme.id, &from, now);
+    let mut ids = ok(outbox::claim_ids(&mut c, now, lease(now), 2));
+    ids.sort();
+    let firsts = [outbound(&mut c, chat_ids[0]), outbound(&mut c, chat_ids[1])];
+    assert_eq!(ids, [firsts[0].id, firsts[1].id], "the first two, oldest first");
+    for m in &firsts {
+        assert_eq!((m.delivery_status, m.locked_until, m.attempts), (DeliveryStatus::Sending, Some(lease(now)), 1));
+    }
+    let origin = Origin { keyword: Some("STOP"), outbound_number: None, message_id: None };
+    assert!(ok(opt_outs::record(&mut c, acme.id, &num(CONSUMER), origin, now)));
+    let jobs = ok(outbox::jobs(&mut c, &ids));
+    let seen: Vec<_> = jobs
+        .iter()
+        .map(|j| (j.message.id, j.subdomain.as_str(), j.tenant_active, j.opted_out, j.number_owned))
+        .collect();
+    assert_eq!(seen, [(ids[0], "acme", true, true, true), (ids[1], "acme", true, false, true)]);
+    assert_eq!(jobs[0].message.body, firsts[0].body);
+    assert_eq!(ok(outbox::claim_ids(&mut c, now, lease(now), 10)), [outbound(&mut c, chat_ids[2]).id], "the rest");
+    assert!(ok(outbox::claim_ids(&mut c, now, lease(now), 10)).is_empty(), "nothing is claimed twice while leased");
+    assert!(ok(outbox::jobs(&mut c, &[])).is_empty());
+    assert_eq!(outbound(&mut c, chat_ids[0]).attempts, 1, "reading claims nothing");
+}
+
+sms_test_support::on_both_backends!(attr = test, run = run; delivery_outbox, delivery_sent_together, delivery_handed_back, claims_read_apart);
