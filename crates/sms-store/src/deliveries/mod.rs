@@ -370,7 +370,9 @@ pub fn backlog(conn: &mut DbConn) -> Result<i64, StoreError> {
     })
 }
 
-/// Deletes at most `at_most` deliveries that ended (delivered or failed) before `before`, and
+/// Deletes at most `at_most` deliveries that ended (delivered or failed) before `before`, or were
+/// left pending for an endpoint deleted as they were written (PostgreSQL keeps no key from a
+/// delivery to its endpoint: migration `hot_parent_keys`; no claim ever takes them), and
 /// at most `at_most` events of that time left with no delivery; answers how many of each went.
 /// Bounded so that a purge is one short write among the requests' (call it again while either
 /// count reaches `at_most`). Both are found from the events' `created_at` index, an event's
@@ -381,7 +383,9 @@ pub fn purge_finished(conn: &mut DbConn, before: NaiveDateTime, at_most: usize) 
     let finished: Vec<i64> = db_run!(conn, |c| webhook_deliveries::table
         .inner_join(events::table)
         .filter(events::created_at.lt(before))
-        .filter(webhook_deliveries::status.ne(PENDING))
+        .filter(webhook_deliveries::status.ne(PENDING).or(diesel::dsl::not(diesel::dsl::exists(
+            webhook_endpoints::table.filter(webhook_endpoints::id.eq(webhook_deliveries::endpoint_id)),
+        ))))
         .filter(webhook_deliveries::created_at.lt(before))
         .select(webhook_deliveries::id)
         .limit(limit)

@@ -228,6 +228,39 @@ fn finished_deliveries_purged(db: &TestDb, store: &Store) {
     assert_eq!(ok(deliveries::backlog(&mut c)), 2);
 }
 
+/// A delivery left pending for an endpoint that is gone is purged like a finished one (on
+/// PostgreSQL no key ties a delivery to its endpoint: an endpoint deleted as an event was
+/// written can leave one; on SQLite the key's cascade takes it with the endpoint), and the
+/// tables every send writes keep no key to the tenant's or the endpoint's row on PostgreSQL:
+/// checking one locked that row, shared by all of the tenant's writes.
+fn deliveries_of_a_deleted_endpoint_purged(db: &TestDb, store: &Store) {
+    use sms_store::deliveries;
+    use sms_store::endpoints;
+    use sms_store::events::{self, NewEvent};
+    let mut c = conn(store);
+    let acme = tenant(&mut c, "acme");
+    let now = now_millis();
+    let old = now - Duration::days(8);
+    for url in ["http://127.0.0.1:9/gone", "http://127.0.0.1:9/kept"] {
+        ok(endpoints::create(&mut c, &new_endpoint(acme.id, url, "chat.created", old)));
+    }
+    let event = NewEvent { tenant_id: acme.id, event_id: "evt_1", event_type: "chat.created", payload: "{}", at: old };
+    assert_eq!(ok(events::record_for_subscribers(&mut c, &event, None)).deliveries, 2);
+    // Gone without the store's own delete, which takes the deliveries first.
+    db.execute("DELETE FROM webhook_endpoints WHERE url = 'http://127.0.0.1:9/gone'");
+    ok(deliveries::purge_finished(&mut c, now, 10));
+    assert_eq!((db.count("webhook_deliveries"), db.count("events")), (1, 1), "the kept endpoint's delivery stays");
+    assert_eq!(ok(deliveries::backlog(&mut c)), 1);
+    if let TestDb::Postgres { .. } = db {
+        let keys = db.count(
+            "pg_constraint WHERE contype = 'f' AND confrelid IN ('tenants'::regclass, 'webhook_endpoints'::regclass) \
+             AND conrelid::regclass::text IN ('end_users', 'chats', 'messages', 'events', 'webhook_deliveries', \
+             'idempotency_keys', 'inbound_receipts')",
+        );
+        assert_eq!(keys, 0, "a key of a hot table to the tenant's or the endpoint's row");
+    }
+}
+
 /// A claim of deliveries apart from its read, as the event worker makes it: the claim leases
 /// and counts the attempt and answers only ids; the read answers what an attempt needs, as a
 /// claim does, and claims nothing.
@@ -256,4 +289,4 @@ fn deliveries_claimed_read_apart(_db: &TestDb, store: &Store) {
     assert!(ok(deliveries::claimed(&mut c, &[], now)).is_empty());
 }
 
-sms_test_support::on_both_backends!(attr = test, run = run; event_deliveries_leased, deliveries_written_leased, finished_deliveries_purged, deliveries_claimed_read_apart);
+sms_test_support::on_both_backends!(attr = test, run = run; event_deliveries_leased, deliveries_written_leased, finished_deliveries_purged, deliveries_claimed_read_apart, deliveries_of_a_deleted_endpoint_purged);
