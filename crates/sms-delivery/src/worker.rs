@@ -55,10 +55,16 @@ pub const NUMBER_REMOVED: &str = "number removed";
 /// The `automatic` mark of an opt-out's confirmation.
 pub const OPT_OUT_CONFIRMATION: &str = "opt_out";
 
-/// Outcomes recorded in one transaction at most. Each outcome writes its message, an event and
-/// its deliveries, and touches its chat: a transaction of a whole batch (128) held a database
-/// core for tens of milliseconds while requests waited for it (BENCHMARKS.md).
+/// Outcomes recorded in one transaction at most, on SQLite. Each outcome writes its message, an
+/// event and its deliveries, and touches its chat: in the store's one writer, a transaction of a
+/// whole batch (128) held every request's write back for tens of milliseconds (BENCHMARKS.md).
 const RECORD_AT_MOST: usize = 32;
+
+/// The same on PostgreSQL, where the worker's transaction holds no one else's writes back (save
+/// its chats') and its statements each take the whole batch: the statements and the commit per
+/// outcome fall with a bigger one. At 32, agents' replies at 3,000 a second outran the worker,
+/// which left 26,000 messages to send when the load stopped (BENCHMARKS.md, 2026-12-07).
+const RECORD_AT_MOST_POSTGRES: usize = 128;
 
 /// How often the backlog gauge is read.
 const BACKLOG_EVERY: Duration = Duration::from_secs(5);
@@ -217,7 +223,11 @@ impl Worker {
         self: Arc<Self>,
         mut finished: mpsc::UnboundedReceiver<Result<(MessageId, Outcome), MessageId>>,
     ) {
-        while let Some(arrived) = crate::next_batch(&mut finished, RECORD_AT_MOST).await {
+        let at_most = match self.store.backend() {
+            sms_store::Backend::Postgres => RECORD_AT_MOST_POSTGRES,
+            sms_store::Backend::Sqlite => RECORD_AT_MOST,
+        };
+        while let Some(arrived) = crate::next_batch(&mut finished, at_most).await {
             let (outcomes, interrupted) = split(arrived);
             self.write_down(outcomes, interrupted).await;
         }
