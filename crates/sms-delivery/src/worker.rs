@@ -212,7 +212,13 @@ impl Worker {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
-            store.with_conn(|conn| outbox::jobs(conn, &ids))
+            store.with_conn(|conn| outbox::jobs(conn, &ids)).inspect_err(|_| {
+                // Claimed and not read: due again at once rather than leased to no one until the
+                // lease ends (which frees them anyway if this fails too).
+                let back: Result<usize, StoreError> =
+                    store.write(move |conn| outbox::hand_back(conn, &ids, now_millis()));
+                drop(back);
+            })
         })
         .await
     }

@@ -264,7 +264,13 @@ impl EventWorker {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
-            store.with_conn(|conn| deliveries::claimed(conn, &ids, now_millis()))
+            store.with_conn(|conn| deliveries::claimed(conn, &ids, now_millis())).inspect_err(|_| {
+                // Claimed and not read: due again at once rather than leased to no one until the
+                // lease ends (which frees them anyway if this fails too).
+                let back: Result<usize, StoreError> =
+                    store.write(move |conn| deliveries::hand_back(conn, &ids, now_millis()));
+                drop(back);
+            })
         })
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))?
