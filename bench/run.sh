@@ -36,11 +36,11 @@
 # ONLY=postgres skips SQLite (5. and 6.), ONLY=sqlite skips PostgreSQL (1. to 4.): for comparing
 # one backend's settings in less time. BENCH_SERVER=PATH runs another build of sms-server (a
 # copy of an earlier commit's, say) against the same load, for A/B runs back to back.
-# STATEMENTS=1 prints PostgreSQL's statements by total execution time during the first round
+# STATEMENTS=1 prints PostgreSQL's statements by total execution time during each round and its drain
 # (needs pg_stat_statements in shared_preload_libraries).
 # PERF=1 also samples the whole machine with `perf record` (cpu-clock) during the first round
-# of each kind and prints where the CPU went: by process, then the server's and PostgreSQL's
-# hottest functions. The data stays in bench/profiles/ for `perf report -i`.
+# of each kind and the open loop's 70 % levels, and prints where the CPU went: by process,
+# then the server's and PostgreSQL's hottest functions. The data stays in bench/profiles/ for `perf report -i`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -222,7 +222,14 @@ open_rates() { # open_rates NAME SEND-LINES REPLY-LINES BACKLOG-FN: open-loop se
       scrape before
       if [ "$name" = pg ]; then pg_activity "$work/pg.before"; fi
       waited=$(runq_ms "$PID"); server0=$(process_ticks "$PID"); machine0=$(machine_ticks); started=$(date +%s.%N)
+      local perf_pid=
+      if [ "$pct" = 70 ] && [ "${PERF:-0}" = 1 ]; then
+        mkdir -p bench/profiles
+        perf record -q -a -g -F 499 -o "bench/profiles/$name-$kind-70.data" -- sleep "$seconds" >/dev/null 2>&1 &
+        perf_pid=$!
+      fi
       line=$(SMS_BENCH_RUN=$run CHAT_FIRST=$first CHAT_LAST=$last "$OPEN" "$B" "$kind" "$rate" "$seconds")
+      if [ -n "$perf_pid" ]; then wait "$perf_pid" || true; fi
       requests=$(value "$line" requests)
       line="$line server_runq_ms=$(python3 -c "print(f'{($(runq_ms "$PID") - $waited) / max(1, $requests):.3f}')")"
       # The CPU a request cost at this rate (the workers' batches are smaller at lower rates),
@@ -238,6 +245,7 @@ open_rates() { # open_rates NAME SEND-LINES REPLY-LINES BACKLOG-FN: open-loop se
       waits_line
       # What PostgreSQL did on its own meanwhile: a checkpoint or autovacuum under a slow level.
       if [ "$name" = pg ]; then echo "  postgres: $(python3 bench/pg_activity.py "$work/pg.before" "$work/pg.after")"; fi
+      if [ -n "$perf_pid" ]; then profile_report "$name-$kind-70" "$PID"; fi
     done
   done
 }
@@ -273,7 +281,7 @@ if [ "${ONLY:-}" != sqlite ]; then
   fi
   for round in $(seq 1 "$rounds"); do
     before=$(commits)
-    if [ "$round" = 1 ] && [ -n "$statements" ]; then psql "$DB_URL" -Atqc "SELECT pg_stat_statements_reset()" >/dev/null; fi
+    if [ -n "$statements" ]; then psql "$DB_URL" -Atqc "SELECT pg_stat_statements_reset()" >/dev/null; fi
     scrape before
     line=$(drive "$B" "$seconds" "$([ "$round" = 1 ] && echo postgres)")
     scrape after
@@ -281,8 +289,8 @@ if [ "${ONLY:-}" != sqlite ]; then
     # and every statement outside one, per request served.
     per_request=$(python3 -c "print(f'{($(commits) - $before) / max(1, $(value "$line" requests)):.1f}')")
     drained=$(drain pg_backlog)
-    if [ "$round" = 1 ] && [ -n "$statements" ]; then
-      echo "-- postgres: statements by total execution time (round 1 and its drain; per request served)"
+    if [ -n "$statements" ]; then
+      echo "-- postgres: statements by total execution time (round $round and its drain; per request served)"
       psql "$DB_URL" -Atc "SELECT lpad(round(total_exec_time::numeric / 1000, 2)::text, 7) || ' s  ' ||
           lpad(round(calls::numeric / $(value "$line" requests), 3)::text, 6) || ' calls/req  ' ||
           lpad(round(mean_exec_time::numeric, 3)::text, 7) || ' ms  ' ||

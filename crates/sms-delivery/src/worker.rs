@@ -202,23 +202,15 @@ impl Worker {
         let store = self.store.clone();
         let (limit, lease) = (i64::try_from(limit).unwrap_or(self.settings.batch), self.settings.lease);
         let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
-        // The claim is a write (on SQLite the store's writer runs it among everyone's); the
-        // claimed messages are read after its commit, on a connection of the worker's own.
         blocking(move || {
-            let ids = store.write(move |conn| {
-                let now = now_millis();
-                outbox::claim_ids(conn, now, now + lease, limit)
-            })?;
-            if ids.is_empty() {
-                return Ok(Vec::new());
-            }
-            store.with_conn(|conn| outbox::jobs(conn, &ids)).inspect_err(|_| {
-                // Claimed and not read: due again at once rather than leased to no one until the
-                // lease ends (which frees them anyway if this fails too).
-                let back: Result<usize, StoreError> =
-                    store.write(move |conn| outbox::hand_back(conn, &ids, now_millis()));
-                drop(back);
-            })
+            store.claim_then_read(
+                move |conn| {
+                    let now = now_millis();
+                    outbox::claim_ids(conn, now, now + lease, limit)
+                },
+                outbox::jobs,
+                |conn, ids| outbox::hand_back(conn, ids, now_millis()),
+            )
         })
         .await
     }

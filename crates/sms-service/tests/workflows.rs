@@ -180,7 +180,12 @@ async fn outcomes_are_told_after_their_commit(backend: Backend) {
 
     let now = sms_domain::time::now_millis();
     let store = h.store.clone();
-    let jobs = store.with_conn(|conn| outbox::claim(conn, now, now + Duration::seconds(60), 10)).unwrap();
+    let jobs = store
+        .with_conn(|conn| {
+            let ids = outbox::claim_ids(conn, now, now + Duration::seconds(60), 10)?;
+            outbox::jobs(conn, &ids)
+        })
+        .unwrap();
     assert_eq!(jobs.len(), 1);
     let (message, outcomes) = (jobs[0].message.id, h.service.outbox_outcomes());
     let sent = Outcome::Sent { provider_message_id: Some("SM1".into()) };

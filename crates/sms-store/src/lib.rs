@@ -19,6 +19,7 @@ pub mod idempotency;
 mod ids;
 pub mod inbound;
 mod kept;
+mod lease;
 pub mod models;
 pub mod numbers;
 pub mod opt_outs;

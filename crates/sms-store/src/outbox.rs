@@ -48,24 +48,11 @@ pub(crate) const CLAIM_SQLITE: &str =
 
 /// Claims up to `limit` messages that are due: queued ones whose next attempt has come, and
 /// ones whose sender's lease ran out (it crashed or hung). Each is leased until `lease_until`
-/// and its attempt counted; two workers never claim the same message at once.
-pub fn claim(
-    conn: &mut DbConn,
-    now: NaiveDateTime,
-    lease_until: NaiveDateTime,
-    limit: i64,
-) -> Result<Vec<Job>, StoreError> {
-    crate::tx::walking_indexes(conn, |conn| {
-        let ids = crate::tx::claim_ids(conn, (CLAIM_PG, CLAIM_SQLITE), now, lease_until, limit)?;
-        jobs_of(conn, &ids)
-    })
-}
-
-/// [`claim`] without reading the messages: their ids, for [`jobs`] to read after the claim's
-/// commit. A worker on SQLite claims so: the claim is a write, run by the store's one writer
-/// between everyone's writes, and the reads that made up half of it (four statements, prepared
-/// anew for each list of ids) ran there too; now they run on a connection of the worker's own,
-/// beside the writer (BENCHMARKS.md).
+/// and its attempt counted; two workers never claim the same message at once. Answers their
+/// ids, for [`jobs`] to read after the claim's commit ([`crate::Store::claim_then_read`]): on
+/// SQLite the claim is a write, run by the store's one writer between everyone's writes, and
+/// the reads that once made up half of it (four statements, prepared anew for each list of ids)
+/// run beside the writer, on a connection of the worker's own (BENCHMARKS.md).
 pub fn claim_ids(
     conn: &mut DbConn,
     now: NaiveDateTime,

@@ -253,24 +253,16 @@ impl EventWorker {
         let per_endpoint = i64::try_from(self.settings.endpoint_concurrency.max(1)).unwrap_or(4);
         let limit = i64::try_from(free).unwrap_or(1);
         let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
-        // The claim is a write (on SQLite the store's writer runs it among everyone's); the
-        // claimed deliveries are read after its commit, on a connection of the worker's own.
         tokio::task::spawn_blocking(move || {
-            let ids = store.write(move |conn| {
-                let now = now_millis();
-                let limits = ClaimLimits { limit, per_endpoint, busy: &busy };
-                deliveries::claim_ids(conn, now, now + lease, limits)
-            })?;
-            if ids.is_empty() {
-                return Ok(Vec::new());
-            }
-            store.with_conn(|conn| deliveries::claimed(conn, &ids, now_millis())).inspect_err(|_| {
-                // Claimed and not read: due again at once rather than leased to no one until the
-                // lease ends (which frees them anyway if this fails too).
-                let back: Result<usize, StoreError> =
-                    store.write(move |conn| deliveries::hand_back(conn, &ids, now_millis()));
-                drop(back);
-            })
+            store.claim_then_read(
+                move |conn| {
+                    let now = now_millis();
+                    let limits = ClaimLimits { limit, per_endpoint, busy: &busy };
+                    deliveries::claim_ids(conn, now, now + lease, limits)
+                },
+                |conn, ids| deliveries::claimed(conn, ids, now_millis()),
+                |conn, ids| deliveries::hand_back(conn, ids, now_millis()),
+            )
         })
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))?

@@ -191,23 +191,11 @@ pub struct ClaimLimits<'a> {
 
 /// Claims due deliveries of enabled endpoints of active tenants. A claimed delivery is next due
 /// when the lease ends (`lease_until`): if its claimer dies, another instance posts it then. Two
-/// instances never claim the same delivery at once.
-pub fn claim(
-    conn: &mut DbConn,
-    now: NaiveDateTime,
-    lease_until: NaiveDateTime,
-    limits: ClaimLimits<'_>,
-) -> Result<Vec<Claimed>, StoreError> {
-    crate::tx::walking_indexes(conn, |conn| {
-        let ids = claimed_ids(conn, now, lease_until, limits)?;
-        Ok(read_claimed(conn, &ids, now)?.into_iter().map(|(claimed, _)| claimed).collect())
-    })
-}
-
-/// [`claim`] without reading the deliveries: their ids, for [`claimed`] to read after the
-/// claim's commit. A worker on SQLite claims so: the claim is a write, run by the store's one
-/// writer between everyone's writes, and its read of the deliveries with their events and
-/// endpoints ran there too; now it runs on a connection of the worker's own (BENCHMARKS.md).
+/// instances never claim the same delivery at once. Answers their ids, for [`claimed`] to read
+/// after the claim's commit ([`crate::Store::claim_then_read`]): on SQLite the claim is a write,
+/// run by the store's one writer between everyone's writes, and the read of the deliveries with
+/// their events and endpoints runs beside the writer, on a connection of the worker's own
+/// (BENCHMARKS.md).
 pub fn claim_ids(
     conn: &mut DbConn,
     now: NaiveDateTime,

@@ -5,7 +5,9 @@ use chrono::{Duration, NaiveDateTime};
 use sms_domain::time::now_millis;
 use sms_domain::{AgentStatus, ChatId, ChatType, Direction, E164Number, TenantId};
 use sms_store::chats::{self, NewChatSpec, Opened};
+use sms_store::deliveries::{self, ClaimLimits, Claimed};
 use sms_store::numbers;
+use sms_store::outbox::{self, Job};
 use sms_store::{
     tenants, ChatBundle, DbConn, DbUrl, Message, NewAgent, NewTenant, PoolOptions, PooledConn, Store, StoreError,
     Tenant, Window,
@@ -135,4 +137,26 @@ pub fn outbound(conn: &mut DbConn, chat_id: ChatId) -> Message {
         .into_iter()
         .find(|m| m.direction == Direction::Outbound);
     some(found, "the outbound message")
+}
+
+/// A worker's claim of the outbox and its read after the claim's commit, on one connection.
+pub fn claim_jobs(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<Job>, StoreError> {
+    let ids = outbox::claim_ids(conn, now, lease_until, limit)?;
+    outbox::jobs(conn, &ids)
+}
+
+/// A worker's claim of event deliveries and its read after the claim's commit, on one connection.
+pub fn claim_deliveries(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limits: ClaimLimits<'_>,
+) -> Result<Vec<Claimed>, StoreError> {
+    let ids = deliveries::claim_ids(conn, now, lease_until, limits)?;
+    deliveries::claimed(conn, &ids, now)
 }

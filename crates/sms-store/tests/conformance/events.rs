@@ -7,7 +7,7 @@ use sms_store::endpoints::NewEndpoint;
 use sms_store::{DbConn, Store};
 use sms_test_support::TestDb;
 
-use crate::common::{conn, lease, ok, run, some, tenant};
+use crate::common::{claim_deliveries, conn, lease, ok, run, some, tenant};
 
 /// An enabled endpoint of the standard format, receiving `kinds`.
 pub(crate) fn new_endpoint(tenant_id: TenantId, url: &str, kinds: &str, now: NaiveDateTime) -> NewEndpoint {
@@ -57,7 +57,7 @@ fn event_deliveries_leased(_db: &TestDb, store: &Store) {
     assert_eq!(ok(events::ccai_types(&mut c, acme.id)), "chat.ended message.received");
 
     let claim = |c: &mut DbConn, at: NaiveDateTime| {
-        ok(deliveries::claim(c, at, lease(at), ClaimLimits { limit: 10, per_endpoint: 10, busy: &[] }))
+        ok(claim_deliveries(c, at, lease(at), ClaimLimits { limit: 10, per_endpoint: 10, busy: &[] }))
     };
     let first = claim(&mut c, now);
     let mut seen: Vec<_> = first.iter().map(|d| (d.event_id.as_str(), d.attempts, d.url.as_str())).collect();
@@ -152,7 +152,7 @@ fn deliveries_written_leased(_db: &TestDb, store: &Store) {
     let claim = |c: &mut DbConn, at: NaiveDateTime| {
         let limits = ClaimLimits { limit: 10, per_endpoint: 10, busy: &[] };
         let mut claimed: Vec<_> =
-            ok(deliveries::claim(c, at, lease(at), limits)).into_iter().map(|d| (d.event_id, d.attempts)).collect();
+            ok(claim_deliveries(c, at, lease(at), limits)).into_iter().map(|d| (d.event_id, d.attempts)).collect();
         claimed.sort();
         claimed
     };
@@ -208,8 +208,7 @@ fn finished_deliveries_purged(db: &TestDb, store: &Store) {
         assert_eq!(record(&mut c, id, "chat.created", old), 1);
     }
     assert_eq!(record(&mut c, "evt_new", "chat.created", now), 1);
-    let claimed =
-        ok(deliveries::claim(&mut c, old, lease(old), ClaimLimits { limit: 10, per_endpoint: 10, busy: &[] }));
+    let claimed = ok(claim_deliveries(&mut c, old, lease(old), ClaimLimits { limit: 10, per_endpoint: 10, busy: &[] }));
     let outcome = |d: &deliveries::Claimed| match d.event_id.as_str() {
         "evt_1" | "evt_2" => Attempt::Delivered { status_code: 200 },
         "evt_3" => Attempt::Failed { status_code: Some(410), error: "gone".into() },

@@ -4,11 +4,12 @@ use chrono::{Duration, NaiveDateTime};
 use sms_domain::time::now_millis;
 use sms_domain::{ChatId, DeliveryStatus, E164Number, TenantId};
 use sms_store::outbox::{self, StatusReport};
-use sms_store::{DbConn, Store};
+use sms_store::{DbConn, Store, StoreError};
 use sms_test_support::TestDb;
 
 use crate::common::{
-    conn, created, lease, num, ok, outbound, run, sender, spec, tenant, CONSUMER, CONSUMER_2, CONSUMER_3, OUTBOUND,
+    claim_jobs, conn, created, lease, num, ok, outbound, run, sender, spec, tenant, CONSUMER, CONSUMER_2, CONSUMER_3,
+    OUTBOUND,
 };
 
 /// A chat opened for each of the three consumers, from `from`: their ids, in that order.
@@ -24,7 +25,7 @@ fn delivery_outbox(_db: &TestDb, store: &Store) {
     let (acme, globex) = (sender(&mut c, "acme", OUTBOUND), tenant(&mut c, "globex"));
     let (from, now) = (num(OUTBOUND), now_millis());
     let chat_ids = three_chats(&mut c, acme.id, &from, now);
-    let jobs = ok(outbox::claim(&mut c, now, lease(now), 2));
+    let jobs = ok(claim_jobs(&mut c, now, lease(now), 2));
     let seen: Vec<_> = jobs.iter().map(|j| (j.message.chat_id, j.message.attempts, j.subdomain.as_str())).collect();
     assert_eq!(
         seen,
@@ -35,7 +36,7 @@ fn delivery_outbox(_db: &TestDb, store: &Store) {
     assert!(jobs.iter().all(|j| leased(j) == (DeliveryStatus::Sending, Some(lease(now)))), "leased: {jobs:?}");
     let (m1, m2) = (jobs[0].message.id, jobs[1].message.id);
     let claim = |c: &mut DbConn, at: NaiveDateTime| -> Vec<(Option<ChatId>, i32)> {
-        ok(outbox::claim(c, at, lease(at), 10)).into_iter().map(|j| (j.message.chat_id, j.message.attempts)).collect()
+        ok(claim_jobs(c, at, lease(at), 10)).into_iter().map(|j| (j.message.chat_id, j.message.attempts)).collect()
     };
     assert_eq!(claim(&mut c, now), [(Some(chat_ids[2]), 1)], "the rest, within the limit");
     assert!(claim(&mut c, now).is_empty(), "nothing is claimed twice while leased");
@@ -83,7 +84,7 @@ fn delivery_sent_together(_db: &TestDb, store: &Store) {
     let acme = sender(&mut c, "acme", OUTBOUND);
     let (from, now) = (num(OUTBOUND), now_millis());
     let chat_ids = three_chats(&mut c, acme.id, &from, now);
-    let jobs = ok(outbox::claim(&mut c, now, lease(now), 10));
+    let jobs = ok(claim_jobs(&mut c, now, lease(now), 10));
     let [a, b, late] = [0, 1, 2].map(|i| jobs[i].message.id);
     ok(outbox::mark_failed(&mut c, late, "unreachable", now));
     let later = now + Duration::seconds(1);
@@ -112,7 +113,7 @@ fn delivery_handed_back(_db: &TestDb, store: &Store) {
     let acme = sender(&mut c, "acme", OUTBOUND);
     let (from, now) = (num(OUTBOUND), now_millis());
     let chat_ids = three_chats(&mut c, acme.id, &from, now);
-    let ids: Vec<_> = ok(outbox::claim(&mut c, now, lease(now), 10)).into_iter().map(|j| j.message.id).collect();
+    let ids: Vec<_> = ok(claim_jobs(&mut c, now, lease(now), 10)).into_iter().map(|j| j.message.id).collect();
     ok(outbox::mark_sent(&mut c, ids[0], Some("SM1"), now));
     let later = now + Duration::seconds(1);
     assert_eq!(ok(outbox::hand_back(&mut c, &ids, later)), 2, "the two still sending");
@@ -124,13 +125,13 @@ fn delivery_handed_back(_db: &TestDb, store: &Store) {
     for chat in &chat_ids[1..] {
         assert_eq!(state(&mut c, *chat), (DeliveryStatus::Queued, 0, None, Some(later)));
     }
-    let again: Vec<_> = ok(outbox::claim(&mut c, later, lease(later), 10)).into_iter().map(|j| j.message.id).collect();
+    let again: Vec<_> = ok(claim_jobs(&mut c, later, lease(later), 10)).into_iter().map(|j| j.message.id).collect();
     assert_eq!(again, ids[1..], "claimed again at once, without waiting for the lease");
     assert_eq!(ok(outbox::hand_back(&mut c, &[], later)), 0);
 }
 
 /// A claim apart from its read, as the worker makes it: the claim leases and counts the
-/// attempt as [`outbox::claim`] does and answers only ids; the read after it answers the jobs
+/// attempt as a claim with its read does and answers only ids; the read after it answers the jobs
 /// as they are then (a consumer who opted out meanwhile is seen), and claims nothing.
 fn claims_read_apart(_db: &TestDb, store: &Store) {
     use sms_store::opt_outs::{self, Origin};
@@ -160,4 +161,40 @@ fn claims_read_apart(_db: &TestDb, store: &Store) {
     assert_eq!(outbound(&mut c, chat_ids[0]).attempts, 1, "reading claims nothing");
 }
 
-sms_test_support::on_both_backends!(attr = test, run = run; delivery_outbox, delivery_sent_together, delivery_handed_back, claims_read_apart);
+/// A worker's claim whose read fails ([`Store::claim_then_read`]): what it claimed is handed
+/// back at once, due now and the attempt not counted, rather than leased to no one; the next
+/// claim takes it and reads it.
+fn claim_read_fails(_db: &TestDb, store: &Store) {
+    let (acme, now) = (sender(&mut conn(store), "acme", OUTBOUND), now_millis());
+    let chat_ids = three_chats(&mut conn(store), acme.id, &num(OUTBOUND), now);
+    let failed: Result<Vec<outbox::Job>, StoreError> = store.claim_then_read(
+        move |c| outbox::claim_ids(c, now, lease(now), 10),
+        |_, _| Err(StoreError::Unavailable("the read failed".into())),
+        move |c, ids| outbox::hand_back(c, ids, now),
+    );
+    assert!(matches!(failed, Err(StoreError::Unavailable(ref why)) if why == "the read failed"), "{failed:?}");
+    let mut c = conn(store);
+    for chat in &chat_ids {
+        let m = outbound(&mut c, *chat);
+        assert_eq!(
+            (m.delivery_status, m.attempts, m.locked_until, m.next_attempt_at),
+            (DeliveryStatus::Queued, 0, None, Some(now))
+        );
+    }
+    drop(c);
+    let jobs = ok(store.claim_then_read(
+        move |c| outbox::claim_ids(c, now, lease(now), 10),
+        outbox::jobs,
+        move |c, ids| outbox::hand_back(c, ids, now),
+    ));
+    let seen: Vec<_> = jobs.iter().map(|j| (j.message.chat_id, j.message.attempts)).collect();
+    assert_eq!(seen, chat_ids.iter().map(|id| (Some(*id), 1)).collect::<Vec<_>>(), "claimed again at once");
+    let none: Vec<outbox::Job> = ok(store.claim_then_read(
+        move |c| outbox::claim_ids(c, now, lease(now), 10),
+        |_, _| panic!("nothing claimed, nothing read"),
+        move |c, ids| outbox::hand_back(c, ids, now),
+    ));
+    assert!(none.is_empty());
+}
+
+sms_test_support::on_both_backends!(attr = test, run = run; delivery_outbox, delivery_sent_together, delivery_handed_back, claims_read_apart, claim_read_fails);
