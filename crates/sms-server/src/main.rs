@@ -6,6 +6,12 @@ use clap::{Parser, Subcommand};
 use sms_server::config::Config;
 use sms_server::{Application, StartupError};
 
+/// mimalloc rather than glibc's allocator: a request allocates and frees many small buffers on
+/// whichever thread runs it, and glibc's free lists (`malloc_consolidate`, `unlink_chunk`) were
+/// a tenth of the server's CPU under load (BENCHMARKS.md, 2026-12-07, twelfth session).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "sms-server", version, about = "Self-hosted outbound SMS service (CCAI Outbound SMS API)")]
 struct Cli {
