@@ -8,7 +8,7 @@ use sms_server::{Application, StartupError};
 
 /// mimalloc rather than glibc's allocator: a request allocates and frees many small buffers on
 /// whichever thread runs it, and glibc's free lists (`malloc_consolidate`, `unlink_chunk`) were
-/// a tenth of the server's CPU under load (BENCHMARKS.md, 2026-12-07, twelfth session).
+/// about an eighth of the server's CPU under load (BENCHMARKS.md, 2026-12-07, twelfth session).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
