@@ -111,6 +111,13 @@ TICK_MS=$(python3 -c "import os; print(1000 / os.sysconf('SC_CLK_TCK'))")
 process_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 per_request_ms() { python3 -c "print(f'{($2 - $1) * $TICK_MS / max(1, $3):.3f}')"; } # FROM TO REQUESTS
+# How often the process's threads went to sleep (each a wake-up later: voluntary context switches),
+# and the whole machine's context switches: how many hand-offs between threads a request costs.
+process_sleeps() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches/ { s += $2 } END { print s + 0 }'; }
+machine_switches() { awk '/^ctxt / { print $2 }' /proc/stat; }
+# thread_sleeps PID: each of the process's threads' name and sleeps so far, one per line (SLEEPS=1)
+thread_sleeps() { for t in /proc/"$1"/task/*; do echo "$(cat "$t/comm" 2>/dev/null | tr ' ' '_') $(awk '/^voluntary_ctxt_switches/ { print $2 }' "$t/status" 2>/dev/null)"; done; }
+per_request() { python3 -c "print(f'{($2 - $1) / max(1, $3):.1f}')"; } # FROM TO REQUESTS
 drive() { # drive BASE SECONDS [PROFILE]: wrk's summary line, with the CPU time per request of the
   # server ($PID) and of the whole machine. Each run texts consumers of its own: the run number
   # comes from a file, as drive runs in a subshell when its output is kept.
@@ -121,12 +128,14 @@ drive() { # drive BASE SECONDS [PROFILE]: wrk's summary line, with the CPU time 
     perf record -q -a -g -F 499 -o "bench/profiles/$3.data" -- sleep "$2" >/dev/null 2>&1 &
     perf_pid=$!
   fi
-  local server0 machine0 line requests
-  server0=$(process_ticks "$PID"); machine0=$(machine_ticks)
+  local server0 machine0 line requests sleeps0 switches0
+  server0=$(process_ticks "$PID"); machine0=$(machine_ticks); sleeps0=$(process_sleeps "$PID"); switches0=$(machine_switches)
   line=$(SMS_BENCH_RUN=$run wrk -t2 -c"$connections" -d"$2s" --latency -s bench/new_consumer.lua "$1/apps/api/v1/sms" | grep '^BENCH')
   requests=$(value "$line" requests)
   echo "$line server_cpu_ms=$(per_request_ms "$server0" "$(process_ticks "$PID")" "$requests")" \
-    "machine_cpu_ms=$(per_request_ms "$machine0" "$(machine_ticks)" "$requests")"
+    "machine_cpu_ms=$(per_request_ms "$machine0" "$(machine_ticks)" "$requests")" \
+    "server_sleeps=$(per_request "$sleeps0" "$(process_sleeps "$PID")" "$requests")" \
+    "machine_switches=$(per_request "$switches0" "$(machine_switches)" "$requests")"
   if [ -n "$perf_pid" ]; then wait "$perf_pid" || true; fi
 }
 tidy() { sed -e 's/ \{3,\}-  .*$//' -e 's/ *$//' | grep -v '^$' | cut -c1-160; }
@@ -218,10 +227,12 @@ open_rates() { # open_rates NAME SEND-LINES REPLY-LINES BACKLOG-FN: open-loop se
     for kind in send reply; do
       rate=$(python3 -c "print(round(${pct} / 100 * $([ "$kind" = send ] && echo "$send_rps" || echo "$reply_rps")))")
       local run; run=$(($(cat "$work/runs" 2>/dev/null || echo 0) + 1)); echo "$run" >"$work/runs"
-      local waited server0 machine0 started requests
+      local waited server0 machine0 started requests sleeps0 switches0
       scrape before
       if [ "$name" = pg ]; then pg_activity "$work/pg.before"; fi
       waited=$(runq_ms "$PID"); server0=$(process_ticks "$PID"); machine0=$(machine_ticks); started=$(date +%s.%N)
+      sleeps0=$(process_sleeps "$PID"); switches0=$(machine_switches)
+      [ "${SLEEPS:-0}" = 1 ] && thread_sleeps "$PID" >"$work/threads.before"
       local perf_pid=
       if [ "$pct" = 70 ] && [ "${PERF:-0}" = 1 ]; then
         mkdir -p bench/profiles
@@ -236,6 +247,21 @@ open_rates() { # open_rates NAME SEND-LINES REPLY-LINES BACKLOG-FN: open-loop se
       # and how busy the whole machine was: its cores' share in use over the run.
       line="$line server_cpu_ms=$(per_request_ms "$server0" "$(process_ticks "$PID")" "$requests")"
       line="$line machine_cpu_ms=$(per_request_ms "$machine0" "$(machine_ticks)" "$requests")"
+      line="$line server_sleeps=$(per_request "$sleeps0" "$(process_sleeps "$PID")" "$requests")"
+      line="$line machine_switches=$(per_request "$switches0" "$(machine_switches)" "$requests")"
+      if [ "${SLEEPS:-0}" = 1 ]; then
+        thread_sleeps "$PID" >"$work/threads.after"
+        echo "-- $name $kind $pct %: the server's sleeps per request, by thread name"
+        python3 - "$work/threads.before" "$work/threads.after" "$requests" <<'THREADS'
+import collections, sys
+before = collections.Counter(); after = collections.Counter()
+for name, n in (l.split() for l in open(sys.argv[1]) if len(l.split()) == 2): before[name] += int(n)
+for name, n in (l.split() for l in open(sys.argv[2]) if len(l.split()) == 2): after[name] += int(n)
+for name in sorted(after, key=lambda k: -(after[k] - before[k])):
+    if after[name] - before[name] > 0:
+        print(f"    {name}: {(after[name] - before[name]) / max(1, int(sys.argv[3])):.2f}")
+THREADS
+      fi
       line="$line machine_busy=$(python3 -c "import os; print(f'{($(machine_ticks) - $machine0) * $TICK_MS / 10 / ($(date +%s.%N) - $started) / os.cpu_count():.0f}')")"
       scrape after
       if [ "$name" = pg ]; then pg_activity "$work/pg.after"; fi
@@ -395,9 +421,15 @@ def closed(name, sends, answers):
     print(f"""  send:    {median(sends, 'rps'):.1f} requests/s, p50 {median(sends, 'p50_ms'):.2f} ms, p99 {median(sends, 'p99_ms'):.2f} ms, errors {total(sends, 'errors')}, non-2xx {total(sends, 'non2xx')}
            the whole job, the drain counted: {whole_job(sends):.1f} SMS/s
            CPU time per send: the server {median(sends, 'server_cpu_ms'):.3f} ms, the whole machine {median(sends, 'machine_cpu_ms'):.3f} ms
+           {switches(sends)}
            backlog when the load stopped (messages/deliveries): {', '.join(r['backlog_at_stop'] for r in sends)}
   replies: {median(answers, 'rps'):.1f} requests/s, p50 {median(answers, 'p50_ms'):.2f} ms, p99 {median(answers, 'p99_ms'):.2f} ms, errors {total(answers, 'errors')}, non-2xx {total(answers, 'non2xx')}
   everything sent and told within {drain:.1f} s of the load stopping (goal <= 3: {mark(drain <= 3)}); errors {errors} (goal 0: {mark(errors == 0)})""")
+def switches(rows):
+    """The hand-offs a request cost: the server's threads going to sleep, the machine's switches."""
+    if not rows or "server_sleeps" not in rows[0]:
+        return "sleeps per request: not measured"
+    return f"sleeps per request: the server's threads {median(rows, 'server_sleeps'):.1f}, the machine's context switches {median(rows, 'machine_switches'):.1f}"
 def open_loop(name):
     rows = runs(f"{name}.open")
     print("  open loop, coordinated omission corrected (p50 / p99 / p99.9 ms):")
@@ -419,6 +451,10 @@ def open_loop(name):
              for r in rows if "machine_busy" in r]
     if costs:
         print("    CPU per request, the server / the whole machine (ms), and the machine busy: " + ", ".join(costs))
+    sleeps = [f"{r['kind']} {r['pct']} % {float(r['server_sleeps']):.1f} / {float(r['machine_switches']):.1f}"
+              for r in rows if "server_sleeps" in r]
+    if sleeps:
+        print("    sleeps per request, the server's threads / the machine's context switches: " + ", ".join(sleeps))
     errors = sum(int(r["errors"]) for r in rows)
     non2xx = sum(int(r["non2xx"]) for r in rows)
     print(f"    goal at 70 %: p99 <= 10 ms and p99.9 <= 20 ms, no error (errors {errors}, non-2xx {non2xx}): {mark(ok)}")
