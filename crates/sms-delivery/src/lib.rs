@@ -101,6 +101,30 @@ async fn next_batch<T>(queue: &mut tokio::sync::mpsc::UnboundedReceiver<T>, at_m
     Some(batch)
 }
 
+/// How long a recorder waits for more outcomes after the first, at most, before it writes them
+/// down: at a steady rate below saturation the answers came one at a time, and each was a
+/// transaction of its own (three round trips and a commit, and as many threads woken) where a
+/// few milliseconds' wait makes it one for several (BENCHMARKS.md, 2026-12-07, thirteenth
+/// session). Under load the batch fills first.
+pub(crate) const RECORD_GATHER: Duration = Duration::from_millis(10);
+
+/// [`next_batch`], then whatever else arrives within `gather` of the first, `at_most` in all.
+async fn next_batch_gathered<T>(
+    queue: &mut tokio::sync::mpsc::UnboundedReceiver<T>,
+    at_most: usize,
+    gather: Duration,
+) -> Option<Vec<T>> {
+    let mut batch = next_batch(queue, at_most).await?;
+    let until = tokio::time::Instant::now() + gather;
+    while batch.len() < at_most {
+        match tokio::time::timeout_at(until, queue.recv()).await {
+            Ok(Some(next)) => batch.push(next),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
 #[cfg(test)]
 mod tests {
     #[tokio::test]
@@ -113,5 +137,32 @@ mod tests {
         assert_eq!(super::next_batch(&mut queue, 3).await, Some(vec![3, 4]));
         drop(send);
         assert_eq!(super::next_batch(&mut queue, 3).await, None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_gathered_batch_waits_for_more_until_its_time_or_size() {
+        use std::time::Duration;
+        let (send, mut queue) = tokio::sync::mpsc::unbounded_channel();
+        let _ = send.send(0);
+        let late = send.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let _ = late.send(1);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            let _ = late.send(2);
+        });
+        let gather = Duration::from_millis(10);
+        assert_eq!(super::next_batch_gathered(&mut queue, 8, gather).await, Some(vec![0, 1]));
+        assert_eq!(super::next_batch_gathered(&mut queue, 8, gather).await, Some(vec![2]));
+        for i in 3..7 {
+            let _ = send.send(i);
+        }
+        // Full: no wait for the rest.
+        let started = tokio::time::Instant::now();
+        assert_eq!(super::next_batch_gathered(&mut queue, 3, gather).await, Some(vec![3, 4, 5]));
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        drop(send);
+        assert_eq!(super::next_batch_gathered(&mut queue, 3, gather).await, Some(vec![6]));
+        assert_eq!(super::next_batch_gathered(&mut queue, 3, gather).await, None);
     }
 }

@@ -225,7 +225,7 @@ impl Worker {
             sms_store::Backend::Postgres => RECORD_AT_MOST_POSTGRES,
             sms_store::Backend::Sqlite => RECORD_AT_MOST,
         };
-        while let Some(arrived) = crate::next_batch(&mut finished, at_most).await {
+        while let Some(arrived) = crate::next_batch_gathered(&mut finished, at_most, crate::RECORD_GATHER).await {
             let (outcomes, interrupted) = split(arrived);
             self.write_down(outcomes, interrupted).await;
         }

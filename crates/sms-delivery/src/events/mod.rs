@@ -296,7 +296,7 @@ impl EventWorker {
     /// Records attempts as they come in: whatever has arrived while the previous write ran is
     /// written together, in one transaction.
     async fn record(self, mut answers: mpsc::UnboundedReceiver<(Claimed, Attempt)>) {
-        while let Some(batch) = crate::next_batch(&mut answers, RECORD_BATCH).await {
+        while let Some(batch) = crate::next_batch_gathered(&mut answers, RECORD_BATCH, crate::RECORD_GATHER).await {
             let (store, count) = (self.store.clone(), batch.len());
             let recorded = tokio::task::spawn_blocking(move || {
                 store.write(move |conn| deliveries::settle_all(conn, &batch, now_millis()))
