@@ -41,6 +41,9 @@
 # PERF=1 also samples the whole machine with `perf record` (cpu-clock) during the first round
 # of each kind and the open loop's 70 % levels, and prints where the CPU went: by process,
 # then the server's and PostgreSQL's hottest functions. The data stays in bench/profiles/ for `perf report -i`.
+# Every level prints the server's sleeps (its threads' voluntary context switches) and the
+# machine's context switches per request; SLEEPS=1 also breaks the server's down by thread name
+# for each open-loop level.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -429,7 +432,10 @@ def switches(rows):
     """The hand-offs a request cost: the server's threads going to sleep, the machine's switches."""
     if not rows or "server_sleeps" not in rows[0]:
         return "sleeps per request: not measured"
-    return f"sleeps per request: the server's threads {median(rows, 'server_sleeps'):.1f}, the machine's context switches {median(rows, 'machine_switches'):.1f}"
+    # A thread that ended during a run took its count with it (as for the waits below).
+    kept = [float(r["server_sleeps"]) for r in rows if float(r["server_sleeps"]) >= 0]
+    sleeps = f"{statistics.median(kept):.1f}" if kept else "n/a (a thread ended)"
+    return f"sleeps per request: the server's threads {sleeps}, the machine's context switches {median(rows, 'machine_switches'):.1f}"
 def open_loop(name):
     rows = runs(f"{name}.open")
     print("  open loop, coordinated omission corrected (p50 / p99 / p99.9 ms):")
@@ -451,7 +457,7 @@ def open_loop(name):
              for r in rows if "machine_busy" in r]
     if costs:
         print("    CPU per request, the server / the whole machine (ms), and the machine busy: " + ", ".join(costs))
-    sleeps = [f"{r['kind']} {r['pct']} % {float(r['server_sleeps']):.1f} / {float(r['machine_switches']):.1f}"
+    sleeps = [f"{r['kind']} {r['pct']} % {runq(r['server_sleeps'])} / {float(r['machine_switches']):.1f}"
               for r in rows if "server_sleeps" in r]
     if sleeps:
         print("    sleeps per request, the server's threads / the machine's context switches: " + ", ".join(sleeps))
