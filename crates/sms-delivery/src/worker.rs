@@ -216,7 +216,8 @@ impl Worker {
     }
 
     /// Records outcomes as the sends finish, and hands back the messages whose sends a shutdown
-    /// interrupted; what arrived while the previous write ran is written together.
+    /// interrupted; what arrived while the previous write ran, and within
+    /// [`crate::RECORD_GATHER`] of the first, is written together.
     async fn record_as_done(
         self: Arc<Self>,
         mut finished: mpsc::UnboundedReceiver<Result<(MessageId, Outcome), MessageId>>,

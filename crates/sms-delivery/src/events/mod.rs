@@ -293,8 +293,8 @@ impl EventWorker {
         }
     }
 
-    /// Records attempts as they come in: whatever has arrived while the previous write ran is
-    /// written together, in one transaction.
+    /// Records attempts as they come in: whatever has arrived while the previous write ran, and
+    /// within [`crate::RECORD_GATHER`] of the first, is written together, in one transaction.
     async fn record(self, mut answers: mpsc::UnboundedReceiver<(Claimed, Attempt)>) {
         while let Some(batch) = crate::next_batch_gathered(&mut answers, RECORD_BATCH, crate::RECORD_GATHER).await {
             let (store, count) = (self.store.clone(), batch.len());
