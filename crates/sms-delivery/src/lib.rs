@@ -17,7 +17,7 @@ mod webhook;
 mod worker;
 
 pub use events::{EventSettings, EventWorker, Handoff, Reservation};
-pub use outcomes::{settle, settle_batch, Leased, Outcome, Outcomes, Recorded, Recording};
+pub use outcomes::{settle, settle_batch, Leased, Outcome, Outcomes, Recorded, Recording, Settled};
 pub use provider::{LogProvider, Outgoing, Provider, SendError};
 pub use twilio::TwilioProvider;
 pub use webhook::{webhook_signature, WebhookProvider};

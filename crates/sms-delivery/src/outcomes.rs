@@ -75,12 +75,14 @@ pub fn settle(
 }
 
 /// Writes a batch's outcomes, as [`settle`] writes one; answers each message as it is now, in
-/// the batch's order. The messages the provider took, the usual outcome, are settled together.
+/// the batch's order. The messages the provider took, the usual outcome, are settled together,
+/// and their chats are left to [`Settled::touch_chats`], for the caller to run last in its
+/// transaction (the chats' rows are locked from then to the commit: BENCHMARKS.md).
 pub fn settle_batch(
     conn: &mut DbConn,
     batch: &[(MessageId, Outcome)],
     now: NaiveDateTime,
-) -> Result<Vec<Option<sms_store::Message>>, StoreError> {
+) -> Result<Settled, StoreError> {
     let sent: Vec<(MessageId, Option<&str>)> = batch
         .iter()
         .filter_map(|(id, outcome)| match outcome {
@@ -88,13 +90,32 @@ pub fn settle_batch(
             _ => None,
         })
         .collect();
-    let mut taken: std::collections::HashMap<MessageId, sms_store::Message> =
-        outbox::mark_sent_many(conn, &sent, now)?.into_iter().map(|m| (m.id, m)).collect();
-    batch
+    let taken = outbox::mark_sent_many(conn, &sent, now)?;
+    let mut by_id: std::collections::HashMap<MessageId, sms_store::Message> =
+        taken.iter().map(|m| (m.id, m.clone())).collect();
+    let messages = batch
         .iter()
         .map(|(id, outcome)| match outcome {
-            Outcome::Sent { .. } => Ok(taken.remove(id)),
+            Outcome::Sent { .. } => Ok(by_id.remove(id)),
             _ => settle(conn, *id, outcome, now),
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok(Settled { messages, taken, now })
+}
+
+/// A batch's outcomes as [`settle_batch`] wrote them, their chats not yet touched.
+#[must_use = "the chats of the messages sent are to be touched before the commit"]
+pub struct Settled {
+    /// Each message of the batch as it is now, in the batch's order; `None` when it was no
+    /// longer this worker's.
+    pub messages: Vec<Option<sms_store::Message>>,
+    taken: Vec<sms_store::Message>,
+    now: NaiveDateTime,
+}
+
+impl Settled {
+    /// Touches the chats of the messages the provider took: the last write of the transaction.
+    pub fn touch_chats(self, conn: &mut DbConn) -> Result<(), StoreError> {
+        outbox::touch_chats_of(conn, &self.taken, self.now)
+    }
 }

@@ -42,8 +42,8 @@ impl OutboxOutcomes {
     fn write(&self, conn: &mut DbConn, batch: &[(MessageId, Outcome)], now: NaiveDateTime) -> Result<(), StoreError> {
         sms_store::transaction(conn, |conn| {
             let mut told = events::Batch::default();
-            let settled = sms_delivery::settle_batch(conn, batch, now)?;
-            for ((_, outcome), message) in batch.iter().zip(settled) {
+            let mut settled = sms_delivery::settle_batch(conn, batch, now)?;
+            for ((_, outcome), message) in batch.iter().zip(std::mem::take(&mut settled.messages)) {
                 let Some(message) = message else { continue };
                 if matches!(outcome, Outcome::Retry { .. }) {
                     continue;
@@ -62,7 +62,9 @@ impl OutboxOutcomes {
                     let _nothing_to_release = life::opt_out(conn, tenant_id, &number, source, now)?;
                 }
             }
-            told.write(conn)
+            told.write(conn)?;
+            // Last: a reply into one of these chats waits for their rows until the commit.
+            settled.touch_chats(conn)
         })
     }
 }

@@ -198,6 +198,9 @@ async fn outcomes_are_told_after_their_commit(backend: Backend) {
     assert!(!heard_of(&mut viewing, id, StdDuration::from_millis(300)).await, "nothing is told by the write itself");
     (recorded.committed)();
     assert!(heard_of(&mut viewing, id, StdDuration::from_secs(5)).await, "the outcome is told once committed");
+    let (tenant_id, chat_id) = (tenant.id, chat.chat.id);
+    let touched = h.store.with_conn(move |conn| sms_store::chats::find_chat(conn, tenant_id, chat_id)).unwrap();
+    assert_eq!(touched.map(|c| c.updated_at), Some(now), "the message's chat changed when it was sent");
     running.abort();
 }
 

@@ -16,8 +16,9 @@ use sms_domain::MessageId;
 use crate::schema::messages;
 use crate::Message;
 
-/// `outbox::mark_sent_many` on SQLite, a message at a time: the update, the message read back by
-/// its primary key, its chat touched; answers the messages that were still `sending`.
+/// `outbox::mark_sent_many` on SQLite, a message at a time: the update and the message read back
+/// by its primary key (its chat is touched by `outbox::touch_chats_of`); answers the messages
+/// that were still `sending`.
 pub(crate) fn mark_sent_each(
     c: &mut diesel::SqliteConnection,
     sent: &[(MessageId, Option<&str>)],
@@ -29,11 +30,7 @@ pub(crate) fn mark_sent_each(
         if changed == 0 {
             continue;
         }
-        let message: Message = messages::table.find(id.get()).select(Message::as_select()).first(c)?;
-        if let Some(chat_id) = message.chat_id {
-            TouchChat { id: chat_id.get(), now }.execute(c)?;
-        }
-        settled.push(message);
+        settled.push(messages::table.find(id.get()).select(Message::as_select()).first(c)?);
     }
     Ok(settled)
 }

@@ -155,6 +155,10 @@ pub fn mark_sent(
 /// Many messages the provider took, as [`mark_sent`] records one: the messages as they are now,
 /// those still this sender's. PostgreSQL does it in two statements (a batch's outcomes were one
 /// update each, most of the worker's round trips: BENCHMARKS.md); SQLite, in process, one by one.
+/// Their chats are not touched here: the caller touches them with [`touch_chats_of`] last in its
+/// transaction, so that their rows are locked for its commit only. Touched first, a batch's
+/// chats stayed locked while its events were written, and agents' replies into them waited
+/// (tens of milliseconds on a busy machine: BENCHMARKS.md).
 pub fn mark_sent_many(
     conn: &mut DbConn,
     sent: &[(MessageId, Option<&str>)],
@@ -175,10 +179,7 @@ pub fn mark_sent_many(
                 .bind::<Timestamp, _>(now)
                 .load(c)?;
             let ids: Vec<i64> = settled.into_iter().map(|s| s.id).collect();
-            let sent: Vec<Message> =
-                messages::table.filter(messages::id.eq_any(&ids)).select(Message::as_select()).load(c)?;
-            crate::chats::touch(conn, &chat_ids(&sent), now)?;
-            Ok(sent)
+            Ok(messages::table.filter(messages::id.eq_any(&ids)).select(Message::as_select()).load(c)?)
         }),
         DbConn::Sqlite(c) => Ok(crate::kept::mark_sent_each(c, sent, now)?),
     }
@@ -317,6 +318,12 @@ pub fn fail_unsent_from(
         .get_results(c))?;
     crate::chats::touch(conn, &chat_ids(&failed), now)?;
     Ok(failed)
+}
+
+/// The chats of `messages` changed at `now` ([`crate::chats::touch`]): for the messages
+/// [`mark_sent_many`] answered, last in the transaction that settled them.
+pub fn touch_chats_of(conn: &mut DbConn, messages: &[Message], now: NaiveDateTime) -> Result<(), StoreError> {
+    crate::chats::touch(conn, &chat_ids(messages), now)
 }
 
 /// The chats `messages` belong to, each once.

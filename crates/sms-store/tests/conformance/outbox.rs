@@ -9,7 +9,7 @@ use sms_test_support::TestDb;
 
 use crate::common::{
     claim_jobs, conn, created, lease, num, ok, outbound, run, sender, spec, tenant, CONSUMER, CONSUMER_2, CONSUMER_3,
-    OUTBOUND,
+    OTHER_OUTBOUND, OUTBOUND,
 };
 
 /// A chat opened for each of the three consumers, from `from`: their ids, in that order.
@@ -79,7 +79,7 @@ fn delivery_outbox(_db: &TestDb, store: &Store) {
     assert_eq!((last.delivery_status, last.error.as_deref()), (DeliveryStatus::Undelivered, Some("30003")));
 }
 
-fn delivery_sent_together(_db: &TestDb, store: &Store) {
+fn delivery_sent_together(db: &TestDb, store: &Store) {
     let mut c = conn(store);
     let acme = sender(&mut c, "acme", OUTBOUND);
     let (from, now) = (num(OUTBOUND), now_millis());
@@ -98,11 +98,37 @@ fn delivery_sent_together(_db: &TestDb, store: &Store) {
         "the messages still being sent, each with its provider id, leases ended"
     );
     assert!(settled.iter().all(|m| m.updated_at == later && m.error.is_none()));
+    let changed =
+        |c: &mut DbConn, i: usize| ok(sms_store::chats::find_chat(c, acme.id, chat_ids[i])).map(|x| x.updated_at);
+    assert_eq!(changed(&mut c, 0), Some(now), "the chats are left for the caller to touch");
+    ok(outbox::touch_chats_of(&mut c, &settled, later));
+    assert_eq!([0, 1, 2].map(|i| changed(&mut c, i)), [Some(later), Some(later), Some(now)], "those sent, at once");
     let failed = outbound(&mut c, chat_ids[2]);
     assert_eq!((failed.delivery_status, failed.provider_message_id), (DeliveryStatus::Failed, None), "left alone");
     assert!(ok(outbox::mark_sent_many(&mut c, &[], later)).is_empty(), "nothing to settle");
     assert!(ok(outbox::mark_sent_many(&mut c, &[(a, Some("SM-again"))], later)).is_empty(), "settled once");
     assert_eq!(outbound(&mut c, chat_ids[0]).provider_message_id.as_deref(), Some("SM-a"));
+
+    // Settled in a transaction whose chats are not touched yet, nobody waits for their rows: a
+    // reply into one of them (another connection) is not held back by the batch's other writes.
+    if let TestDb::Postgres { .. } = db {
+        let globex = sender(&mut c, "globex", OTHER_OUTBOUND);
+        let chat = created(&mut c, &spec(globex.id, &num(CONSUMER), &num(OTHER_OUTBOUND), later)).chat.id;
+        let job = ok(claim_jobs(&mut c, later, lease(later), 1));
+        let replied_meanwhile = ok(sms_store::transaction(&mut c, |c| {
+            let settled = outbox::mark_sent_many(c, &[(job[0].message.id, Some("SM-g"))], later)?;
+            let reply = format!(
+                "SET lock_timeout = '2s'; UPDATE chats SET last_activity_at = updated_at WHERE id = {}",
+                chat.get()
+            );
+            let replied = db.try_execute(&reply);
+            outbox::touch_chats_of(c, &settled, later + Duration::seconds(1))?;
+            Ok(replied)
+        }));
+        assert_eq!(replied_meanwhile, Ok(()), "the chat's row was free until the touch");
+        let touched = ok(sms_store::chats::find_chat(&mut c, globex.id, chat)).map(|x| x.updated_at);
+        assert_eq!(touched, Some(later + Duration::seconds(1)));
+    }
 }
 
 /// A worker that shuts down hands back what it claimed and did not finish: queued, due at once,
