@@ -115,6 +115,8 @@ pub fn app(
     >,
 > {
     telemetry::install();
+    // Built once per HTTP worker, on the worker's thread.
+    sms_service::serve_database_work_here();
     let (app, api) = App::new()
         .into_utoipa_app()
         .openapi(openapi::ApiDoc::openapi())

@@ -54,6 +54,18 @@ pub struct Application {
 /// gauge (the event worker, with two batches under way, has one more).
 const WORKER_POOL_SIZE: u32 = 2;
 
+/// HTTP workers on PostgreSQL unless `SMS_WORKERS` says otherwise: each waits for its requests'
+/// database round trips on its own thread (`sms_service`'s `on_own_thread`), so there are more
+/// of them than cores: at least [`POSTGRES_WORKERS`].
+fn postgres_workers() -> usize {
+    std::thread::available_parallelism().map_or(POSTGRES_WORKERS, |cores| cores.get().max(POSTGRES_WORKERS))
+}
+
+/// On 2 cores, 8 workers served 1.2 times the sends of one a core at less CPU each; 16 used
+/// more CPU a send and took peak RSS to 112 MB, 4 left the database waiting (BENCHMARKS.md,
+/// 2026-12-07, fourteenth session).
+const POSTGRES_WORKERS: usize = 8;
+
 /// How long the admin token printed at first start stays valid.
 pub const FIRST_START_TOKEN_TTL: u64 = 24 * 3600;
 
@@ -146,8 +158,10 @@ impl Application {
                 // unready and tells its workers before the server stops.
                 .disable_signals()
                 .listen(listener)?;
-        if let Some(workers) = config.workers {
-            server = server.workers(workers.max(1));
+        match (config.workers, url.backend()) {
+            (Some(workers), _) => server = server.workers(workers.max(1)),
+            (None, sms_store::Backend::Postgres) => server = server.workers(postgres_workers()),
+            (None, sms_store::Backend::Sqlite) => {}
         }
         let metrics = match &edge.metrics_bind {
             Some(address) => {

@@ -194,8 +194,9 @@ impl Service {
         self.inner.clock.now()
     }
 
-    /// Runs blocking database work on the runtime's blocking pool, never on a worker thread,
-    /// with a pooled connection (which the store marks suspect after a database fault).
+    /// Runs blocking database work with a pooled connection (which the store marks suspect
+    /// after a database fault): on an HTTP worker's own thread where [`on_own_thread`] says so,
+    /// otherwise on the runtime's blocking pool.
     pub(crate) async fn db<T, F>(&self, f: F) -> Result<T>
     where
         F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
@@ -203,15 +204,20 @@ impl Service {
     {
         let store = self.inner.store.clone();
         let queued = Instant::now();
-        let (result, changes) = tokio::task::spawn_blocking(move || {
+        let run = move || {
             thread_waited(queued);
             // Whatever an earlier task on this thread left is not this work's.
             let _stale = live::take();
             let result = store.with_conn(f);
             (result, live::take())
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(format!("blocking task failed: {e}")))?;
+        };
+        let (result, changes) = if on_own_thread(&self.inner.store) {
+            run()
+        } else {
+            tokio::task::spawn_blocking(run)
+                .await
+                .map_err(|e| ServiceError::Internal(format!("blocking task failed: {e}")))?
+        };
         // After the work returned, its transaction is over: a change that did not commit is
         // told too, harmlessly (a page reads again what is there).
         self.inner.live.publish(changes);
@@ -260,9 +266,14 @@ impl Service {
             written.map(|value| (value, live::take(), leased))
         };
         // On SQLite the writer is handed the work and this task awaits its commit; elsewhere
-        // a blocking thread runs it. A panic in the work fails the request, not the worker.
+        // it runs on this thread or a blocking one, as [`Service::db`] runs work. A panic in
+        // the writer's work fails the request, not the writer.
         let written = match store.queue_write(work) {
             Ok(answer) => answer.await.map_err(|_| ServiceError::Internal("a write panicked".into()))?,
+            Err(work) if on_own_thread(&store) => {
+                thread_waited(Instant::now());
+                store.write(work)
+            }
             Err(work) => {
                 let queued = Instant::now();
                 tokio::task::spawn_blocking(move || {
@@ -315,8 +326,32 @@ impl Service {
     }
 }
 
+thread_local! {
+    static WAITS_FOR_THE_DATABASE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks the calling thread as an HTTP worker's: a thread of its own with a runtime of its own,
+/// serving requests, on which the database work of the requests it serves is done on
+/// PostgreSQL (`sms-server` runs 8 or more of them there). Call it where the worker builds its
+/// app (`sms_http::app`).
+pub fn serve_database_work_here() {
+    WAITS_FOR_THE_DATABASE.with(|here| here.set(true));
+}
+
+/// Whether database work is done on the calling thread ([`serve_database_work_here`]). Handed
+/// to a blocking thread, every call cost two wake-ups, the blocking thread's and the worker's
+/// once it was done: most of a request's hand-offs between threads, which on a small machine
+/// cost more CPU than the work (BENCHMARKS.md, 2026-12-07, fourteenth session). On SQLite, whose
+/// writes go to the store's writer whatever the thread, the reads keep the blocking pool (not
+/// measured otherwise). Any other thread (the process's main runtime drives the background
+/// workers, the Redis connections and the HTTP client) never waits for a database.
+fn on_own_thread(store: &Store) -> bool {
+    store.backend() == sms_store::Backend::Postgres && WAITS_FOR_THE_DATABASE.with(std::cell::Cell::get)
+}
+
 /// Records how long work waited for a blocking thread (`sms_db_wait_duration_seconds`): on a
-/// machine short of cores, or with every thread busy, a request's database work queues here.
+/// machine short of cores, or with every thread busy, a request's database work queues here
+/// (done on the request's own thread, it waits for none).
 fn thread_waited(queued: Instant) {
     metrics::histogram!("sms_db_wait_duration_seconds", "for" => "thread").record(queued.elapsed().as_secs_f64());
 }

@@ -174,6 +174,9 @@ async fn outcomes_are_told_after_their_commit(backend: Backend) {
     let live = h.service.clone();
     let running = tokio::spawn(async move { live.run_live().await });
     let mut viewing = h.service.watch_live();
+    // The feed hears nothing before it runs: a send whose commit came before the spawned task's
+    // first turn (a loaded machine) was told to nobody.
+    tokio::task::yield_now().await;
     let chat = h.service.send(&tenant, SEND).await.unwrap();
     let id = chat.chat.id.get();
     assert!(heard_of(&mut viewing, id, StdDuration::from_secs(5)).await, "the send is told");

@@ -38,7 +38,7 @@ pub struct Config {
     pub jwt_max_ttl_secs: u64,
     /// `SMS_DATA_DIR`, default `data`.
     pub data_dir: PathBuf,
-    /// `SMS_WORKERS`: HTTP worker threads; default one per core.
+    /// `SMS_WORKERS`: HTTP worker threads; default one per core, and at least 8 on PostgreSQL.
     pub workers: Option<usize>,
     /// `SMS_DB_POOL_SIZE`: database connections per instance; unset, 16 on PostgreSQL and 4 on
     /// SQLite ([`sms_store::default_pool_size`]).
