@@ -212,7 +212,8 @@ impl Service {
             (result, live::take())
         };
         let (result, changes) = if on_own_thread(&self.inner.store) {
-            run()
+            // A panic fails the request, as it does on a blocking thread, not the worker.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).map_err(|_| panicked())?
         } else {
             tokio::task::spawn_blocking(run)
                 .await
@@ -267,12 +268,12 @@ impl Service {
         };
         // On SQLite the writer is handed the work and this task awaits its commit; elsewhere
         // it runs on this thread or a blocking one, as [`Service::db`] runs work. A panic in
-        // the writer's work fails the request, not the writer.
+        // the work fails the request, not the writer nor the HTTP worker.
         let written = match store.queue_write(work) {
             Ok(answer) => answer.await.map_err(|_| ServiceError::Internal("a write panicked".into()))?,
             Err(work) if on_own_thread(&store) => {
                 thread_waited(Instant::now());
-                store.write(work)
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store.write(work))).map_err(|_| panicked())?
             }
             Err(work) => {
                 let queued = Instant::now();
@@ -324,6 +325,10 @@ impl Service {
     pub fn outbox_outcomes(&self) -> OutboxOutcomes {
         OutboxOutcomes::new(self.inner.live.clone())
     }
+}
+
+fn panicked() -> ServiceError {
+    ServiceError::Internal("database work panicked".into())
 }
 
 thread_local! {
