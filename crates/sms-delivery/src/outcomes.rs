@@ -91,8 +91,9 @@ pub fn settle_batch(
         })
         .collect();
     let taken = outbox::mark_sent_many(conn, &sent, now)?;
+    let chats = outbox::chat_ids(&taken);
     let mut by_id: std::collections::HashMap<MessageId, sms_store::Message> =
-        taken.iter().map(|m| (m.id, m.clone())).collect();
+        taken.into_iter().map(|m| (m.id, m)).collect();
     let messages = batch
         .iter()
         .map(|(id, outcome)| match outcome {
@@ -100,7 +101,7 @@ pub fn settle_batch(
             _ => settle(conn, *id, outcome, now),
         })
         .collect::<Result<_, _>>()?;
-    Ok(Settled { messages, taken, now })
+    Ok(Settled { messages, chats, now })
 }
 
 /// A batch's outcomes as [`settle_batch`] wrote them, their chats not yet touched.
@@ -109,13 +110,14 @@ pub struct Settled {
     /// Each message of the batch as it is now, in the batch's order; `None` when it was no
     /// longer this worker's.
     pub messages: Vec<Option<sms_store::Message>>,
-    taken: Vec<sms_store::Message>,
+    /// The chats of the messages the provider took.
+    chats: Vec<i64>,
     now: NaiveDateTime,
 }
 
 impl Settled {
     /// Touches the chats of the messages the provider took: the last write of the transaction.
     pub fn touch_chats(self, conn: &mut DbConn) -> Result<(), StoreError> {
-        outbox::touch_chats_of(conn, &self.taken, self.now)
+        sms_store::chats::touch(conn, &self.chats, self.now)
     }
 }

@@ -155,7 +155,7 @@ pub fn mark_sent(
 /// Many messages the provider took, as [`mark_sent`] records one: the messages as they are now,
 /// those still this sender's. PostgreSQL does it in two statements (a batch's outcomes were one
 /// update each, most of the worker's round trips: BENCHMARKS.md); SQLite, in process, one by one.
-/// Their chats are not touched here: the caller touches them with [`touch_chats_of`] last in its
+/// Their chats are not touched here: the caller touches them ([`chat_ids`]) last in its
 /// transaction, so that their rows are locked for its commit only. Touched first, a batch's
 /// chats stayed locked while its events were written, and agents' replies into them waited
 /// (tens of milliseconds on a busy machine: BENCHMARKS.md).
@@ -320,14 +320,9 @@ pub fn fail_unsent_from(
     Ok(failed)
 }
 
-/// The chats of `messages` changed at `now` ([`crate::chats::touch`]): for the messages
-/// [`mark_sent_many`] answered, last in the transaction that settled them.
-pub fn touch_chats_of(conn: &mut DbConn, messages: &[Message], now: NaiveDateTime) -> Result<(), StoreError> {
-    crate::chats::touch(conn, &chat_ids(messages), now)
-}
-
-/// The chats `messages` belong to, each once.
-fn chat_ids(messages: &[Message]) -> Vec<i64> {
+/// The chats `messages` belong to, each once, in order: for the messages [`mark_sent_many`]
+/// answered, what [`crate::chats::touch`] is given last in the transaction that settled them.
+pub fn chat_ids(messages: &[Message]) -> Vec<i64> {
     let mut ids: Vec<i64> = messages.iter().filter_map(|m| m.chat_id.map(sms_domain::ChatId::get)).collect();
     ids.sort_unstable();
     ids.dedup();

@@ -101,7 +101,7 @@ fn delivery_sent_together(db: &TestDb, store: &Store) {
     let changed =
         |c: &mut DbConn, i: usize| ok(sms_store::chats::find_chat(c, acme.id, chat_ids[i])).map(|x| x.updated_at);
     assert_eq!(changed(&mut c, 0), Some(now), "the chats are left for the caller to touch");
-    ok(outbox::touch_chats_of(&mut c, &settled, later));
+    ok(sms_store::chats::touch(&mut c, &outbox::chat_ids(&settled), later));
     assert_eq!([0, 1, 2].map(|i| changed(&mut c, i)), [Some(later), Some(later), Some(now)], "those sent, at once");
     let failed = outbound(&mut c, chat_ids[2]);
     assert_eq!((failed.delivery_status, failed.provider_message_id), (DeliveryStatus::Failed, None), "left alone");
@@ -122,7 +122,7 @@ fn delivery_sent_together(db: &TestDb, store: &Store) {
                 chat.get()
             );
             let replied = db.try_execute(&reply);
-            outbox::touch_chats_of(c, &settled, later + Duration::seconds(1))?;
+            sms_store::chats::touch(c, &outbox::chat_ids(&settled), later + Duration::seconds(1))?;
             Ok(replied)
         }));
         assert_eq!(replied_meanwhile, Ok(()), "the chat's row was free until the touch");
