@@ -155,10 +155,8 @@ pub fn mark_sent(
 /// Many messages the provider took, as [`mark_sent`] records one: the messages as they are now,
 /// those still this sender's. PostgreSQL does it in two statements (a batch's outcomes were one
 /// update each, most of the worker's round trips: BENCHMARKS.md); SQLite, in process, one by one.
-/// Their chats are not touched here: the caller touches them ([`chat_ids`]) last in its
-/// transaction, so that their rows are locked for its commit only. Touched first, a batch's
-/// chats stayed locked while its events were written, and agents' replies into them waited
-/// (tens of milliseconds on a busy machine: BENCHMARKS.md).
+/// The caller touches their chats ([`chat_ids`]) last in its transaction: touched here, they
+/// stayed locked while the events were written, and replies into them waited (BENCHMARKS.md).
 pub fn mark_sent_many(
     conn: &mut DbConn,
     sent: &[(MessageId, Option<&str>)],
