@@ -203,22 +203,13 @@ impl Service {
         T: Send + 'static,
     {
         let store = self.inner.store.clone();
-        let queued = Instant::now();
-        let run = move || {
-            thread_waited(queued);
+        let (result, changes) = database_work(on_own_thread(&store), move || {
             // Whatever an earlier task on this thread left is not this work's.
             let _stale = live::take();
             let result = store.with_conn(f);
             (result, live::take())
-        };
-        let (result, changes) = if on_own_thread(&self.inner.store) {
-            // A panic fails the request, as it does on a blocking thread, not the worker.
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).map_err(|_| panicked())?
-        } else {
-            tokio::task::spawn_blocking(run)
-                .await
-                .map_err(|e| ServiceError::Internal(format!("blocking task failed: {e}")))?
-        };
+        })
+        .await?;
         // After the work returned, its transaction is over: a change that did not commit is
         // told too, harmlessly (a page reads again what is there).
         self.inner.live.publish(changes);
@@ -271,19 +262,7 @@ impl Service {
         // the work fails the request, not the writer nor the HTTP worker.
         let written = match store.queue_write(work) {
             Ok(answer) => answer.await.map_err(|_| ServiceError::Internal("a write panicked".into()))?,
-            Err(work) if on_own_thread(&store) => {
-                thread_waited(Instant::now());
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store.write(work))).map_err(|_| panicked())?
-            }
-            Err(work) => {
-                let queued = Instant::now();
-                tokio::task::spawn_blocking(move || {
-                    thread_waited(queued);
-                    store.write(work)
-                })
-                .await
-                .map_err(|e| ServiceError::Internal(format!("blocking task failed: {e}")))?
-            }
+            Err(work) => database_work(on_own_thread(&store), move || store.write(work)).await?,
         };
         let (value, changes, leased) = written?;
         if let Some(reservation) = reservation {
@@ -327,8 +306,22 @@ impl Service {
     }
 }
 
-fn panicked() -> ServiceError {
-    ServiceError::Internal("database work panicked".into())
+/// Runs blocking database work `here`, on the calling thread ([`on_own_thread`]), or else on the
+/// runtime's blocking pool; either way a panic in it fails the call, not the thread.
+async fn database_work<R: Send + 'static>(here: bool, work: impl FnOnce() -> R + Send + 'static) -> Result<R> {
+    let queued = Instant::now();
+    let timed = move || {
+        thread_waited(queued);
+        work()
+    };
+    if here {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(timed))
+            .map_err(|_| ServiceError::Internal("database work panicked".into()))
+    } else {
+        tokio::task::spawn_blocking(timed)
+            .await
+            .map_err(|e| ServiceError::Internal(format!("blocking task failed: {e}")))
+    }
 }
 
 thread_local! {

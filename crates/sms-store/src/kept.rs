@@ -17,8 +17,7 @@ use crate::schema::messages;
 use crate::Message;
 
 /// `outbox::mark_sent_many` on SQLite, a message at a time: the update and the message read back
-/// by its primary key (the caller touches its chat); answers the messages
-/// that were still `sending`.
+/// by its primary key (the caller touches its chat); answers the messages still `sending`.
 pub(crate) fn mark_sent_each(
     c: &mut diesel::SqliteConnection,
     sent: &[(MessageId, Option<&str>)],
