@@ -101,6 +101,24 @@ pub fn openapi_json() -> String {
     text
 }
 
+/// What every HTTP worker serves from the OpenAPI document: built once per process, by the
+/// first worker, and shared. (Each worker built its own, and kept 2 to 3 MB of it: BENCHMARKS.md.)
+struct Docs {
+    routes: web::Data<fallback::RouteTable>,
+    document: web::Data<handlers::ops::OpenApiDocument>,
+}
+
+fn docs() -> &'static Docs {
+    static DOCS: std::sync::OnceLock<Docs> = std::sync::OnceLock::new();
+    DOCS.get_or_init(|| {
+        let api = openapi();
+        Docs {
+            routes: web::Data::new(fallback::RouteTable::from_openapi(&api)),
+            document: web::Data::new(handlers::ops::OpenApiDocument(openapi::to_json(&api, false))),
+        }
+    })
+}
+
 /// The whole application: routes, docs UI, JSON fallbacks and request logging.
 pub fn app(
     state: sms_service::Service,
@@ -117,21 +135,19 @@ pub fn app(
     telemetry::install();
     // Built once per HTTP worker, on the worker's thread.
     sms_service::serve_database_work_here();
-    let (app, api) = App::new()
+    // The paths the routes add to an empty document are dropped: the document is the process's.
+    let (app, _paths) = App::new()
         .into_utoipa_app()
-        .openapi(openapi::ApiDoc::openapi())
         .app_data(web::Data::new(state))
         .app_data(web::Data::new(settings))
         .configure(routes)
         .split_for_parts();
-    let api = finish(api);
-    let route_table = fallback::RouteTable::from_openapi(&api);
-    let document = handlers::ops::OpenApiDocument(openapi::to_json(&api, false));
+    let docs = docs();
     app.service(web::redirect("/docs", "/docs/"))
         // The UI only: the document itself is the documented `/openapi.json` operation.
         .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
-        .app_data(web::Data::new(route_table))
-        .app_data(web::Data::new(document))
+        .app_data(docs.routes.clone())
+        .app_data(docs.document.clone())
         .default_service(web::to(fallback::unmatched))
         .wrap(ErrorHandlers::new().default_handler(fallback::json_envelope))
         .wrap(actix_web::middleware::from_fn(observe::observe))
