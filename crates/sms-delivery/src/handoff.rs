@@ -1,4 +1,5 @@
-//! Event deliveries handed straight to this instance's event worker.
+//! Work handed straight to this instance's workers: event deliveries to the event worker, and
+//! (on PostgreSQL) the messages a send writes to the delivery worker.
 //!
 //! A delivery written by a send, a reply or a delivery outcome is claimed by some instance's
 //! worker, which rewrites it to take its lease and then reads it back. When this instance's
@@ -18,12 +19,18 @@ use sms_domain::DeliveryId;
 use tokio::sync::mpsc;
 
 /// The writers' side of the hand-off: cheap to clone, shared by every workflow of the instance.
-#[derive(Clone)]
-pub struct Handoff {
-    inner: Arc<Shared>,
+/// `I` is what is handed over: event deliveries by default, or messages.
+pub struct Handoff<I = DeliveryId> {
+    inner: Arc<Shared<I>>,
 }
 
-struct Shared {
+impl<I> Clone for Handoff<I> {
+    fn clone(&self) -> Self {
+        Self { inner: self.inner.clone() }
+    }
+}
+
+struct Shared<I> {
     /// Whether the worker still takes deliveries (until it shuts down).
     open: AtomicBool,
     /// Writes that reserved room and have not yet handed their deliveries over (or failed).
@@ -33,21 +40,21 @@ struct Shared {
     /// How many may be outstanding before writers leave their deliveries due instead.
     room: usize,
     lease: chrono::Duration,
-    sender: mpsc::UnboundedSender<Vec<DeliveryId>>,
+    sender: mpsc::UnboundedSender<Vec<I>>,
 }
 
 /// Room reserved for one write's deliveries: written leased until [`Reservation::lease_until`],
 /// then handed over with [`Reservation::hand`] once the write committed. Dropped without handing
 /// (the write failed), it frees its room.
-pub struct Reservation {
-    handoff: Handoff,
+pub struct Reservation<I = DeliveryId> {
+    handoff: Handoff<I>,
     until: NaiveDateTime,
 }
 
-impl Handoff {
+impl<I> Handoff<I> {
     /// A hand-off of at most `room` outstanding deliveries, each leased for `lease`, and the
     /// worker's end of it.
-    pub(crate) fn new(room: usize, lease: chrono::Duration) -> (Self, mpsc::UnboundedReceiver<Vec<DeliveryId>>) {
+    pub fn new(room: usize, lease: chrono::Duration) -> (Self, mpsc::UnboundedReceiver<Vec<I>>) {
         let (sender, receiver) = mpsc::unbounded_channel();
         let shared = Shared {
             open: AtomicBool::new(true),
@@ -63,7 +70,7 @@ impl Handoff {
     /// Room for a write about to happen at `now`, if the worker takes deliveries and is not
     /// already given as many as it may hold (then the write leaves its deliveries due, for a
     /// claim).
-    pub fn reserve(&self, now: NaiveDateTime) -> Option<Reservation> {
+    pub fn reserve(&self, now: NaiveDateTime) -> Option<Reservation<I>> {
         let shared = &self.inner;
         if !shared.open.load(Ordering::Acquire) {
             return None;
@@ -98,14 +105,14 @@ impl Handoff {
     }
 }
 
-impl Reservation {
+impl<I> Reservation<I> {
     /// Until when the write's deliveries are leased to this instance's worker.
     pub fn lease_until(&self) -> NaiveDateTime {
         self.until
     }
 
     /// Hands the committed write's leased deliveries to the worker.
-    pub fn hand(self, ids: Vec<DeliveryId>) {
+    pub fn hand(self, ids: Vec<I>) {
         if ids.is_empty() {
             return;
         }
@@ -119,7 +126,7 @@ impl Reservation {
     }
 }
 
-impl Drop for Reservation {
+impl<I> Drop for Reservation<I> {
     fn drop(&mut self) {
         self.handoff.inner.reserved.fetch_sub(1, Ordering::AcqRel);
     }

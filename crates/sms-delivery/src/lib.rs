@@ -21,7 +21,7 @@ pub use outcomes::{settle, settle_batch, Leased, Outcome, Outcomes, Recorded, Re
 pub use provider::{LogProvider, Outgoing, Provider, SendError};
 pub use twilio::TwilioProvider;
 pub use webhook::{webhook_signature, WebhookProvider};
-pub use worker::{DeliverySettings, Worker, NUMBER_REMOVED, OPT_OUT_CONFIRMATION};
+pub use worker::{DeliverySettings, HandedMessages, Worker, NUMBER_REMOVED, OPT_OUT_CONFIRMATION};
 
 /// The media URLs of a message's stored media (`[{"url", "content_type"}]`), in order.
 pub(crate) fn media_urls(stored: Option<&str>) -> Vec<String> {

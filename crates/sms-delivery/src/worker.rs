@@ -1,7 +1,7 @@
 //! The outbox worker.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use sms_domain::delivery::retry_delay;
@@ -69,6 +69,10 @@ const RECORD_AT_MOST_POSTGRES: usize = 128;
 /// How often the backlog gauge is read.
 const BACKLOG_EVERY: Duration = Duration::from_secs(5);
 
+/// The messages this instance's sends hand straight to its delivery worker
+/// ([`Worker::with_handed_messages`]).
+pub type HandedMessages = mpsc::UnboundedReceiver<Vec<MessageId>>;
+
 #[derive(Clone)]
 pub struct Worker {
     store: Store,
@@ -76,6 +80,9 @@ pub struct Worker {
     outcomes: Arc<dyn Outcomes>,
     settings: DeliverySettings,
     handoff: Option<crate::Handoff>,
+    /// The sends' side of the messages' hand-off, and the worker's, taken when it runs.
+    messages: Option<crate::Handoff<MessageId>>,
+    handed: Arc<std::sync::Mutex<Option<HandedMessages>>>,
 }
 
 impl Worker {
@@ -85,7 +92,31 @@ impl Worker {
         outcomes: Arc<dyn Outcomes>,
         settings: DeliverySettings,
     ) -> Self {
-        Self { store, provider, outcomes, settings, handoff: None }
+        Self {
+            store,
+            provider,
+            outcomes,
+            settings,
+            handoff: None,
+            messages: None,
+            handed: Arc::new(std::sync::Mutex::new(None)),
+        }
+    }
+
+    /// A hand-off by which this instance's sends give the worker their messages, written
+    /// already leased to it: no claim is needed for them ([`crate::handoff`]). Room for one
+    /// batch; each message is leased for the worker's lease.
+    pub fn messages_handoff(batch: i64, lease: Duration) -> (crate::Handoff<MessageId>, HandedMessages) {
+        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+        crate::Handoff::new(usize::try_from(batch.max(1)).unwrap_or(128), lease)
+    }
+
+    /// The worker sends what the messages' hand-off gives it.
+    #[must_use]
+    pub fn with_handed_messages(mut self, handoff: crate::Handoff<MessageId>, handed: HandedMessages) -> Self {
+        self.messages = Some(handoff);
+        self.handed = Arc::new(std::sync::Mutex::new(Some(handed)));
+        self
     }
 
     /// The outcomes' event deliveries go straight to this instance's event worker.
@@ -119,69 +150,149 @@ impl Worker {
     /// to a batch of messages is being sent at any time, each on its own, and the outcomes are
     /// recorded as they come in, whatever arrived while the previous write ran in one
     /// transaction. (One loop that claimed, sent and recorded a batch at a time left thousands
-    /// of messages queued after a burst: BENCHMARKS.md.) On shutdown the sends under way are
-    /// finished first, for at most `drain`: the messages still being sent then are handed back
-    /// to the queue (another instance sends them at once), so that none is left `sending`.
+    /// of messages queued after a burst: BENCHMARKS.md.) Messages handed over by this
+    /// instance's sends are sent as they come, beside the claimed ones. On shutdown the sends
+    /// under way are finished first, for at most `drain`: the messages still being sent then,
+    /// and those handed over and not yet started, are handed back to the queue (another
+    /// instance sends them at once), so that none is left `sending`.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>, drain: Duration) {
         tracing::info!(provider = self.provider.name(), "delivery worker started");
+        let mut handed = self.handed.lock().ok().and_then(|mut handed| handed.take());
         let worker = Arc::new(self);
         let (done, finished) = mpsc::unbounded_channel::<Result<(MessageId, Outcome), MessageId>>();
         let recorder = tokio::spawn(worker.clone().record_as_done(finished));
         let mut in_flight = JoinSet::new();
         let capacity = worker.batch_size();
-        let mut backlog_read = std::time::Instant::now() - BACKLOG_EVERY;
+        let mut backlog_read = Instant::now() - BACKLOG_EVERY;
+        let mut next_claim = Instant::now();
+        let mut arrived: Vec<MessageId> = Vec::new();
         loop {
             while in_flight.try_join_next().is_some() {}
             if *shutdown.borrow() {
                 break;
             }
             if backlog_read.elapsed() >= BACKLOG_EVERY {
-                backlog_read = std::time::Instant::now();
+                backlog_read = Instant::now();
                 worker.read_backlog().await;
+            }
+            if let Some(receiver) = handed.as_mut() {
+                while let Ok(ids) = receiver.try_recv() {
+                    arrived.extend(ids);
+                }
+            }
+            if !arrived.is_empty() {
+                for job in worker.take_handed(std::mem::take(&mut arrived)).await {
+                    worker.start(&mut in_flight, job, true, &done, &shutdown, drain);
+                }
             }
             // A claim costs about the same for a few rows as for many: wait for a quarter of
             // the batch to be free rather than claim for every send that finishes.
             let free = capacity.saturating_sub(in_flight.len());
             let room = free >= (capacity / 4).max(1);
-            let jobs = if room { worker.claim(free).await } else { Ok(Vec::new()) };
-            let jobs = jobs.unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "delivery: could not claim messages; retrying");
-                Vec::new()
-            });
-            let (idle, thin) = (jobs.is_empty(), jobs.len() < capacity / 4);
-            for job in jobs {
-                let (worker, done, stop) = (worker.clone(), done.clone(), shutdown.clone());
-                in_flight.spawn(async move {
-                    let id = job.message.id;
-                    let attempt = tokio::select! {
-                        outcome = worker.deliver(job) => Ok(outcome),
-                        () = crate::drained(stop, drain) => Err(id),
-                    };
-                    let _ = done.send(attempt);
+            if room && Instant::now() >= next_claim {
+                let jobs = worker.claim(free).await.unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "delivery: could not claim messages; retrying");
+                    Vec::new()
                 });
+                // Nothing due: the next claim after the poll; a thin claim: after a moment's
+                // gathering; a full one: at once.
+                next_claim = Instant::now()
+                    + if jobs.is_empty() {
+                        worker.settings.poll
+                    } else if jobs.len() < capacity / 4 {
+                        crate::GATHER.min(worker.settings.poll)
+                    } else {
+                        Duration::ZERO
+                    };
+                for job in jobs {
+                    worker.start(&mut in_flight, job, false, &done, &shutdown, drain);
+                }
             }
-            if !room {
-                tokio::select! {
-                    _ = tokio::time::sleep(worker.settings.poll) => {}
-                    _ = shutdown.changed() => {}
-                    Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
-                }
-            } else if idle {
-                tokio::select! {
-                    _ = tokio::time::sleep(worker.settings.poll) => {}
-                    _ = shutdown.changed() => {}
-                }
-            } else if thin {
-                tokio::select! {
-                    _ = tokio::time::sleep(crate::GATHER.min(worker.settings.poll)) => {}
-                    _ = shutdown.changed() => {}
-                }
+            let until =
+                tokio::time::Instant::from_std(if room { next_claim } else { Instant::now() + worker.settings.poll });
+            tokio::select! {
+                () = tokio::time::sleep_until(until) => {}
+                _ = shutdown.changed() => {}
+                Some(_) = in_flight.join_next(), if !room && !in_flight.is_empty() => {}
+                Some(ids) = next_handed(&mut handed) => arrived.extend(ids),
             }
         }
+        // No more hand-offs from now; the sends under way finish (or are interrupted) first.
+        let stopping = Instant::now();
+        if let Some(messages) = worker.messages.as_ref() {
+            messages.close();
+        }
         while in_flight.join_next().await.is_some() {}
+        worker.stop_taking(handed, arrived, stopping + drain).await;
         drop(done);
         let _ = recorder.await;
         tracing::info!("delivery worker stopped");
+    }
+
+    /// Sends `job` on its own task; its outcome (or, when a shutdown interrupted it, its id) goes
+    /// to the recorder. A message handed over frees its room in the hand-off when done.
+    fn start(
+        self: &Arc<Self>,
+        in_flight: &mut JoinSet<()>,
+        job: Job,
+        handed: bool,
+        done: &mpsc::UnboundedSender<Result<(MessageId, Outcome), MessageId>>,
+        stop: &watch::Receiver<bool>,
+        drain: Duration,
+    ) {
+        let (worker, done, stop) = (self.clone(), done.clone(), stop.clone());
+        in_flight.spawn(async move {
+            let id = job.message.id;
+            let attempt = tokio::select! {
+                outcome = worker.deliver(job) => Ok(outcome),
+                () = crate::drained(stop, drain) => Err(id),
+            };
+            let _ = done.send(attempt);
+            if let (true, Some(messages)) = (handed, worker.messages.as_ref()) {
+                messages.finished(1);
+            }
+        });
+    }
+
+    /// The messages handed over, read for sending (as a claim reads what it claimed).
+    async fn take_handed(&self, ids: Vec<MessageId>) -> Vec<Job> {
+        let (store, count) = (self.store.clone(), ids.len());
+        let read = blocking(move || store.with_conn(|conn| outbox::jobs(conn, &ids))).await;
+        let jobs = read.unwrap_or_else(|e| {
+            // Their leases run out and any worker claims them then: at least once, never lost.
+            tracing::warn!(error = %e, count, "delivery: could not read handed messages; their leases will run out");
+            Vec::new()
+        });
+        if let Some(messages) = self.messages.as_ref() {
+            messages.finished(count - jobs.len().min(count));
+        }
+        jobs
+    }
+
+    /// On shutdown, the hand-off closed: the sends that reserved room before are waited for
+    /// (until `deadline` at most), and every message handed over and not started is handed
+    /// back, due at once.
+    async fn stop_taking(&self, mut handed: Option<HandedMessages>, mut arrived: Vec<MessageId>, deadline: Instant) {
+        let Some(messages) = self.messages.as_ref() else { return };
+        while messages.reserved() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if let Some(receiver) = handed.as_mut() {
+            while let Ok(ids) = receiver.try_recv() {
+                arrived.extend(ids);
+            }
+        }
+        if arrived.is_empty() {
+            return;
+        }
+        let (store, count) = (self.store.clone(), arrived.len());
+        messages.finished(count);
+        match blocking(move || store.write(move |conn| outbox::hand_back(conn, &arrived, now_millis()))).await {
+            Ok(_) => tracing::info!(count, "delivery: shutting down; handed back messages not yet sent"),
+            Err(e) => {
+                tracing::warn!(error = %e, count, "delivery: could not hand back messages; their leases will run out")
+            }
+        }
     }
 
     /// Messages being sent at once at most, each claim's limit.
@@ -335,4 +446,12 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Unavailable(e.to_string()))?
+}
+
+/// The next hand-over, when the worker has a hand-off to hear from.
+async fn next_handed(handed: &mut Option<HandedMessages>) -> Option<Vec<MessageId>> {
+    match handed {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
+    }
 }

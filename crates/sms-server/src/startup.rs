@@ -111,6 +111,16 @@ impl Application {
         // in the process, in its writer: there the hand-off only added work beside the writer, and
         // cost throughput and the open loop's tail (BENCHMARKS.md).
         let handoff = events.as_ref().filter(|_| url.backend() == Backend::Postgres).map(EventWorker::handoff);
+        // Likewise the usual send's message, to this instance's delivery worker: written leased
+        // to it, the message needs no claim (BENCHMARKS.md, 2026-12-07, fifteenth session).
+        let (message_handoff, handed) = match config.delivery.worker && url.backend() == Backend::Postgres {
+            true => {
+                let (handoff, handed) =
+                    Worker::messages_handoff(DeliverySettings::default().batch, delivery_lease(&config.delivery));
+                (Some(handoff), Some(handed))
+            }
+            false => (None, None),
+        };
         let console = ConsoleSettings {
             idle: chrono::Duration::minutes(config.console_idle_minutes),
             public_url: public_url.clone(),
@@ -132,14 +142,19 @@ impl Application {
             live_channel,
             console,
             handoff: handoff.clone(),
+            message_handoff: message_handoff.clone(),
             ..ServiceParts::new(store, lock, jwt)
         }
         .build();
         let worker =
             delivery_worker(config, worker_store, &public_url, Arc::new(state.outbox_outcomes()))?.map(|worker| {
-                match handoff {
+                let worker = match handoff {
                     Some(handoff) => worker.with_handoff(handoff),
                     None => worker,
+                };
+                match (message_handoff, handed) {
+                    (Some(handoff), Some(handed)) => worker.with_handed_messages(handoff, handed),
+                    _ => worker,
                 }
             });
         let listener = TcpListener::bind(&config.bind)?;
@@ -328,13 +343,18 @@ fn delivery_worker(
         max_attempts: d.max_attempts,
         retry_base: d.retry_base,
         retry_max: d.retry_max,
-        // Longer than any one provider call, so a live sender never loses its lease.
-        lease: d.timeout + d.connect_timeout + Duration::from_secs(30),
+        lease: delivery_lease(d),
         poll: d.poll,
         public_url: public_url.to_owned(),
         ..DeliverySettings::default()
     };
     Ok(Some(Worker::new(store, provider, outcomes, settings)))
+}
+
+/// How long a message is its sender's: longer than any one provider call, so a live sender
+/// never loses its lease.
+fn delivery_lease(d: &crate::config::DeliveryConfig) -> Duration {
+    d.timeout + d.connect_timeout + Duration::from_secs(30)
 }
 
 async fn sweep_forever(state: Service, every: Duration) {

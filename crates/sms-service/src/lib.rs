@@ -31,6 +31,7 @@ pub mod views;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use sms_domain::MessageId;
 use sms_lock::{InProcessRateLimiter, RateLimiter, RedisChangeFeed, SessionLock};
 use sms_store::{DbConn, Store};
 
@@ -86,6 +87,7 @@ struct Inner {
     hub: live::Hub,
     console: console::ConsoleSettings,
     handoff: Option<sms_delivery::Handoff>,
+    message_handoff: Option<sms_delivery::Handoff<MessageId>>,
     /// Turns true when the instance begins to shut down.
     shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -123,6 +125,8 @@ pub struct ServiceParts {
     pub console: console::ConsoleSettings,
     /// This instance's event worker, to which the hot writes hand their event deliveries.
     pub handoff: Option<sms_delivery::Handoff>,
+    /// This instance's delivery worker, to which the usual send hands its message.
+    pub message_handoff: Option<sms_delivery::Handoff<MessageId>>,
 }
 
 impl ServiceParts {
@@ -143,6 +147,7 @@ impl ServiceParts {
             live_channel: None,
             console: console::ConsoleSettings::default(),
             handoff: None,
+            message_handoff: None,
         }
     }
 
@@ -168,6 +173,7 @@ impl ServiceParts {
                 hub: live::Hub::new(),
                 console: self.console,
                 handoff: self.handoff,
+                message_handoff: self.message_handoff,
                 shutdown: tokio::sync::watch::Sender::new(false),
             }),
         }
@@ -246,13 +252,18 @@ impl Service {
         T: Send + 'static,
     {
         let store = self.inner.store.clone();
-        let reservation = self.inner.handoff.as_ref().and_then(|h| h.reserve(sms_domain::time::now_millis()));
-        let lease = reservation.as_ref().map(sms_delivery::Reservation::lease_until);
+        let now = sms_domain::time::now_millis();
+        let reservation = self.inner.handoff.as_ref().and_then(|h| h.reserve(now));
+        let messages = self.inner.message_handoff.as_ref().and_then(|h| h.reserve(now));
+        let leases = sms_store::chats::Leases {
+            deliveries: reservation.as_ref().map(sms_delivery::Reservation::lease_until),
+            message: messages.as_ref().map(sms_delivery::Reservation::lease_until),
+        };
         // The changes and leases are noted on the thread that runs the work: the store's
         // writer, on SQLite. Those of a write that failed did not commit and are not told.
         let work = move |conn: &mut DbConn| {
             let _stale = live::take();
-            handoff::begin(lease);
+            handoff::begin(leases);
             let written = if in_transaction { sms_store::transaction(conn, f) } else { f(conn) };
             let leased = handoff::take();
             written.map(|value| (value, live::take(), leased))
@@ -266,7 +277,10 @@ impl Service {
         };
         let (value, changes, leased) = written?;
         if let Some(reservation) = reservation {
-            reservation.hand(leased);
+            reservation.hand(leased.deliveries);
+        }
+        if let Some(reservation) = messages {
+            reservation.hand(leased.messages);
         }
         self.inner.live.publish(changes);
         Ok(value)

@@ -27,9 +27,9 @@ impl OutboxOutcomes {
 impl Outcomes for OutboxOutcomes {
     fn record(&self, conn: &mut DbConn, batch: &[(MessageId, Outcome)], at: Recording) -> Result<Recorded, StoreError> {
         let _stale = crate::live::take();
-        crate::handoff::begin(at.lease);
+        crate::handoff::begin(sms_store::chats::Leases { deliveries: at.lease, message: None });
         let recorded = self.write(conn, batch, at.now);
-        let leased = crate::handoff::take();
+        let leased = crate::handoff::take().deliveries;
         let changes = crate::live::take();
         // Told once the worker's write has committed: on SQLite this runs inside the writer's
         // group, and a page that read the chat before the commit would show it unchanged.

@@ -207,8 +207,62 @@ async fn outcomes_are_told_after_their_commit(backend: Backend) {
     running.abort();
 }
 
+/// On PostgreSQL the usual send writes its message leased to this instance's delivery worker
+/// and hands it over once committed: the worker sends it without a claim (its claims here come
+/// an hour apart, and none could take a leased message). On SQLite every send is written in its
+/// transaction and its message waits for a claim.
+async fn a_send_hands_its_message_to_the_delivery_worker(backend: Backend) {
+    let db = TestDb::create(backend);
+    let store = Store::new(&DbUrl::parse(db.url()).unwrap(), PoolOptions::default()).unwrap();
+    store.migrate().unwrap();
+    let lease = StdDuration::from_secs(60);
+    let (handoff, handed) = sms_delivery::Worker::messages_handoff(8, lease);
+    let parts = ServiceParts::new(store.clone(), Arc::new(InProcessLock::new()), JwtKeys::new(&[7; 32]));
+    let service = ServiceParts { message_handoff: Some(handoff.clone()), ..parts }.build();
+    let tenant = tenant(&service).await;
+    let before = sms_domain::time::now_millis();
+    let chat = service.send(&tenant, SEND).await.unwrap();
+    let message = || {
+        let chat_id = chat.chat.id;
+        let read = store.with_conn(move |conn| sms_store::chats::messages(conn, chat_id, Default::default()));
+        read.unwrap().0.into_iter().next().unwrap()
+    };
+    let written = message();
+    if !store.writes_at_once() {
+        assert_eq!((written.delivery_status.as_str(), written.attempts, written.locked_until), ("queued", 0, None));
+        return;
+    }
+    assert_eq!((written.delivery_status.as_str(), written.attempts), ("sending", 1), "written leased");
+    let until = written.locked_until.unwrap();
+    assert!(until >= before + Duration::seconds(60) && until <= sms_domain::time::now_millis() + Duration::seconds(60));
+
+    let settings = sms_delivery::DeliverySettings {
+        poll: StdDuration::from_secs(3600),
+        ..sms_delivery::DeliverySettings::default()
+    };
+    let worker = sms_delivery::Worker::new(
+        store.clone(),
+        Arc::new(sms_delivery::LogProvider),
+        Arc::new(service.outbox_outcomes()),
+        settings,
+    )
+    .with_handed_messages(handoff, handed);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(worker.run(stopped, StdDuration::from_secs(1)));
+    let deadline = std::time::Instant::now() + StdDuration::from_secs(5);
+    while message().delivery_status.as_str() != "sent" {
+        assert!(std::time::Instant::now() < deadline, "the handed message was never sent: {:?}", message());
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
+    let sent = message();
+    assert_eq!((sent.attempts, sent.locked_until), (1, None), "one attempt, its lease ended");
+    stop.send_replace(true);
+    running.await.unwrap();
+}
+
 sms_test_support::on_both_backends!(
     attr = tokio::test;
+    a_send_hands_its_message_to_the_delivery_worker,
     outcomes_are_told_after_their_commit,
     send_then_refuse_then_end,
     the_first_fault_in_order_wins,

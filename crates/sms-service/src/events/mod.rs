@@ -274,12 +274,15 @@ pub(crate) fn open_at_once(
     // The platform's events for these must commit with the chat ([`opened`] writes them): while
     // a `ccai` endpoint of the tenant receives one, the chat is opened in a transaction.
     let for_ccai = [EventType::ChatCreated.as_str(), EventType::MessageReceived.as_str()];
-    let lease = crate::handoff::lease();
-    let Some(opened) = sms_store::chats::open_at_once(conn, spec, &reserved, &event, lease, &for_ccai)? else {
+    let leases = crate::handoff::leases();
+    let Some(opened) = sms_store::chats::open_at_once(conn, spec, &reserved, &event, leases, &for_ccai)? else {
         return Ok(None);
     };
     crate::live::note(spec.tenant_id, chat_of(&data));
     crate::handoff::leased(opened.leased);
+    if let Some(message) = opened.message_leased {
+        crate::handoff::message_leased(message);
+    }
     if opened.deliveries > 0 {
         metrics::counter!("sms_events_total", "type" => kind.as_str()).increment(1);
     }

@@ -5,7 +5,7 @@
 use chrono::{Duration, NaiveDateTime};
 use sms_domain::time::now_millis;
 use sms_domain::{ChatId, ChatStatus, DeliveryStatus, Direction, DisconnectedBy, EndpointFormat, TenantId};
-use sms_store::chats::{self, NewChatSpec, OpenedAtOnce, Replied, Reserved, UsualReply};
+use sms_store::chats::{self, Leases, NewChatSpec, OpenedAtOnce, Replied, Reserved, UsualReply};
 use sms_store::endpoints::{self, NewEndpoint};
 use sms_store::events::NewEvent;
 use sms_store::{opt_outs, DbConn, Store, Window};
@@ -104,6 +104,11 @@ fn written_rows(db: &TestDb) -> [i64; 6] {
 const FOR_CCAI: [&str; 2] = ["chat.created", "message.received"];
 
 fn open_at_once(c: &mut DbConn, spec: &NewChatSpec<'_>, reserved: &Reserved) -> Option<OpenedAtOnce> {
+    let leases = Leases { deliveries: Some(spec.now + Duration::seconds(30)), message: None };
+    open_leased(c, spec, reserved, leases)
+}
+
+fn open_leased(c: &mut DbConn, spec: &NewChatSpec<'_>, reserved: &Reserved, leases: Leases) -> Option<OpenedAtOnce> {
     let event_id = format!("evt_{}", reserved.chat_id.get());
     let event = NewEvent {
         tenant_id: spec.tenant_id,
@@ -112,7 +117,7 @@ fn open_at_once(c: &mut DbConn, spec: &NewChatSpec<'_>, reserved: &Reserved) -> 
         payload: "{\"type\":\"chat.created\"}",
         at: spec.now,
     };
-    ok(chats::open_at_once(c, spec, reserved, &event, Some(spec.now + Duration::seconds(30)), &FOR_CCAI))
+    ok(chats::open_at_once(c, spec, reserved, &event, leases, &FOR_CCAI))
 }
 
 fn reserve(c: &mut DbConn, spec: &NewChatSpec<'_>) -> Reserved {
@@ -152,6 +157,7 @@ fn a_usual_send_is_written_at_once(db: &TestDb, store: &Store) {
         (message.body.as_str(), message.delivery_status, message.from_number.as_str(), message.to_number.as_str()),
         ("Hello there", DeliveryStatus::Queued, OUTBOUND, CONSUMER)
     );
+    assert_eq!((message.attempts, message.locked_until, opened.message_leased), (0, None, None), "due for a claim");
     assert_eq!((opened.deliveries, opened.leased.len()), (1, 1), "one endpoint receives chat.created");
     assert_eq!(
         db.text("SELECT event_type || ' ' || event_id || ' ' || payload FROM events"),
@@ -201,8 +207,39 @@ fn a_usual_send_is_written_at_once(db: &TestDb, store: &Store) {
     assert!(reserve_and_open(&mut c, &third).is_none(), "a ccai endpoint receives it");
 }
 
+/// A send whose message this instance's delivery worker has room for writes it leased to that
+/// worker, as a claim would have left it: `sending`, its first attempt counted, no other
+/// worker's claim taking it until the lease runs out.
+fn a_usual_send_leases_its_message(_db: &TestDb, store: &Store) {
+    let mut c = conn(store);
+    if !store.writes_at_once() {
+        return;
+    }
+    let acme = sender(&mut c, "acme", OUTBOUND);
+    let (from, to, now) = (num(OUTBOUND), num(CONSUMER), now_millis());
+    let first = spec(acme.id, &to, &from, now);
+    let lease = now + Duration::seconds(90);
+    let reserved = reserve(&mut c, &first);
+    let opened =
+        some(open_leased(&mut c, &first, &reserved, Leases { deliveries: None, message: Some(lease) }), "the chat");
+    let message = crate::common::outbound(&mut c, opened.bundle.chat.id);
+    assert_eq!(opened.message_leased, Some(message.id));
+    assert_eq!(
+        (message.delivery_status, message.attempts, message.locked_until),
+        (DeliveryStatus::Sending, 1, Some(lease)),
+        "leased to this instance's worker, its first attempt counted"
+    );
+    assert_eq!(opened.leased, Vec::new(), "the event's deliveries were not leased");
+    let claimed = ok(sms_store::outbox::claim_ids(&mut c, now + Duration::seconds(1), now + Duration::seconds(60), 10));
+    assert_eq!(claimed, Vec::new(), "no claim takes a leased message");
+    let claimed =
+        ok(sms_store::outbox::claim_ids(&mut c, lease + Duration::seconds(1), lease + Duration::seconds(60), 10));
+    assert_eq!(claimed, vec![message.id], "once its lease runs out, any worker claims it");
+}
+
 sms_test_support::on_both_backends!(
     attr = test, run = run;
     a_usual_send_is_written_at_once,
+    a_usual_send_leases_its_message,
     a_usual_reply_is_written_at_once,
 );

@@ -14,7 +14,7 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
-use sms_domain::{ChatId, DeliveryId, DeliveryStatus, Direction, DisconnectedBy, E164Number, EndUserId};
+use sms_domain::{ChatId, DeliveryId, DeliveryStatus, Direction, DisconnectedBy, E164Number, EndUserId, MessageId};
 use sms_domain::{EndpointFormat, ParticipantKind, ParticipantStatus, TenantId};
 
 use super::super::NewChatSpec;
@@ -125,6 +125,8 @@ pub struct OpenedAtOnce {
     pub deliveries: usize,
     /// Those deliveries, when written leased, for this instance's event worker.
     pub leased: Vec<DeliveryId>,
+    /// The chat's first message, when written leased, for this instance's delivery worker.
+    pub message_leased: Option<MessageId>,
 }
 
 /// Opens the chat of `spec` with the `reserved` ids and writes `event` about it, with a
@@ -133,14 +135,15 @@ pub struct OpenedAtOnce {
 /// trips by it (PostgreSQL), `spec` names no agent, the outbound number is the tenant's, the
 /// consumer has not opted out, no `ccai` endpoint of the tenant receives one of
 /// `unless_ccai_receives`, the consumer has no active chat and its end user is the reserved
-/// one. `None`: nothing was written, and the caller opens the chat in a transaction (or learns
-/// why not) as [`super::open`] does.
+/// one. The chat's first message is queued, or `sending` and leased until `leases.message` to
+/// this instance's delivery worker. `None`: nothing was written, and the caller opens the chat
+/// in a transaction (or learns why not) as [`super::open`] does.
 pub fn open_at_once(
     conn: &mut DbConn,
     spec: &NewChatSpec<'_>,
     reserved: &Reserved,
     event: &NewEvent<'_>,
-    lease: Option<chrono::NaiveDateTime>,
+    leases: Leases,
     unless_ccai_receives: &[&str],
 ) -> Result<Option<OpenedAtOnce>, StoreError> {
     let DbConn::Postgres(pg) = conn else { return Ok(None) };
@@ -148,16 +151,16 @@ pub fn open_at_once(
         return Ok(None);
     }
     let statement = OpenAtOnce {
-        values: values(spec, reserved, event, lease, unless_ccai_receives),
+        values: values(spec, reserved, event, leases, unless_ccai_receives),
         columns: <Chat as Selectable<Pg>>::construct_selection(),
     };
-    let row: Option<(Chat, i64, Option<Vec<i64>>)> = statement.get_result(pg).optional()?;
-    let Some((chat, deliveries, ids)) = row else { return Ok(None) };
+    let row: Option<Written> = statement.get_result(pg).optional()?;
+    let Some((chat, deliveries, ids, message_id)) = row else { return Ok(None) };
     let participants = new_participants(spec, chat.id.get(), chat.end_user_id.get())
         .iter()
         .map(|p| written(p, reserved.participant_id))
         .collect();
-    let leased = match lease {
+    let leased = match leases.deliveries {
         Some(_) => ids.unwrap_or_default().into_iter().map(DeliveryId::new).collect(),
         None => Vec::new(),
     };
@@ -165,15 +168,30 @@ pub fn open_at_once(
         bundle: ChatBundle { chat, participants, agent: None },
         deliveries: usize::try_from(deliveries).unwrap_or_default(),
         leased,
+        message_leased: message_id.filter(|_| leases.message.is_some()).map(MessageId::new),
     }))
 }
+
+/// Until when a write leases what it writes to this instance's workers, each `None` when the
+/// worker has no room for it (then it is left due, for any worker's claim).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Leases {
+    /// The event's deliveries, to the event worker.
+    pub deliveries: Option<chrono::NaiveDateTime>,
+    /// The first message, to the delivery worker.
+    pub message: Option<chrono::NaiveDateTime>,
+}
+
+/// The statement's row: the chat, how many deliveries its event has and their ids, and the id of
+/// its first message.
+type Written = (Chat, i64, Option<Vec<i64>>, Option<i64>);
 
 /// The statement's values, in the order of `at_once.sql`'s placeholders.
 fn values<'a>(
     spec: &'a NewChatSpec<'a>,
     reserved: &Reserved,
     event: &'a NewEvent<'a>,
-    lease: Option<chrono::NaiveDateTime>,
+    leases: Leases,
     unless_ccai_receives: &'a [&'a str],
 ) -> Vec<Value<'a>> {
     vec![
@@ -202,13 +220,15 @@ fn values<'a>(
         Value::Text(event.event_type),
         Value::Text(event.payload),
         Value::Time(event.at),
-        Value::OptionalTime(lease),
+        Value::OptionalTime(leases.deliveries),
         Value::Text(EndpointFormat::Ccai.as_str()),
         Value::Texts(unless_ccai_receives),
+        Value::OptionalTime(leases.message),
+        Value::Text(DeliveryStatus::Sending.as_str()),
     ]
 }
 
-/// The statement, with `$1`…`$28` where the values go and markers where the shared fragments go.
+/// The statement, with `$1`…`$30` where the values go and markers where the shared fragments go.
 const SQL: &str = include_str!("at_once.sql");
 
 struct OpenAtOnce<'a> {
@@ -243,7 +263,7 @@ impl QueryId for OpenAtOnce<'_> {
 }
 
 impl Query for OpenAtOnce<'_> {
-    type SqlType = (ChatColumns, BigInt, Nullable<Array<BigInt>>);
+    type SqlType = (ChatColumns, BigInt, Nullable<Array<BigInt>>, Nullable<BigInt>);
 }
 
 impl RunQueryDsl<diesel::PgConnection> for OpenAtOnce<'_> {}

@@ -1,5 +1,5 @@
 -- Opening a chat and writing its `chat.created` event on PostgreSQL in one statement, outside
--- any transaction (see at_once.rs, which binds $1 to $28 in order and puts the fragments named
+-- any transaction (see at_once.rs, which binds $1 to $30 in order and puts the fragments named
 -- by the markers below where they stand). The ids were reserved before (`reserve`), so the
 -- event's payload, rendered by the application, names them. Every table check the send makes
 -- travels with it: the outbound number is the tenant's; the consumer has not opted out; no
@@ -16,7 +16,8 @@ WITH p AS (
            $15::text AS connected, $16::text AS direction, $17::text AS queued,
            $18::bigint AS chat_id, $19::bigint AS end_user_id, $20::boolean AS end_user_known,
            $21::bigint AS participant_id, $22::text AS event_id, $23::text AS kind, $24::text AS payload,
-           $25::timestamp AS at, $26::timestamp AS lease, $27::text AS ccai, $28::text[] AS unless_ccai_receives
+           $25::timestamp AS at, $26::timestamp AS lease, $27::text AS ccai, $28::text[] AS unless_ccai_receives,
+           $29::timestamp AS message_lease, $30::text AS sending
 ), ok AS (
     SELECT 1 FROM p
     WHERE EXISTS (SELECT 1 FROM outbound_numbers o WHERE o.tenant_id = p.tenant AND o.number = p.outbound)
@@ -42,13 +43,18 @@ WITH p AS (
     INSERT INTO participants (id, chat_id, kind, status, user_id, end_user_id, connected_at)
     SELECT p.participant_id, chats.id, p.end_user_kind, p.connected, NULL, chats.end_user_id, p.now FROM p, chats
 ), message AS (
+    -- Queued for any worker's claim, or leased to this instance's delivery worker (its first
+    -- attempt counted), as a claim would have left it.
     INSERT INTO messages (chat_id, tenant_id, direction, body, segments, delivery_status, created_at, updated_at,
-                          from_number, to_number, agent_id)
-    SELECT chats.id, p.tenant, p.direction, p.message, p.segments, p.queued, p.now, p.now, p.outbound, p.end_user,
-           NULL
+                          from_number, to_number, agent_id, locked_until, attempts)
+    SELECT chats.id, p.tenant, p.direction, p.message, p.segments,
+           CASE WHEN p.message_lease IS NULL THEN p.queued ELSE p.sending END, p.now, p.now, p.outbound, p.end_user,
+           NULL, p.message_lease, CASE WHEN p.message_lease IS NULL THEN 0 ELSE 1 END
     FROM p, chats
+    RETURNING id
 ), w AS (
     /* standard receivers */ AND EXISTS (SELECT 1 FROM chats)
 ), /* event and deliveries */
-SELECT /* chat columns */, (SELECT count(*) FROM d) AS deliveries, (SELECT array_agg(id) FROM d) AS ids
+SELECT /* chat columns */, (SELECT count(*) FROM d) AS deliveries, (SELECT array_agg(id) FROM d) AS ids,
+       (SELECT id FROM message) AS message_id
 FROM chats
