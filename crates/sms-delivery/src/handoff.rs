@@ -13,6 +13,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 use sms_domain::DeliveryId;
@@ -54,7 +55,7 @@ pub struct Reservation<I = DeliveryId> {
 impl<I> Handoff<I> {
     /// A hand-off of at most `room` outstanding deliveries, each leased for `lease`, and the
     /// worker's end of it.
-    pub fn new(room: usize, lease: chrono::Duration) -> (Self, mpsc::UnboundedReceiver<Vec<I>>) {
+    pub fn new(room: usize, lease: chrono::Duration) -> (Self, Handed<I>) {
         let (sender, receiver) = mpsc::unbounded_channel();
         let shared = Shared {
             open: AtomicBool::new(true),
@@ -102,6 +103,32 @@ impl<I> Handoff<I> {
     /// Writes that reserved room and are still under way.
     pub(crate) fn reserved(&self) -> usize {
         self.inner.reserved.load(Ordering::Acquire)
+    }
+
+    /// Once closed, on shutdown: waits (until `deadline` at most) for the writes that reserved
+    /// room, then answers what was handed over and not yet taken from `handed`.
+    pub(crate) async fn rest(&self, handed: Option<&mut Handed<I>>, deadline: Instant) -> Vec<I> {
+        while self.reserved() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut rest = Vec::new();
+        if let Some(receiver) = handed {
+            while let Ok(ids) = receiver.try_recv() {
+                rest.extend(ids);
+            }
+        }
+        rest
+    }
+}
+
+/// The worker's end of a hand-off.
+pub type Handed<I> = mpsc::UnboundedReceiver<Vec<I>>;
+
+/// The next hand-over, when the worker has a hand-off to hear from.
+pub(crate) async fn next_handed<I>(handed: &mut Option<Handed<I>>) -> Option<Vec<I>> {
+    match handed {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -1,5 +1,7 @@
 //! The outbox worker.
 
+mod handed;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -71,7 +73,7 @@ const BACKLOG_EVERY: Duration = Duration::from_secs(5);
 
 /// The messages this instance's sends hand straight to its delivery worker
 /// ([`Worker::with_handed_messages`]).
-pub type HandedMessages = mpsc::UnboundedReceiver<Vec<MessageId>>;
+pub type HandedMessages = crate::handoff::Handed<MessageId>;
 
 #[derive(Clone)]
 pub struct Worker {
@@ -101,22 +103,6 @@ impl Worker {
             messages: None,
             handed: Arc::new(std::sync::Mutex::new(None)),
         }
-    }
-
-    /// A hand-off by which this instance's sends give the worker their messages, written
-    /// already leased to it: no claim is needed for them ([`crate::handoff`]). Room for one
-    /// batch; each message is leased for the worker's lease.
-    pub fn messages_handoff(batch: i64, lease: Duration) -> (crate::Handoff<MessageId>, HandedMessages) {
-        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
-        crate::Handoff::new(usize::try_from(batch.max(1)).unwrap_or(128), lease)
-    }
-
-    /// The worker sends what the messages' hand-off gives it.
-    #[must_use]
-    pub fn with_handed_messages(mut self, handoff: crate::Handoff<MessageId>, handed: HandedMessages) -> Self {
-        self.messages = Some(handoff);
-        self.handed = Arc::new(std::sync::Mutex::new(Some(handed)));
-        self
     }
 
     /// The outcomes' event deliveries go straight to this instance's event worker.
@@ -214,7 +200,7 @@ impl Worker {
                 () = tokio::time::sleep_until(until) => {}
                 _ = shutdown.changed() => {}
                 Some(_) = in_flight.join_next(), if !room && !in_flight.is_empty() => {}
-                Some(ids) = next_handed(&mut handed) => arrived.extend(ids),
+                Some(ids) = crate::handoff::next_handed(&mut handed) => arrived.extend(ids),
             }
         }
         // No more hand-offs from now; the sends under way finish (or are interrupted) first.
@@ -252,47 +238,6 @@ impl Worker {
                 messages.finished(1);
             }
         });
-    }
-
-    /// The messages handed over, read for sending (as a claim reads what it claimed).
-    async fn take_handed(&self, ids: Vec<MessageId>) -> Vec<Job> {
-        let (store, count) = (self.store.clone(), ids.len());
-        let read = blocking(move || store.with_conn(|conn| outbox::jobs(conn, &ids))).await;
-        let jobs = read.unwrap_or_else(|e| {
-            // Their leases run out and any worker claims them then: at least once, never lost.
-            tracing::warn!(error = %e, count, "delivery: could not read handed messages; their leases will run out");
-            Vec::new()
-        });
-        if let Some(messages) = self.messages.as_ref() {
-            messages.finished(count - jobs.len().min(count));
-        }
-        jobs
-    }
-
-    /// On shutdown, the hand-off closed: the sends that reserved room before are waited for
-    /// (until `deadline` at most), and every message handed over and not started is handed
-    /// back, due at once.
-    async fn stop_taking(&self, mut handed: Option<HandedMessages>, mut arrived: Vec<MessageId>, deadline: Instant) {
-        let Some(messages) = self.messages.as_ref() else { return };
-        while messages.reserved() > 0 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        if let Some(receiver) = handed.as_mut() {
-            while let Ok(ids) = receiver.try_recv() {
-                arrived.extend(ids);
-            }
-        }
-        if arrived.is_empty() {
-            return;
-        }
-        let (store, count) = (self.store.clone(), arrived.len());
-        messages.finished(count);
-        match blocking(move || store.write(move |conn| outbox::hand_back(conn, &arrived, now_millis()))).await {
-            Ok(_) => tracing::info!(count, "delivery: shutting down; handed back messages not yet sent"),
-            Err(e) => {
-                tracing::warn!(error = %e, count, "delivery: could not hand back messages; their leases will run out")
-            }
-        }
     }
 
     /// Messages being sent at once at most, each claim's limit.
@@ -446,12 +391,4 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Unavailable(e.to_string()))?
-}
-
-/// The next hand-over, when the worker has a hand-off to hear from.
-async fn next_handed(handed: &mut Option<HandedMessages>) -> Option<Vec<MessageId>> {
-    match handed {
-        Some(receiver) => receiver.recv().await,
-        None => std::future::pending().await,
-    }
 }

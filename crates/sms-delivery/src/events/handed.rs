@@ -7,7 +7,6 @@ use sms_domain::time::now_millis;
 use sms_domain::DeliveryId;
 use sms_store::deliveries::{self, Claimed};
 use sms_store::StoreError;
-use tokio::sync::mpsc;
 
 use super::EventWorker;
 
@@ -52,20 +51,12 @@ impl EventWorker {
     /// most `drain`), and everything handed over and not started is handed back, due at once.
     pub(super) async fn stop_taking(
         &self,
-        mut handed: Option<mpsc::UnboundedReceiver<Vec<DeliveryId>>>,
+        mut handed: Option<crate::handoff::Handed<DeliveryId>>,
         mut arrived: Vec<DeliveryId>,
         drain: Duration,
     ) {
         self.handoff.close();
-        let waited_until = Instant::now() + drain;
-        while self.handoff.reserved() > 0 && Instant::now() < waited_until {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        if let Some(receiver) = handed.as_mut() {
-            while let Ok(ids) = receiver.try_recv() {
-                arrived.extend(ids);
-            }
-        }
+        arrived.extend(self.handoff.rest(handed.as_mut(), Instant::now() + drain).await);
         if arrived.is_empty() {
             return;
         }
@@ -84,15 +75,5 @@ impl EventWorker {
                 tracing::warn!(error = %e, count, "events: could not hand back deliveries; their leases will run out")
             }
         }
-    }
-}
-
-/// The next hand-over, when the worker has a hand-off to hear from.
-pub(super) async fn next_handed(
-    handed: &mut Option<mpsc::UnboundedReceiver<Vec<DeliveryId>>>,
-) -> Option<Vec<DeliveryId>> {
-    match handed {
-        Some(receiver) => receiver.recv().await,
-        None => std::future::pending().await,
     }
 }

@@ -28,10 +28,10 @@ use crate::resolve::{self, DESTINATION_NOT_ALLOWED};
 
 mod handed;
 mod turns;
+use crate::handoff::next_handed;
 pub use crate::signing::{
     key_of, new_secret, platform_signature_header, sign, sign_with_key, signature_header, SECRET_PREFIX,
 };
-use handed::next_handed;
 use turns::Turns;
 
 /// How events are posted and retried.
