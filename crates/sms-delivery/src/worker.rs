@@ -152,6 +152,10 @@ impl Worker {
         let mut backlog_read = Instant::now() - BACKLOG_EVERY;
         let mut next_claim = Instant::now();
         let mut arrived: Vec<MessageId> = Vec::new();
+        // When the first of the handed messages not yet read arrived: they are read together
+        // once it is [`crate::GATHER`] old, as a thin claim waits (one read for each message
+        // at a steady rate cost more than the claims it saved: BENCHMARKS.md).
+        let mut gathering: Option<Instant> = None;
         loop {
             while in_flight.try_join_next().is_some() {}
             if *shutdown.borrow() {
@@ -166,7 +170,8 @@ impl Worker {
                     arrived.extend(ids);
                 }
             }
-            if !arrived.is_empty() {
+            if !arrived.is_empty() && gathering.get_or_insert_with(Instant::now).elapsed() >= crate::GATHER {
+                gathering = None;
                 for job in worker.take_handed(std::mem::take(&mut arrived)).await {
                     worker.start(&mut in_flight, job, true, &done, &shutdown, drain);
                 }
@@ -194,13 +199,16 @@ impl Worker {
                     worker.start(&mut in_flight, job, false, &done, &shutdown, drain);
                 }
             }
-            let until =
-                tokio::time::Instant::from_std(if room { next_claim } else { Instant::now() + worker.settings.poll });
+            let mut until = if room { next_claim } else { Instant::now() + worker.settings.poll };
+            if let Some(since) = gathering {
+                until = until.min(since + crate::GATHER);
+            }
+            // While gathering, what is handed over waits in the channel: no wake-up for each.
             tokio::select! {
-                () = tokio::time::sleep_until(until) => {}
+                () = tokio::time::sleep_until(tokio::time::Instant::from_std(until)) => {}
                 _ = shutdown.changed() => {}
                 Some(_) = in_flight.join_next(), if !room && !in_flight.is_empty() => {}
-                Some(ids) = crate::handoff::next_handed(&mut handed) => arrived.extend(ids),
+                Some(ids) = crate::handoff::next_handed(&mut handed), if gathering.is_none() => arrived.extend(ids),
             }
         }
         // No more hand-offs from now; the sends under way finish (or are interrupted) first.

@@ -14,11 +14,12 @@ use super::{blocking, HandedMessages, Worker};
 
 impl Worker {
     /// A hand-off by which this instance's sends give the worker their messages, written
-    /// already leased to it: no claim is needed for them ([`crate::handoff`]). Room for one
-    /// batch; each message is leased for the worker's lease.
+    /// already leased to it: no claim is needed for them ([`crate::handoff`]). Room for two
+    /// batches (what is gathered for a read and what is being sent); each message is leased for
+    /// the worker's lease.
     pub fn messages_handoff(batch: i64, lease: Duration) -> (crate::Handoff<MessageId>, HandedMessages) {
         let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
-        crate::Handoff::new(usize::try_from(batch.max(1)).unwrap_or(128), lease)
+        crate::Handoff::new(usize::try_from(batch.max(1)).unwrap_or(128).saturating_mul(2), lease)
     }
 
     /// The worker sends what the messages' hand-off gives it.
