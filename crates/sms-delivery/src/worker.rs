@@ -136,11 +136,9 @@ impl Worker {
     /// to a batch of messages is being sent at any time, each on its own, and the outcomes are
     /// recorded as they come in, whatever arrived while the previous write ran in one
     /// transaction. (One loop that claimed, sent and recorded a batch at a time left thousands
-    /// of messages queued after a burst: BENCHMARKS.md.) Messages handed over by this
-    /// instance's sends are sent as they come, beside the claimed ones. On shutdown the sends
-    /// under way are finished first, for at most `drain`: the messages still being sent then,
-    /// and those handed over and not yet started, are handed back to the queue (another
-    /// instance sends them at once), so that none is left `sending`.
+    /// of messages queued after a burst: BENCHMARKS.md.) Handed messages are sent beside them.
+    /// On shutdown the sends under way finish first, for at most `drain`; what is still being
+    /// sent then, or was handed and not started, is handed back (due at once, for any instance).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>, drain: Duration) {
         tracing::info!(provider = self.provider.name(), "delivery worker started");
         let mut handed = self.handed.lock().ok().and_then(|mut handed| handed.take());
@@ -152,9 +150,8 @@ impl Worker {
         let mut backlog_read = Instant::now() - BACKLOG_EVERY;
         let mut next_claim = Instant::now();
         let mut arrived: Vec<MessageId> = Vec::new();
-        // When the first of the handed messages not yet read arrived: they are read together
-        // once it is [`crate::GATHER`] old, as a thin claim waits (one read for each message
-        // at a steady rate cost more than the claims it saved: BENCHMARKS.md).
+        // Handed messages are read together once the first is [`crate::GATHER`] old, as a thin
+        // claim waits (a read each cost more than the claims saved: BENCHMARKS.md).
         let mut gathering: Option<Instant> = None;
         loop {
             while in_flight.try_join_next().is_some() {}
