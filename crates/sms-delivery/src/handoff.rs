@@ -55,7 +55,7 @@ pub struct Reservation<I = DeliveryId> {
 impl<I> Handoff<I> {
     /// A hand-off of at most `room` outstanding deliveries, each leased for `lease`, and the
     /// worker's end of it.
-    pub fn new(room: usize, lease: chrono::Duration) -> (Self, Handed<I>) {
+    pub(crate) fn new(room: usize, lease: chrono::Duration) -> (Self, Handed<I>) {
         let (sender, receiver) = mpsc::unbounded_channel();
         let shared = Shared {
             open: AtomicBool::new(true),

@@ -47,10 +47,13 @@ pub async fn observe(
     let request_id =
         req.headers().get(&REQUEST_ID).and_then(accepted).unwrap_or_else(|| hex::encode(rand::random::<[u8; 16]>()));
     let method = method_label(req.method()).to_owned();
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
-    let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
+    let span =
+        tracing::info_span!("request", request_id = %request_id, method = %method, route = tracing::field::Empty);
     let started = Instant::now();
     let mut response = next.call(req).instrument(span.clone()).await?;
+    // Named once routed: the router's match is kept, where before it the path is matched again.
+    let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    span.record("route", route.as_str());
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }

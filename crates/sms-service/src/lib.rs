@@ -254,7 +254,9 @@ impl Service {
         let store = self.inner.store.clone();
         let now = sms_domain::time::now_millis();
         let reservation = self.inner.handoff.as_ref().and_then(|h| h.reserve(now));
-        let messages = self.inner.message_handoff.as_ref().and_then(|h| h.reserve(now));
+        // Only the usual send's statement, which commits on its own, writes its message leased.
+        let messages =
+            if in_transaction { None } else { self.inner.message_handoff.as_ref().and_then(|h| h.reserve(now)) };
         let leases = sms_store::chats::Leases {
             deliveries: reservation.as_ref().map(sms_delivery::Reservation::lease_until),
             message: messages.as_ref().map(sms_delivery::Reservation::lease_until),

@@ -77,38 +77,32 @@ fn jobs_of(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<Job>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let claimed: Vec<Message> = db_run!(conn, |c| messages::table
+    // One statement: the messages, each beside its tenant and what the two lookups say of it
+    // (four statements once, each prepared anew for every length of `ids`: BENCHMARKS.md).
+    type Row = (Message, Option<(String, bool)>, bool, bool);
+    let rows: Vec<Row> = db_run!(conn, |c| messages::table
+        .left_join(tenants::table.on(tenants::id.eq(messages::tenant_id)))
         .filter(messages::id.eq_any(ids))
         .order(messages::id)
-        .select(Message::as_select())
+        .select((
+            Message::as_select(),
+            (tenants::subdomain, tenants::active).nullable(),
+            diesel::dsl::exists(
+                opt_outs::table
+                    .filter(opt_outs::tenant_id.eq(messages::tenant_id))
+                    .filter(opt_outs::number.eq(messages::to_number)),
+            ),
+            diesel::dsl::exists(
+                outbound_numbers::table
+                    .filter(outbound_numbers::tenant_id.eq(messages::tenant_id))
+                    .filter(outbound_numbers::number.eq(messages::from_number)),
+            ),
+        ))
         .load(c))?;
-    let tenant_ids: Vec<i64> = claimed.iter().map(|m| m.tenant_id.get()).collect();
-    let names: Vec<(i64, String, bool)> = db_run!(conn, |c| tenants::table
-        .filter(tenants::id.eq_any(&tenant_ids))
-        .select((tenants::id, tenants::subdomain, tenants::active))
-        .load(c))?;
-    let numbers: Vec<&str> = claimed.iter().map(|m| m.to_number.as_str()).collect();
-    let opted_out: Vec<(i64, String)> = db_run!(conn, |c| opt_outs::table
-        .filter(opt_outs::tenant_id.eq_any(&tenant_ids))
-        .filter(opt_outs::number.eq_any(&numbers))
-        .select((opt_outs::tenant_id, opt_outs::number))
-        .load(c))?;
-    let froms: Vec<&str> = claimed.iter().map(|m| m.from_number.as_str()).collect();
-    let owned: Vec<(i64, String)> = db_run!(conn, |c| outbound_numbers::table
-        .filter(outbound_numbers::tenant_id.eq_any(&tenant_ids))
-        .filter(outbound_numbers::number.eq_any(&froms))
-        .select((outbound_numbers::tenant_id, outbound_numbers::number))
-        .load(c))?;
-    Ok(claimed
+    Ok(rows
         .into_iter()
-        .map(|message| {
-            let number_owned =
-                owned.iter().any(|(t, n)| *t == message.tenant_id.get() && n == message.from_number.as_str());
-            let tenant = names.iter().find(|(id, _, _)| *id == message.tenant_id.get());
-            let subdomain = tenant.map(|(_, s, _)| s.clone()).unwrap_or_default();
-            let opted_out =
-                opted_out.iter().any(|(t, n)| *t == message.tenant_id.get() && n == message.to_number.as_str());
-            let tenant_active = tenant.is_some_and(|(_, _, active)| *active);
+        .map(|(message, tenant, opted_out, number_owned)| {
+            let (subdomain, tenant_active) = tenant.unwrap_or_default();
             Job { subdomain, tenant_active, opted_out, number_owned, message }
         })
         .collect())

@@ -156,6 +156,12 @@ fn delivery_handed_back(_db: &TestDb, store: &Store) {
     assert_eq!(ok(outbox::hand_back(&mut c, &[], later)), 0);
 }
 
+/// Each job's message, tenant, and whether the tenant is active, the consumer opted out and the
+/// number is still the tenant's.
+fn flags(jobs: &[outbox::Job]) -> Vec<(sms_domain::MessageId, &str, bool, bool, bool)> {
+    jobs.iter().map(|j| (j.message.id, j.subdomain.as_str(), j.tenant_active, j.opted_out, j.number_owned)).collect()
+}
+
 /// A claim apart from its read, as the worker makes it: the claim leases and counts the
 /// attempt as a claim with its read does and answers only ids; the read after it answers the jobs
 /// as they are then (a consumer who opted out meanwhile is seen), and claims nothing.
@@ -175,12 +181,20 @@ fn claims_read_apart(_db: &TestDb, store: &Store) {
     let origin = Origin { keyword: Some("STOP"), outbound_number: None, message_id: None };
     assert!(ok(opt_outs::record(&mut c, acme.id, &num(CONSUMER), origin, now)));
     let jobs = ok(outbox::jobs(&mut c, &ids));
-    let seen: Vec<_> = jobs
-        .iter()
-        .map(|j| (j.message.id, j.subdomain.as_str(), j.tenant_active, j.opted_out, j.number_owned))
-        .collect();
-    assert_eq!(seen, [(ids[0], "acme", true, true, true), (ids[1], "acme", true, false, true)]);
+    assert_eq!(flags(&jobs), [(ids[0], "acme", true, true, true), (ids[1], "acme", true, false, true)]);
     assert_eq!(jobs[0].message.body, firsts[0].body);
+    // Another tenant's opt-out says nothing of acme's messages; acme deactivated and its
+    // number taken away are seen by the next read.
+    let globex = tenant(&mut c, "globex");
+    assert!(ok(opt_outs::record(&mut c, globex.id, &num(CONSUMER_2), origin, now)));
+    let owned = ok(sms_store::numbers::list(&mut c, acme.id, sms_store::Window::default())).0;
+    assert!(ok(sms_store::numbers::delete(&mut c, acme.id, owned[0].id)).is_some());
+    let off = sms_store::TenantChanges { active: Some(false), ..Default::default() };
+    assert!(ok(sms_store::tenants::update(&mut c, acme.id, &off)).is_some());
+    assert_eq!(
+        flags(&ok(outbox::jobs(&mut c, &ids))),
+        [(ids[0], "acme", false, true, false), (ids[1], "acme", false, false, false)]
+    );
     assert_eq!(ok(outbox::claim_ids(&mut c, now, lease(now), 10)), [outbound(&mut c, chat_ids[2]).id], "the rest");
     assert!(ok(outbox::claim_ids(&mut c, now, lease(now), 10)).is_empty(), "nothing is claimed twice while leased");
     assert!(ok(outbox::jobs(&mut c, &[])).is_empty());
