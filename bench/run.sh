@@ -196,6 +196,10 @@ lat = sorted(int(line.split()[2]) for line in sys.stdin if line.strip())
 pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] / 1000
 print(f'tps=$tps p50_ms={pick(0.50):.2f} p99_ms={pick(0.99):.2f} p999_ms={pick(0.999):.2f} machine_cpu_ms={$busy * $TICK_MS / max(1, len(lat)):.3f}')"
 }
+logged() { # logged NAME: the server's warnings and errors so far, counted, and the first three
+  local n; n=$(grep -c -E 'WARN|ERROR' "$work/$1.err" || true)
+  echo "  the server logged $n warnings and errors$([ "$n" -gt 0 ] && printf ', the first: %s' "$(grep -m 3 -E 'WARN|ERROR' "$work/$1.err" | sed 's/\x1b\[[0-9;]*m//g' | cut -c1-200 | paste -sd '|')")"
+}
 scrape() { curl -sf "$B/metrics" >"$work/metrics.$1" || true; } # scrape before|after: the server's /metrics
 # waits_line: where the slow requests of the run between the two scrapes waited inside the server
 waits_line() { echo "  waits: $(python3 bench/waits.py "$work/metrics.before" "$work/metrics.after")"; }
@@ -373,6 +377,7 @@ if [ "${ONLY:-}" != sqlite ]; then
     done
   done
   pg_rss=$(peak_rss_mb "$PG_PID")
+  logged postgres
   # Nothing of PostgreSQL's runs beside the SQLite part: its server stops, its database goes and
   # PostgreSQL writes out what the rounds dirtied now, not while SQLite syncs on the same disk.
   kill "$PG_PID" 2>/dev/null || true
@@ -410,6 +415,7 @@ if [ "${ONLY:-}" != postgres ]; then
     echo "SQLite: $chats_open chats open, peak RSS $(peak_rss_mb "$LITE_PID") MB"
   fi
   lite_rss=$(peak_rss_mb "$LITE_PID")
+  logged sqlite
 fi
 
 python3 - "$work" "$seconds" "$connections" "$(nproc)" "$rounds" "$pg_rss" "$lite_rss" "$chats_open" <<'SUMMARY'

@@ -10,7 +10,9 @@
 //! run numbers of its own, area code 312); KIND `reply`: `POST /apps/api/v1/chats/{id}/messages`
 //! round robin over the chats `CHAT_FIRST` to `CHAT_LAST`. At most CONNECTIONS (64) requests are
 //! in flight; one that would be more waits, and its wait counts. Prints one line:
-//! `OPEN kind=… rate=… achieved=… requests=… p50_ms=… p99_ms=… p999_ms=… max_ms=… errors=… non2xx=…`.
+//! `OPEN kind=… rate=… achieved=… requests=… p50_ms=… p99_ms=… p999_ms=… max_ms=… errors=… non2xx=…`,
+//! and on stderr the first three failures: a request that got no answer, or a non-2xx status with
+//! the start of its body.
 //! (oha's `--latency-correction` does the same, but cannot vary a request's body, which names
 //! the consumer of a send.)
 
@@ -89,11 +91,14 @@ async fn main() {
     let total = (plan.rate * plan.seconds).round() as u64;
     let interval = Duration::from_secs_f64(1.0 / plan.rate);
     let next = Arc::new(AtomicU64::new(0));
+    // How many failures were printed, over all lanes: the first few say what they were.
+    let told = Arc::new(AtomicU64::new(0));
     let start = Instant::now() + Duration::from_millis(100);
     // Each lane takes the next request, waits until it is due, sends it and records how long
     // it took from when it was due.
     let lanes = (0..plan.connections).map(|_| {
-        let (plan, client, next) = (plan.clone(), client.clone(), next.clone());
+        let (plan, client, next, told) = (plan.clone(), client.clone(), next.clone(), told.clone());
+        let first_few = move || told.fetch_add(1, Ordering::Relaxed) < 3;
         tokio::spawn(async move {
             let mut outcome = Outcome::default();
             loop {
@@ -113,13 +118,19 @@ async fn main() {
                     .await;
                 match sent {
                     Ok(response) => {
-                        let ok = response.status().is_success();
-                        let _ = response.bytes().await;
-                        outcome.non2xx += u64::from(!ok);
+                        let status = response.status();
+                        let body = response.bytes().await.unwrap_or_default();
+                        if !status.is_success() {
+                            if first_few() {
+                                let text =
+                                    String::from_utf8_lossy(&body[..body.len().min(200)]).replace(['\n', '\r'], " ");
+                                eprintln!("open_loop: request {i} answered {status}: {text}");
+                            }
+                            outcome.non2xx += 1;
+                        }
                     }
                     Err(e) => {
-                        // The first few, so that a run with errors says what they were.
-                        if outcome.errors < 3 {
+                        if first_few() {
                             eprintln!("open_loop: request {i} failed: {}", describe(&e));
                         }
                         outcome.errors += 1;
