@@ -361,11 +361,11 @@ if [ "${ONLY:-}" != sqlite ]; then
   read -r first last < <(psql "$DB_URL" -Atc "SELECT MIN(id) || ' ' || (MIN(id) + 149) FROM chats WHERE status = 'selecting'")
   reply_rounds "PostgreSQL + Redis" pg_backlog "$work/reply.lines"
   open_rates pg "$work/pg.lines" "$work/reply.lines" pg_backlog
-  # The floor at a steady rate: pgbench's whole job throttled (-R) to 30, 50 and 70 % of its
-  # median rate. pgbench counts a throttled transaction's latency from when it was scheduled,
-  # so coordinated omission is corrected as in the open loop: the tail this machine gives the
-  # least work at the loads the goal names.
-  # The send's least work (one commit) likewise, beside the service's sends.
+  # The floor at a steady rate: pgbench's whole job, and the send's least work (one commit,
+  # beside the service's sends), each throttled (-R) to 30, 50 and 70 % of its median rate.
+  # pgbench counts a throttled transaction's latency from when it was scheduled, so coordinated
+  # omission is corrected as in the open loop: the tail this machine gives the least work at the
+  # loads the goal names.
   median_tps() { python3 -c "import statistics, sys; print(statistics.median(float(l.split('tps=')[1].split()[0]) for l in open(sys.argv[1])))" "$1"; }
   for least in whole floor; do
     least_rps=$(median_tps "$work/$least.lines")

@@ -51,8 +51,8 @@ pub(crate) const CLAIM_SQLITE: &str =
 /// and its attempt counted; two workers never claim the same message at once. Answers their
 /// ids, for [`jobs`] to read after the claim's commit ([`crate::Store::claim_then_read`]): on
 /// SQLite the claim is a write, run by the store's one writer between everyone's writes, and
-/// the reads that once made up half of it (four statements, prepared anew for each list of ids)
-/// run beside the writer, on a connection of the worker's own (BENCHMARKS.md).
+/// the reads that once made up half of it (four statements then, prepared anew for each list of
+/// ids; one now) run beside the writer, on a connection of the worker's own (BENCHMARKS.md).
 pub fn claim_ids(
     conn: &mut DbConn,
     now: NaiveDateTime,
