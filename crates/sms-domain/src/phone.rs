@@ -1,6 +1,7 @@
 //! Phone numbers, valid by construction.
 
 use std::fmt;
+use std::sync::LazyLock;
 
 use phonenumber::country::Id;
 
@@ -20,6 +21,17 @@ pub enum PhoneError {
 /// Longest input worth handing to the parser; anything longer is not a phone number.
 const MAX_INPUT_LEN: usize = 64;
 
+/// How many of the inputs parsed lately [`E164Number::parse`] remembers.
+const REMEMBERED: usize = 4096;
+
+/// What the inputs parsed lately parsed to, by the input as trimmed. libphonenumber tries its
+/// metadata's patterns one by one, and finds each compiled pattern in a cache keyed by the
+/// pattern's whole text: the two numbers of a send were 11 % of the server's CPU per send
+/// (BENCHMARKS.md, seventeenth session). A tenant's few outbound numbers come back on every
+/// send, and its consumers often; what an input parses to depends on nothing else.
+static PARSED: LazyLock<quick_cache::sync::Cache<Box<str>, Result<E164Number, PhoneError>>> =
+    LazyLock::new(|| quick_cache::sync::Cache::new(REMEMBERED));
+
 /// A US phone number in E.164 form (`+14155550100`).
 ///
 /// The only way to get one is [`E164Number::parse`], which applies the service's rules: a country
@@ -36,6 +48,16 @@ impl E164Number {
         if input.is_empty() || input.len() > MAX_INPUT_LEN {
             return Err(PhoneError::Invalid);
         }
+        if let Some(parsed) = PARSED.get(input) {
+            return parsed;
+        }
+        let parsed = Self::parse_trimmed(input);
+        PARSED.insert(input.into(), parsed.clone());
+        parsed
+    }
+
+    /// [`E164Number::parse`] of a trimmed input of acceptable length, without remembering.
+    fn parse_trimmed(input: &str) -> Result<Self, PhoneError> {
         let input = read_as_typed(input);
         // libphonenumber reads a final `~` followed by digits as an extension (`415~555~0100` is
         // 415-555 extension 0100): an extension makes a number invalid.
@@ -267,9 +289,23 @@ mod tests {
     }
 
     #[test]
+    fn a_remembered_input_answers_as_the_parser_does() {
+        for input in ["+1 212-555-0142", "  +1 212-555-0142 ", "+1 416-555-0142", "212-555-O142", "+1 000-000-0000"] {
+            let first = E164Number::parse(input);
+            assert_eq!(PARSED.get(input.trim()), Some(first.clone()), "{input:?} is remembered");
+            assert_eq!(E164Number::parse(input), first, "{input:?} again");
+            assert_eq!(E164Number::parse_trimmed(input.trim()), first, "{input:?} parsed anew");
+        }
+        assert_eq!(E164Number::parse("  +1 212-555-0142 "), Ok(E164Number("+12125550142".into())));
+        assert_eq!(E164Number::parse("+1 416-555-0142"), Err(PhoneError::NonUs));
+        assert_eq!(E164Number::parse("212-555-O142"), Err(PhoneError::Invalid));
+    }
+
+    #[test]
     fn overlong_input_is_invalid_without_parsing() {
         let long = "4".repeat(500);
         assert_eq!(E164Number::parse(&long), Err(PhoneError::Invalid));
+        assert_eq!(PARSED.get(long.as_str()), None, "nor remembered");
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! passes; the caller then takes the transactional way ([`super::open`]), which answers why.
 //! SQLite has no data-modifying CTEs and no round trips to save: it always takes that way.
 
+use std::sync::LazyLock;
+
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
@@ -18,7 +20,7 @@ use sms_domain::{ChatId, DeliveryId, DeliveryStatus, Direction, DisconnectedBy, 
 use sms_domain::{EndpointFormat, ParticipantKind, ParticipantStatus, TenantId};
 
 use super::super::NewChatSpec;
-use super::postgres::{push_numbered, ChatColumns, Value};
+use super::postgres::{built_wrong, ChatColumns, Numbered, Value};
 use super::{new_chat, new_participants, status_of, written};
 use crate::events::{NewEvent, EVENT_AND_DELIVERIES_SQL, STANDARD_RECEIVERS_SQL};
 use crate::{Chat, ChatBundle, DbConn, StoreError};
@@ -236,20 +238,32 @@ struct OpenAtOnce<'a> {
     columns: <Chat as Selectable<Pg>>::SelectExpression,
 }
 
+/// `at_once.sql` cut once (see [`Numbered`]): its numbered head, and the text after each marker.
+struct AtOnceSql {
+    head: Numbered,
+    receivers_tail: &'static str,
+    event_tail: &'static str,
+    tail: &'static str,
+}
+
+static AT_ONCE: LazyLock<Result<AtOnceSql, String>> = LazyLock::new(|| {
+    let missing = |marker: &str| format!("at_once.sql has no {marker}");
+    let (head, rest) = SQL.split_once("/* standard receivers */").ok_or_else(|| missing("receivers"))?;
+    let (receivers_tail, rest) = rest.split_once("/* event and deliveries */").ok_or_else(|| missing("event"))?;
+    let (event_tail, tail) = rest.split_once("/* chat columns */").ok_or_else(|| missing("chat columns"))?;
+    Ok(AtOnceSql { head: Numbered::cut(head, 30)?, receivers_tail, event_tail, tail })
+});
+
 impl QueryFragment<Pg> for OpenAtOnce<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let missing =
-            |marker: &str| diesel::result::Error::QueryBuilderError(format!("at_once.sql has no {marker}").into());
-        let (head, rest) = SQL.split_once("/* standard receivers */").ok_or_else(|| missing("receivers"))?;
-        let (receivers_tail, rest) = rest.split_once("/* event and deliveries */").ok_or_else(|| missing("event"))?;
-        let (event_tail, tail) = rest.split_once("/* chat columns */").ok_or_else(|| missing("chat columns"))?;
-        push_numbered(head, &self.values, out.reborrow())?;
+        let sql = AT_ONCE.as_ref().map_err(|e| built_wrong(e))?;
+        sql.head.push(&self.values, out.reborrow())?;
         out.push_sql(STANDARD_RECEIVERS_SQL);
-        out.push_sql(receivers_tail);
+        out.push_sql(sql.receivers_tail);
         out.push_sql(EVENT_AND_DELIVERIES_SQL);
-        out.push_sql(event_tail);
+        out.push_sql(sql.event_tail);
         self.columns.walk_ast(out.reborrow())?;
-        out.push_sql(tail);
+        out.push_sql(sql.tail);
         Ok(())
     }
 }
@@ -267,3 +281,17 @@ impl Query for OpenAtOnce<'_> {
 }
 
 impl RunQueryDsl<diesel::PgConnection> for OpenAtOnce<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_once_sql_has_its_thirty_placeholders_and_its_markers() {
+        let sql = AT_ONCE.as_ref().expect("at_once.sql cuts");
+        assert!(Numbered::cut(SQL, 31).is_err(), "no 31st placeholder");
+        assert!(sql.receivers_tail.starts_with(" AND EXISTS"), "{}", sql.receivers_tail);
+        assert!(sql.tail.starts_with(", (SELECT count(*) FROM d)"), "{}", sql.tail);
+        assert!(!sql.event_tail.contains("/*"), "{}", sql.event_tail);
+    }
+}

@@ -3,6 +3,8 @@
 //! be most of a request's cost (BENCHMARKS.md). The statement answers the new chat as a row of
 //! the model's own columns, so a new column of `chats` is a migration, the schema and the model.
 
+use std::sync::LazyLock;
+
 use chrono::NaiveDateTime;
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -67,44 +69,74 @@ impl<'a> OpenChat<'a> {
     }
 }
 
+/// `open.sql` cut once: its numbered part before the chat's columns, and what follows them.
+static OPEN: LazyLock<Result<(Numbered, &'static str), String>> = LazyLock::new(|| {
+    let (head, tail) = SQL.split_once(COLUMNS_MARKER).ok_or("open.sql has no chat columns marker")?;
+    Ok((Numbered::cut(head, 20)?, tail))
+});
+
 impl QueryFragment<Pg> for OpenChat<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let (head, tail) = SQL
-            .split_once(COLUMNS_MARKER)
-            .ok_or(diesel::result::Error::QueryBuilderError("open.sql has no chat columns marker".into()))?;
-        push_numbered(head, &self.values, out.reborrow())?;
+        let (head, tail) = OPEN.as_ref().map_err(|e| built_wrong(e))?;
+        head.push(&self.values, out.reborrow())?;
         self.columns.walk_ast(out.reborrow())?;
         out.push_sql(tail);
         Ok(())
     }
 }
 
-/// Pushes `sql` with each of `values` bound where its placeholder (`$1::`, `$2::`…, in order)
-/// stands.
-pub(super) fn push_numbered<'b>(sql: &str, values: &'b [Value<'_>], mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-    let mut rest = sql;
-    for (n, value) in values.iter().enumerate() {
-        let placeholder = format!("${}::", n + 1);
-        let (before, after) = rest
-            .split_once(&placeholder)
-            .ok_or(diesel::result::Error::QueryBuilderError(format!("a statement has no {placeholder}").into()))?;
-        out.push_sql(before);
-        match value {
-            Value::Id(v) => out.push_bind_param::<BigInt, _>(v)?,
-            Value::OptionalId(v) => out.push_bind_param::<Nullable<BigInt>, _>(v)?,
-            Value::Text(v) => out.push_bind_param::<Text, _>(*v)?,
-            Value::OptionalText(v) => out.push_bind_param::<Nullable<Text>, _>(v)?,
-            Value::Time(v) => out.push_bind_param::<Timestamp, _>(v)?,
-            Value::OptionalTime(v) => out.push_bind_param::<Nullable<Timestamp>, _>(v)?,
-            Value::Int(v) => out.push_bind_param::<Integer, _>(v)?,
-            Value::Flag(v) => out.push_bind_param::<Bool, _>(v)?,
-            Value::Texts(v) => out.push_bind_param::<Array<Text>, _>(v)?,
+/// A statement's text cut once at its placeholders (`$1::`, `$2::`…, in order). diesel walks a
+/// statement on every execution, to collect its binds even when it is prepared already, and
+/// cutting the text anew on each walk (a `format!` and a search per placeholder) was about 5 %
+/// of the server's CPU per send (BENCHMARKS.md, seventeenth session).
+pub(super) struct Numbered {
+    /// The text before each placeholder, and last what follows the last one.
+    pieces: Vec<&'static str>,
+}
+
+impl Numbered {
+    /// Cuts `sql` at `$1::` to `$count::`; answers which placeholder is missing.
+    pub(super) fn cut(sql: &'static str, count: usize) -> Result<Self, String> {
+        let mut pieces = Vec::with_capacity(count + 1);
+        let mut rest = sql;
+        for n in 1..=count {
+            let placeholder = format!("${n}::");
+            let (before, after) = rest.split_once(&placeholder).ok_or(format!("a statement has no {placeholder}"))?;
+            pieces.push(before);
+            rest = after;
         }
-        out.push_sql("::");
-        rest = after;
+        pieces.push(rest);
+        Ok(Self { pieces })
     }
-    out.push_sql(rest);
-    Ok(())
+
+    /// Pushes the statement with each of `values` bound where its placeholder stands.
+    pub(super) fn push<'b>(&self, values: &'b [Value<'_>], mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let Some((last, before)) = self.pieces.split_last().filter(|(_, before)| before.len() == values.len()) else {
+            return Err(built_wrong(&format!("{} values for {} placeholders", values.len(), self.pieces.len() - 1)));
+        };
+        for (piece, value) in before.iter().zip(values) {
+            out.push_sql(piece);
+            match value {
+                Value::Id(v) => out.push_bind_param::<BigInt, _>(v)?,
+                Value::OptionalId(v) => out.push_bind_param::<Nullable<BigInt>, _>(v)?,
+                Value::Text(v) => out.push_bind_param::<Text, _>(*v)?,
+                Value::OptionalText(v) => out.push_bind_param::<Nullable<Text>, _>(v)?,
+                Value::Time(v) => out.push_bind_param::<Timestamp, _>(v)?,
+                Value::OptionalTime(v) => out.push_bind_param::<Nullable<Timestamp>, _>(v)?,
+                Value::Int(v) => out.push_bind_param::<Integer, _>(v)?,
+                Value::Flag(v) => out.push_bind_param::<Bool, _>(v)?,
+                Value::Texts(v) => out.push_bind_param::<Array<Text>, _>(v)?,
+            }
+            out.push_sql("::");
+        }
+        out.push_sql(last);
+        Ok(())
+    }
+}
+
+/// A statement whose text did not cut as its values need.
+pub(super) fn built_wrong(why: &str) -> diesel::result::Error {
+    diesel::result::Error::QueryBuilderError(why.to_owned().into())
 }
 
 /// One statement, whatever its values: diesel keeps it prepared on each connection (a
@@ -137,4 +169,24 @@ pub(super) fn open(conn: &mut diesel::PgConnection, spec: &NewChatSpec<'_>) -> R
         .filter_map(|(p, id)| id.map(|id| written(p, id)))
         .collect();
     Ok(Some(ChatBundle { chat, participants, agent: spec.agent.cloned() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_statement_is_cut_at_each_placeholder_in_order() {
+        let cut = Numbered::cut("SELECT $1::bigint, $2::text, $10::int", 2);
+        assert_eq!(cut.map(|n| n.pieces), Ok(vec!["SELECT ", "bigint, ", "text, $10::int"]));
+        assert_eq!(Numbered::cut("SELECT $2::text", 2).err(), Some("a statement has no $1::".to_owned()));
+    }
+
+    #[test]
+    fn open_sql_has_its_twenty_placeholders() {
+        let (head, tail) = OPEN.as_ref().expect("open.sql cuts");
+        assert_eq!(head.pieces.len(), 21);
+        assert!(Numbered::cut(SQL, 21).is_err(), "no 21st placeholder");
+        assert!(tail.starts_with(','), "{tail}");
+    }
 }

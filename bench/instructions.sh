@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The server's instructions per send, counted by callgrind: the same count for the same binary
+# and the same load whatever else the machine is doing, where the timing bench's CPU figures
+# move by a quarter between runs on this shared machine. For comparing two builds' own work
+# (BENCH_SERVER=PATH, as in run.sh) when the difference is a few per cent.
+#
+#   bench/instructions.sh [SENDS]    (default 1000)
+#
+# A release sms-server on PostgreSQL + Redis under `valgrind --tool=callgrind`, the delivery
+# worker on (log provider) and one webhook endpoint hearing every event at the event_sink
+# example, as in run.sh. After 100 sends to warm it up, the count starts; SENDS sends follow,
+# one after another on one kept-alive connection, each to a new consumer; the count stops once
+# every message is sent and every event told. Prints the instructions per send in all (the
+# request, its delivery and its events), then the functions with the most instructions,
+# inclusive. The data stays in bench/profiles/instructions.out for `callgrind_annotate`.
+# Run by hand, not by CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+sends=${1:-1000}
+command -v valgrind >/dev/null 2>&1 || apt_install valgrind
+ensure_postgres
+command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+if [ -z "${BENCH_SERVER:-}" ]; then
+  cargo build -q --locked --release -p sms-server --bin sms-server --example event_sink
+fi
+BIN=${BENCH_SERVER:-target/release/sms-server}
+SINK=target/release/examples/event_sink
+[ -x "$SINK" ] || cargo build -q --locked --release -p sms-server --example event_sink
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+work=$(mktemp -d)
+db="sms_instr_$$"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  psql "$SMS_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+export SMS_JWT_SECRET; SMS_JWT_SECRET=$(openssl rand -hex 32)
+export SMS_EVENTS_ALLOWED_NETWORKS=127.0.0.0/8
+sink_port=$(free_port)
+"$SINK" "127.0.0.1:$sink_port" >"$work/sink.out" 2>&1 &
+pids+=($!)
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
+pids+=($!)
+psql "$SMS_TEST_POSTGRES_URL" -qc "CREATE DATABASE $db" >/dev/null
+db_url="${SMS_TEST_POSTGRES_URL%/*}/$db"
+
+port=$(free_port)
+mkdir -p bench/profiles
+out=bench/profiles/instructions.out
+rm -f "$out"
+DATABASE_URL="$db_url" REDIS_URL="redis://127.0.0.1:$redis_port" SMS_BIND="127.0.0.1:$port" SMS_LOG=warn \
+  valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" "$BIN" \
+  >"$work/server.out" 2>"$work/server.err" &
+server=$!
+pids+=("$server")
+base="http://127.0.0.1:$port"
+for _ in $(seq 1 600); do curl -sf "$base/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -sf "$base/readyz" >/dev/null || { tail -n 20 "$work/server.err" >&2; exit 1; }
+
+admin=$(DATABASE_URL="$db_url" "$BIN" admin-token --ttl 600)
+curl -sf -X POST "$base/admin/v1/tenants" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+  -d '{"subdomain": "bench", "name": "Bench", "rate_limit_per_second": 0}' >/dev/null
+token=$(curl -sf -X POST "$base/admin/v1/tenants/bench/api-tokens" -H "Authorization: Bearer $admin" | sed -E 's/.*"token":"([^"]+)".*/\1/')
+curl -sf -X POST "$base/admin/v1/tenants/bench/outbound-numbers" -H "Authorization: Bearer $admin" \
+  -H 'Content-Type: application/json' -d '{"number": "+1 628-555-0199"}' >/dev/null
+curl -sf -X POST "$base/admin/v1/tenants/bench/webhooks" -H "Authorization: Bearer $admin" \
+  -H 'Content-Type: application/json' -d "{\"url\": \"http://127.0.0.1:$sink_port/events\"}" >/dev/null
+basic=$(printf 'bench:%s' "$token" | base64 -w0)
+
+# send FIRST COUNT: COUNT sends, one after another on one connection, to consumers FIRST onwards.
+send() {
+  python3 - "$port" "$basic" "$1" "$2" <<'EOF'
+import http.client, json, sys
+port, basic, first, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+headers = {"Content-Type": "application/json", "Authorization": "Basic " + basic}
+for n in range(first, first + count):
+    number = f"+1 415-{200 + n // 10000 % 800:03d}-{n % 10000:04d}"
+    body = {"chat_type": "Messaging (SMS)", "end_user_number": number,
+            "outbound_number": "+1 628-555-0199", "message": "lorem ipsum"}
+    conn.request("POST", "/apps/api/v1/sms", json.dumps(body), headers)
+    response = conn.getresponse()
+    answer = response.read()
+    if not 200 <= response.status < 300:
+        sys.exit(f"send {n}: {response.status} {answer[:200]!r}")
+EOF
+}
+backlog() {
+  psql "$db_url" -Atc "SELECT (SELECT COUNT(*) FROM messages WHERE delivery_status IN ('queued', 'sending')) + (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending')"
+}
+drained() { for _ in $(seq 1 600); do [ "$(backlog)" = 0 ] && return; sleep 0.2; done; echo "not drained" >&2; exit 1; }
+
+send 0 100
+drained
+callgrind_control -i on "$server" >/dev/null
+send 100 "$sends"
+drained
+callgrind_control -d "$server" >/dev/null
+callgrind_control -i off "$server" >/dev/null
+dump=$(ls -t "$out"* | head -n 1)
+total=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
+echo "INSTR sends=$sends instructions_per_send=$((total / sends)) total=$total"
+# list WHICH HOW-MANY: the functions with the most instructions per send, inclusive or self
+# (thousands), each function once (callgrind names an inlined one once per file it came from).
+list() {
+  callgrind_annotate --inclusive="$1" "$dump" 2>/dev/null | awk -v n="$sends" -v most="$2" '
+    shown >= most { next }
+    /^ *[0-9,]+ \([ 0-9.]+%\)  / && !/PROGRAM TOTALS/ {
+      c = $1; gsub(",", "", c); $1 = ""; $2 = ""; sub(/^ +/, ""); sub(/^[^:]*:/, ""); sub(/ \[[^]]*\]$/, "")
+      if (seen[$0]++) next
+      printf "%9.1f  %s\n", c / n / 1000, substr($0, 1, 150); shown++
+    }'
+}
+echo "-- the functions with the most instructions per send, inclusive (thousands)"
+list yes 45
+echo "-- the functions with the most instructions per send, self (thousands)"
+list no 25
