@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
-# The server's instructions per send, counted by callgrind: the same count for the same binary
-# and the same load whatever else the machine is doing, where the timing bench's CPU figures
-# move by a quarter between runs on this shared machine. For comparing two builds' own work
-# (BENCH_SERVER=PATH, as in run.sh) when the difference is a few per cent.
+# The server's instructions per send and per reply, counted by callgrind: the same count for the
+# same binary and the same load whatever else the machine is doing, where the timing bench's CPU
+# figures move by a quarter between runs on this shared machine. For comparing two builds' own
+# work (BENCH_SERVER=PATH, as in run.sh) when the difference is a few per cent.
 #
-#   bench/instructions.sh [SENDS]    (default 1000)
+#   bench/instructions.sh [REQUESTS]    (default 1000 of each kind)
 #
 # A release sms-server on PostgreSQL + Redis under `valgrind --tool=callgrind`, the delivery
 # worker on (log provider) and one webhook endpoint hearing every event at the event_sink
-# example, as in run.sh. After 100 sends to warm it up, the count starts; SENDS sends follow,
-# one after another on one kept-alive connection, each to a new consumer; the count stops once
-# every message is sent and every event told. Prints the instructions per send in all (the
-# request, its delivery and its events), then the functions with the most instructions,
-# inclusive. The data stays in bench/profiles/instructions.out for `callgrind_annotate`.
+# example, as in run.sh. After 100 sends to warm it up, the count starts; REQUESTS sends follow,
+# one after another on one kept-alive connection, each to a new consumer, then as many of an
+# agent's replies round robin into 150 of the chats they opened; each count stops once every
+# message is sent and every event told. Prints the instructions per request in all (the request,
+# its delivery and its events) for each kind, then the functions with the most instructions,
+# inclusive and self. The data stays in bench/profiles/instructions.out.1 (sends) and .2
+# (replies) for `callgrind_annotate`.
 # Run by hand, not by CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-sends=${1:-1000}
+requests=${1:-1000}
 command -v valgrind >/dev/null 2>&1 || apt_install valgrind
 ensure_postgres
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server
@@ -54,7 +56,7 @@ db_url="${SMS_TEST_POSTGRES_URL%/*}/$db"
 port=$(free_port)
 mkdir -p bench/profiles
 out=bench/profiles/instructions.out
-rm -f "$out"
+rm -f "$out" "$out".*
 DATABASE_URL="$db_url" REDIS_URL="redis://127.0.0.1:$redis_port" SMS_BIND="127.0.0.1:$port" SMS_LOG=warn \
   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" "$BIN" \
   >"$work/server.out" 2>"$work/server.err" &
@@ -74,22 +76,26 @@ curl -sf -X POST "$base/admin/v1/tenants/bench/webhooks" -H "Authorization: Bear
   -H 'Content-Type: application/json' -d "{\"url\": \"http://127.0.0.1:$sink_port/events\"}" >/dev/null
 basic=$(printf 'bench:%s' "$token" | base64 -w0)
 
-# send FIRST COUNT: COUNT sends, one after another on one connection, to consumers FIRST onwards.
-send() {
-  python3 - "$port" "$basic" "$1" "$2" <<'EOF'
+# drive KIND FIRST COUNT: COUNT requests one after another on one connection: sends to consumers
+# FIRST onwards, or an agent's replies round robin into the 150 chats from chat FIRST on.
+drive() {
+  python3 - "$port" "$basic" "$1" "$2" "$3" <<'EOF'
 import http.client, json, sys
-port, basic, first, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+port, basic, kind, first, count = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 headers = {"Content-Type": "application/json", "Authorization": "Basic " + basic}
-for n in range(first, first + count):
-    number = f"+1 415-{200 + n // 10000 % 800:03d}-{n % 10000:04d}"
-    body = {"chat_type": "Messaging (SMS)", "end_user_number": number,
-            "outbound_number": "+1 628-555-0199", "message": "lorem ipsum"}
-    conn.request("POST", "/apps/api/v1/sms", json.dumps(body), headers)
+for n in range(count):
+    if kind == "send":
+        number = f"+1 415-{200 + (first + n) // 10000 % 800:03d}-{(first + n) % 10000:04d}"
+        path, body = "/apps/api/v1/sms", {"chat_type": "Messaging (SMS)", "end_user_number": number,
+                                          "outbound_number": "+1 628-555-0199", "message": "lorem ipsum"}
+    else:
+        path, body = f"/apps/api/v1/chats/{first + n % 150}/messages", {"message": "Your order shipped today."}
+    conn.request("POST", path, json.dumps(body), headers)
     response = conn.getresponse()
     answer = response.read()
     if not 200 <= response.status < 300:
-        sys.exit(f"send {n}: {response.status} {answer[:200]!r}")
+        sys.exit(f"{kind} {n}: {response.status} {answer[:200]!r}")
 EOF
 }
 backlog() {
@@ -97,20 +103,10 @@ backlog() {
 }
 drained() { for _ in $(seq 1 600); do [ "$(backlog)" = 0 ] && return; sleep 0.2; done; echo "not drained" >&2; exit 1; }
 
-send 0 100
-drained
-callgrind_control -i on "$server" >/dev/null
-send 100 "$sends"
-drained
-callgrind_control -d "$server" >/dev/null
-callgrind_control -i off "$server" >/dev/null
-dump=$(ls -t "$out"* | head -n 1)
-total=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
-echo "INSTR sends=$sends instructions_per_send=$((total / sends)) total=$total"
-# list WHICH HOW-MANY: the functions with the most instructions per send, inclusive or self
-# (thousands), each function once (callgrind names an inlined one once per file it came from).
+# list DUMP INCLUSIVE HOW-MANY: the functions with the most instructions per request (thousands),
+# each function once (callgrind names an inlined one once per file it came from).
 list() {
-  callgrind_annotate --inclusive="$1" "$dump" 2>/dev/null | awk -v n="$sends" -v most="$2" '
+  callgrind_annotate --inclusive="$2" "$1" 2>/dev/null | awk -v n="$requests" -v most="$3" '
     shown >= most { next }
     /^ *[0-9,]+ \([ 0-9.]+%\)  / && !/PROGRAM TOTALS/ {
       c = $1; gsub(",", "", c); $1 = ""; $2 = ""; sub(/^ +/, ""); sub(/^[^:]*:/, ""); sub(/ \[[^]]*\]$/, "")
@@ -118,7 +114,27 @@ list() {
       printf "%9.1f  %s\n", c / n / 1000, substr($0, 1, 150); shown++
     }'
 }
-echo "-- the functions with the most instructions per send, inclusive (thousands)"
-list yes 45
-echo "-- the functions with the most instructions per send, self (thousands)"
-list no 25
+# report KIND DUMP: the instructions per request of one count, and where they went.
+report() {
+  local total
+  total=$(callgrind_annotate "$2" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
+  echo "INSTR kind=$1 requests=$requests instructions_per_request=$((total / requests)) total=$total"
+  echo "-- $1: the functions with the most instructions per request, inclusive (thousands)"
+  list "$2" yes 45
+  echo "-- $1: the functions with the most instructions per request, self (thousands)"
+  list "$2" no 25
+}
+
+drive send 0 100
+drained
+callgrind_control -i on "$server" >/dev/null
+drive send 100 "$requests"
+drained
+callgrind_control -d "$server" >/dev/null
+first_chat=$(psql "$db_url" -Atc "SELECT MIN(id) FROM chats")
+drive reply "$first_chat" "$requests"
+drained
+callgrind_control -d "$server" >/dev/null
+callgrind_control -i off "$server" >/dev/null
+report send "$out.1"
+report reply "$out.2"
