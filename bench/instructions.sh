@@ -19,6 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+. bench/lib.sh
 
 requests=${1:-1000}
 command -v valgrind >/dev/null 2>&1 || apt_install valgrind
@@ -31,22 +32,9 @@ BIN=${BENCH_SERVER:-target/release/sms-server}
 SINK=target/release/examples/event_sink
 [ -x "$SINK" ] || cargo build -q --locked --release -p sms-server --example event_sink
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-work=$(mktemp -d)
-db="sms_instr_$$"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  psql "$SMS_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
+scratch "sms_instr_$$"
 export SMS_JWT_SECRET; SMS_JWT_SECRET=$(openssl rand -hex 32)
-export SMS_EVENTS_ALLOWED_NETWORKS=127.0.0.0/8
-sink_port=$(free_port)
-"$SINK" "127.0.0.1:$sink_port" >"$work/sink.out" 2>&1 &
-pids+=($!)
+start_sink
 redis_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
 pids+=($!)
@@ -66,20 +54,12 @@ base="http://127.0.0.1:$port"
 for _ in $(seq 1 600); do curl -sf "$base/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
 curl -sf "$base/readyz" >/dev/null || { tail -n 20 "$work/server.err" >&2; exit 1; }
 
-admin=$(DATABASE_URL="$db_url" "$BIN" admin-token --ttl 600)
-curl -sf -X POST "$base/admin/v1/tenants" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
-  -d '{"subdomain": "bench", "name": "Bench", "rate_limit_per_second": 0}' >/dev/null
-token=$(curl -sf -X POST "$base/admin/v1/tenants/bench/api-tokens" -H "Authorization: Bearer $admin" | sed -E 's/.*"token":"([^"]+)".*/\1/')
-curl -sf -X POST "$base/admin/v1/tenants/bench/outbound-numbers" -H "Authorization: Bearer $admin" \
-  -H 'Content-Type: application/json' -d '{"number": "+1 628-555-0199"}' >/dev/null
-curl -sf -X POST "$base/admin/v1/tenants/bench/webhooks" -H "Authorization: Bearer $admin" \
-  -H 'Content-Type: application/json' -d "{\"url\": \"http://127.0.0.1:$sink_port/events\"}" >/dev/null
-basic=$(printf 'bench:%s' "$token" | base64 -w0)
+setup_tenant "$base" "$("$BIN" admin-token --ttl 600)"
 
 # drive KIND FIRST COUNT: COUNT requests one after another on one connection: sends to consumers
 # FIRST onwards, or an agent's replies round robin into the 150 chats from chat FIRST on.
 drive() {
-  python3 - "$port" "$basic" "$1" "$2" "$3" <<'EOF'
+  python3 - "$port" "$SMS_BASIC" "$1" "$2" "$3" <<'EOF'
 import http.client, json, sys
 port, basic, kind, first, count = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)

@@ -50,6 +50,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+. bench/lib.sh
 
 seconds=${1:-20}
 connections=${2:-16}
@@ -66,19 +67,8 @@ BIN=${BENCH_SERVER:-target/release/sms-server}
 SINK=target/release/examples/event_sink
 OPEN=target/release/examples/open_loop
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-work=$(mktemp -d)
-db="sms_bench_$$"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  psql "$SMS_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+scratch "sms_bench_$$"
 export SMS_JWT_SECRET; SMS_JWT_SECRET=$(openssl rand -hex 32)
-# The event sink is on loopback, which event webhooks reach only when allowed (SPEC section 11).
-export SMS_EVENTS_ALLOWED_NETWORKS=127.0.0.0/8
 # One endpoint hears every event (two or three a request): at the default of 4 requests in flight
 # per endpoint it cannot keep up with 1,000 requests/s on a loaded 2-core machine, which is a
 # limit the operator sets for the CRM's sake, not the service's throughput. At 2,300 sends/s
@@ -87,9 +77,7 @@ export SMS_EVENTS_ALLOWED_NETWORKS=127.0.0.0/8
 # stopped. The sink takes 64 as easily.
 export SMS_EVENTS_ENDPOINT_CONCURRENCY=${SMS_EVENTS_ENDPOINT_CONCURRENCY:-64}
 
-SINK_PORT=$(free_port)
-"$SINK" "127.0.0.1:$SINK_PORT" >"$work/sink.out" 2>&1 &
-pids+=($!)
+start_sink
 
 start_server() { # start_server NAME ENV...: runs the server, sets PORT and PID
   local name=$1; shift
@@ -99,18 +87,6 @@ start_server() { # start_server NAME ENV...: runs the server, sets PORT and PID
   pids+=("$PID")
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && return; sleep 0.1; done
   cat "$work/$name.err" >&2; exit 1
-}
-setup_tenant() { # setup_tenant BASE ADMIN: a tenant without a rate limit, its number, and an
-  # endpoint for every event type at the sink; sets SMS_BASIC
-  local b=$1 admin=$2
-  curl -sf -X POST "$b/admin/v1/tenants" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
-    -d '{"subdomain": "bench", "name": "Bench", "rate_limit_per_second": 0}' >/dev/null
-  local token; token=$(curl -sf -X POST "$b/admin/v1/tenants/bench/api-tokens" -H "Authorization: Bearer $admin" | sed -E 's/.*"token":"([^"]+)".*/\1/')
-  curl -sf -X POST "$b/admin/v1/tenants/bench/outbound-numbers" -H "Authorization: Bearer $admin" \
-    -H 'Content-Type: application/json' -d '{"number": "+1 628-555-0199"}' >/dev/null
-  curl -sf -X POST "$b/admin/v1/tenants/bench/webhooks" -H "Authorization: Bearer $admin" \
-    -H 'Content-Type: application/json' -d "{\"url\": \"http://127.0.0.1:$SINK_PORT/events\"}" >/dev/null
-  SMS_BASIC=$(printf 'bench:%s' "$token" | base64 -w0); export SMS_BASIC
 }
 # CPU time, in clock ticks: a process's (user + system), and the whole machine's busy time.
 TICK_MS=$(python3 -c "import os; print(1000 / os.sysconf('SC_CLK_TCK'))")
