@@ -256,29 +256,30 @@ pub(crate) fn opened(conn: &mut DbConn, bundle: &ChatBundle, at: NaiveDateTime) 
 
 /// Opens the usual chat of `spec` and writes what [`opened`] would, in one statement, where the
 /// store does so (PostgreSQL): `chat.created` rendered from the chat as it will be written,
-/// with the ids reserved for it. `None`: nothing was written, and the caller opens the chat in
-/// a transaction. Call it outside a transaction.
+/// twice with stand-in ids, for the statement to put the ids it takes where they stood. `None`:
+/// nothing was written, and the caller opens the chat in a transaction. Call it outside a
+/// transaction.
 pub(crate) fn open_at_once(
     conn: &mut DbConn,
     spec: &sms_store::chats::NewChatSpec<'_>,
 ) -> Result<Option<ChatBundle>, StoreError> {
-    let Some(reserved) = sms_store::chats::reserve(conn, spec.tenant_id, spec.end_user_number)? else {
-        return Ok(None);
-    };
+    use sms_store::chats::{CreatedEvent, StandIns, Template};
     let (kind, at) = (EventType::ChatCreated, spec.now);
-    let data = EventData::from(ChatEventData { chat: ChatObject::from(&reserved.bundle(spec)) });
-    let payload = body_of(kind, &data, at)?;
+    let render = |ids: StandIns| {
+        body_of(kind, &EventData::from(ChatEventData { chat: ChatObject::from(&ids.bundle(spec)) }), at)
+    };
+    let (first, second) = (render(StandIns::FIRST)?, render(StandIns::SECOND)?);
+    let Some(payload) = Template::cut(&first, &second) else { return Ok(None) };
     let event_id = new_event_id();
-    let event =
-        NewEvent { tenant_id: spec.tenant_id, event_id: &event_id, event_type: kind.as_str(), payload: &payload, at };
+    let event = CreatedEvent { event_id: &event_id, event_type: kind.as_str(), payload, at };
     // The platform's events for these must commit with the chat ([`opened`] writes them): while
     // a `ccai` endpoint of the tenant receives one, the chat is opened in a transaction.
     let for_ccai = [EventType::ChatCreated.as_str(), EventType::MessageReceived.as_str()];
     let leases = crate::handoff::leases();
-    let Some(opened) = sms_store::chats::open_at_once(conn, spec, &reserved, &event, leases, &for_ccai)? else {
+    let Some(opened) = sms_store::chats::open_at_once(conn, spec, &event, leases, &for_ccai)? else {
         return Ok(None);
     };
-    crate::live::note(spec.tenant_id, chat_of(&data));
+    crate::live::note(spec.tenant_id, Some(opened.bundle.chat.id.get()));
     crate::handoff::leased(opened.leased);
     if let Some(message) = opened.message_leased {
         crate::handoff::message_leased(message);

@@ -21,7 +21,7 @@ use crate::{Agent, ChatBundle};
 pub use at_once::{reply_at_once, UsualReply};
 pub use end::{due_to_expire, finish, touch};
 pub use inbox::{inbox, InboxFilter, InboxRow, Owner};
-pub use open::{open, open_at_once, reserve, Leases, OpenedAtOnce, Reserved};
+pub use open::{open, open_at_once, CreatedEvent, Leases, OpenedAtOnce, StandIns, Template};
 pub(crate) use read::bundles;
 pub use read::{
     active_chat, active_count_from, active_from, agents_of, context, end_user_number, find, find_chat, list,

@@ -7,7 +7,7 @@ mod at_once;
 mod postgres;
 mod sqlite;
 
-pub use at_once::{open_at_once, reserve, Leases, OpenedAtOnce, Reserved};
+pub use at_once::{open_at_once, CreatedEvent, Leases, OpenedAtOnce, StandIns, Template};
 
 use sms_domain::{ChatStatus, DeliveryStatus, Direction, DisconnectedBy, ParticipantKind, ParticipantStatus};
 

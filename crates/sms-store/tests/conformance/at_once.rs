@@ -5,10 +5,11 @@
 use chrono::{Duration, NaiveDateTime};
 use sms_domain::time::now_millis;
 use sms_domain::{ChatId, ChatStatus, DeliveryStatus, Direction, DisconnectedBy, EndpointFormat, TenantId};
-use sms_store::chats::{self, Leases, NewChatSpec, OpenedAtOnce, Replied, Reserved, UsualReply};
+use sms_store::chats::{
+    self, CreatedEvent, Leases, NewChatSpec, OpenedAtOnce, Replied, StandIns, Template, UsualReply,
+};
 use sms_store::endpoints::{self, NewEndpoint};
-use sms_store::events::NewEvent;
-use sms_store::{opt_outs, DbConn, Store, Window};
+use sms_store::{opt_outs, ChatBundle, DbConn, Store, Window};
 use sms_test_support::TestDb;
 
 use crate::common::{
@@ -103,30 +104,39 @@ fn written_rows(db: &TestDb) -> [i64; 6] {
 
 const FOR_CCAI: [&str; 2] = ["chat.created", "message.received"];
 
-fn open_at_once(c: &mut DbConn, spec: &NewChatSpec<'_>, reserved: &Reserved) -> Option<OpenedAtOnce> {
+/// A payload naming the chat's ids as `chat.created` does: the chat's, its end user's (twice)
+/// and its participant's.
+fn payload_of(bundle: &ChatBundle) -> String {
+    let (chat, participant) = (&bundle.chat, &bundle.participants[0]);
+    format!(
+        "{{\"type\":\"chat.created\",\"chat\":{{\"id\":{},\"ticket\":\"{}\",\"end_user\":{{\"id\":{}}},\
+         \"participants\":[{{\"id\":{},\"end_user_id\":{}}}]}}}}",
+        chat.id.get(),
+        chat.ticket_id.as_deref().unwrap_or_default(),
+        chat.end_user_id.get(),
+        participant.id,
+        chat.end_user_id.get(),
+    )
+}
+
+fn open_at_once(c: &mut DbConn, spec: &NewChatSpec<'_>) -> Option<OpenedAtOnce> {
     let leases = Leases { deliveries: Some(spec.now + Duration::seconds(30)), message: None };
-    open_leased(c, spec, reserved, leases)
+    open_leased(c, spec, leases)
 }
 
-fn open_leased(c: &mut DbConn, spec: &NewChatSpec<'_>, reserved: &Reserved, leases: Leases) -> Option<OpenedAtOnce> {
-    let event_id = format!("evt_{}", reserved.chat_id.get());
-    let event = NewEvent {
-        tenant_id: spec.tenant_id,
-        event_id: &event_id,
-        event_type: "chat.created",
-        payload: "{\"type\":\"chat.created\"}",
-        at: spec.now,
-    };
-    ok(chats::open_at_once(c, spec, reserved, &event, leases, &FOR_CCAI))
+fn open_leased(c: &mut DbConn, spec: &NewChatSpec<'_>, leases: Leases) -> Option<OpenedAtOnce> {
+    static EVENTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let event_id = format!("evt_{}", EVENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let (first, second) = (payload_of(&StandIns::FIRST.bundle(spec)), payload_of(&StandIns::SECOND.bundle(spec)));
+    let payload = some(Template::cut(&first, &second), "the payload cut alike");
+    let event = CreatedEvent { event_id: &event_id, event_type: "chat.created", payload, at: spec.now };
+    ok(chats::open_at_once(c, spec, &event, leases, &FOR_CCAI))
 }
 
-fn reserve(c: &mut DbConn, spec: &NewChatSpec<'_>) -> Reserved {
-    some(ok(chats::reserve(c, spec.tenant_id, spec.end_user_number)), "ids reserved")
-}
-
-fn reserve_and_open(c: &mut DbConn, spec: &NewChatSpec<'_>) -> Option<OpenedAtOnce> {
-    let reserved = reserve(c, spec);
-    open_at_once(c, spec, &reserved)
+/// `bundle` with the stand-ins' digits in its text replaced by the ids `as_written` has.
+fn with_ids_of(bundle: &ChatBundle, as_written: &ChatBundle) -> String {
+    let ids = |b: &ChatBundle| [b.chat.id.get(), b.chat.end_user_id.get(), b.participants[0].id].map(|i| i.to_string());
+    ids(bundle).iter().zip(ids(as_written)).fold(format!("{bundle:?}"), |text, (from, to)| text.replace(from, &to))
 }
 
 fn a_usual_send_is_written_at_once(db: &TestDb, store: &Store) {
@@ -135,20 +145,34 @@ fn a_usual_send_is_written_at_once(db: &TestDb, store: &Store) {
     let (from, to, now) = (num(OUTBOUND), num(CONSUMER), now_millis());
     let first = spec(acme.id, &to, &from, now);
     if !store.writes_at_once() {
-        assert!(ok(chats::reserve(&mut c, acme.id, &to)).is_none(), "SQLite opens every chat in its transaction");
+        assert!(open_at_once(&mut c, &first).is_none(), "SQLite opens every chat in its transaction");
+        assert_eq!(written_rows(db), [0, 0, 0, 0, 0, 0]);
         return;
     }
+    // Each kind of id from its own range, so that one in another's place shows.
+    db.execute(
+        "SELECT setval('chats_id_seq', 100), setval('end_users_id_seq', 2000), setval('participants_id_seq', 30000)",
+    );
     let hook = new_endpoint(acme.id, "http://127.0.0.1:9/crm", "chat.created", now);
     ok(endpoints::create(&mut c, &hook));
     ok(endpoints::create(&mut c, &new_endpoint(acme.id, "http://127.0.0.1:9/other", "chat.ended", now)));
 
-    // The chat as written is exactly the one its event was rendered from.
-    let reserved = reserve(&mut c, &first);
-    let opened = some(open_at_once(&mut c, &first, &reserved), "the chat");
-    let predicted = reserved.bundle(&first);
-    assert_eq!(format!("{:?}", opened.bundle), format!("{predicted:?}"));
-    let stored = some(ok(chats::find(&mut c, acme.id, reserved.chat_id)), "the stored chat");
-    assert_eq!(format!("{stored:?}"), format!("{predicted:?}"), "stored as rendered");
+    // The chat as written is the one its event was rendered from, with the ids the statement
+    // took, and the event's payload names them where the stand-ins stood.
+    let opened = some(open_at_once(&mut c, &first), "the chat");
+    let predicted = with_ids_of(&StandIns::FIRST.bundle(&first), &opened.bundle);
+    assert_eq!(format!("{:?}", opened.bundle), predicted);
+    let chat_id = opened.bundle.chat.id;
+    let stored = some(ok(chats::find(&mut c, acme.id, chat_id)), "the stored chat");
+    assert_eq!(format!("{stored:?}"), predicted, "stored as rendered");
+    let ids = db.text(
+        "SELECT (SELECT id FROM chats) || ' ' || (SELECT id FROM end_users) || ' ' || (SELECT id FROM participants)",
+    );
+    assert_eq!(
+        ids,
+        format!("{} {} {}", chat_id.get(), stored.chat.end_user_id.get(), stored.participants[0].id),
+        "the ids are the rows'"
+    );
     let chat = &stored.chat;
     assert_eq!((chat.status, chat.agent_id, chat.lock_token.as_deref()), (ChatStatus::Selecting, None, Some("lock-1")));
     assert_eq!((chat.created_at, chat.expires_at), (now, now + Duration::minutes(10)));
@@ -160,8 +184,9 @@ fn a_usual_send_is_written_at_once(db: &TestDb, store: &Store) {
     assert_eq!((message.attempts, message.locked_until, opened.message_leased), (0, None, None), "due for a claim");
     assert_eq!((opened.deliveries, opened.leased.len()), (1, 1), "one endpoint receives chat.created");
     assert_eq!(
-        db.text("SELECT event_type || ' ' || event_id || ' ' || payload FROM events"),
-        format!("chat.created evt_{} {{\"type\":\"chat.created\"}}", chat.id.get())
+        db.text("SELECT event_type || ' ' || payload FROM events"),
+        format!("chat.created {}", payload_of(&stored)),
+        "the payload names the written ids"
     );
     assert_eq!(
         db.text("SELECT status || ' ' || CAST(attempts AS TEXT) || ' ' || CAST(endpoint_id = (SELECT min(id) FROM webhook_endpoints) AS TEXT) FROM webhook_deliveries"),
@@ -172,39 +197,69 @@ fn a_usual_send_is_written_at_once(db: &TestDb, store: &Store) {
 
     // Each refusal writes nothing.
     let busy = spec(acme.id, &to, &from, now + Duration::seconds(1));
-    assert!(reserve_and_open(&mut c, &busy).is_none(), "the consumer has an active chat");
+    assert!(open_at_once(&mut c, &busy).is_none(), "the consumer has an active chat");
     let (to_2, to_3) = (num(CONSUMER_2), num(CONSUMER_3));
     let unowned = spec(globex.id, &to_2, &from, now);
-    assert!(reserve_and_open(&mut c, &unowned).is_none(), "not the tenant's number");
+    assert!(open_at_once(&mut c, &unowned).is_none(), "not the tenant's number");
     assert!(ok(opt_outs::record(&mut c, acme.id, &to_2, Default::default(), now)));
     let quitter = spec(acme.id, &to_2, &from, now);
-    assert!(reserve_and_open(&mut c, &quitter).is_none(), "the consumer opted out");
+    assert!(open_at_once(&mut c, &quitter).is_none(), "the consumer opted out");
     let third = spec(acme.id, &to_3, &from, now);
-    let stale = reserve(&mut c, &third);
     let agent = ok(sms_store::agents::create(&mut c, &crate::common::new_agent(acme.id, "ana@example.com")));
-    assert!(open_at_once(&mut c, &NewChatSpec { agent: Some(&agent), ..third.clone() }, &stale).is_none(), "an agent");
+    assert!(open_at_once(&mut c, &NewChatSpec { agent: Some(&agent), ..third.clone() }).is_none(), "an agent");
+    let odd = NewChatSpec { ticket_id: Some("7391026458310274401"), ..third.clone() };
+    let (first_text, second_text) =
+        (payload_of(&StandIns::FIRST.bundle(&odd)), payload_of(&StandIns::SECOND.bundle(&odd)));
+    assert_eq!(Template::cut(&first_text, &second_text), None, "a ticket id with a stand-in's digits");
     assert_eq!(written_rows(db), [1, 1, 1, 1, 1, 1]);
 
-    // An end user written after the reservation, by anyone, stops it; a known one is reused.
-    let meanwhile = created(&mut c, &third);
-    assert!(ok(chats::finish(&mut c, &meanwhile.chat, DisconnectedBy::Agent, now, now)));
-    assert!(open_at_once(&mut c, &third, &stale).is_none(), "the end user is not the reserved one");
-    let again = reserve(&mut c, &third);
-    assert_eq!(again.end_user_id, meanwhile.chat.end_user_id);
-    let reopened = some(open_at_once(&mut c, &third, &again), "a chat for a known consumer");
-    assert_eq!(format!("{:?}", reopened.bundle), format!("{:?}", again.bundle(&third)));
-    assert_eq!(written_rows(db), [2, 3, 3, 3, 2, 2]);
+    // An end user for the number written by someone else while the statement runs stops it;
+    // a known one is reused.
+    end_user_written_meanwhile(db, &mut c, &third);
+    assert_eq!(written_rows(db), [2, 1, 1, 1, 1, 1], "the other's end user, nothing of the send");
+    let known = db.text(&format!("SELECT CAST(id AS TEXT) FROM end_users WHERE number = '{CONSUMER_3}'"));
+    let reopened = some(open_at_once(&mut c, &third), "a chat for a known consumer");
+    assert_eq!(reopened.bundle.chat.end_user_id.get().to_string(), known);
+    assert_eq!(format!("{:?}", reopened.bundle), with_ids_of(&StandIns::FIRST.bundle(&third), &reopened.bundle));
+    assert_eq!(written_rows(db), [2, 2, 2, 2, 2, 2]);
 
     // A `ccai` endpoint that receives chat.created or message.received keeps the send for the
     // transaction; one of another tenant, or one receiving other types, does not.
     assert!(ok(chats::finish(&mut c, &reopened.bundle.chat, DisconnectedBy::Agent, now, now)));
     ccai_endpoint(&mut c, globex.id, "chat.created", now);
     ccai_endpoint(&mut c, acme.id, "chat.ended message.status_updated", now);
-    assert!(reserve_and_open(&mut c, &third).is_some());
+    assert!(open_at_once(&mut c, &third).is_some());
     let active = some(ok(chats::active_chat(&mut c, acme.id, &to_3)), "the chat opened at once");
     assert!(ok(chats::finish(&mut c, &active, DisconnectedBy::Agent, now, now)));
     ccai_endpoint(&mut c, acme.id, "message.received", now);
-    assert!(reserve_and_open(&mut c, &third).is_none(), "a ccai endpoint receives it");
+    assert!(open_at_once(&mut c, &third).is_none(), "a ccai endpoint receives it");
+}
+
+/// Another session inserts the end user for `spec`'s consumer and commits only once the
+/// statement waits for it: the statement, which found no end user, writes nothing.
+fn end_user_written_meanwhile(db: &TestDb, c: &mut DbConn, spec: &NewChatSpec<'_>) {
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, PgConnection};
+    let mut other = PgConnection::establish(db.url()).unwrap_or_else(|e| panic!("another session: {e}"));
+    let insert = format!(
+        "BEGIN; INSERT INTO end_users (tenant_id, number, created_at) VALUES ({}, '{}', now())",
+        spec.tenant_id.get(),
+        spec.end_user_number.as_str()
+    );
+    other.batch_execute(&insert).unwrap_or_else(|e| panic!("{insert}: {e}"));
+    let written = std::thread::scope(|s| {
+        let statement = s.spawn(|| open_at_once(c, spec));
+        let waiting = "SELECT CAST(count(*) AS TEXT) FROM pg_stat_activity \
+                       WHERE datname = current_database() AND wait_event_type = 'Lock'";
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while db.text(waiting) == "0" {
+            assert!(std::time::Instant::now() < deadline, "the statement never waited for the other session");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        other.batch_execute("COMMIT").unwrap_or_else(|e| panic!("COMMIT: {e}"));
+        statement.join().unwrap_or_else(|_| panic!("the statement's thread panicked"))
+    });
+    assert!(written.is_none(), "an end user written meanwhile stops the statement");
 }
 
 /// A send whose message this instance's delivery worker has room for writes it leased to that
@@ -219,9 +274,7 @@ fn a_usual_send_leases_its_message(_db: &TestDb, store: &Store) {
     let (from, to, now) = (num(OUTBOUND), num(CONSUMER), now_millis());
     let first = spec(acme.id, &to, &from, now);
     let lease = now + Duration::seconds(90);
-    let reserved = reserve(&mut c, &first);
-    let opened =
-        some(open_leased(&mut c, &first, &reserved, Leases { deliveries: None, message: Some(lease) }), "the chat");
+    let opened = some(open_leased(&mut c, &first, Leases { deliveries: None, message: Some(lease) }), "the chat");
     let message = crate::common::outbound(&mut c, opened.bundle.chat.id);
     assert_eq!(opened.message_leased, Some(message.id));
     assert_eq!(

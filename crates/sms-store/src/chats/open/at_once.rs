@@ -1,123 +1,148 @@
 //! The usual send opened and told in one statement, outside any transaction, where that saves
 //! round trips (PostgreSQL). In a transaction a send takes four (`BEGIN`, the chat, its
 //! `chat.created` event, `COMMIT`) because the event's payload, rendered by the application,
-//! names the ids the database gives the chat, its consumer and its participant. Here those ids
-//! are reserved first ([`reserve`], one read that commits nothing: `nextval` as every insert
-//! takes it, so ids keep the order the chats were opened in, as the chat lists show them), the
-//! application renders the payload from the chat as it will be written ([`Reserved::bundle`]),
-//! and [`open_at_once`] writes the chat, its participant, its first message, the event and its
-//! deliveries together: two round trips and one commit. Nothing is written unless every check
+//! names the ids the database gives the chat, its consumer and its participant. Here the
+//! application renders the payload from the chat as it will be written twice, with two sets of
+//! stand-in ids ([`StandIns::bundle`]); [`Template::cut`] keeps the text between them, and
+//! [`open_at_once`] takes the ids from the tables' own sequences (as every insert takes them,
+//! so ids keep the order the chats were opened in, as the chat lists show them), puts them where
+//! the stand-ins stood and writes the chat, its participant, its first message, the event and
+//! its deliveries together: one round trip and one commit. Nothing is written unless every check
 //! passes; the caller then takes the transactional way ([`super::open`]), which answers why.
 //! SQLite has no data-modifying CTEs and no round trips to save: it always takes that way.
 
 use std::sync::LazyLock;
 
+use chrono::NaiveDateTime;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Array, BigInt, Nullable, Text};
-use sms_domain::{ChatId, DeliveryId, DeliveryStatus, Direction, DisconnectedBy, E164Number, EndUserId, MessageId};
-use sms_domain::{EndpointFormat, ParticipantKind, ParticipantStatus, TenantId};
+use diesel::sql_types::{Array, BigInt, Nullable};
+use sms_domain::{DeliveryId, DeliveryStatus, Direction, DisconnectedBy, MessageId};
+use sms_domain::{EndpointFormat, ParticipantKind, ParticipantStatus};
 
 use super::super::NewChatSpec;
 use super::postgres::{built_wrong, ChatColumns, Numbered, Value};
 use super::{new_chat, new_participants, status_of, written};
-use crate::events::{NewEvent, EVENT_AND_DELIVERIES_SQL, STANDARD_RECEIVERS_SQL};
+use crate::events::{EVENT_AND_DELIVERIES_SQL, STANDARD_RECEIVERS_SQL};
 use crate::{Chat, ChatBundle, DbConn, StoreError};
 
-/// The ids a chat opened at once will have, taken from the tables' own sequences.
+/// Ids a chat opened at once is rendered with before the statement gives it its own. Each is
+/// nineteen digits that no id the sequences give for ages and no phone number has; a payload's
+/// other values (a ticket id) may still hold them, which [`Template::cut`] finds out by
+/// rendering twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reserved {
-    pub chat_id: ChatId,
-    /// The consumer's end user: the tenant's existing one, or a new id.
-    pub end_user_id: EndUserId,
-    /// The end user exists already.
-    end_user_known: bool,
-    /// The consumer's participant (a chat opened at once has no agent).
-    participant_id: i64,
+pub struct StandIns {
+    /// The chat's, its consumer's end user's and its participant's ids, and the same as text.
+    ids: [(i64, &'static str); 3],
 }
 
-impl Reserved {
-    /// The chat `spec` describes as [`open_at_once`] writes it with these ids: what the event's
+/// What each of a [`StandIns`]' ids stands for, as the statement names it.
+const SLOTS: [&str; 3] = ["chat", "end_user", "participant"];
+
+impl StandIns {
+    /// The first rendering's ids.
+    pub const FIRST: Self = Self {
+        ids: [
+            (7_391_026_458_310_274_401, "7391026458310274401"),
+            (7_391_026_458_310_274_412, "7391026458310274412"),
+            (7_391_026_458_310_274_423, "7391026458310274423"),
+        ],
+    };
+    /// The second rendering's: no digit run of theirs is one of the first's.
+    pub const SECOND: Self = Self {
+        ids: [
+            (8_650_193_827_465_019_231, "8650193827465019231"),
+            (8_650_193_827_465_019_242, "8650193827465019242"),
+            (8_650_193_827_465_019_253, "8650193827465019253"),
+        ],
+    };
+
+    /// The chat `spec` describes as [`open_at_once`] writes it, with these ids: what the event's
     /// payload is rendered from, before the statement.
     pub fn bundle(&self, spec: &NewChatSpec<'_>) -> ChatBundle {
-        let (chat_id, end_user_id) = (self.chat_id.get(), self.end_user_id.get());
-        let row = new_chat(spec, end_user_id);
-        let chat = Chat {
-            id: self.chat_id,
-            tenant_id: spec.tenant_id,
-            end_user_id: self.end_user_id,
-            agent_id: None,
-            chat_type: row.chat_type,
-            lang: row.lang.to_owned(),
-            status: row.status,
-            outbound_number: spec.outbound_number.clone(),
-            ticket_id: row.ticket_id.map(str::to_owned),
-            disconnected_by: row.disconnected_by,
-            lock_token: row.lock_token.map(str::to_owned),
-            created_at: row.created_at,
-            assigned_at: row.assigned_at,
-            ends_at: None,
-            last_activity_at: row.last_activity_at,
-            expires_at: row.expires_at,
-            updated_at: row.updated_at,
-        };
-        let participants =
-            new_participants(spec, chat_id, end_user_id).iter().map(|p| written(p, self.participant_id)).collect();
-        ChatBundle { chat, participants, agent: None }
+        let [(chat_id, _), (end_user_id, _), (participant_id, _)] = self.ids;
+        bundle_with(spec, chat_id, end_user_id, participant_id)
     }
 }
 
-/// Reserves the ids of a chat for the consumer `end_user` of `tenant_id`, where the store opens
-/// chats at once (PostgreSQL); `None` elsewhere. Call it outside a transaction: a reserved id
-/// that goes unused is a gap, as a rolled-back insert leaves.
-pub fn reserve(conn: &mut DbConn, tenant_id: TenantId, end_user: &E164Number) -> Result<Option<Reserved>, StoreError> {
-    let DbConn::Postgres(pg) = conn else { return Ok(None) };
-    let (chat, participant, known, new): (i64, i64, Option<i64>, Option<i64>) =
-        Reserve { tenant: tenant_id.get(), end_user: end_user.as_str() }.get_result(pg)?;
-    let end_user_id = known.or(new).ok_or(StoreError::Config("no end user id was reserved".into()))?;
-    Ok(Some(Reserved {
-        chat_id: chat.into(),
+/// The chat `spec` describes with the given ids, as [`open_at_once`] writes it.
+fn bundle_with(spec: &NewChatSpec<'_>, chat_id: i64, end_user_id: i64, participant_id: i64) -> ChatBundle {
+    let row = new_chat(spec, end_user_id);
+    let chat = Chat {
+        id: chat_id.into(),
+        tenant_id: spec.tenant_id,
         end_user_id: end_user_id.into(),
-        end_user_known: known.is_some(),
-        participant_id: participant,
-    }))
+        agent_id: None,
+        chat_type: row.chat_type,
+        lang: row.lang.to_owned(),
+        status: row.status,
+        outbound_number: spec.outbound_number.clone(),
+        ticket_id: row.ticket_id.map(str::to_owned),
+        disconnected_by: row.disconnected_by,
+        lock_token: row.lock_token.map(str::to_owned),
+        created_at: row.created_at,
+        assigned_at: row.assigned_at,
+        ends_at: None,
+        last_activity_at: row.last_activity_at,
+        expires_at: row.expires_at,
+        updated_at: row.updated_at,
+    };
+    let participants =
+        new_participants(spec, chat_id, end_user_id).iter().map(|p| written(p, participant_id)).collect();
+    ChatBundle { chat, participants, agent: None }
 }
 
-/// The reservation's statement: a sequence's next value for the chat and its participant, the
-/// tenant's end user for the number or the next value of theirs.
-struct Reserve<'a> {
-    tenant: i64,
-    end_user: &'a str,
+/// A payload cut where a chat's ids stand: the text between them, and which id goes in each
+/// gap (`chat`, `end_user` or `participant`), for the statement to join with the real ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template<'a> {
+    pieces: Vec<&'a str>,
+    slots: Vec<&'static str>,
 }
 
-impl QueryFragment<Pg> for Reserve<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(
-            "SELECT nextval('chats_id_seq'), nextval('participants_id_seq'), e.id, \
-             CASE WHEN e.id IS NULL THEN nextval('end_users_id_seq') END \
-             FROM (SELECT 1) AS one LEFT JOIN end_users e ON e.tenant_id = ",
-        );
-        out.push_bind_param::<BigInt, _>(&self.tenant)?;
-        out.push_sql(" AND e.number = ");
-        out.push_bind_param::<Text, _>(self.end_user)?;
-        Ok(())
+impl<'a> Template<'a> {
+    /// The payload `first`, rendered with [`StandIns::FIRST`], cut where they stand; `second` is
+    /// the same payload rendered with [`StandIns::SECOND`]. `None` when the two do not cut
+    /// alike: some other value of the payload holds a stand-in's digits, and only the
+    /// transactional way, which renders with the written ids, tells the chat.
+    pub fn cut(first: &'a str, second: &str) -> Option<Self> {
+        let template = Self::cut_at(first, &StandIns::FIRST)?;
+        let other = Template::cut_at(second, &StandIns::SECOND)?;
+        (template == other).then_some(template)
+    }
+
+    /// `text` cut at each of `ids`' digits; `None` when two of them overlap.
+    fn cut_at(text: &'a str, ids: &StandIns) -> Option<Self> {
+        let mut found: Vec<(usize, usize, &'static str)> = ids
+            .ids
+            .iter()
+            .zip(SLOTS)
+            .flat_map(|((_, digits), slot)| {
+                text.match_indices(digits).map(move |(at, _)| (at, at + digits.len(), slot))
+            })
+            .collect();
+        found.sort_unstable();
+        let (mut pieces, mut slots, mut from) =
+            (Vec::with_capacity(found.len() + 1), Vec::with_capacity(found.len()), 0);
+        for (start, end, slot) in found {
+            pieces.push(text.get(from..start)?);
+            slots.push(slot);
+            from = end;
+        }
+        pieces.push(text.get(from..)?);
+        Some(Self { pieces, slots })
     }
 }
 
-struct ReserveId;
-
-impl QueryId for Reserve<'_> {
-    type QueryId = ReserveId;
-    const HAS_STATIC_QUERY_ID: bool = true;
+/// `chat.created` of a chat opened at once: its payload cut where the chat's ids go.
+#[derive(Debug, Clone)]
+pub struct CreatedEvent<'a> {
+    pub event_id: &'a str,
+    pub event_type: &'a str,
+    pub payload: Template<'a>,
+    pub at: NaiveDateTime,
 }
-
-impl Query for Reserve<'_> {
-    type SqlType = (BigInt, BigInt, Nullable<BigInt>, Nullable<BigInt>);
-}
-
-impl RunQueryDsl<diesel::PgConnection> for Reserve<'_> {}
-
 /// What [`open_at_once`] wrote.
 #[derive(Debug, Clone)]
 pub struct OpenedAtOnce {
@@ -131,20 +156,21 @@ pub struct OpenedAtOnce {
     pub message_leased: Option<MessageId>,
 }
 
-/// Opens the chat of `spec` with the `reserved` ids and writes `event` about it, with a
-/// delivery to each of the tenant's standard endpoints that receives its type (due at once, or
-/// leased until `lease`), in one statement that commits on its own, when the store saves round
-/// trips by it (PostgreSQL), `spec` names no agent, the outbound number is the tenant's, the
-/// consumer has not opted out, no `ccai` endpoint of the tenant receives one of
-/// `unless_ccai_receives`, the consumer has no active chat and its end user is the reserved
-/// one. The chat's first message is queued, or `sending` and leased until `leases.message` to
-/// this instance's delivery worker. `None`: nothing was written, and the caller opens the chat
-/// in a transaction (or learns why not) as [`super::open`] does.
+/// Opens the chat of `spec` and writes `event` about it, with a delivery to each of the
+/// tenant's standard endpoints that receives its type (due at once, or leased until `lease`),
+/// in one statement that commits on its own, when the store saves round trips by it
+/// (PostgreSQL), `spec` names no agent, the outbound number is the tenant's, the consumer has
+/// not opted out, no `ccai` endpoint of the tenant receives one of `unless_ccai_receives`, and
+/// the consumer has no active chat and no end user written by someone else meanwhile. The ids
+/// come from the tables' sequences (the tenant's end user for the number, if there is one) and
+/// go where the event's payload had its stand-ins. The chat's first message is queued, or
+/// `sending` and leased until `leases.message` to this instance's delivery worker. `None`:
+/// nothing was written, and the caller opens the chat in a transaction (or learns why not) as
+/// [`super::open`] does.
 pub fn open_at_once(
     conn: &mut DbConn,
     spec: &NewChatSpec<'_>,
-    reserved: &Reserved,
-    event: &NewEvent<'_>,
+    event: &CreatedEvent<'_>,
     leases: Leases,
     unless_ccai_receives: &[&str],
 ) -> Result<Option<OpenedAtOnce>, StoreError> {
@@ -153,14 +179,14 @@ pub fn open_at_once(
         return Ok(None);
     }
     let statement = OpenAtOnce {
-        values: values(spec, reserved, event, leases, unless_ccai_receives),
+        values: values(spec, event, leases, unless_ccai_receives),
         columns: <Chat as Selectable<Pg>>::construct_selection(),
     };
     let row: Option<Written> = statement.get_result(pg).optional()?;
-    let Some((chat, deliveries, ids, message_id)) = row else { return Ok(None) };
+    let Some((chat, participant_id, deliveries, ids, message_id)) = row else { return Ok(None) };
     let participants = new_participants(spec, chat.id.get(), chat.end_user_id.get())
         .iter()
-        .map(|p| written(p, reserved.participant_id))
+        .map(|p| written(p, participant_id))
         .collect();
     let leased = match leases.deliveries {
         Some(_) => ids.unwrap_or_default().into_iter().map(DeliveryId::new).collect(),
@@ -184,15 +210,14 @@ pub struct Leases {
     pub message: Option<chrono::NaiveDateTime>,
 }
 
-/// The statement's row: the chat, how many deliveries its event has and their ids, and the id of
-/// its first message.
-type Written = (Chat, i64, Option<Vec<i64>>, Option<i64>);
+/// The statement's row: the chat, its participant's id, how many deliveries its event has and
+/// their ids, and the id of its first message.
+type Written = (Chat, i64, i64, Option<Vec<i64>>, Option<i64>);
 
 /// The statement's values, in the order of `at_once.sql`'s placeholders.
 fn values<'a>(
     spec: &'a NewChatSpec<'a>,
-    reserved: &Reserved,
-    event: &'a NewEvent<'a>,
+    event: &'a CreatedEvent<'a>,
     leases: Leases,
     unless_ccai_receives: &'a [&'a str],
 ) -> Vec<Value<'a>> {
@@ -214,13 +239,10 @@ fn values<'a>(
         Value::Text(ParticipantStatus::Connected.as_str()),
         Value::Text(Direction::Outbound.as_str()),
         Value::Text(DeliveryStatus::Queued.as_str()),
-        Value::Id(reserved.chat_id.get()),
-        Value::Id(reserved.end_user_id.get()),
-        Value::Flag(reserved.end_user_known),
-        Value::Id(reserved.participant_id),
         Value::Text(event.event_id),
         Value::Text(event.event_type),
-        Value::Text(event.payload),
+        Value::Texts(&event.payload.pieces),
+        Value::Texts(&event.payload.slots),
         Value::Time(event.at),
         Value::OptionalTime(leases.deliveries),
         Value::Text(EndpointFormat::Ccai.as_str()),
@@ -230,7 +252,7 @@ fn values<'a>(
     ]
 }
 
-/// The statement, with `$1`…`$30` where the values go and markers where the shared fragments go.
+/// The statement, with `$1`…`$27` where the values go and markers where the shared fragments go.
 const SQL: &str = include_str!("at_once.sql");
 
 struct OpenAtOnce<'a> {
@@ -251,7 +273,7 @@ static AT_ONCE: LazyLock<Result<AtOnceSql, String>> = LazyLock::new(|| {
     let (head, rest) = SQL.split_once("/* standard receivers */").ok_or_else(|| missing("receivers"))?;
     let (receivers_tail, rest) = rest.split_once("/* event and deliveries */").ok_or_else(|| missing("event"))?;
     let (event_tail, tail) = rest.split_once("/* chat columns */").ok_or_else(|| missing("chat columns"))?;
-    Ok(AtOnceSql { head: Numbered::cut(head, 30)?, receivers_tail, event_tail, tail })
+    Ok(AtOnceSql { head: Numbered::cut(head, 27)?, receivers_tail, event_tail, tail })
 });
 
 impl QueryFragment<Pg> for OpenAtOnce<'_> {
@@ -277,7 +299,7 @@ impl QueryId for OpenAtOnce<'_> {
 }
 
 impl Query for OpenAtOnce<'_> {
-    type SqlType = (ChatColumns, BigInt, Nullable<Array<BigInt>>, Nullable<BigInt>);
+    type SqlType = (ChatColumns, BigInt, BigInt, Nullable<Array<BigInt>>, Nullable<BigInt>);
 }
 
 impl RunQueryDsl<diesel::PgConnection> for OpenAtOnce<'_> {}
@@ -287,11 +309,71 @@ mod tests {
     use super::*;
 
     #[test]
-    fn at_once_sql_has_its_thirty_placeholders_and_its_markers() {
+    fn at_once_sql_has_its_twenty_seven_placeholders_and_its_markers() {
         let sql = AT_ONCE.as_ref().expect("at_once.sql cuts");
-        assert!(Numbered::cut(SQL, 31).is_err(), "no 31st placeholder");
+        assert!(Numbered::cut(SQL, 28).is_err(), "no 28th placeholder");
         assert!(sql.receivers_tail.starts_with(" AND EXISTS"), "{}", sql.receivers_tail);
-        assert!(sql.tail.starts_with(", (SELECT count(*) FROM d)"), "{}", sql.tail);
+        assert!(sql.tail.starts_with(", (SELECT participant_id FROM p), (SELECT count(*) FROM d)"), "{}", sql.tail);
         assert!(!sql.event_tail.contains("/*"), "{}", sql.event_tail);
+    }
+
+    #[test]
+    fn the_stand_ins_are_written_as_their_digits_and_none_holds_another() {
+        let all: Vec<_> = StandIns::FIRST.ids.iter().chain(&StandIns::SECOND.ids).collect();
+        for (id, digits) in &all {
+            assert_eq!(id.to_string(), *digits);
+            let others = all.iter().filter(|(other, _)| other != id);
+            assert!(others.clone().all(|(_, d)| !d.contains(digits) && !digits.contains(d)), "{digits}");
+        }
+    }
+
+    /// A payload naming the three ids as a chat object does, some twice.
+    fn rendered(ids: &StandIns, ticket: &str) -> String {
+        let [(chat, _), (end_user, _), (participant, _)] = ids.ids;
+        format!(
+            "{{\"id\":{chat},\"ticket\":\"{ticket}\",\"end_user\":{{\"id\":{end_user}}},\
+             \"participants\":[{{\"id\":{participant},\"end_user_id\":{end_user}}}],\"to\":\"+15555550100\"}}"
+        )
+    }
+
+    #[test]
+    fn a_payload_is_cut_where_its_ids_stand() {
+        let (first, second) = (rendered(&StandIns::FIRST, "T-1"), rendered(&StandIns::SECOND, "T-1"));
+        let template = Template::cut(&first, &second).expect("cut alike");
+        assert_eq!(template.slots, ["chat", "end_user", "participant", "end_user"]);
+        assert_eq!(
+            template.pieces,
+            [
+                "{\"id\":",
+                ",\"ticket\":\"T-1\",\"end_user\":{\"id\":",
+                "},\"participants\":[{\"id\":",
+                ",\"end_user_id\":",
+                "}],\"to\":\"+15555550100\"}",
+            ]
+        );
+        // Joined with the written ids, as the statement does, it is the payload rendered with them.
+        let written = StandIns { ids: [(41, "41"), (7, "7"), (93, "93")] };
+        let mut joined = String::new();
+        for (piece, slot) in template.pieces.iter().zip(template.slots.iter().map(Some).chain([None])) {
+            joined.push_str(piece);
+            if let Some(slot) = slot {
+                let at = SLOTS.iter().position(|s| s == slot).expect("a slot");
+                joined.push_str(written.ids[at].1);
+            }
+        }
+        assert_eq!(joined, rendered(&written, "T-1"));
+    }
+
+    #[test]
+    fn a_payload_whose_other_values_hold_a_stand_in_is_not_cut() {
+        for ticket in [StandIns::FIRST.ids[0].1, StandIns::SECOND.ids[2].1, "x7391026458310274423y"] {
+            let (first, second) = (rendered(&StandIns::FIRST, ticket), rendered(&StandIns::SECOND, ticket));
+            assert_eq!(Template::cut(&first, &second), None, "{ticket}");
+        }
+        let (first, second) = (rendered(&StandIns::FIRST, "T-1"), rendered(&StandIns::SECOND, "T-2"));
+        assert_eq!(Template::cut(&first, &second), None, "the renderings differ elsewhere");
+        let overlapping = StandIns { ids: [(1212, "1212"), (2121, "2121"), (9, "9")] };
+        assert_eq!(Template::cut_at("{12121}", &overlapping), None, "two stand-ins overlap");
+        assert!(Template::cut_at("{1212}{2121}", &overlapping).is_some());
     }
 }

@@ -9,7 +9,7 @@ use chrono::NaiveDateTime;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamp};
+use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamp};
 use sms_domain::{DeliveryStatus, Direction, DisconnectedBy, ParticipantKind, ParticipantStatus};
 
 use super::super::NewChatSpec;
@@ -29,7 +29,6 @@ pub(super) enum Value<'a> {
     Time(NaiveDateTime),
     OptionalTime(Option<NaiveDateTime>),
     Int(i32),
-    Flag(bool),
     Texts(&'a [&'a str]),
 }
 
@@ -124,7 +123,6 @@ impl Numbered {
                 Value::Time(v) => out.push_bind_param::<Timestamp, _>(v)?,
                 Value::OptionalTime(v) => out.push_bind_param::<Nullable<Timestamp>, _>(v)?,
                 Value::Int(v) => out.push_bind_param::<Integer, _>(v)?,
-                Value::Flag(v) => out.push_bind_param::<Bool, _>(v)?,
                 Value::Texts(v) => out.push_bind_param::<Array<Text>, _>(v)?,
             }
             out.push_sql("::");
