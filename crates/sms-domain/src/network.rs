@@ -126,7 +126,11 @@ impl Destinations {
     /// written literally must be permitted; a name is checked when it is resolved, at
     /// connection time (an event webhook's URL).
     pub fn permits_url(&self, raw: &str) -> bool {
-        let Ok(url) = url::Url::parse(raw) else { return false };
+        url::Url::parse(raw).is_ok_and(|url| self.permits_parsed_url(&url))
+    }
+
+    /// [`Destinations::permits_url`] of a URL parsed already.
+    pub fn permits_parsed_url(&self, url: &url::Url) -> bool {
         match url.host() {
             Some(url::Host::Ipv4(v4)) => self.permits(IpAddr::V4(v4)),
             Some(url::Host::Ipv6(v6)) => self.permits(IpAddr::V6(v6)),

@@ -170,7 +170,7 @@ impl Service {
 
     /// The usual send (see [`SendPlan::is_usual`]) without an `Idempotency-Key`, opened and
     /// told in one statement where the store writes it so (`events::open_at_once`: on
-    /// PostgreSQL two round trips and one commit where the transaction takes four). `None`:
+    /// PostgreSQL one round trip and one commit where the transaction takes four). `None`:
     /// nothing was written, and [`SendPlan::write`] opens the chat in a transaction or answers
     /// the first fault in the documented order.
     async fn open_at_once(

@@ -27,12 +27,14 @@ use super::{new_chat, new_participants, status_of, written};
 use crate::events::{EVENT_AND_DELIVERIES_SQL, STANDARD_RECEIVERS_SQL};
 use crate::{Chat, ChatBundle, DbConn, StoreError};
 
-/// Ids a chat opened at once is rendered with before the statement gives it its own. Each is
-/// nineteen digits that no id the sequences give for ages and no phone number has; a payload's
-/// other values (a ticket id) may still hold them, which [`Template::cut`] finds out by
-/// rendering twice.
+/// Ids a chat opened at once is rendered with before the statement gives it its own: nineteen
+/// digits, that no id the sequences give for ages and no phone number has, the same seventeen
+/// first for each of a set (found with one search) and two last that say which id it is. A
+/// payload's other values (a ticket id) may still hold them: [`Template::cut`] renders twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StandIns {
+    /// The seventeen digits every id of the set begins with.
+    prefix: &'static str,
     /// The chat's, its consumer's end user's and its participant's ids, and the same as text.
     ids: [(i64, &'static str); 3],
 }
@@ -43,18 +45,21 @@ const SLOTS: [&str; 3] = ["chat", "end_user", "participant"];
 impl StandIns {
     /// The first rendering's ids.
     pub const FIRST: Self = Self {
+        prefix: "73910264583102744",
         ids: [
             (7_391_026_458_310_274_401, "7391026458310274401"),
             (7_391_026_458_310_274_412, "7391026458310274412"),
             (7_391_026_458_310_274_423, "7391026458310274423"),
         ],
     };
-    /// The second rendering's: no digit run of theirs is one of the first's.
+    /// The second rendering's: each digit the first's plus one, so that the two renderings
+    /// differ at every digit of every id and nowhere else (see [`Template::cut`]).
     pub const SECOND: Self = Self {
+        prefix: "84021375694213855",
         ids: [
-            (8_650_193_827_465_019_231, "8650193827465019231"),
-            (8_650_193_827_465_019_242, "8650193827465019242"),
-            (8_650_193_827_465_019_253, "8650193827465019253"),
+            (8_402_137_569_421_385_512, "8402137569421385512"),
+            (8_402_137_569_421_385_523, "8402137569421385523"),
+            (8_402_137_569_421_385_534, "8402137569421385534"),
         ],
     };
 
@@ -63,6 +68,11 @@ impl StandIns {
     pub fn bundle(&self, spec: &NewChatSpec<'_>) -> ChatBundle {
         let [(chat_id, _), (end_user_id, _), (participant_id, _)] = self.ids;
         bundle_with(spec, chat_id, end_user_id, participant_id)
+    }
+
+    /// Which of the ids `digits` is.
+    fn slot(&self, digits: &[u8]) -> Option<&'static str> {
+        self.ids.iter().zip(SLOTS).find(|((_, id), _)| id.as_bytes() == digits).map(|(_, slot)| slot)
     }
 }
 
@@ -105,28 +115,24 @@ impl<'a> Template<'a> {
     /// The payload `first`, rendered with [`StandIns::FIRST`], cut where they stand; `second` is
     /// the same payload rendered with [`StandIns::SECOND`]. `None` when the two do not cut
     /// alike: some other value of the payload holds a stand-in's digits, and only the
-    /// transactional way, which renders with the written ids, tells the chat.
+    /// transactional way, which renders with the written ids, tells the chat. When they do, the
+    /// cut is where the ids stand: the two renderings differ at every digit of every id and
+    /// nowhere else, and each cut is where its renderings' stand-ins are, so both cut at the
+    /// same places only if those are the places where they differ.
     pub fn cut(first: &'a str, second: &str) -> Option<Self> {
         let template = Self::cut_at(first, &StandIns::FIRST)?;
         let other = Template::cut_at(second, &StandIns::SECOND)?;
         (template == other).then_some(template)
     }
 
-    /// `text` cut at each of `ids`' digits; `None` when two of them overlap.
+    /// `text` cut at each of `ids`, found by their common prefix.
     fn cut_at(text: &'a str, ids: &StandIns) -> Option<Self> {
-        let mut found: Vec<(usize, usize, &'static str)> = ids
-            .ids
-            .iter()
-            .zip(SLOTS)
-            .flat_map(|((_, digits), slot)| {
-                text.match_indices(digits).map(move |(at, _)| (at, at + digits.len(), slot))
-            })
-            .collect();
-        found.sort_unstable();
-        let (mut pieces, mut slots, mut from) =
-            (Vec::with_capacity(found.len() + 1), Vec::with_capacity(found.len()), 0);
-        for (start, end, slot) in found {
-            pieces.push(text.get(from..start)?);
+        let bytes = text.as_bytes();
+        let (mut pieces, mut slots, mut from) = (Vec::with_capacity(8), Vec::with_capacity(7), 0);
+        for at in memchr::memmem::find_iter(bytes, ids.prefix.as_bytes()) {
+            let end = at + ids.ids[0].1.len();
+            let Some(slot) = bytes.get(at..end).and_then(|digits| ids.slot(digits)) else { continue };
+            pieces.push(text.get(from..at)?);
             slots.push(slot);
             from = end;
         }
@@ -318,12 +324,16 @@ mod tests {
     }
 
     #[test]
-    fn the_stand_ins_are_written_as_their_digits_and_none_holds_another() {
-        let all: Vec<_> = StandIns::FIRST.ids.iter().chain(&StandIns::SECOND.ids).collect();
-        for (id, digits) in &all {
-            assert_eq!(id.to_string(), *digits);
-            let others = all.iter().filter(|(other, _)| other != id);
-            assert!(others.clone().all(|(_, d)| !d.contains(digits) && !digits.contains(d)), "{digits}");
+    fn the_stand_ins_are_their_digits_and_the_seconds_differ_from_the_firsts_at_each() {
+        for set in [StandIns::FIRST, StandIns::SECOND] {
+            for (id, digits) in set.ids {
+                assert_eq!((id.to_string(), digits.len()), (digits.to_owned(), 19));
+                assert!(digits.starts_with(set.prefix) && set.prefix.len() == 17, "{digits}");
+            }
+        }
+        for ((_, first), (_, second)) in StandIns::FIRST.ids.iter().zip(StandIns::SECOND.ids) {
+            let shifted: String = first.bytes().map(|d| char::from(b'0' + (d - b'0' + 1) % 10)).collect();
+            assert_eq!(shifted, second);
         }
     }
 
@@ -352,7 +362,7 @@ mod tests {
             ]
         );
         // Joined with the written ids, as the statement does, it is the payload rendered with them.
-        let written = StandIns { ids: [(41, "41"), (7, "7"), (93, "93")] };
+        let written = StandIns { prefix: "", ids: [(41, "41"), (7, "7"), (93, "93")] };
         let mut joined = String::new();
         for (piece, slot) in template.pieces.iter().zip(template.slots.iter().map(Some).chain([None])) {
             joined.push_str(piece);
@@ -372,8 +382,10 @@ mod tests {
         }
         let (first, second) = (rendered(&StandIns::FIRST, "T-1"), rendered(&StandIns::SECOND, "T-2"));
         assert_eq!(Template::cut(&first, &second), None, "the renderings differ elsewhere");
-        let overlapping = StandIns { ids: [(1212, "1212"), (2121, "2121"), (9, "9")] };
-        assert_eq!(Template::cut_at("{12121}", &overlapping), None, "two stand-ins overlap");
-        assert!(Template::cut_at("{1212}{2121}", &overlapping).is_some());
+        let near = format!("{}99", StandIns::FIRST.prefix);
+        let (first, second) = (rendered(&StandIns::FIRST, &near), rendered(&StandIns::SECOND, &near));
+        let template = Template::cut(&first, &second).expect("the prefix alone is no stand-in");
+        assert_eq!(template.slots.len(), 4);
+        assert!(template.pieces[1].contains(&near));
     }
 }
