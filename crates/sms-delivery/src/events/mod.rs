@@ -28,11 +28,13 @@ use crate::resolve::{self, DESTINATION_NOT_ALLOWED};
 
 mod handed;
 mod turns;
+mod urls;
 use crate::handoff::next_handed;
 pub use crate::signing::{
     key_of, new_secret, platform_signature_header, sign, sign_with_key, signature_header, SECRET_PREFIX,
 };
 use turns::Turns;
+use urls::PermittedUrls;
 
 /// How events are posted and retried.
 #[derive(Debug, Clone)]
@@ -96,15 +98,9 @@ pub struct EventWorker {
     handoff: Handoff,
     /// The worker's end of the hand-off, taken when it runs.
     handed: Arc<std::sync::Mutex<Option<mpsc::UnboundedReceiver<Vec<DeliveryId>>>>>,
-    /// Endpoints' URLs as parsed lately, `None` where the destination is not permitted: an
-    /// endpoint's deliveries come one after another, and parsing its URL anew for the check and
-    /// again for the request was a twentieth of a send's instructions (BENCHMARKS.md,
-    /// eighteenth session). Whether a URL is permitted depends on nothing but the settings.
-    urls: Arc<quick_cache::sync::Cache<String, Option<reqwest::Url>>>,
+    /// Endpoints' URLs as parsed lately.
+    urls: Arc<PermittedUrls>,
 }
-
-/// How many endpoints' URLs a worker remembers.
-const URLS_REMEMBERED: usize = 1024;
 
 /// Deliveries handed over at most per claim's worth of room (the rest are left due, for a claim).
 const HANDOFF_ROOM_PER_BATCH: usize = 4;
@@ -128,7 +124,7 @@ impl EventWorker {
         let lease = chrono::Duration::from_std(settings.lease()).unwrap_or(chrono::Duration::seconds(60));
         let (handoff, handed) = Handoff::new(room, lease);
         let handed = Arc::new(std::sync::Mutex::new(Some(handed)));
-        let urls = Arc::new(quick_cache::sync::Cache::new(URLS_REMEMBERED));
+        let urls = Arc::new(PermittedUrls::new(settings.destinations.clone()));
         Ok(Self { store, client, settings, handoff, handed, urls })
     }
 
@@ -361,22 +357,11 @@ impl EventWorker {
         attempt
     }
 
-    /// The endpoint's URL parsed, when its destination is permitted as far as the URL tells
-    /// (an address written literally); a name is checked when it is resolved.
-    fn permitted_url(&self, raw: &str) -> Option<reqwest::Url> {
-        if let Some(known) = self.urls.get(raw) {
-            return known;
-        }
-        let parsed = reqwest::Url::parse(raw).ok().filter(|url| self.settings.destinations.permits_parsed_url(url));
-        self.urls.insert(raw.to_owned(), parsed.clone());
-        parsed
-    }
-
     /// Posts the event once; the status the endpoint answered, or why there was none. A
     /// destination that is not permitted is refused before anything is sent, and the reason
     /// says nothing of the address.
     async fn post(&self, job: &Claimed) -> Result<u16, String> {
-        let Some(url) = self.permitted_url(&job.url) else {
+        let Some(url) = self.urls.get(&job.url) else {
             return Err(DESTINATION_NOT_ALLOWED.to_owned());
         };
         let now = chrono::Utc::now();
