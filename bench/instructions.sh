@@ -22,15 +22,7 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 
 requests=${1:-1000}
-command -v valgrind >/dev/null 2>&1 || apt_install valgrind
-ensure_postgres
-command -v redis-server >/dev/null 2>&1 || apt_install redis-server
-if [ -z "${BENCH_SERVER:-}" ]; then
-  cargo build -q --locked --release -p sms-server --bin sms-server --example event_sink
-fi
-BIN=${BENCH_SERVER:-target/release/sms-server}
-SINK=target/release/examples/event_sink
-[ -x "$SINK" ] || cargo build -q --locked --release -p sms-server --example event_sink
+under_valgrind
 
 scratch "sms_instr_$$"
 export SMS_JWT_SECRET; SMS_JWT_SECRET=$(openssl rand -hex 32)
@@ -58,26 +50,7 @@ setup_tenant "$base" "$("$BIN" admin-token --ttl 600)"
 
 # drive KIND FIRST COUNT: COUNT requests one after another on one connection: sends to consumers
 # FIRST onwards, or an agent's replies round robin into the 150 chats from chat FIRST on.
-drive() {
-  python3 - "$port" "$SMS_BASIC" "$1" "$2" "$3" <<'EOF'
-import http.client, json, sys
-port, basic, kind, first, count = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-headers = {"Content-Type": "application/json", "Authorization": "Basic " + basic}
-for n in range(count):
-    if kind == "send":
-        number = f"+1 415-{200 + (first + n) // 10000 % 800:03d}-{(first + n) % 10000:04d}"
-        path, body = "/apps/api/v1/sms", {"chat_type": "Messaging (SMS)", "end_user_number": number,
-                                          "outbound_number": "+1 628-555-0199", "message": "lorem ipsum"}
-    else:
-        path, body = f"/apps/api/v1/chats/{first + n % 150}/messages", {"message": "Your order shipped today."}
-    conn.request("POST", path, json.dumps(body), headers)
-    response = conn.getresponse()
-    answer = response.read()
-    if not 200 <= response.status < 300:
-        sys.exit(f"{kind} {n}: {response.status} {answer[:200]!r}")
-EOF
-}
+drive() { python3 bench/drive.py "$port" "$SMS_BASIC" "$1" "$2" "$3"; }
 backlog() {
   psql "$db_url" -Atc "SELECT (SELECT COUNT(*) FROM messages WHERE delivery_status IN ('queued', 'sending')) + (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending')"
 }

@@ -1,4 +1,5 @@
-# What the benches share (sourced by bench/run.sh and bench/instructions.sh, after scripts/lib.sh):
+# What the benches share (sourced by bench/run.sh, bench/instructions.sh and bench/pg_instructions.sh,
+# after scripts/lib.sh):
 # a free port, a scratch directory with the processes and the database to remove on exit, the
 # event sink, and the bench's tenant.
 
@@ -39,4 +40,19 @@ setup_tenant() {
   curl -sf -X POST "$b/admin/v1/tenants/bench/webhooks" -H "Authorization: Bearer $admin" \
     -H 'Content-Type: application/json' -d "{\"url\": \"http://127.0.0.1:$SINK_PORT/events\"}" >/dev/null
   SMS_BASIC=$(printf 'bench:%s' "$token" | base64 -w0); export SMS_BASIC
+}
+
+# under_valgrind: what the callgrind counts need (bench/instructions.sh, bench/pg_instructions.sh):
+# valgrind, PostgreSQL, Redis, and a release server ($BIN: BENCH_SERVER or the one built here)
+# with the event sink ($SINK).
+under_valgrind() {
+  command -v valgrind >/dev/null 2>&1 || apt_install valgrind
+  ensure_postgres
+  command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+  if [ -z "${BENCH_SERVER:-}" ]; then
+    cargo build -q --locked --release -p sms-server --bin sms-server --example event_sink
+  fi
+  BIN=${BENCH_SERVER:-target/release/sms-server}
+  SINK=target/release/examples/event_sink
+  [ -x "$SINK" ] || cargo build -q --locked --release -p sms-server --example event_sink
 }
