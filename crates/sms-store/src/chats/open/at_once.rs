@@ -319,7 +319,7 @@ mod tests {
         let sql = AT_ONCE.as_ref().expect("at_once.sql cuts");
         assert!(Numbered::cut(SQL, 28).is_err(), "no 28th placeholder");
         assert!(sql.receivers_tail.starts_with(" AND EXISTS"), "{}", sql.receivers_tail);
-        assert!(sql.tail.starts_with(", (SELECT participant_id FROM p), (SELECT count(*) FROM d)"), "{}", sql.tail);
+        assert!(sql.tail.starts_with(", (SELECT participant_id FROM ids), (SELECT count(*) FROM d)"), "{}", sql.tail);
         assert!(!sql.event_tail.contains("/*"), "{}", sql.event_tail);
     }
 
