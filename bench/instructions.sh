@@ -27,9 +27,7 @@ under_valgrind
 scratch "sms_instr_$$"
 export SMS_JWT_SECRET; SMS_JWT_SECRET=$(openssl rand -hex 32)
 start_sink
-redis_port=$(free_port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
-pids+=($!)
+start_redis
 psql "$SMS_TEST_POSTGRES_URL" -qc "CREATE DATABASE $db" >/dev/null
 db_url="${SMS_TEST_POSTGRES_URL%/*}/$db"
 

@@ -1,7 +1,7 @@
 # What the benches share (sourced by bench/run.sh, bench/instructions.sh and bench/pg_instructions.sh,
 # after scripts/lib.sh):
 # a free port, a scratch directory with the processes and the database to remove on exit, the
-# event sink, and the bench's tenant.
+# event sink, Redis, and the bench's tenant.
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -25,6 +25,13 @@ start_sink() {
   export SMS_EVENTS_ALLOWED_NETWORKS=127.0.0.0/8
   SINK_PORT=$(free_port)
   "$SINK" "127.0.0.1:$SINK_PORT" >"$work/sink.out" 2>&1 &
+  pids+=($!)
+}
+
+# start_redis: a Redis of the bench's own on a free port ($redis_port), keeping nothing on disk.
+start_redis() {
+  redis_port=$(free_port)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
   pids+=($!)
 }
 

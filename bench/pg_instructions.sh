@@ -57,9 +57,7 @@ psql "$pg_url/postgres" -qc "CREATE DATABASE bench" >/dev/null
 db_url="$pg_url/bench"
 
 start_sink
-redis_port=$(free_port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
-pids+=($!)
+start_redis
 port=$(free_port)
 base="http://127.0.0.1:$port"
 server=

@@ -266,9 +266,7 @@ THREADS
 pg_rss=""
 if [ "${ONLY:-}" != sqlite ]; then
   psql "$SMS_TEST_POSTGRES_URL" -qc "CREATE DATABASE $db" >/dev/null
-  redis_port=$(free_port)
-  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
-  pids+=($!)
+  start_redis
   DB_URL="${SMS_TEST_POSTGRES_URL%/*}/$db"
   serve_warm postgres pg_backlog DATABASE_URL="$DB_URL" REDIS_URL="redis://127.0.0.1:$redis_port"
   PG_PID=$PID
