@@ -14,8 +14,9 @@
 -- Only what varies travels in rows: `v` (the values) is inlined wherever it is named, so its
 -- columns are the bound parameters themselves; `ids` (the sequences' ids, taken once) and `p`
 -- (what the shared event fragments read) are narrow. Every scan of a CTE carries all of its
--- columns, and when `p` carried the values too, building those rows' descriptors was a third of
--- the statement's cost to PostgreSQL (BENCHMARKS.md, 2026-12-08, nineteenth session).
+-- columns: when `p` carried the values too, starting the executor was a third of the statement's
+-- cost to PostgreSQL, building those rows' descriptors a tenth (BENCHMARKS.md, 2026-12-08,
+-- nineteenth session).
 
 WITH v AS NOT MATERIALIZED (
     SELECT $1::bigint AS tenant, $2::text AS end_user, $3::text AS outbound, $4::timestamp AS now,
